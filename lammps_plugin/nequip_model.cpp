@@ -1,0 +1,321 @@
+// beamheat: loading and evaluating compiled NequIP models with libtorch (no LAMMPS headers here).
+//
+// Three file formats, recognised by their metadata rather than their name:
+//   torchscript  nequip >= 0.7 `.nequip.pth`: extra files r_max, type_names, num_types, model_dtype, ...;
+//                dict input with float64 positions; outputs atomic_energy, total_energy, forces, virial.
+//   aotinductor  nequip >= 0.7 `.nequip.pt2` (target pair_nequip): a zip package for torch's AOTI loader whose
+//                metadata lists the input and output fields in call order.
+//   legacy       nequip <= 0.6 deployed `.pth`: extra files nequip_version, n_species, r_max, type_names
+//                (model_dtype/default_dtype from 0.6); dict input with (3,3) cell and float32 positions unless
+//                the file says float64; outputs total_energy, forces, atomic_energy and, if trained with
+//                stress, virial.
+#include "nequip_model.h"
+
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#if __has_include(<torch/csrc/inductor/aoti_package/model_package_loader.h>)
+#include <torch/csrc/inductor/aoti_package/model_package_loader.h>
+#define BEAMHEAT_HAVE_AOTI 1
+#else
+#define BEAMHEAT_HAVE_AOTI 0
+#endif
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <unordered_map>
+
+namespace beamheat {
+
+namespace {
+
+std::vector<std::string> split_ws(const std::string &s) {
+  std::istringstream in(s);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+std::string first_line(const std::string &s) {
+  auto pos = s.find('\n');
+  return pos == std::string::npos ? s : s.substr(0, pos);
+}
+
+double parse_double(const std::string &what, const std::string &value, const std::string &path) {
+  try {
+    size_t used = 0;
+    double v = std::stod(value, &used);
+    if (used == 0) throw std::invalid_argument(value);
+    return v;
+  } catch (const std::exception &) {
+    throw ModelError(path + ": metadata '" + what + "' is not a number: '" + value + "'");
+  }
+}
+
+bool is_zip(const std::string &path) {
+  std::ifstream f(path, std::ios::binary);
+  char magic[4] = {0};
+  f.read(magic, 4);
+  return f.gcount() == 4 && magic[0] == 'P' && magic[1] == 'K';
+}
+
+torch::Device choose_device(const std::string &request, int local_rank, const std::string &path) {
+  const bool cuda_ok = torch::cuda::is_available();
+  if (request == "cpu") return torch::Device(torch::kCPU);
+  if (request == "auto" && !cuda_ok) return torch::Device(torch::kCPU);
+  if (!cuda_ok)
+    throw ModelError(path + ": device '" + request + "' requested but this torch sees no CUDA device");
+  if (request.rfind("cuda:", 0) == 0) return torch::Device(request);
+  const int n = static_cast<int>(torch::cuda::device_count());
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank % n));
+}
+
+torch::Dtype dtype_from_name(const std::string &name, const std::string &path) {
+  if (name == "float64" || name == "double") return torch::kFloat64;
+  if (name == "float32" || name == "float") return torch::kFloat32;
+  throw ModelError(path + ": unsupported model dtype '" + name + "'");
+}
+
+}  // namespace
+
+std::string ModelInfo::describe() const {
+  std::ostringstream s;
+  s << format << " model " << path;
+  if (!nequip_version.empty()) s << " (nequip " << nequip_version << ")";
+  s << ": r_max = " << r_max << " A, types =";
+  for (auto &t : type_names) s << ' ' << t;
+  s << ", dtype = " << model_dtype << ", input dtype = " << input_dtype << ", device = " << device;
+  if (!per_edge_type_cutoff.empty()) s << ", per-edge-type cutoffs";
+  if (!has_virial) s << ", no virial";
+  return s.str();
+}
+
+struct Model::Impl {
+  ModelInfo info;
+  torch::Device device{torch::kCPU};
+  torch::Dtype input_dtype = torch::kFloat64;
+  torch::jit::Module module;
+#if BEAMHEAT_HAVE_AOTI
+  std::unique_ptr<torch::inductor::AOTIModelPackageLoader> aoti;
+#endif
+  std::vector<std::string> aoti_inputs, aoti_outputs;
+
+  void load_torchscript(const std::string &path, const std::string &device_req, int local_rank);
+  void load_aoti(const std::string &path, const std::string &device_req, int local_rank);
+  void common_metadata(const std::unordered_map<std::string, std::string> &md, const std::string &path);
+};
+
+void Model::Impl::common_metadata(const std::unordered_map<std::string, std::string> &md,
+                                  const std::string &path) {
+  auto get = [&](const char *k) {
+    auto it = md.find(k);
+    return it == md.end() ? std::string() : it->second;
+  };
+  const std::string r_max = get("r_max"), type_names = get("type_names");
+  if (r_max.empty() || type_names.empty())
+    throw ModelError(path + ": not a NequIP model (no r_max/type_names metadata)");
+  info.r_max = parse_double("r_max", r_max, path);
+  info.type_names = split_ws(type_names);
+  const std::string n_types = !get("num_types").empty() ? get("num_types") : get("n_species");
+  if (!n_types.empty() && std::stoul(n_types) != info.type_names.size())
+    throw ModelError(path + ": metadata lists " + n_types + " types but " +
+                     std::to_string(info.type_names.size()) + " type names");
+  const std::string cut = get("per_edge_type_cutoff");
+  if (!cut.empty()) {
+    for (auto &w : split_ws(cut)) info.per_edge_type_cutoff.push_back(parse_double("per_edge_type_cutoff", w, path));
+    const size_t nt = info.type_names.size();
+    if (info.per_edge_type_cutoff.size() != nt * nt)
+      throw ModelError(path + ": per_edge_type_cutoff has " + std::to_string(info.per_edge_type_cutoff.size()) +
+                       " values, expected num_types^2 = " + std::to_string(nt * nt));
+  }
+  info.nequip_version = get("nequip_version");
+}
+
+void Model::Impl::load_torchscript(const std::string &path, const std::string &device_req, int local_rank) {
+  std::unordered_map<std::string, std::string> md = {
+      {"r_max", ""},          {"type_names", ""},     {"num_types", ""},      {"n_species", ""},
+      {"model_dtype", ""},    {"default_dtype", ""},  {"allow_tf32", ""},     {"nequip_version", ""},
+      {"per_edge_type_cutoff", ""}};
+  torch::jit::ExtraFilesMap extra(md.begin(), md.end());
+  device = choose_device(device_req, local_rank, path);
+  try {
+    module = torch::jit::load(path, device, extra);
+  } catch (const c10::Error &e) {
+    throw ModelError(path + ": cannot load as a TorchScript model (corrupt or not a model file): " +
+                     first_line(e.what_without_backtrace()));
+  }
+  for (auto &kv : extra) md[kv.first] = kv.second;
+  common_metadata(md, path);
+
+  const bool legacy = !md["n_species"].empty() || (md["num_types"].empty() && !md["nequip_version"].empty());
+  if (legacy) {
+    info.format = "legacy";
+    // nequip <= 0.6: model_dtype (0.6) or default_dtype decides the input dtype; float32 before that.
+    info.model_dtype = !md["model_dtype"].empty() ? md["model_dtype"] : "float32";
+    const std::string in = !md["default_dtype"].empty() ? md["default_dtype"] : info.model_dtype;
+    input_dtype = dtype_from_name(in, path);
+  } else {
+    info.format = "torchscript";
+    info.model_dtype = md["model_dtype"].empty() ? "float64" : md["model_dtype"];
+    dtype_from_name(info.model_dtype, path);
+    input_dtype = torch::kFloat64;  // nequip >= 0.7 always takes float64 positions
+  }
+  info.input_dtype = input_dtype == torch::kFloat64 ? "float64" : "float32";
+  if (md["allow_tf32"] == "1" && device.is_cuda()) {
+    at::globalContext().setAllowTF32CuBLAS(true);
+    at::globalContext().setAllowTF32CuDNN(true);
+  }
+  module.eval();
+  try {
+    module = torch::jit::freeze(module);
+  } catch (const c10::Error &) {
+    // freezing is an optimisation only; some legacy modules refuse it
+  }
+}
+
+void Model::Impl::load_aoti(const std::string &path, const std::string &device_req, int local_rank) {
+#if BEAMHEAT_HAVE_AOTI
+  device = choose_device(device_req, local_rank, path);
+  try {
+    aoti = std::make_unique<torch::inductor::AOTIModelPackageLoader>(
+        path, "model", false, 1, device.is_cuda() ? device.index() : static_cast<c10::DeviceIndex>(-1));
+  } catch (const std::exception &e) {
+    throw ModelError(path + ": cannot load as an AOTInductor package (wrong torch version, CPU/GPU, or corrupt): " +
+                     first_line(e.what()));
+  }
+  auto md = aoti->get_metadata();
+  common_metadata(md, path);
+  info.format = "aotinductor";
+  info.model_dtype = md.count("model_dtype") ? md["model_dtype"] : "float64";
+  input_dtype = torch::kFloat64;
+  info.input_dtype = "float64";
+  aoti_inputs = split_ws(md["nequip_aoti_inputs"]);
+  aoti_outputs = split_ws(md["nequip_aoti_outputs"]);
+  if (aoti_inputs.empty() || aoti_outputs.empty())
+    throw ModelError(path + ": AOTInductor package lacks nequip input/output field lists (not a nequip-compile file)");
+  for (auto &k : {"atomic_energy", "forces"})
+    if (std::find(aoti_outputs.begin(), aoti_outputs.end(), k) == aoti_outputs.end())
+      throw ModelError(path + ": AOTInductor package does not output '" + std::string(k) +
+                       "'; compile it with --target pair_nequip");
+  info.has_virial = std::find(aoti_outputs.begin(), aoti_outputs.end(), "virial") != aoti_outputs.end();
+  const std::string dev = md.count("AOTI_DEVICE_KEY") ? md["AOTI_DEVICE_KEY"] : "";
+  if (!dev.empty() && dev.rfind(device.is_cuda() ? "cuda" : "cpu", 0) != 0)
+    throw ModelError(path + ": AOTInductor package was compiled for '" + dev + "' but runs on " + device.str() +
+                     "; recompile with python -m models.deploy --device");
+#else
+  (void)device_req;
+  (void)local_rank;
+  throw ModelError(path + ": this torch build has no AOTInductor package loader; deploy the model as TorchScript");
+#endif
+}
+
+Model::Model(const std::string &path, const std::string &device_req, int local_rank) : impl_(new Impl) {
+  std::ifstream probe(path, std::ios::binary);
+  if (!probe.good()) throw ModelError(path + ": cannot open model file");
+  probe.close();
+  if (!is_zip(path)) throw ModelError(path + ": not a compiled NequIP model (not a zip/TorchScript archive)");
+  impl_->info.path = path;
+  const bool pt2 = path.size() >= 4 && path.compare(path.size() - 4, 4, ".pt2") == 0;
+  if (pt2)
+    impl_->load_aoti(path, device_req, local_rank);
+  else
+    impl_->load_torchscript(path, device_req, local_rank);
+  impl_->info.device = impl_->device.str();
+  if (impl_->info.format == "legacy") impl_->info.has_virial = true;  // decided on the first call
+}
+
+Model::~Model() = default;
+
+const ModelInfo &Model::info() const { return impl_->info; }
+
+void Model::compute(const Graph &g, Result &out) {
+  Impl &m = *impl_;
+  // Forces are autograd derivatives inside the model: gradients must be on.
+  c10::AutoGradMode grad_mode(true);
+
+  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
+  const bool legacy = m.info.format == "legacy";
+
+  torch::Tensor pos = torch::from_blob(const_cast<double *>(g.pos), {g.n_nodes, 3}, f64);
+  torch::Tensor types = torch::from_blob(const_cast<int64_t *>(g.atom_types), {g.n_nodes}, i64);
+  torch::Tensor edges = torch::from_blob(const_cast<int64_t *>(g.edge_index), {2, g.n_edges}, i64);
+  torch::Tensor shifts = torch::from_blob(const_cast<double *>(g.edge_shift), {g.n_edges, 3}, f64);
+  torch::Tensor cell = torch::from_blob(const_cast<double *>(g.cell), {3, 3}, f64);
+  if (!legacy) cell = cell.view({1, 3, 3});
+
+  auto to_dev = [&](const torch::Tensor &t, bool real) {
+    return real ? t.to(m.device, m.input_dtype, false, true) : t.to(m.device, torch::kInt64, false, true);
+  };
+  pos = to_dev(pos, true);
+  types = to_dev(types, false);
+  edges = to_dev(edges, false);
+  shifts = to_dev(shifts, true);
+  cell = to_dev(cell, true);
+
+  torch::Tensor atomic_energy, forces, virial, total_energy;
+  if (m.info.format == "aotinductor") {
+#if BEAMHEAT_HAVE_AOTI
+    std::vector<torch::Tensor> inputs;
+    for (auto &k : m.aoti_inputs) {
+      if (k == "pos") inputs.push_back(pos);
+      else if (k == "edge_index") inputs.push_back(edges);
+      else if (k == "atom_types") inputs.push_back(types);
+      else if (k == "cell") inputs.push_back(cell);
+      else if (k == "edge_cell_shift") inputs.push_back(shifts);
+      else throw ModelError(m.info.path + ": AOTInductor package needs unsupported input field '" + k + "'");
+    }
+    auto outputs = m.aoti->run(inputs);
+    for (size_t i = 0; i < m.aoti_outputs.size() && i < outputs.size(); ++i) {
+      const auto &k = m.aoti_outputs[i];
+      if (k == "atomic_energy") atomic_energy = outputs[i];
+      else if (k == "forces") forces = outputs[i];
+      else if (k == "virial") virial = outputs[i];
+      else if (k == "total_energy") total_energy = outputs[i];
+    }
+#endif
+  } else {
+    c10::Dict<std::string, torch::Tensor> input;
+    input.insert("pos", pos);
+    input.insert("edge_index", edges);
+    input.insert("atom_types", types);
+    input.insert("cell", cell);
+    input.insert("edge_cell_shift", shifts);
+    auto result = m.module.forward({input}).toGenericDict();
+    auto fetch = [&](const char *k) {
+      return result.contains(k) ? result.at(k).toTensor() : torch::Tensor();
+    };
+    atomic_energy = fetch("atomic_energy");
+    forces = fetch("forces");
+    virial = fetch("virial");
+    total_energy = fetch("total_energy");
+  }
+  if (!forces.defined()) throw ModelError(m.info.path + ": model returned no forces");
+
+  forces = forces.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+  out.forces.resize(3 * g.n_nodes);
+  std::memcpy(out.forces.data(), forces.data_ptr<double>(), sizeof(double) * 3 * g.n_nodes);
+
+  out.atomic_energy.resize(g.n_nodes);
+  if (atomic_energy.defined()) {
+    atomic_energy = atomic_energy.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+    std::memcpy(out.atomic_energy.data(), atomic_energy.data_ptr<double>(), sizeof(double) * g.n_nodes);
+    out.energy = 0.0;
+    for (double e : out.atomic_energy) out.energy += e;
+  } else {
+    std::fill(out.atomic_energy.begin(), out.atomic_energy.end(), 0.0);
+    out.energy = total_energy.defined() ? total_energy.detach().to(torch::kCPU, torch::kFloat64).item<double>() : 0.0;
+  }
+
+  out.has_virial = virial.defined();
+  if (out.has_virial) {
+    virial = virial.detach().to(torch::kCPU, torch::kFloat64).contiguous().view({9});
+    std::memcpy(out.virial, virial.data_ptr<double>(), sizeof(double) * 9);
+  }
+  m.info.has_virial = out.has_virial;
+}
+
+}  // namespace beamheat

@@ -1,0 +1,71 @@
+// beamheat: a compiled NequIP model behind a plain C++ interface.
+//
+// This header deliberately includes neither torch nor LAMMPS headers: the torch side lives in nequip_model.cpp,
+// the LAMMPS side in pair_nequip.cpp, so their bundled fmt libraries never meet in one translation unit.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace beamheat {
+
+// Thrown with a one-line, user-facing message (the pair style turns it into a LAMMPS error).
+struct ModelError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct ModelInfo {
+  std::string path;
+  std::string format;          // "torchscript" (nequip >= 0.7), "aotinductor" (nequip >= 0.7), "legacy" (<= 0.6)
+  std::string nequip_version;  // as recorded in the file, may be empty
+  double r_max = 0.0;          // Angstrom
+  std::vector<std::string> type_names;
+  std::vector<double> per_edge_type_cutoff;  // num_types^2 (centre-major), empty if none
+  std::string model_dtype;                   // "float32" or "float64"
+  std::string input_dtype;                   // dtype of positions fed to the model
+  std::string device;                        // "cpu", "cuda:0", ...
+  bool has_virial = true;
+  std::string describe() const;              // one line for the LAMMPS log
+};
+
+// One graph: n nodes (atoms), e directed edges (full, both directions), all arrays host-side.
+struct Graph {
+  int64_t n_nodes = 0;
+  int64_t n_edges = 0;
+  const double *pos = nullptr;         // (n,3)
+  const int64_t *atom_types = nullptr; // (n)
+  const int64_t *edge_index = nullptr; // (2,e): row 0 centre, row 1 neighbour
+  const double *edge_shift = nullptr;  // (e,3) integer cell shifts
+  double cell[9] = {0};                // rows are lattice vectors
+};
+
+struct Result {
+  double energy = 0.0;
+  std::vector<double> atomic_energy;  // (n)
+  std::vector<double> forces;         // (n,3)
+  double virial[9] = {0};             // full 3x3, = -stress * V (LAMMPS sign convention)
+  bool has_virial = false;
+};
+
+class Model {
+ public:
+  // device: "auto" (CUDA if torch sees one, else CPU), "cpu", "cuda" or "cuda:N".
+  // local_rank picks the GPU (local_rank % device count) when device is "auto" or "cuda".
+  Model(const std::string &path, const std::string &device, int local_rank);
+  ~Model();
+  Model(const Model &) = delete;
+  Model &operator=(const Model &) = delete;
+
+  const ModelInfo &info() const;
+  void compute(const Graph &g, Result &out);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace beamheat

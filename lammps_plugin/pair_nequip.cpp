@@ -1,0 +1,270 @@
+// beamheat: pair_style nequip (LAMMPS side). See pair_nequip.h for the syntax and the graph construction.
+#include "pair_nequip.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "domain.h"
+#include "error.h"
+#include "force.h"
+#include "memory.h"
+#include "neigh_list.h"
+#include "neighbor.h"
+#include "update.h"
+#include "utils.h"
+
+#include "nequip_model.h"
+
+#include <cmath>
+#include <cstring>
+#include <mpi.h>
+
+using namespace LAMMPS_NS;
+
+PairNequIP::PairNequIP(LAMMPS *lmp) : Pair(lmp), result_(new beamheat::Result) {
+  single_enable = 0;
+  restartinfo = 0;
+  one_coeff = 1;
+  manybody_flag = 1;
+  no_virial_fdotr_compute = 1;  // the model returns the cell virial itself
+  centroidstressflag = CENTROID_NOTAVAIL;
+}
+
+PairNequIP::~PairNequIP() {
+  if (allocated) {
+    memory->destroy(setflag);
+    memory->destroy(cutsq);
+  }
+}
+
+void PairNequIP::allocate() {
+  allocated = 1;
+  const int n = atom->ntypes;
+  memory->create(setflag, n + 1, n + 1, "pair:setflag");
+  memory->create(cutsq, n + 1, n + 1, "pair:cutsq");
+  for (int i = 1; i <= n; i++)
+    for (int j = i; j <= n; j++) setflag[i][j] = 0;
+}
+
+/* pair_style nequip [device auto|cpu|cuda|cuda:N] */
+void PairNequIP::settings(int narg, char **arg) {
+  int iarg = 0;
+  while (iarg < narg) {
+    if (strcmp(arg[iarg], "device") == 0) {
+      if (iarg + 1 >= narg) error->all(FLERR, "pair_style nequip: 'device' needs a value (auto, cpu, cuda, cuda:N)");
+      device_request_ = arg[iarg + 1];
+      if (device_request_ != "auto" && device_request_ != "cpu" && device_request_.rfind("cuda", 0) != 0)
+        error->all(FLERR, "pair_style nequip: unknown device '{}' (use auto, cpu, cuda or cuda:N)", device_request_);
+      iarg += 2;
+    } else {
+      error->all(FLERR, "pair_style nequip: unknown keyword '{}' (syntax: pair_style nequip [device auto|cpu|cuda])",
+                 arg[iarg]);
+    }
+  }
+}
+
+int PairNequIP::local_rank() const {
+  MPI_Comm node;
+  int rank = 0;
+  MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, comm->me, MPI_INFO_NULL, &node);
+  MPI_Comm_rank(node, &rank);
+  MPI_Comm_free(&node);
+  return rank;
+}
+
+/* pair_coeff * * MODEL_FILE NAME_1 ... NAME_ntypes   (NAME = a model type name or NULL) */
+void PairNequIP::coeff(int narg, char **arg) {
+  if (!allocated) allocate();
+  const int ntypes = atom->ntypes;
+  if (narg != 3 + ntypes)
+    error->all(FLERR,
+               "pair_coeff for nequip: expected '* * MODEL_FILE' and {} type names (one per LAMMPS atom type, or "
+               "NULL), got {} arguments",
+               ntypes, narg);
+  if (strcmp(arg[0], "*") != 0 || strcmp(arg[1], "*") != 0)
+    error->all(FLERR, "pair_coeff for nequip must start with '* *'");
+
+  models_.clear();
+  try {
+    models_.emplace_back(new beamheat::Model(arg[2], device_request_, local_rank()));
+  } catch (const std::exception &e) {
+    error->all(FLERR, "pair nequip: {}", e.what());
+  }
+  const beamheat::ModelInfo &info = models_.front()->info();
+  if (comm->me == 0) utils::logmesg(lmp, "pair nequip: loaded {}\n", info.describe());
+
+  const int nt_model = static_cast<int>(info.type_names.size());
+  type_map_.assign(ntypes + 1, -1);
+  for (int t = 1; t <= ntypes; t++) {
+    const std::string name = arg[2 + t];
+    if (name == "NULL") continue;
+    int found = -1;
+    for (int k = 0; k < nt_model; k++)
+      if (info.type_names[k] == name) found = k;
+    if (found < 0)
+      error->all(FLERR, "pair nequip: type name '{}' (LAMMPS type {}) is not in model {}; the model has: {}", name, t,
+                 info.path, utils::join_words(info.type_names, " "));
+    type_map_[t] = found;
+  }
+  r_max_ = info.r_max;
+  cutsq_model_.assign(static_cast<size_t>(nt_model) * nt_model, r_max_ * r_max_);
+  if (!info.per_edge_type_cutoff.empty())
+    for (size_t k = 0; k < cutsq_model_.size(); k++)
+      cutsq_model_[k] = info.per_edge_type_cutoff[k] * info.per_edge_type_cutoff[k];
+
+  for (int i = 1; i <= ntypes; i++)
+    for (int j = i; j <= ntypes; j++) setflag[i][j] = 1;
+}
+
+void PairNequIP::init_style() {
+  if (atom->tag_enable == 0) error->all(FLERR, "pair_style nequip requires atom IDs (atom_modify id yes)");
+  if (atom->natoms > 0 && atom->tag_consecutive() == 0 && atom->map_style == Atom::MAP_NONE) {
+    // tags need not be consecutive: the tag -> owner table below is sized by the largest tag
+  }
+  if (comm->nprocs > 1)
+    error->all(FLERR,
+               "pair_style nequip: {} MPI ranks requested, but this model format runs on 1 MPI rank only (an exact "
+               "domain decomposition needs ghost atoms out to (interaction layers) x r_max); run with mpirun -np 1 and "
+               "use OMP_NUM_THREADS or a GPU for speed",
+               comm->nprocs);
+  if (models_.empty()) error->all(FLERR, "pair_style nequip: no model loaded (missing pair_coeff * * MODEL ...)");
+  neighbor->add_request(this, NeighConst::REQ_FULL);
+}
+
+double PairNequIP::init_one(int i, int j) {
+  if (setflag[i][j] == 0) error->all(FLERR, "pair nequip: pair_coeff not set for types {} {}", i, j);
+  const int mi = type_map_[i], mj = type_map_[j];
+  if (mi < 0 || mj < 0) return r_max_;
+  const int nt = static_cast<int>(std::lround(std::sqrt(static_cast<double>(cutsq_model_.size()))));
+  const double c2 = std::max(cutsq_model_[mi * nt + mj], cutsq_model_[mj * nt + mi]);
+  return std::sqrt(c2);
+}
+
+/* Nodes = local atoms; edge i -> owner(j) with integer cell shift s so that x_j = x_owner + s . cell. */
+void PairNequIP::build_graph() {
+  const int nlocal = atom->nlocal;
+  const int nall = nlocal + atom->nghost;
+  double **x = atom->x;
+  const int *type = atom->type;
+  const tagint *tag = atom->tag;
+
+  tagint maxtag = 0;
+  for (int i = 0; i < nlocal; i++) maxtag = std::max(maxtag, tag[i]);
+  owner_of_tag_.assign(static_cast<size_t>(maxtag) + 1, -1);
+  for (int i = 0; i < nlocal; i++) owner_of_tag_[tag[i]] = i;
+
+  pos_.resize(3 * static_cast<size_t>(nlocal));
+  types_.resize(nlocal);
+  for (int i = 0; i < nlocal; i++) {
+    const int mt = type_map_[type[i]];
+    if (mt < 0)
+      error->one(FLERR,
+                 "pair nequip: atom ID {} has LAMMPS type {}, which pair_coeff maps to NULL; every atom must have a "
+                 "model type",
+                 tag[i], type[i]);
+    types_[i] = mt;
+    for (int d = 0; d < 3; d++) pos_[3 * i + d] = x[i][d];
+  }
+
+  const double *h = domain->h;  // xx yy zz yz xz xy
+  const int nt = static_cast<int>(type_map_.size() > 1 ? std::lround(std::sqrt((double) cutsq_model_.size())) : 0);
+  edge_src_.clear();
+  edge_dst_.clear();
+  shift_.clear();
+  const int inum = list->inum;
+  const int *ilist = list->ilist;
+  const int *numneigh = list->numneigh;
+  int **firstneigh = list->firstneigh;
+  for (int ii = 0; ii < inum; ii++) {
+    const int i = ilist[ii];
+    const int ti = static_cast<int>(types_[i]);
+    const int *jlist = firstneigh[i];
+    for (int jj = 0; jj < numneigh[i]; jj++) {
+      const int j = jlist[jj] & NEIGHMASK;
+      const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
+      const double rsq = dx * dx + dy * dy + dz * dz;
+      const int tj_l = type[j];
+      const int tj = type_map_[tj_l];
+      if (tj < 0) continue;  // ghost of a NULL-typed atom: the local one raises the error above
+      if (rsq >= cutsq_model_[ti * nt + tj]) continue;
+      int owner = j;
+      double s[3] = {0.0, 0.0, 0.0};
+      if (j >= nlocal) {
+        if (tag[j] > maxtag || owner_of_tag_[tag[j]] < 0)
+          error->one(FLERR, "pair nequip: ghost atom ID {} has no local owner (more than one rank?)", tag[j]);
+        owner = owner_of_tag_[tag[j]];
+        const double ex = x[j][0] - x[owner][0], ey = x[j][1] - x[owner][1], ez = x[j][2] - x[owner][2];
+        s[2] = std::round(ez / h[2]);
+        s[1] = std::round((ey - s[2] * h[3]) / h[1]);
+        s[0] = std::round((ex - s[1] * h[5] - s[2] * h[4]) / h[0]);
+      }
+      edge_src_.push_back(i);
+      edge_dst_.push_back(owner);
+      shift_.insert(shift_.end(), s, s + 3);
+    }
+  }
+  (void) nall;
+  const size_t ne = edge_src_.size();
+  edge_index_.resize(2 * ne);
+  std::copy(edge_src_.begin(), edge_src_.end(), edge_index_.begin());
+  std::copy(edge_dst_.begin(), edge_dst_.end(), edge_index_.begin() + ne);
+}
+
+void PairNequIP::compute(int eflag, int vflag) {
+  ev_init(eflag, vflag);
+  if (vflag_atom || cvflag_atom)
+    error->all(FLERR, "pair nequip: per-atom virial (compute stress/atom) is not available from NequIP models");
+
+  build_graph();
+  const int nlocal = atom->nlocal;
+
+  beamheat::Graph g;
+  g.n_nodes = nlocal;
+  g.n_edges = static_cast<int64_t>(edge_src_.size());
+  g.pos = pos_.data();
+  g.atom_types = types_.data();
+  g.edge_index = edge_index_.data();
+  g.edge_shift = shift_.data();
+  const double *h = domain->h;  // rows: a = (xx,0,0), b = (xy,yy,0), c = (xz,yz,zz)
+  const double cell[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
+  std::memcpy(g.cell, cell, sizeof(cell));
+
+  beamheat::Result &r = *result_;
+  try {
+    models_.front()->compute(g, r);
+  } catch (const std::exception &e) {
+    error->one(FLERR, "pair nequip: model evaluation failed at step {}: {}", update->ntimestep, e.what());
+  }
+
+  double **f = atom->f;
+  const tagint *tag = atom->tag;
+  for (int i = 0; i < nlocal; i++) {
+    const double *fi = &r.forces[3 * i];
+    if (!std::isfinite(fi[0]) || !std::isfinite(fi[1]) || !std::isfinite(fi[2]))
+      error->one(FLERR,
+                 "pair nequip: non-finite force on atom ID {} at step {} (overlapping atoms, or a configuration far "
+                 "outside the training data)",
+                 tag[i], update->ntimestep);
+    f[i][0] += fi[0];
+    f[i][1] += fi[1];
+    f[i][2] += fi[2];
+  }
+  if (eflag_global) eng_vdwl += r.energy;
+  if (eflag_atom)
+    for (int i = 0; i < nlocal; i++) eatom[i] += r.atomic_energy[i];
+  if (vflag_global) {
+    if (r.has_virial) {
+      const double *v = r.virial;  // row-major 3x3
+      virial[0] += v[0];
+      virial[1] += v[4];
+      virial[2] += v[8];
+      virial[3] += 0.5 * (v[1] + v[3]);
+      virial[4] += 0.5 * (v[2] + v[6]);
+      virial[5] += 0.5 * (v[5] + v[7]);
+    } else if (!warned_no_virial_) {
+      warned_no_virial_ = true;
+      if (comm->me == 0)
+        error->warning(FLERR, "pair nequip: model {} returns no virial: pressure excludes this pair style",
+                       models_.front()->info().path);
+    }
+  }
+}

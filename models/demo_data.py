@@ -1,0 +1,102 @@
+"""Small labelled data set for the test and demo models (ASE EMT labels).
+
+EMT is the only classical calculator shipped with ASE that covers three metals (Au, Cu, Pd here), so it
+labels the frames for the tiny models the tests train: an Au cluster on a B2 CuPd slab, the bulk phases,
+and a periodic bulk cell, all rattled so the forces are not zero. These labels are not DFT; they only give a
+model real, non-trivial forces to be compared between LAMMPS and Python.
+
+    python -m models.demo_data OUT.extxyz [--frames 60] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.build import bulk, fcc111, add_adsorbate
+from ase.calculators.emt import EMT
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.cluster import Octahedron
+from ase.io import write
+
+TYPE_NAMES = ("Au", "Cu", "Pd")
+
+
+def cupd_slab(repeat=(3, 3, 3), vacuum_A=6.0) -> Atoms:
+    """B2 CuPd slab, (001) surface, periodic in x and y."""
+    cell = bulk("Cu", "sc", a=2.99)  # B2 (CsCl) CuPd: simple cubic with a two-atom basis
+    b2 = Atoms("CuPd", scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5]], cell=cell.cell, pbc=True)
+    slab = b2.repeat(repeat)
+    slab.center(vacuum=vacuum_A, axis=2)
+    slab.pbc = (True, True, False)
+    return slab
+
+
+def au_cluster_on_slab(rng: np.random.Generator) -> Atoms:
+    """An Au cluster (octahedron cut, 6 atoms) sitting on the CuPd slab."""
+    slab = cupd_slab()
+    cluster = Octahedron("Au", 2, cutoff=0)  # 6 atoms
+    cluster.center()
+    z_top = slab.positions[:, 2].max()
+    xy = slab.cell[:2, :2].sum(axis=0) / 2
+    cluster.positions += np.array([xy[0], xy[1], z_top + 2.3 - cluster.positions[:, 2].min()])
+    atoms = slab + cluster
+    atoms.pbc = (True, True, False)
+    return atoms
+
+
+def structures(n_frames: int, seed: int = 0) -> list[Atoms]:
+    rng = np.random.default_rng(seed)
+    templates = [
+        lambda: au_cluster_on_slab(rng),
+        lambda: bulk("Au", "fcc", a=4.08, cubic=True).repeat((2, 2, 2)),
+        lambda: cupd_slab(repeat=(2, 2, 2)),
+    ]
+    frames = []
+    for i in range(n_frames):
+        atoms = templates[i % len(templates)]()
+        strain = 1.0 + rng.uniform(-0.03, 0.03)
+        atoms.set_cell(atoms.cell * strain, scale_atoms=True)
+        atoms.positions += rng.normal(scale=0.12, size=atoms.positions.shape)
+        frames.append(atoms)
+    return frames
+
+
+def label_emt(frames: list[Atoms]) -> list[Atoms]:
+    out = []
+    for atoms in frames:
+        atoms.calc = EMT()
+        e = atoms.get_potential_energy()
+        f = atoms.get_forces()
+        labelled = atoms.copy()
+        labelled.calc = SinglePointCalculator(labelled, energy=e, forces=f)
+        out.append(labelled)
+    return out
+
+
+def write_dataset(path: str | Path, n_frames: int = 60, seed: int = 0) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = label_emt(structures(n_frames, seed))
+    tmp = path.with_suffix(path.suffix + ".part")
+    write(tmp, frames, format="extxyz")
+    tmp.replace(path)  # never leave a half-written data set behind
+    return path
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m models.demo_data", description=__doc__.split("\n\n")[0])
+    p.add_argument("out", help="output extxyz file")
+    p.add_argument("--frames", type=int, default=60, help="number of frames (default 60)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    a = p.parse_args(argv)
+    path = write_dataset(a.out, a.frames, a.seed)
+    print(f"wrote {a.frames} EMT-labelled frames to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

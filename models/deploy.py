@@ -1,0 +1,115 @@
+"""Compile a trained NequIP checkpoint into a file that `pair_style nequip` (and models.rerun) loads.
+
+    python -m models.deploy CHECKPOINT OUT [--format torchscript|aotinductor] [--device cpu|cuda]
+
+Formats
+  torchscript   OUT must end in .nequip.pth. Portable across CPU/GPU and torch versions >= the one that wrote it.
+  aotinductor   OUT must end in .nequip.pt2. Ahead-of-time compiled C++/CUDA; tied to the torch version and the
+                CPU ISA / GPU architecture it was built on. Built with nequip's own `nequip-compile` (target
+                pair_nequip), which takes ~1-2 min for a small model.
+
+Why TorchScript is written here rather than by `nequip-compile --mode torchscript`: on torch >= 2.10 nequip's
+CLI refuses TorchScript because PyTorch has deprecated (not removed) it. `torch.jit.script`/`torch.jit.save`
+still work in the torch this project pins, and nequip's own library function `save_torchscript_model` writes the
+same file the CLI used to. This module performs exactly the CLI's steps (load checkpoint, combine model and
+global-state metadata, script, save) through nequip's library API, without patching nequip. The tests check the
+written file against nequip's ASE calculator to 1e-6 eV/Å, so a torch release that really breaks TorchScript is
+caught there; `--format aotinductor` is the forward-compatible route.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+FORMATS = {"torchscript": ".nequip.pth", "aotinductor": ".nequip.pt2"}
+
+
+class DeployError(RuntimeError):
+    pass
+
+
+def _model_metadata(model) -> dict[str, str]:
+    """Model metadata + nequip's global metadata state, as strings (what nequip-compile stores)."""
+    from nequip.utils.global_state import get_latest_global_state
+
+    metadata = dict(model.metadata)
+    metadata.update(get_latest_global_state(only_metadata_related=True))
+    return {k: str(int(v)) if isinstance(v, bool) else str(v) for k, v in metadata.items()}
+
+
+def deploy_torchscript(checkpoint: Path, out: Path, device: str = "cpu", tf32: bool = False) -> dict[str, str]:
+    import torch
+    from nequip.model.saved_models.load_utils import load_saved_model
+    from nequip.model.utils import _EAGER_MODEL_KEY
+    from nequip.model.inference_models.torchscript import save_torchscript_model
+    from nequip.scripts._workflow_utils import set_workflow_state
+    from nequip.train.lightning import _SOLE_MODEL_KEY
+    from nequip.utils.global_state import set_global_state
+
+    set_workflow_state("compile")
+    try:
+        set_global_state(allow_tf32=tf32)
+        model = load_saved_model(str(checkpoint), _EAGER_MODEL_KEY, _SOLE_MODEL_KEY)
+        metadata = _model_metadata(model)
+        tmp = out.with_name(out.name + ".part")
+        save_torchscript_model(model, metadata, str(tmp), torch.device(device))
+        os.replace(tmp, out)
+    finally:
+        set_workflow_state(None)
+    return metadata
+
+
+def deploy_aotinductor(checkpoint: Path, out: Path, device: str = "cpu", tf32: bool = False) -> None:
+    from nequip.scripts.compile import main as nequip_compile
+
+    # nequip insists on the .nequip.pt2 suffix, so the temporary file keeps it
+    tmp = out.with_name(".part-" + out.name)
+    args = [str(checkpoint), str(tmp), "--mode", "aotinductor", "--device", device, "--target", "pair_nequip"]
+    if tf32:
+        args.append("--tf32")
+    nequip_compile(args)
+    os.replace(tmp, out)
+
+
+def deploy(checkpoint: str | Path, out: str | Path, fmt: str = "torchscript", device: str = "cpu",
+           tf32: bool = False) -> Path:
+    checkpoint, out = Path(checkpoint), Path(out)
+    if fmt not in FORMATS:
+        raise DeployError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if not checkpoint.exists():
+        raise DeployError(f"{checkpoint}: checkpoint not found")
+    if not out.name.endswith(FORMATS[fmt]):
+        raise DeployError(f"{out}: a {fmt} model file must end in {FORMATS[fmt]}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "torchscript":
+        deploy_torchscript(checkpoint, out, device, tf32)
+    else:
+        deploy_aotinductor(checkpoint, out, device, tf32)
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m models.deploy", description=__doc__.split("\n\n")[0],
+                                epilog="Formats: torchscript (.nequip.pth), aotinductor (.nequip.pt2).")
+    p.add_argument("checkpoint", help="nequip training checkpoint (.ckpt) or package (.nequip.zip)")
+    p.add_argument("out", help="output model file (.nequip.pth for torchscript, .nequip.pt2 for aotinductor)")
+    p.add_argument("--format", choices=sorted(FORMATS), default=None,
+                   help="default: from OUT's suffix, else torchscript")
+    p.add_argument("--device", default="cpu", help="device to compile for: cpu or cuda (default cpu)")
+    p.add_argument("--tf32", action="store_true", help="allow TF32 matmuls on Ampere+ GPUs (default off)")
+    a = p.parse_args(argv)
+    fmt = a.format or ("aotinductor" if a.out.endswith(".pt2") else "torchscript")
+    try:
+        out = deploy(a.checkpoint, a.out, fmt, a.device, a.tf32)
+    except DeployError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {fmt} model {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
