@@ -56,10 +56,13 @@ def main(argv=None) -> int:
     p.add_argument("config", help="nequip Hydra YAML config (e.g. models/configs/tiny.yaml)")
     p.add_argument("--data", required=True, help="labelled frames (extxyz or any ASE-readable file)")
     p.add_argument("--out", required=True, help="run directory (checkpoint written to OUT/model.ckpt)")
-    p.add_argument("overrides", nargs="*", help="Hydra overrides key=value")
-    a = p.parse_args(argv)
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="Hydra overrides, passed to nequip-train")
+    a, rest = p.parse_known_args(argv)
+    bad = [r for r in rest if "=" not in r]
+    if bad:
+        p.error(f"unrecognized arguments: {' '.join(bad)}")
     try:
-        ckpt = train(a.config, a.data, a.out, a.overrides)
+        ckpt = train(a.config, a.data, a.out, a.overrides + rest)
     except TrainError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
