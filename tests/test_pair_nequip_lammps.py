@@ -1,0 +1,215 @@
+"""pair_style nequip as a user meets it: `mpirun -np 1 lmp -in file.in`, no `plugin load` line.
+
+MD (NVE energy conservation), what the log says about the loaded model, and a clear one-line LAMMPS error
+(never a crash) for every bad input the issue lists.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.io import write
+
+from conftest import run_lmp
+
+
+def write_data(path, atoms, specorder=("Au", "Cu", "Pd")):
+    write(path, atoms, format="lammps-data", specorder=list(specorder), masses=True, atom_style="atomic")
+
+
+@pytest.fixture()
+def au_bulk(tmp_path):
+    atoms = bulk("Au", "fcc", a=4.08, cubic=True).repeat((3, 3, 3))  # 108 atoms
+    write_data(tmp_path / "au.data", atoms, specorder=("Au",))  # one LAMMPS type
+    return tmp_path
+
+
+def header(data="au.data", extra=""):
+    return f"""units metal
+atom_style atomic
+{extra}
+read_data {data}
+"""
+
+
+def error_line(proc) -> str:
+    """The LAMMPS ERROR line; asserts the run failed cleanly (exit code, not a signal) with exactly one."""
+    text = proc.stdout + proc.stderr
+    assert proc.returncode > 0, f"expected a clean failure, got return code {proc.returncode}:\n{text[-2000:]}"
+    assert "Segmentation fault" not in text and "core dumped" not in text
+    lines = [ln for ln in text.splitlines() if ln.startswith("ERROR")]
+    assert lines, f"no ERROR line in output:\n{text[-2000:]}"
+    return lines[0]
+
+
+def test_plugin_loads_through_entry_point_and_logs_model(au_bulk, model_ts):
+    from beamheat.lammps_plugin import plugin_dir
+
+    proc = run_lmp(header() + f"pair_style nequip\npair_coeff * * {model_ts} Au\nrun 0\n", au_bulk)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    log = (au_bulk / "log.test").read_text()
+    assert f"Loaded 1 plugins from {plugin_dir()}" in proc.stdout
+    m = re.search(r"pair nequip: loaded torchscript model (\S+): r_max = 4 A, types = Au Cu Pd, dtype = float64, "
+                  r"input dtype = float64, device = cpu", log)
+    assert m and m.group(1) == str(model_ts)
+
+
+def test_legacy_model_logs_format_and_warns_about_missing_virial(au_bulk, model_legacy):
+    proc = run_lmp(header() + f"pair_style nequip\npair_coeff * * {model_legacy} Au\n"
+                   "thermo_style custom step pe press\nrun 0\n", au_bulk)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "loaded legacy model" in proc.stdout and "(nequip 0.6.1)" in proc.stdout
+    assert "input dtype = float32" in proc.stdout
+    assert "returns no virial: pressure excludes this pair style" in proc.stdout
+
+
+def _thermo(log_text: str, first_col="Step"):
+    """Columns and rows of the last thermo block (the issue on fit_k brings the real log reader)."""
+    rows, cols, header = [], None, None
+    for line in log_text.splitlines():
+        words = line.split()
+        if words and words[0] == first_col:
+            header, cols, rows = words, words, []
+            continue
+        if cols and len(words) == len(cols):
+            try:
+                rows.append([float(w) for w in words])
+                continue
+            except ValueError:
+                pass
+        cols = None
+    return header, np.array(rows)
+
+
+def test_nve_conserves_energy(au_bulk, model_ts):
+    """108 Au atoms, 600 K start, 1 fs velocity Verlet for 1 ps: total energy stays put (no drift, small noise)."""
+    proc = run_lmp(header() + f"""pair_style nequip
+pair_coeff * * {model_ts} Au
+velocity all create 600 4928459 mom yes rot yes dist gaussian
+timestep 0.001
+fix nve all nve
+thermo_style custom step time temp pe ke etotal press
+thermo_modify format float %.10g
+thermo 20
+run 1000
+""", au_bulk)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    cols, data = _thermo((au_bulk / "log.test").read_text())
+    etot = data[:, cols.index("TotEng")]
+    temp = data[:, cols.index("Temp")]
+    time_ps = data[:, cols.index("Time")]
+    n_atoms = 108
+    assert temp[-1] > 100, "atoms did not move"
+    drift_eV_per_atom_per_ps = abs(np.polyfit(time_ps, etot, 1)[0]) / n_atoms
+    spread_eV_per_atom = np.ptp(etot) / n_atoms
+    ke_spread = np.ptp(data[:, cols.index("KinEng")]) / n_atoms
+    assert drift_eV_per_atom_per_ps < 1e-5, drift_eV_per_atom_per_ps
+    assert spread_eV_per_atom < 0.02 * ke_spread, (spread_eV_per_atom, ke_spread)
+
+
+# ---------------------------------------------------------------------------------------------- clear errors
+def test_missing_model_file(au_bulk):
+    err = error_line(run_lmp(header() + "pair_style nequip\npair_coeff * * nowhere.nequip.pth Au\n", au_bulk))
+    assert "nowhere.nequip.pth: cannot open model file" in err
+
+
+def test_corrupt_model_file(au_bulk, model_ts):
+    bad = au_bulk / "broken.nequip.pth"
+    bad.write_bytes(model_ts.read_bytes()[:5000])  # truncated download
+    err = error_line(run_lmp(header() + f"pair_style nequip\npair_coeff * * {bad} Au\n", au_bulk))
+    assert str(bad) in err and "cannot load as a TorchScript model" in err
+
+
+def test_not_a_zip_at_all(au_bulk):
+    bad = au_bulk / "model.nequip.pth"
+    bad.write_text("this is not a model\n")
+    err = error_line(run_lmp(header() + f"pair_style nequip\npair_coeff * * {bad} Au\n", au_bulk))
+    assert str(bad) in err and "not a compiled NequIP model" in err
+
+
+def test_torchscript_without_nequip_metadata(au_bulk):
+    import torch
+
+    path = au_bulk / "plain.pth"
+    torch.jit.save(torch.jit.script(torch.nn.Linear(3, 3)), str(path))
+    err = error_line(run_lmp(header() + f"pair_style nequip\npair_coeff * * {path} Au\n", au_bulk))
+    assert str(path) in err and "not a NequIP model" in err
+
+
+def test_type_name_not_in_model(au_bulk, model_ts):
+    err = error_line(run_lmp(header() + f"pair_style nequip\npair_coeff * * {model_ts} Ti\n", au_bulk))
+    assert "type name 'Ti' (LAMMPS type 1) is not in model" in err and "the model has: Au Cu Pd" in err
+
+
+def test_atoms_of_unmapped_type(tmp_path, model_ts):
+    atoms = bulk("Au", "fcc", a=4.08, cubic=True).repeat((2, 2, 2))
+    atoms.symbols[3] = "Cu"
+    write_data(tmp_path / "au.data", atoms, specorder=("Au", "Cu"))
+    err = error_line(run_lmp(header() + f"pair_style nequip\npair_coeff * * {model_ts} Au NULL\nrun 0\n", tmp_path))
+    assert "atom ID 4 has LAMMPS type 2, which pair_coeff maps to NULL" in err
+
+
+def test_wrong_number_of_type_names(au_bulk, model_ts):
+    err = error_line(run_lmp(header() + f"pair_style nequip\npair_coeff * * {model_ts} Au Cu\n", au_bulk))
+    assert "expected '* * MODEL_FILE' and 1 type names (one per LAMMPS atom type, or NULL), got 5" in err
+
+
+def test_atom_ids_required(au_bulk, model_ts):
+    err = error_line(run_lmp(f"""units metal
+atom_style atomic
+atom_modify id no
+lattice fcc 4.08
+region box block 0 3 0 3 0 3
+create_box 1 box
+create_atoms 1 box
+mass 1 196.97
+pair_style nequip
+pair_coeff * * {model_ts} Au
+run 0
+""", au_bulk))
+    assert "requires atom IDs" in err
+
+
+def test_more_than_one_mpi_rank(au_bulk, model_ts):
+    err = error_line(run_lmp(header() + f"pair_style nequip\npair_coeff * * {model_ts} Au\nrun 0\n", au_bulk,
+                             nprocs=2))
+    assert "2 MPI ranks requested" in err and "mpirun -np 1" in err
+
+
+def test_nan_forces_stop_the_run(tmp_path, model_ts):
+    atoms = bulk("Au", "fcc", a=4.08, cubic=True).repeat((2, 2, 2))
+    atoms.positions[5] = atoms.positions[4]  # two atoms on top of each other: zero-length edge
+    write_data(tmp_path / "au.data", atoms, specorder=("Au",))
+    err = error_line(run_lmp(header() + f"pair_style nequip\npair_coeff * * {model_ts} Au\nrun 0\n", tmp_path))
+    assert "non-finite force on atom ID" in err
+
+
+def test_per_atom_virial_refused(au_bulk, model_ts):
+    err = error_line(run_lmp(header() + f"pair_style nequip\npair_coeff * * {model_ts} Au\n"
+                             "compute s all stress/atom NULL\ndump d all custom 1 d.dump c_s[1]\nrun 0\n", au_bulk))
+    assert "per-atom virial" in err
+
+
+def test_unknown_pair_style_keyword(au_bulk):
+    err = error_line(run_lmp(header() + "pair_style nequip fast yes\n", au_bulk))
+    assert "unknown keyword 'fast'" in err
+
+
+def test_cuda_requested_without_gpu(au_bulk, model_ts):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    err = error_line(run_lmp(header() + f"pair_style nequip device cuda\npair_coeff * * {model_ts} Au\n", au_bulk))
+    assert "sees no CUDA device" in err
+
+
+def test_aoti_package_errors_are_clean(au_bulk, model_ts):
+    fake = au_bulk / "fake.nequip.pt2"
+    shutil.copy(model_ts, fake)  # a zip, but no AOTI package inside
+    err = error_line(run_lmp(header() + f"pair_style nequip\npair_coeff * * {fake} Au\n", au_bulk))
+    assert str(fake) in err and "cannot load as an AOTInductor package" in err
