@@ -5,7 +5,10 @@ labels the frames for the tiny models the tests train: an Au cluster on a B2 CuP
 and a periodic bulk cell, all rattled so the forces are not zero. These labels are not DFT; they only give a
 model real, non-trivial forces to be compared between LAMMPS and Python.
 
-    python -m models.demo_data OUT.extxyz [--frames 60] [--seed 0]
+    python -m models.demo_data OUT.extxyz [--frames 60] [--seed 0] [--system SYSTEM.data]
+
+`--system` also writes a LAMMPS data file of the demo MD system: an Au cluster on a larger CuPd slab
+(types 1 Au, 2 Cu, 3 Pd).
 """
 
 from __future__ import annotations
@@ -35,10 +38,10 @@ def cupd_slab(repeat=(3, 3, 3), vacuum_A=6.0) -> Atoms:
     return slab
 
 
-def au_cluster_on_slab(rng: np.random.Generator) -> Atoms:
-    """An Au cluster (octahedron cut, 6 atoms) sitting on the CuPd slab."""
-    slab = cupd_slab()
-    cluster = Octahedron("Au", 2, cutoff=0)  # 6 atoms
+def au_cluster_on_slab(repeat=(3, 3, 3), octahedron_length=2) -> Atoms:
+    """An Au octahedron (6 atoms for length 2, 19 for 3) sitting on the CuPd slab."""
+    slab = cupd_slab(repeat=repeat)
+    cluster = Octahedron("Au", octahedron_length, cutoff=0)
     cluster.center()
     z_top = slab.positions[:, 2].max()
     xy = slab.cell[:2, :2].sum(axis=0) / 2
@@ -51,7 +54,7 @@ def au_cluster_on_slab(rng: np.random.Generator) -> Atoms:
 def structures(n_frames: int, seed: int = 0) -> list[Atoms]:
     rng = np.random.default_rng(seed)
     templates = [
-        lambda: au_cluster_on_slab(rng),
+        lambda: au_cluster_on_slab(),
         lambda: bulk("Au", "fcc", a=4.08, cubic=True).repeat((2, 2, 2)),
         lambda: cupd_slab(repeat=(2, 2, 2)),
     ]
@@ -87,14 +90,27 @@ def write_dataset(path: str | Path, n_frames: int = 60, seed: int = 0) -> Path:
     return path
 
 
+def write_system(path: str | Path, repeat=(6, 6, 3), octahedron_length=3) -> Path:
+    """LAMMPS data file (atom_style atomic, types Au Cu Pd, masses) of the demo MD system."""
+    path = Path(path)
+    atoms = au_cluster_on_slab(repeat=repeat, octahedron_length=octahedron_length)
+    tmp = path.with_suffix(path.suffix + ".part")
+    write(tmp, atoms, format="lammps-data", specorder=list(TYPE_NAMES), masses=True, atom_style="atomic")
+    tmp.replace(path)
+    return path
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m models.demo_data", description=__doc__.split("\n\n")[0])
     p.add_argument("out", help="output extxyz file")
     p.add_argument("--frames", type=int, default=60, help="number of frames (default 60)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--system", help="also write the demo MD system as a LAMMPS data file here")
     a = p.parse_args(argv)
     path = write_dataset(a.out, a.frames, a.seed)
     print(f"wrote {a.frames} EMT-labelled frames to {path}")
+    if a.system:
+        print(f"wrote demo MD system to {write_system(a.system)}")
     return 0
 
 

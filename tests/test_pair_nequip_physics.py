@@ -41,11 +41,11 @@ def small_cell() -> Atoms:
 
 
 def slab_with_cluster() -> Atoms:
-    return rattled(au_cluster_on_slab(np.random.default_rng(0)), seed=5)
+    return rattled(au_cluster_on_slab(), seed=5)
 
 
 def isolated_cluster() -> Atoms:
-    a = rattled(au_cluster_on_slab(np.random.default_rng(0)), seed=6)
+    a = rattled(au_cluster_on_slab(), seed=6)
     a = a[a.positions[:, 2] > a.positions[:, 2].max() - 5.0]  # cluster + top slab layers
     a.pbc = False
     a.cell = np.zeros((3, 3))
