@@ -141,6 +141,14 @@ void Model::Impl::load_torchscript(const std::string &path, const std::string &d
       {"per_edge_type_cutoff", ""}};
   torch::jit::ExtraFilesMap extra(md.begin(), md.end());
   device = choose_device(device_req, local_rank, path);
+  // the TorchScript fusion strategy nequip's own runtime uses (nequip.utils.global_state): dynamic shapes, since
+  // the number of edges changes every step
+  static bool fusion_set = false;
+  if (!fusion_set) {
+    torch::jit::FusionStrategy strategy = {{torch::jit::FusionBehavior::DYNAMIC, 10}};
+    torch::jit::setFusionStrategy(strategy);
+    fusion_set = true;
+  }
   try {
     module = torch::jit::load(path, device, extra);
   } catch (const c10::Error &e) {
@@ -224,7 +232,6 @@ Model::Model(const std::string &path, const std::string &device_req, int local_r
   else
     impl_->load_torchscript(path, device_req, local_rank);
   impl_->info.device = impl_->device.str();
-  if (impl_->info.format == "legacy") impl_->info.has_virial = true;  // decided on the first call
 }
 
 Model::~Model() = default;

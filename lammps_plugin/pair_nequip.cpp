@@ -14,6 +14,7 @@
 
 #include "nequip_model.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <mpi.h>
@@ -92,7 +93,7 @@ void PairNequIP::coeff(int narg, char **arg) {
   const beamheat::ModelInfo &info = models_.front()->info();
   if (comm->me == 0) utils::logmesg(lmp, "pair nequip: loaded {}\n", info.describe());
 
-  const int nt_model = static_cast<int>(info.type_names.size());
+  const int nt_model = n_model_types_ = static_cast<int>(info.type_names.size());
   type_map_.assign(ntypes + 1, -1);
   for (int t = 1; t <= ntypes; t++) {
     const std::string name = arg[2 + t];
@@ -117,9 +118,6 @@ void PairNequIP::coeff(int narg, char **arg) {
 
 void PairNequIP::init_style() {
   if (atom->tag_enable == 0) error->all(FLERR, "pair_style nequip requires atom IDs (atom_modify id yes)");
-  if (atom->natoms > 0 && atom->tag_consecutive() == 0 && atom->map_style == Atom::MAP_NONE) {
-    // tags need not be consecutive: the tag -> owner table below is sized by the largest tag
-  }
   if (comm->nprocs > 1)
     error->all(FLERR,
                "pair_style nequip: {} MPI ranks requested, but this model format runs on 1 MPI rank only (an exact "
@@ -134,19 +132,31 @@ double PairNequIP::init_one(int i, int j) {
   if (setflag[i][j] == 0) error->all(FLERR, "pair nequip: pair_coeff not set for types {} {}", i, j);
   const int mi = type_map_[i], mj = type_map_[j];
   if (mi < 0 || mj < 0) return r_max_;
-  const int nt = static_cast<int>(std::lround(std::sqrt(static_cast<double>(cutsq_model_.size()))));
+  const int nt = n_model_types_;
   const double c2 = std::max(cutsq_model_[mi * nt + mj], cutsq_model_[mj * nt + mi]);
   return std::sqrt(c2);
+}
+
+/* after each run: where the pair time went (model evaluation vs building the graph) */
+void PairNequIP::finish() {
+  if (n_calls_ == 0 || comm->me != 0) return;
+  utils::logmesg(lmp,
+                 "pair nequip: {} calls, model {:.4g} s ({:.4g} ms/call), graph {:.4g} s ({:.4g} ms/call), "
+                 "{:.0f} edges/call\n",
+                 n_calls_, t_model_, 1e3 * t_model_ / n_calls_, t_graph_, 1e3 * t_graph_ / n_calls_,
+                 double(n_edges_total_) / n_calls_);
+  t_graph_ = t_model_ = 0.0;
+  n_calls_ = n_edges_total_ = 0;
 }
 
 /* Nodes = local atoms; edge i -> owner(j) with integer cell shift s so that x_j = x_owner + s . cell. */
 void PairNequIP::build_graph() {
   const int nlocal = atom->nlocal;
-  const int nall = nlocal + atom->nghost;
   double **x = atom->x;
   const int *type = atom->type;
   const tagint *tag = atom->tag;
 
+  // tags need not be consecutive: the tag -> owner table is sized by the largest local tag
   tagint maxtag = 0;
   for (int i = 0; i < nlocal; i++) maxtag = std::max(maxtag, tag[i]);
   owner_of_tag_.assign(static_cast<size_t>(maxtag) + 1, -1);
@@ -166,7 +176,7 @@ void PairNequIP::build_graph() {
   }
 
   const double *h = domain->h;  // xx yy zz yz xz xy
-  const int nt = static_cast<int>(type_map_.size() > 1 ? std::lround(std::sqrt((double) cutsq_model_.size())) : 0);
+  const int nt = n_model_types_;
   edge_src_.clear();
   edge_dst_.clear();
   shift_.clear();
@@ -202,7 +212,6 @@ void PairNequIP::build_graph() {
       shift_.insert(shift_.end(), s, s + 3);
     }
   }
-  (void) nall;
   const size_t ne = edge_src_.size();
   edge_index_.resize(2 * ne);
   std::copy(edge_src_.begin(), edge_src_.end(), edge_index_.begin());
@@ -214,7 +223,10 @@ void PairNequIP::compute(int eflag, int vflag) {
   if (vflag_atom || cvflag_atom)
     error->all(FLERR, "pair nequip: per-atom virial (compute stress/atom) is not available from NequIP models");
 
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
   build_graph();
+  const auto t1 = clock::now();
   const int nlocal = atom->nlocal;
 
   beamheat::Graph g;
@@ -234,6 +246,11 @@ void PairNequIP::compute(int eflag, int vflag) {
   } catch (const std::exception &e) {
     error->one(FLERR, "pair nequip: model evaluation failed at step {}: {}", update->ntimestep, e.what());
   }
+  const auto t2 = clock::now();
+  t_graph_ += std::chrono::duration<double>(t1 - t0).count();
+  t_model_ += std::chrono::duration<double>(t2 - t1).count();
+  n_calls_++;
+  n_edges_total_ += g.n_edges;
 
   double **f = atom->f;
   const tagint *tag = atom->tag;

@@ -34,6 +34,7 @@ class PairNequIP : public Pair {
   void coeff(int, char **) override;
   void init_style() override;
   double init_one(int, int) override;
+  void finish() override;
 
  protected:
   void allocate();
@@ -44,6 +45,7 @@ class PairNequIP : public Pair {
   std::vector<std::unique_ptr<beamheat::Model>> models_;
   std::vector<int> type_map_;           // LAMMPS type (1..ntypes) -> model type index, -1 for NULL
   std::vector<double> cutsq_model_;     // model type (centre, neighbour) -> cutoff^2, row-major
+  int n_model_types_ = 0;
   double r_max_ = 0.0;
 
   // graph buffers, reused between steps
@@ -52,6 +54,10 @@ class PairNequIP : public Pair {
   std::vector<int> owner_of_tag_;
   std::unique_ptr<beamheat::Result> result_;
   bool warned_no_virial_ = false;
+
+  // wall time inside compute(), split into graph construction and model evaluation (reported by finish())
+  double t_graph_ = 0.0, t_model_ = 0.0;
+  long n_calls_ = 0, n_edges_total_ = 0;
 };
 
 }  // namespace LAMMPS_NS

@@ -24,10 +24,12 @@ import os
 import sys
 from pathlib import Path
 
+from beamheat.cli import UserError, run
+
 FORMATS = {"torchscript": ".nequip.pth", "aotinductor": ".nequip.pt2"}
 
 
-class DeployError(RuntimeError):
+class DeployError(UserError):
     pass
 
 
@@ -63,15 +65,19 @@ def deploy_torchscript(checkpoint: Path, out: Path, device: str = "cpu", tf32: b
 
 
 def deploy_aotinductor(checkpoint: Path, out: Path, device: str = "cpu", tf32: bool = False) -> None:
+    import tempfile
+
     from nequip.scripts.compile import main as nequip_compile
 
-    # nequip insists on the .nequip.pt2 suffix, so the temporary file keeps it
-    tmp = out.with_name(".part-" + out.name)
-    args = [str(checkpoint), str(tmp), "--mode", "aotinductor", "--device", device, "--target", "pair_nequip"]
-    if tf32:
-        args.append("--tf32")
-    nequip_compile(args)
-    os.replace(tmp, out)
+    # compile under the final name (the package's inner folder is named after it) in a scratch folder beside OUT,
+    # then move it into place: OUT is either complete or absent
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".deploy-") as scratch:
+        tmp = Path(scratch) / out.name
+        args = [str(checkpoint), str(tmp), "--mode", "aotinductor", "--device", device, "--target", "pair_nequip"]
+        if tf32:
+            args.append("--tf32")
+        nequip_compile(args)
+        os.replace(tmp, out)
 
 
 def deploy(checkpoint: str | Path, out: str | Path, fmt: str = "torchscript", device: str = "cpu",
@@ -102,14 +108,10 @@ def main(argv=None) -> int:
     p.add_argument("--tf32", action="store_true", help="allow TF32 matmuls on Ampere+ GPUs (default off)")
     a = p.parse_args(argv)
     fmt = a.format or ("aotinductor" if a.out.endswith(".pt2") else "torchscript")
-    try:
-        out = deploy(a.checkpoint, a.out, fmt, a.device, a.tf32)
-    except DeployError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    out = deploy(a.checkpoint, a.out, fmt, a.device, a.tf32)
     print(f"wrote {fmt} model {out}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

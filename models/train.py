@@ -14,8 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from beamheat.cli import UserError, run
 
-class TrainError(RuntimeError):
+
+class TrainError(UserError):
     pass
 
 
@@ -61,14 +63,10 @@ def main(argv=None) -> int:
     bad = [r for r in rest if "=" not in r]
     if bad:
         p.error(f"unrecognized arguments: {' '.join(bad)}")
-    try:
-        ckpt = train(a.config, a.data, a.out, a.overrides + rest)
-    except TrainError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    ckpt = train(a.config, a.data, a.out, a.overrides + rest)
     print(f"checkpoint: {ckpt}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

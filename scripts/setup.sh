@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v g++ >/dev/null || need_apt+=(g++)
 command -v git >/dev/null || need_apt+=(git)
+command -v python3 >/dev/null || need_apt+=(python3)
+if [ -z "${VIRTUAL_ENV:-}" ] && ! python3 -c "import ensurepip" 2>/dev/null; then need_apt+=(python3-venv); fi
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
