@@ -1,0 +1,292 @@
+"""Read thermo output from LAMMPS log files: the one log reader every beamheat tool uses.
+
+    from beamheat.lammps_log import read_thermo
+    th = read_thermo(["run/log.lammps", "run/log.restart.gz"], columns=["Step", "Time", "v_T_np"])
+    th["Time"], th.block, th.notes
+
+- plain or gzipped files; several `run` sections (thermo blocks); WARNING lines between thermo rows;
+- a truncated last line (job killed mid-write) is dropped with a note; a run cut off by an ERROR ends its block;
+- several files are segments of one restarted run, in order: where a later segment restarts at an earlier step,
+  the rows it supersedes are dropped (needs a Step column);
+- memory is bounded by the columns kept: the file is streamed in chunks and only the requested columns are stored;
+- numeric regions are parsed by pandas' C reader (>= 100 MB/s); anything irregular goes through a line-by-line
+  path that names file and line in its error.
+
+Thermo blocks are located the way LAMMPS writes them: the header follows the "Per MPI rank memory allocation"
+line, and the block ends at "Loop time of". Only the one-line thermo format is read (not `thermo_modify line
+multi/yaml`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .cli import UserError
+
+_START = b"Per MPI rank memory allocation"
+_END = b"Loop time of"
+_ERROR = b"ERROR"
+_CHUNK = 32 * 1024 * 1024
+
+
+class LogError(UserError, ValueError):
+    """A log file that cannot be read as LAMMPS thermo output; the message names file and line."""
+
+
+@dataclass
+class Thermo:
+    columns: dict[str, np.ndarray]
+    block: np.ndarray                        # thermo block index of every row (0, 1, ... over all files)
+    headers: list[tuple[str, list[str]]]     # (file, header words) of every block
+    notes: list[str] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    def __len__(self) -> int:
+        return len(self.block)
+
+    def select(self, mask: np.ndarray) -> "Thermo":
+        return Thermo({k: v[mask] for k, v in self.columns.items()}, self.block[mask], self.headers, self.notes)
+
+
+def _open(path: Path):
+    if not path.exists():
+        raise LogError(f"{path}: file not found")
+    with open(path, "rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if gz else open(path, "rb")
+
+
+def _chunks(path: Path) -> Iterable[bytes]:
+    try:
+        with _open(path) as f:
+            while True:
+                data = f.read(_CHUNK)
+                if not data:
+                    return
+                yield data
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise LogError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from None
+
+
+class _BlockParser:
+    """Streaming state machine over one file: finds thermo blocks and parses the wanted columns."""
+
+    def __init__(self, path: Path, wanted: Sequence[str] | None, block_offset: int):
+        self.path = path
+        self.wanted = list(wanted) if wanted is not None else None
+        self.block_offset = block_offset
+        self.in_block = False
+        self.header: list[str] = []
+        self.keep: list[int] = []            # indices of kept columns in the current header
+        self.parts: list[tuple[int, np.ndarray]] = []  # (block, rows x kept)
+        self.headers: list[tuple[str, list[str]]] = []
+        self.kept_names: list[list[str]] = []
+        self.notes: list[str] = []
+        self.n_blocks = 0
+        self.line_base = 0                   # newlines before the current buffer
+        self.skipped_blocks: list[tuple[int, list[str]]] = []
+
+    # ---------------------------------------------------------------- block boundaries
+    def feed(self, buf: bytes, final: bool) -> int:
+        """Consume whole lines of `buf`; return how many bytes were consumed (the rest comes back next time)."""
+        pos = 0
+        n = len(buf)
+        while pos < n:
+            if not self.in_block:
+                i = buf.find(_START, pos)
+                if i < 0:
+                    return n
+                eol = buf.find(b"\n", i)
+                h_end = buf.find(b"\n", eol + 1) if eol >= 0 else -1
+                if h_end < 0 and not final:
+                    return i  # memory line or header not complete yet
+                if eol < 0 or eol + 1 >= n:
+                    return n
+                h_end = n if h_end < 0 else h_end
+                self._start_block(buf[eol + 1:h_end], self._line_no(buf, eol + 1))
+                pos = h_end + 1
+            else:
+                end = self._find_end(buf, pos)
+                stop = n if end < 0 else end
+                if stop > pos:
+                    self._parse_region(buf, pos, stop, final and end < 0)
+                if end < 0:
+                    return n
+                self.in_block = False
+                pos = buf.find(b"\n", end)
+                pos = n if pos < 0 else pos + 1
+        return n
+
+    def _find_end(self, buf: bytes, pos: int) -> int:
+        ends = [i for i in (buf.find(b"\n" + _END, pos - 1 if pos else 0), buf.find(b"\n" + _ERROR, pos - 1 if pos else 0))
+                if i >= 0]
+        if pos == 0 and (buf.startswith(_END) or buf.startswith(_ERROR)):
+            return 0
+        return min(ends) + 1 if ends else -1
+
+    def _line_no(self, buf: bytes, pos: int) -> int:
+        return self.line_base + buf.count(b"\n", 0, pos) + 1
+
+    def _start_block(self, header_bytes: bytes, line_no: int) -> None:
+        words = header_bytes.decode(errors="replace").split()
+        if not words or not all(w[0].isalpha() or w[0] in "_[" for w in words) or words[0].startswith("-"):
+            raise LogError(f"{self.path}:{line_no}: expected a one-line thermo header after the memory line, "
+                           f"got {header_bytes[:60].decode(errors='replace')!r} (thermo_modify line one is required)")
+        self.in_block = True
+        self.header = words
+        block_id = self.block_offset + self.n_blocks
+        self.n_blocks += 1
+        self.headers.append((str(self.path), words))
+        if self.wanted is None:
+            names = words
+        else:
+            names = [w for w in self.wanted if w in words]
+            if len(names) < len(self.wanted):
+                self.skipped_blocks.append((block_id, words))
+                self.keep = []
+                self.kept_names.append([])
+                return
+        self.keep = [words.index(w) for w in names]
+        self.kept_names.append(names)
+
+    # ---------------------------------------------------------------- rows
+    def _parse_region(self, buf: bytes, start: int, stop: int, final: bool) -> None:
+        block_id = self.block_offset + self.n_blocks - 1
+        if not self.keep:
+            return
+        region = buf[start:stop]
+        ncol = len(self.header)
+        if not final or region.endswith(b"\n"):
+            rows = self._fast(region, ncol)
+            if rows is not None:
+                self.parts.append((block_id, rows))
+                return
+        self.parts.append((block_id, self._slow(buf, start, stop, final, ncol)))
+
+    def _fast(self, region: bytes, ncol: int) -> np.ndarray | None:
+        import pandas as pd
+
+        if b"WARNING" in region or not region.strip():
+            return None if region.strip() else np.empty((0, len(self.keep)))
+        usecols = sorted(set(self.keep) | {ncol - 1})
+        try:
+            df = pd.read_csv(io.BytesIO(region), sep=r"\s+", header=None, usecols=usecols, dtype=np.float64,
+                             engine="c", names=list(range(ncol)), skip_blank_lines=True)
+        except (ValueError, pd.errors.ParserError):
+            return None
+        last = df[ncol - 1].to_numpy()
+        if np.isnan(last).any():  # a short row, or a real nan: let the careful path decide
+            return None
+        return df[self.keep].to_numpy(dtype=np.float64, copy=True)
+
+    def _slow(self, buf: bytes, start: int, stop: int, final: bool, ncol: int) -> np.ndarray:
+        rows = []
+        line_no = self._line_no(buf, start)
+        lines = buf[start:stop].split(b"\n")
+        for k, raw in enumerate(lines):
+            here = line_no + k
+            s = raw.strip()
+            if not s:
+                continue
+            if s.startswith(b"WARNING"):
+                self.notes.append(f"{self.path}:{here}: skipped warning inside thermo output")
+                continue
+            words = s.split()
+            is_last = final and k == len(lines) - 1
+            if len(words) != ncol:
+                if is_last:
+                    self.notes.append(f"{self.path}:{here}: dropped truncated last line")
+                    continue
+                raise LogError(f"{self.path}:{here}: thermo row has {len(words)} values but the header "
+                               f"has {ncol} columns ({' '.join(self.header[:6])} ...)")
+            try:
+                rows.append([float(words[i]) for i in self.keep])
+            except ValueError:
+                if is_last:
+                    self.notes.append(f"{self.path}:{here}: dropped truncated last line")
+                    continue
+                raise LogError(f"{self.path}:{here}: not a number in thermo row: "
+                               f"{s[:80].decode(errors='replace')!r}") from None
+        return np.array(rows, dtype=np.float64).reshape(-1, len(self.keep))
+
+
+def _read_one(path: Path, wanted, block_offset: int) -> _BlockParser:
+    p = _BlockParser(path, wanted, block_offset)
+    rest = b""
+    for chunk in _chunks(path):
+        buf = rest + chunk
+        cut = buf.rfind(b"\n") + 1  # only whole lines now; a block may continue into the next chunk
+        if cut == 0:
+            rest = buf
+            continue
+        used = p.feed(buf[:cut], final=False)
+        p.line_base += buf.count(b"\n", 0, used)
+        rest = buf[used:]
+    if rest:
+        p.feed(rest, final=True)
+    if p.in_block:
+        p.notes.append(f"{path}: last thermo block has no 'Loop time' line (run killed or still running)")
+    return p
+
+
+def read_thermo(paths: str | Path | Sequence[str | Path], columns: Sequence[str] | None = None) -> Thermo:
+    """Thermo rows of all blocks that have `columns` (all columns of the first block if None), in file order.
+
+    Several paths are consecutive segments of one restarted run; overlapping steps are taken from the later file.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    paths = [Path(p) for p in paths]
+    wanted = list(columns) if columns is not None else None
+    # restart segments are merged by step: read Step as well, return only what was asked for
+    extra_step = len(paths) > 1 and wanted is not None and "Step" not in wanted
+    if extra_step:
+        wanted = wanted + ["Step"]
+    parts, blocks, headers, notes = [], [], [], []
+    offset = 0
+    for path in paths:
+        p = _read_one(path, wanted, offset)
+        if wanted is None and p.headers:
+            wanted = p.headers[0][1]
+            p = _read_one(path, wanted, offset)
+        offset += p.n_blocks
+        headers += p.headers
+        notes += p.notes
+        if p.n_blocks == 0:
+            raise LogError(f"{path}: no thermo output found (no 'Per MPI rank memory allocation' line)")
+        got = [(b, rows) for b, rows in p.parts if len(rows)]
+        if not got and p.skipped_blocks:
+            seen = sorted({w for _, ws in p.skipped_blocks for w in ws})
+            missing = [w for w in wanted if w not in seen]
+            raise LogError(f"{path}: no thermo block has column(s) {', '.join(missing)}; "
+                           f"columns in this log: {' '.join(seen)}")
+        if not got:
+            raise LogError(f"{path}: thermo blocks contain no rows")
+        file_rows = np.concatenate([r for _, r in got])
+        file_block = np.concatenate([np.full(len(r), b, dtype=np.int32) for b, r in got])
+        if blocks and p.headers and headers[-len(p.headers) - 1][1] == p.headers[0][1]:
+            # a restart segment: its first block continues the previous file's last block
+            file_block[file_block == p.block_offset] = blocks[-1][-1]
+        if parts and "Step" in wanted:
+            s = wanted.index("Step")
+            first = file_rows[0, s]
+            prev = np.concatenate(parts)
+            prev_block = np.concatenate(blocks)
+            keep = prev[:, s] < first
+            if not keep.all():
+                notes.append(f"{path}: restart at step {first:.0f} supersedes {int((~keep).sum())} earlier rows")
+            parts, blocks = [prev[keep]], [prev_block[keep]]
+        parts.append(file_rows)
+        blocks.append(file_block)
+    data = np.concatenate(parts)
+    names = wanted[:-1] if extra_step else wanted
+    return Thermo({name: np.ascontiguousarray(data[:, i]) for i, name in enumerate(names)},
+                  np.concatenate(blocks), headers, notes)

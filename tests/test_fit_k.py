@@ -1,0 +1,239 @@
+"""analysis.fit_k: interfacial conductance k from heat-transfer logs (paper eq. 4-6) and the log reader beneath.
+
+Synthetic logs of the two-body cooling model carry a known tau, c_p and k; fit_k must recover k within 1 %,
+through noise, a finite support, gzip, restarts, warnings and a killed job's truncated last line.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from analysis.fit_k import conductance, main
+from beamheat.cli import run
+from beamheat.lammps_log import LogError, read_thermo
+from synthetic_logs import Cooling, write_log, write_steady_log
+
+
+def fit(args, capsys=None):
+    rc = run(main, [str(a) for a in args] + ["--no-plot"] * ("--plot-dir" not in map(str, args)))
+    return rc
+
+
+def fit_json(tmp_path, args):
+    out = tmp_path / "k.json"
+    assert fit(list(args) + ["--json", out]) == 0
+    return json.loads(out.read_text())
+
+
+def geometry(tmp_path, model: Cooling, **extra):
+    g = {"n_atoms_np": model.n_np, "n_atoms_support": model.n_sub, "A_nm2": model.area_nm2, "V_nm3": 8.5,
+         "support": "anatase101", "label": "Au500/anatase"}
+    g.update(extra)
+    (tmp_path / "geometry.json").write_text(json.dumps(g))
+
+
+# ------------------------------------------------------------------------------------------- the equations
+def test_conductance_infinite_bath_is_eq6():
+    """1/tau = k A / (N c_p)  =>  k = N c_p / (A tau)."""
+    assert conductance(100.0, 4.0, 500 * 2.9e-4) == pytest.approx(500 * 2.9e-4 / (4.0 * 100.0))
+
+
+def test_conductance_finite_support():
+    """1/tau = k A (1/C_np + 1/C_sub)."""
+    C_np, C_sub, A, tau = 0.145, 1.4, 4.0, 60.0
+    k = conductance(tau, A, C_np, C_sub)
+    assert 1 / tau == pytest.approx(k * A * (1 / C_np + 1 / C_sub))
+
+
+def test_units_1e4_is_16_MW():
+    from beamheat.units import EV_PER_NM2_PS_K_TO_MW_PER_M2_K
+
+    assert 1e-4 * EV_PER_NM2_PS_K_TO_MW_PER_M2_K == pytest.approx(16.02, abs=0.01)
+
+
+# ------------------------------------------------------------------------------------------- recovery
+def test_recovers_k_infinite_bath(tmp_path):
+    m = Cooling(n_sub=None, seed=3)
+    write_log(tmp_path / "log.lammps", m, columns=("Time", "v_T_np", "v_T_support", "v_E_np"))
+    geometry(tmp_path, m)
+    r = fit_json(tmp_path, [tmp_path / "log.lammps"])
+    assert r["support_model"] == "infinite bath"
+    assert r["tau_ps"] == pytest.approx(m.tau_ps, rel=0.01)
+    assert r["cp_eV_per_K"] == pytest.approx(m.cp_np_eV_per_K, rel=0.01)
+    assert r["k_eV_per_nm2_ps_K"] == pytest.approx(m.k_eV_per_nm2_ps_K, rel=0.01)
+    assert r["dT0_K"] == pytest.approx(300.0, rel=0.01)
+    assert r["t_contact_ps"] == pytest.approx(m.t_contact_ps)
+    for key in ("tau_ps", "dT0_K", "cp_eV_per_K", "k_eV_per_nm2_ps_K", "k_MW_per_m2_K", "k_err_eV_per_nm2_ps_K",
+                "area_nm2", "n_atoms_np"):
+        assert key in r
+    assert 0 < r["k_err_eV_per_nm2_ps_K"] < 0.05 * r["k_eV_per_nm2_ps_K"]
+    assert r["r2"] > 0.99
+
+
+def test_recovers_k_finite_support_and_the_correction_matters(tmp_path):
+    m = Cooling(n_sub=2000, seed=4)  # a small support: it warms up noticeably
+    write_log(tmp_path / "log.lammps", m)
+    geometry(tmp_path, m)
+    r = fit_json(tmp_path, [tmp_path / "log.lammps"])
+    assert r["support_model"].startswith("finite")
+    assert r["C_support_eV_per_K"] == pytest.approx(m.C_sub, rel=0.01)
+    assert r["k_eV_per_nm2_ps_K"] == pytest.approx(m.k_eV_per_nm2_ps_K, rel=0.01)
+    naive = fit_json(tmp_path, [tmp_path / "log.lammps", "--infinite-support"])
+    # a warming support shortens tau, so the infinite-bath formula overestimates k (here by C_np/C_sub = 21 %)
+    assert naive["k_eV_per_nm2_ps_K"] == pytest.approx(m.k_eV_per_nm2_ps_K * (1 + m.C_np / m.C_sub), rel=0.01)
+
+
+def test_given_cp_is_used(tmp_path):
+    m = Cooling(n_sub=None, seed=5)
+    write_log(tmp_path / "log.lammps", m, columns=("Time", "v_T_np", "v_T_support"))
+    r = fit_json(tmp_path, [tmp_path / "log.lammps", "--cp", 2.9e-4, "--area", 4.0, "--natoms", 500])
+    assert r["cp_source"] == "--cp"
+    assert r["k_eV_per_nm2_ps_K"] == pytest.approx(m.k_eV_per_nm2_ps_K, rel=0.01)
+
+
+def test_stop_temperature_ends_the_window(tmp_path):
+    m = Cooling(n_sub=None, seed=6)
+    write_log(tmp_path / "log.lammps", m, columns=("Time", "v_T_np", "v_T_support", "v_E_np"))
+    geometry(tmp_path, m)
+    r = fit_json(tmp_path, [tmp_path / "log.lammps", "--stop-temp", 420])
+    t_420 = m.t_contact_ps + m.tau_ps * np.log(300 / 120)  # T_np = 300 + 300 exp(-t/tau) = 420
+    assert r["t_end_ps"] == pytest.approx(t_420, abs=1.5)
+    assert r["k_eV_per_nm2_ps_K"] == pytest.approx(m.k_eV_per_nm2_ps_K, rel=0.01)
+
+
+def test_gzip_restart_warnings_and_truncated_line_give_the_same_k(tmp_path):
+    m = Cooling(seed=7)
+    geometry(tmp_path, m)
+    write_log(tmp_path / "clean.log", m)
+    clean = fit_json(tmp_path, [tmp_path / "clean.log", "--bootstrap", 0])
+    # the job was killed at row 1200 mid-line, restarted from the restart file written at row 1000
+    write_log(tmp_path / "part1.log", m, steps=slice(0, 1201), truncate_last=True, warn_every=97)
+    write_log(tmp_path / "part2.log", m, steps=slice(1000, None), thermalisation=False)
+    with open(tmp_path / "part2.log", "rb") as f, gzip.open(tmp_path / "part2.log.gz", "wb") as g:
+        shutil.copyfileobj(f, g)
+    th = read_thermo([tmp_path / "part1.log", tmp_path / "part2.log.gz"], ["Step", "Time", "v_T_np"])
+    assert np.all(np.diff(th["Step"][th.block == th.block.max()]) > 0)
+    assert any("truncated" in n for n in th.notes) and any("restart at step" in n for n in th.notes)
+    assert any("warning" in n for n in th.notes)
+    r = fit_json(tmp_path, [f"{tmp_path / 'part1.log'},{tmp_path / 'part2.log.gz'}", "--bootstrap", 0,
+                            "--start", m.t_contact_ps])
+    assert r["n_points"] == clean["n_points"]
+    assert r["k_eV_per_nm2_ps_K"] == pytest.approx(clean["k_eV_per_nm2_ps_K"], rel=1e-9)
+
+
+def test_several_runs_table_and_spread(tmp_path):
+    logs = []
+    for i, (support, k) in enumerate([("anatase101", 5.1e-4), ("anatase101", 5.3e-4), ("hBN", 3.7e-4)]):
+        d = tmp_path / f"run{i}"
+        d.mkdir()
+        m = Cooling(k_eV_per_nm2_ps_K=k, seed=10 + i)
+        write_log(d / "log.lammps", m)
+        geometry(d, m, support=support, label=f"Au500/{support}")
+        logs.append(d / "log.lammps")
+    out = fit_json(tmp_path, logs + ["--table", tmp_path / "table", "--bootstrap", 50])
+    assert out["n_runs"] == 3 and len(out["runs"]) == 3
+    sup = out["by_support"]
+    assert sup["anatase101"]["n_runs"] == 2
+    assert sup["anatase101"]["k_mean_eV_per_nm2_ps_K"] == pytest.approx(5.2e-4, rel=0.01)
+    assert sup["anatase101"]["k_std_eV_per_nm2_ps_K"] == pytest.approx(np.std([5.1e-4, 5.3e-4], ddof=1), rel=0.2)
+    assert sup["hBN"]["k_mean_eV_per_nm2_ps_K"] == pytest.approx(3.7e-4, rel=0.01)
+    csv = (tmp_path / "table.csv").read_text().splitlines()
+    assert csv[0].startswith("run,label,support,n_atoms_np,V_nm3,A_nm2,cp_eV_per_K") and len(csv) == 4
+    assert "| anatase101 | 2 |" in (tmp_path / "table.md").read_text()
+
+
+def test_figure_written_next_to_log(tmp_path):
+    m = Cooling(n_sub=None, seed=8)
+    write_log(tmp_path / "log.lammps", m, columns=("Time", "v_T_np", "v_T_support", "v_E_np"))
+    geometry(tmp_path, m)
+    assert run(main, [str(tmp_path / "log.lammps"), "--bootstrap", "0"]) == 0
+    png, pdf = tmp_path / "fit_k.png", tmp_path / "fit_k.pdf"
+    assert png.stat().st_size > 10_000 and pdf.stat().st_size > 5_000
+
+
+def test_steady_state(tmp_path):
+    dT = write_steady_log(tmp_path / "log.lammps", P_eV_per_ps=0.5, area_nm2=4.0, k=5e-4)
+    r = fit_json(tmp_path, [tmp_path / "log.lammps", "--steady", "--area", 4.0, "--natoms", 500])
+    assert r["dT_K"] == pytest.approx(dT, rel=0.01)
+    assert r["k_eV_per_nm2_ps_K"] == pytest.approx(5e-4, rel=0.01)
+
+
+# ------------------------------------------------------------------------------------------- bad input
+def one_line_error(capsys, args) -> str:
+    assert fit(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
+    return err
+
+
+def test_missing_file(tmp_path, capsys):
+    err = one_line_error(capsys, [tmp_path / "nope.log", "--area", 1, "--natoms", 1])
+    assert f"{tmp_path / 'nope.log'}: file not found" in err
+
+
+def test_empty_and_thermo_less_files(tmp_path, capsys):
+    (tmp_path / "empty.log").write_text("")
+    assert "no thermo output found" in one_line_error(capsys, [tmp_path / "empty.log", "--area", 1, "--natoms", 1])
+    (tmp_path / "x.log").write_text("LAMMPS (22 Jul 2025)\nERROR: Unknown command\n")
+    assert "x.log: no thermo output found" in one_line_error(capsys, [tmp_path / "x.log", "--area", 1, "--natoms", 1])
+
+
+def test_missing_column_lists_what_is_there(tmp_path, capsys):
+    m = Cooling(n_sub=None)
+    write_log(tmp_path / "log.lammps", m, columns=("Time", "v_T_np", "v_E_np"))
+    err = one_line_error(capsys, [tmp_path / "log.lammps", "--area", 1, "--natoms", 500])
+    assert "no thermo block has column(s) v_T_support" in err and "v_T_np" in err
+
+
+def test_corrupted_row_names_file_and_line(tmp_path, capsys):
+    m = Cooling(n_sub=None)
+    text = write_log(tmp_path / "log.lammps", m)
+    lines = text.splitlines()
+    nve_header = max(i for i, ln in enumerate(lines) if ln.strip().startswith("Step"))
+    bad = nve_header + 50
+    words = lines[bad].split()
+    words[3] = "1.0x3"
+    lines[bad] = "   ".join(words)
+    (tmp_path / "log.lammps").write_text("\n".join(lines) + "\n")
+    err = one_line_error(capsys, [tmp_path / "log.lammps", "--area", 1, "--natoms", 500])
+    assert f"log.lammps:{bad + 1}:" in err and "not a number" in err
+    lines[bad] = "  1234  5.0  6.0"
+    (tmp_path / "log.lammps").write_text("\n".join(lines) + "\n")
+    err = one_line_error(capsys, [tmp_path / "log.lammps", "--area", 1, "--natoms", 500])
+    assert f"log.lammps:{bad + 1}: thermo row has 3 values but the header has 6 columns" in err
+
+
+def test_bad_gzip(tmp_path, capsys):
+    (tmp_path / "log.lammps.gz").write_bytes(b"\x1f\x8b" + b"garbage" * 10)
+    err = one_line_error(capsys, [tmp_path / "log.lammps.gz", "--area", 1, "--natoms", 1])
+    assert "log.lammps.gz: cannot read" in err
+
+
+def test_geometry_problems(tmp_path, capsys):
+    m = Cooling(n_sub=None)
+    write_log(tmp_path / "log.lammps", m)
+    err = one_line_error(capsys, [tmp_path / "log.lammps"])
+    assert "geometry.json (absent): missing n_atoms_np (--natoms), A_nm2 (--area)" in err
+    (tmp_path / "geometry.json").write_text('{"n_atoms_np": 500,')
+    assert "geometry.json: not valid JSON" in one_line_error(capsys, [tmp_path / "log.lammps"])
+    (tmp_path / "geometry.json").write_text('{"n_atoms_np": 500}')
+    assert "geometry.json: missing A_nm2 (--area)" in one_line_error(capsys, [tmp_path / "log.lammps"])
+
+
+def test_window_too_short(tmp_path, capsys):
+    m = Cooling(n_sub=None)
+    write_log(tmp_path / "log.lammps", m)
+    err = one_line_error(capsys, [tmp_path / "log.lammps", "--area", 1, "--natoms", 500, "--start", 1e6])
+    assert "rows in the fit window" in err
+
+
+def test_reader_rejects_multiline_thermo(tmp_path):
+    (tmp_path / "log.lammps").write_text("Per MPI rank memory allocation (min/avg/max) = 1 | 1 | 1 Mbytes\n"
+                                         "------------ Step              0 ----- CPU =            0 (sec) -------\n")
+    with pytest.raises(LogError, match="log.lammps:2: expected a one-line thermo header"):
+        read_thermo(tmp_path / "log.lammps")
