@@ -348,7 +348,7 @@ def plot_transient(result: dict, out_prefix: Path) -> list[Path]:
     model = exp_decay(t, fit["dT0_K"], fit["tau_ps"])
     fig, ax = plt.subplots(3, 1, figsize=(6, 8), sharex=True, gridspec_kw={"height_ratios": [3, 3, 1.5]})
     label = (f"fit: ΔT0 = {fit['dT0_K']:.1f} K, τ = {fit['tau_ps']:.1f} ps\n"
-             f"k = {result['k_eV_per_nm2_ps_K']:.3g} ± {result['k_err_eV_per_nm2_ps_K']:.2g} eV/(nm² ps K)"
+             f"k = {result['k_eV_per_nm2_ps_K']:.3e} ± {result['k_err_eV_per_nm2_ps_K']:.2g} eV/(nm² ps K)"
              f" = {result['k_MW_per_m2_K']:.0f} MW/(m² K)")
     for a_, log in ((ax[0], False), (ax[1], True)):
         a_.plot(t, dT, ".", ms=2, color="0.5", label="MD: T_np − T_support")
