@@ -1,0 +1,256 @@
+"""Build a metal nanoparticle on a support for the heat-transfer MD: LAMMPS data, extxyz and geometry.json.
+
+    python -m beamheat.build --support hbn --diameter-nm 2.0 --height-ratio 0.6 --out runs/au_hbn
+
+Particle: an FCC crystal with [111] along z (the beam), carved by the {111} and {100} planes of the Wulff shape
+(distance ratio gamma_100/gamma_111, 1.15 for Au) except the bottom (111) plane, then cut by a (111) plane at the
+layer that gives the requested height/width ratio: a small ratio is a flat, wetting particle with a large contact
+facet (S/A near 1), a large ratio a tall particle on a small facet (S/A > 3). Its bottom (111) plane lies parallel
+to the support, `--gap-A` above the support's top atoms.
+Supports: anatase TiO2(101), rutile TiO2(101) and (110), hBN (1 or more AA'-stacked layers). Periodic in x and y,
+sized to the particle width plus `--margin-A` on each side; vacuum along z. Optional random O vacancies in the top
+layer of TiO2 (`--o-vacancies`, with `--seed`).
+Types: the particle element is type 1, then the support elements by atomic number (hBN: B 2, N 3; TiO2: O 2, Ti 3); the data file
+names them in a comment and in its Masses section. geometry.json holds counts, the type map, the group
+definitions, and V, S, A, t, S/A from beamheat.geometry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.build import make_supercell, surface
+from ase.data import atomic_masses, atomic_numbers, reference_states
+from ase.io import write
+from ase.lattice.cubic import FaceCenteredCubic
+from ase.spacegroup import crystal
+
+from .cli import UserError, run
+from .geometry import particle_geometry
+
+SUPPORTS = ("hbn", "anatase101", "rutile101", "rutile110")
+# equilibrium-ish NP-support separations (Å) between the particle's bottom layer and the support's top atoms
+DEFAULT_GAP_A = {"hbn": 3.2, "anatase101": 2.4, "rutile101": 2.4, "rutile110": 2.4}
+
+
+# ------------------------------------------------------------------------------------------------ particle
+def particle(element: str = "Au", diameter_nm: float = 2.0, height_ratio: float = 0.7, gamma_100_111: float = 1.15,
+             lattice_A: float | None = None) -> Atoms:
+    """FCC particle, (111) planes along z, bottom (111) facet at z = 0, centred on x = y = 0."""
+    a = lattice_A or reference_states[atomic_numbers[element]]["a"]
+    R = 10.0 * diameter_nm / 2.0  # distance of the (111) facets from the centre, Å
+    reps = int(np.ceil(2.5 * R * gamma_100_111 / a)) + 2
+    block = FaceCenteredCubic(element, directions=[[1, -1, 0], [1, 1, -2], [1, 1, 1]], size=(reps, reps, reps),
+                              latticeconstant=a, pbc=False)
+    pos = block.positions
+    centre = pos[np.argmin(np.linalg.norm(pos - pos.mean(axis=0), axis=1))]
+    pos = pos - centre
+    rot = np.array(block.cell / np.linalg.norm(block.cell, axis=1)[:, None])  # rows: lab x, y, z in crystal axes
+    keep = np.ones(len(pos), bool)
+    down = rot[2] * -1
+    for n in [np.array(v, float) for v in np.array(np.meshgrid([-1, 1], [-1, 1], [-1, 1])).T.reshape(-1, 3)]:
+        n_cryst = n / np.linalg.norm(n)
+        n_lab = rot @ n_cryst
+        if np.allclose(n_lab, [0, 0, -1], atol=1e-6):
+            continue  # the bottom facet: replaced by the cut below
+        keep &= pos @ n_lab <= R + 1e-6
+    for n in np.vstack([np.eye(3), -np.eye(3)]):
+        keep &= pos @ (rot @ n) <= R * gamma_100_111 + 1e-6
+    del down
+    pos = pos[keep]
+    # cut at the (111) layer closest to the requested height/width ratio
+    layers = np.unique(np.round(pos[:, 2], 3))
+    d111 = a / np.sqrt(3)
+    best, best_err = None, np.inf
+    for z_cut in layers:
+        sel = pos[pos[:, 2] >= z_cut - 1e-3]
+        if len(sel) < 4:
+            continue
+        height = np.ptp(sel[:, 2]) + d111
+        width = 2 * np.sqrt(np.max(np.sum(sel[:, :2] ** 2, axis=1))) + a / np.sqrt(2)
+        err = abs(np.log(height / width / height_ratio))
+        if err < best_err:
+            best, best_err = z_cut, err
+    pos = pos[pos[:, 2] >= best - 1e-3]
+    pos[:, 2] -= pos[:, 2].min()
+    pos[:, :2] -= pos[:, :2].mean(axis=0)
+    return Atoms(element * len(pos), positions=pos)
+
+
+# ------------------------------------------------------------------------------------------------ supports
+def _tio2_bulk(phase: str) -> Atoms:
+    if phase == "anatase":
+        return crystal(["Ti", "O"], basis=[(0, 0, 0), (0, 0, 0.2081)], spacegroup=141,
+                       cellpar=[3.785, 3.785, 9.514, 90, 90, 90])
+    return crystal(["Ti", "O"], basis=[(0, 0, 0), (0.3053, 0.3053, 0)], spacegroup=136,
+                   cellpar=[4.594, 4.594, 2.959, 90, 90, 90])
+
+
+def _orthogonal_in_plane(slab: Atoms) -> Atoms:
+    c = slab.cell
+    if abs(np.dot(c[0], c[1])) > 1e-6 * np.linalg.norm(c[0]) * np.linalg.norm(c[1]):
+        raise UserError("support surface cell is not rectangular")
+    return slab
+
+
+def support(kind: str, min_xy_A: tuple[float, float], layers: int = 1, thickness_A: float = 8.0) -> Atoms:
+    """Support slab, top atoms at the largest z, bottom at z >= 0, periodic in x, y."""
+    if kind == "hbn":
+        a, c = 2.504, 3.33
+        # orthogonal 2-atom-per-row cell: a1 = a x, a2 = sqrt(3) a y
+        cell = Atoms("BNBN", scaled_positions=[[0, 0, 0], [0.5, 1 / 6, 0], [0.5, 0.5, 0], [0, 2 / 3, 0]],
+                     cell=[a, np.sqrt(3) * a, c], pbc=True)
+        sheet = cell.repeat((int(np.ceil(min_xy_A[0] / a)), int(np.ceil(min_xy_A[1] / (np.sqrt(3) * a))), 1))
+        slab = sheet.copy()
+        for k in range(1, layers):  # AA' stacking: B over N
+            layer = sheet.copy()
+            sym = ["N" if s == "B" else "B" for s in layer.get_chemical_symbols()]
+            layer.set_chemical_symbols(sym)
+            layer.positions[:, 2] += k * c
+            slab += layer
+        slab.cell[2, 2] = layers * c
+    else:
+        phase, hkl = ("anatase", (1, 0, 1)) if kind == "anatase101" else \
+            ("rutile", (1, 0, 1) if kind == "rutile101" else (1, 1, 0))
+        bulk = _tio2_bulk(phase)
+        n_layers = 1
+        while True:
+            slab = surface(bulk, hkl, n_layers, vacuum=None, periodic=True)
+            if np.ptp(slab.positions[:, 2]) >= thickness_A or n_layers > 20:
+                break
+            n_layers += 1
+        slab = _orthogonal_in_plane(slab)
+        lx, ly = np.linalg.norm(slab.cell[0]), np.linalg.norm(slab.cell[1])
+        slab = slab.repeat((int(np.ceil(min_xy_A[0] / lx)), int(np.ceil(min_xy_A[1] / ly)), 1))
+    slab.positions[:, 2] -= slab.positions[:, 2].min()
+    slab.pbc = (True, True, False)
+    return slab
+
+
+def remove_top_oxygens(slab: Atoms, fraction: float, seed: int, depth_A: float = 1.5) -> tuple[Atoms, int]:
+    rng = np.random.default_rng(seed)
+    z = slab.positions[:, 2]
+    top_o = np.nonzero((np.array(slab.get_chemical_symbols()) == "O") & (z > z.max() - depth_A))[0]
+    n = int(round(fraction * len(top_o)))
+    drop = rng.choice(top_o, n, replace=False) if n else np.array([], int)
+    keep = np.setdiff1d(np.arange(len(slab)), drop)
+    return slab[keep], n
+
+
+# ------------------------------------------------------------------------------------------------ assembly
+def assemble(np_atoms: Atoms, slab: Atoms, gap_A: float, vacuum_A: float) -> Atoms:
+    """Particle centred over the support, bottom layer gap_A above its top atoms; vacuum above."""
+    np_atoms = np_atoms.copy()
+    centre = (slab.cell[0] + slab.cell[1])[:2] / 2
+    np_atoms.positions[:, :2] += centre - np_atoms.positions[:, :2].mean(axis=0)
+    np_atoms.positions[:, 2] += slab.positions[:, 2].max() + gap_A - np_atoms.positions[:, 2].min()
+    system = slab + np_atoms
+    system.cell[2] = [0, 0, np_atoms.positions[:, 2].max() + vacuum_A]
+    system.pbc = (True, True, False)
+    # particle first: type 1 and atom IDs 1..N_np, then the support
+    order = np.r_[np.arange(len(slab), len(system)), np.arange(len(slab))]
+    return system[order]
+
+
+def type_map(system: Atoms, np_element: str) -> dict[str, int]:
+    elements = [np_element] + sorted(set(system.get_chemical_symbols()) - {np_element},
+                                     key=lambda e: atomic_numbers[e])
+    return {e: i + 1 for i, e in enumerate(elements)}
+
+
+def write_outputs(system: Atoms, n_np: int, types: dict[str, int], out: Path, meta: dict) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    specorder = sorted(types, key=types.get)
+    geo = particle_geometry(system.positions[:n_np], element=specorder[0])
+    geo.update({
+        "n_atoms_support": len(system) - n_np,
+        "n_atoms": len(system),
+        "type_map": types,
+        "groups": {"np": {"atom_ids": [1, n_np], "types": [types[specorder[0]]]},
+                   "support": {"atom_ids": [n_np + 1, len(system)],
+                               "types": [types[e] for e in specorder[1:]]}},
+        "support_top_z_A": float(system.positions[n_np:, 2].max()),
+        "box_A": [float(system.cell[0, 0]), float(system.cell[1, 1]), float(system.cell[2, 2])],
+        "files": {"lammps_data": "system.data", "extxyz": "system.extxyz"},
+        **meta,
+    })
+    data = out / "system.data"
+    tmp = out / "system.data.part"
+    write(tmp, system, format="lammps-data", specorder=specorder, masses=True, atom_style="atomic")
+    text = tmp.read_text().splitlines()
+    text[0] = f"beamheat.build: types {' '.join(f'{t}={e}' for e, t in sorted(types.items(), key=lambda x: x[1]))}"
+    tmp.write_text("\n".join(text) + "\n")
+    tmp.replace(data)
+    system.info.update({"beamheat_n_np": n_np})
+    write(out / "system.extxyz.part", system, format="extxyz")
+    (out / "system.extxyz.part").replace(out / "system.extxyz")
+    (out / "geometry.json.part").write_text(json.dumps(geo, indent=2))
+    (out / "geometry.json.part").replace(out / "geometry.json")
+    return geo
+
+
+def build(args) -> dict:
+    if args.support not in SUPPORTS:
+        raise UserError(f"--support {args.support}: choose one of {', '.join(SUPPORTS)}")
+    if args.diameter_nm <= 0.3 or args.height_ratio <= 0:
+        raise UserError("--diameter-nm must be > 0.3 and --height-ratio > 0")
+    if args.o_vacancies and args.support == "hbn":
+        raise UserError("--o-vacancies applies to TiO2 supports only")
+    np_atoms = particle(args.element, args.diameter_nm, args.height_ratio, args.gamma_ratio)
+    width = np.ptp(np_atoms.positions[:, :2], axis=0)
+    slab = support(args.support, tuple(width + 2 * args.margin_A), args.layers, args.thickness_A)
+    n_vac = 0
+    if args.o_vacancies:
+        slab, n_vac = remove_top_oxygens(slab, args.o_vacancies, args.seed)
+    gap = args.gap_A if args.gap_A is not None else DEFAULT_GAP_A[args.support]
+    system = assemble(np_atoms, slab, gap, args.vacuum_A)
+    types = type_map(system, args.element)
+    meta = {"support": args.support, "label": args.label or f"{args.element}{len(np_atoms)}/{args.support}",
+            "element_np": args.element, "diameter_nm_requested": args.diameter_nm,
+            "height_ratio_requested": args.height_ratio, "gap_A": gap, "o_vacancies_removed": n_vac,
+            "support_layers": args.layers if args.support == "hbn" else None, "seed": args.seed}
+    return write_outputs(system, len(np_atoms), types, Path(args.out), meta)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m beamheat.build", description=__doc__.split("\n\n")[0],
+                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", required=True, help="output directory (system.data, system.extxyz, geometry.json)")
+    p.add_argument("--support", default="hbn", help=f"support: {', '.join(SUPPORTS)} (default hbn)")
+    p.add_argument("--layers", type=int, default=1, help="hBN layers (default 1)")
+    p.add_argument("--thickness-A", type=float, default=8.0, help="minimum TiO2 slab thickness, Å (default 8)")
+    p.add_argument("--element", default="Au", help="particle element, FCC (default Au)")
+    p.add_argument("--diameter-nm", type=float, default=2.0,
+                   help="particle size: twice the distance of its (111) facets from the centre, nm (default 2.0)")
+    p.add_argument("--height-ratio", type=float, default=0.7,
+                   help="particle height / width; small = flat and wetting, large = tall (default 0.7)")
+    p.add_argument("--gamma-ratio", type=float, default=1.15, help="surface energy ratio gamma_100/gamma_111 "
+                   "setting the {100} facet distance (default 1.15, Au)")
+    p.add_argument("--margin-A", type=float, default=10.0, help="support extent beyond the particle on each "
+                   "side, Å (default 10)")
+    p.add_argument("--gap-A", type=float, help="particle bottom layer to support top atoms, Å "
+                   "(default: 3.2 hBN, 2.4 TiO2)")
+    p.add_argument("--vacuum-A", type=float, default=15.0, help="vacuum above the particle, Å (default 15)")
+    p.add_argument("--o-vacancies", type=float, default=0.0,
+                   help="fraction of top-layer O atoms removed at random from TiO2 (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="random seed for vacancies (default 0)")
+    p.add_argument("--label", help="system label for tables (default ElementN/support)")
+    a = p.parse_args(argv)
+    geo = build(a)
+    print(f"{geo['label']}: {geo['n_atoms_np']} particle + {geo['n_atoms_support']} support atoms, "
+          f"V = {geo['V_nm3']:.3g} nm³, S = {geo['S_nm2']:.3g} nm², A = {geo['A_nm2']:.3g} nm², "
+          f"t = {geo['t_nm']:.3g} nm, S/A = {geo['S_over_A']:.2f}, h/w = {geo['height_over_width']:.2f}")
+    print(f"wrote {Path(a.out) / 'system.data'}, system.extxyz, geometry.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))
+
+
+_ = atomic_masses  # masses come from ASE's table through the data writer

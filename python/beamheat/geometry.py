@@ -1,0 +1,89 @@
+"""Particle geometry for the heating equations: V, S, A, t = V/S and S/A (paper eq. 3-5), computed in one place.
+
+Works on any structure: a builder output, a LAMMPS dump frame, an extxyz frame. The particle is given as atom
+positions (Å) with the beam along z and the support below it.
+
+- V: N atoms x the atomic volume of the bulk crystal (exact for a crystalline particle, and defined for any frame);
+  the convex-hull volume of the atom centres is reported too.
+- S: the beam cross-section, the area of the particle projected on the xy plane, i.e. the 2-D convex hull of the
+  atom centres dilated by the atomic radius r (hull area + perimeter x r + pi r^2).
+- A: the contact area, the same dilated hull for the atoms of the bottom layer (within half an interlayer spacing
+  of the lowest atom).
+- t = V/S, the mean thickness along the beam.
+The dilation r is half the (111) interlayer spacing d: a faceted particle's surface lies half a layer beyond the
+atom centres of its facets, the same convention as the height (z extent of the centres + d).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ase.data import atomic_numbers, reference_states
+from scipy.spatial import ConvexHull
+
+A2_PER_NM2 = 100.0
+A3_PER_NM3 = 1000.0
+
+
+def bulk_atomic_volume_A3(element: str) -> float:
+    """Volume per atom of the element's reference crystal (ASE's reference states), Å^3."""
+    ref = reference_states[atomic_numbers[element]]
+    a = ref["a"]
+    per_cell = {"fcc": 4, "bcc": 2, "sc": 1, "diamond": 8}
+    if ref["symmetry"] not in per_cell:
+        raise ValueError(f"{element}: no cubic reference crystal; give the atomic volume explicitly")
+    return a**3 / per_cell[ref["symmetry"]]
+
+
+def nearest_neighbour_distance_A(element: str) -> float:
+    ref = reference_states[atomic_numbers[element]]
+    a = ref["a"]
+    return {"fcc": a / np.sqrt(2), "bcc": a * np.sqrt(3) / 2, "sc": a, "diamond": a * np.sqrt(3) / 4}[ref["symmetry"]]
+
+
+def dilated_hull_area_A2(xy: np.ndarray, r_A: float) -> float:
+    """Area of the 2-D convex hull of points, grown by r (Minkowski sum with a disk)."""
+    xy = np.asarray(xy, float)
+    if len(xy) == 1:
+        return float(np.pi * r_A**2)
+    if len(xy) == 2 or np.linalg.matrix_rank(xy - xy.mean(axis=0)) < 2:
+        length = np.ptp(xy @ (xy[-1] - xy[0]) / max(np.linalg.norm(xy[-1] - xy[0]), 1e-12))
+        return float(2 * r_A * length + np.pi * r_A**2)
+    hull = ConvexHull(xy)
+    return float(hull.volume + hull.area * r_A + np.pi * r_A**2)  # in 2-D: volume = area, area = perimeter
+
+
+def particle_geometry(positions_A: np.ndarray, element: str = "Au", layer_spacing_A: float | None = None,
+                      atomic_volume_A3: float | None = None, radius_A: float | None = None) -> dict:
+    """V, S, A, t, S/A of a particle from its atom positions (beam along z, support below)."""
+    pos = np.asarray(positions_A, float)
+    if pos.ndim != 2 or pos.shape[1] != 3 or len(pos) == 0:
+        raise ValueError("particle positions must be a non-empty (N,3) array")
+    omega = atomic_volume_A3 or bulk_atomic_volume_A3(element)
+    d_layer = layer_spacing_A or bulk_atomic_volume_A3(element) ** (1 / 3) * 4 ** (1 / 3) / np.sqrt(3)  # fcc d111
+    r = radius_A or d_layer / 2
+    n = len(pos)
+    V = n * omega
+    S = dilated_hull_area_A2(pos[:, :2], r)
+    bottom = pos[pos[:, 2] < pos[:, 2].min() + 0.5 * d_layer]
+    A = dilated_hull_area_A2(bottom[:, :2], r)
+    try:
+        v_hull = ConvexHull(pos).volume if n >= 4 else 0.0
+    except Exception:  # flat (single-layer) particle
+        v_hull = 0.0
+    height = np.ptp(pos[:, 2]) + d_layer
+    width = 2 * np.sqrt(S / np.pi)
+    return {
+        "n_atoms_np": n,
+        "V_nm3": V / A3_PER_NM3,
+        "V_hull_nm3": v_hull / A3_PER_NM3,
+        "S_nm2": S / A2_PER_NM2,
+        "A_nm2": A / A2_PER_NM2,
+        "t_nm": V / S / 10.0,
+        "S_over_A": S / A,
+        "height_nm": height / 10.0,
+        "width_nm": width / 10.0,
+        "height_over_width": height / width,
+        "n_atoms_contact_layer": int(len(bottom)),
+        "atomic_radius_A": r,
+        "atomic_volume_A3": omega,
+    }

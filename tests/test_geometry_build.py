@@ -1,0 +1,156 @@
+"""Particle geometry (V, S, A, t) against closed forms, and the structure builder's outputs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from ase.lattice.cubic import FaceCenteredCubic
+
+from beamheat.geometry import bulk_atomic_volume_A3, particle_geometry
+from conftest import ROOT, run_lmp
+
+
+def fcc_points(extent_A: float) -> np.ndarray:
+    """Au lattice sites, (111) planes along z, covering a cube of the given half-extent around the origin."""
+    a = 4.08
+    n = int(2 * extent_A / a) + 4
+    block = FaceCenteredCubic("Au", directions=[[1, -1, 0], [1, 1, -2], [1, 1, 1]], size=(n, n, n),
+                              latticeconstant=a)
+    pos = block.positions - block.positions.mean(axis=0)
+    return pos - [0, 0, pos[np.argmin(np.abs(pos[:, 2])), 2]]  # a lattice plane at z = 0
+
+
+@pytest.fixture(scope="module")
+def lattice():
+    return fcc_points(45.0)
+
+
+D111 = 4.08 / np.sqrt(3)
+# An atomistic particle's surface is defined to about half a layer (d/2 = 1.2 A): faceted crystals put it d/2
+# beyond the facet atoms' centres (the convention used), a lattice cut out by a smooth surface puts the extreme
+# centres almost on it. Projected and contact areas of radius-R shapes therefore agree to 2 (d/2) / R.
+
+
+def area_tol(R):
+    return 2 * (D111 / 2) / R
+
+
+def test_flat_disk(lattice):
+    """Disk of radius R, four (111) layers thick (h = 4 d), on its flat face: V = pi R^2 h, S = A = pi R^2, t = h.
+    Lattice sites are taken whose cells lie in the region -d/2 <= z < h - d/2, |(x, y)| < R."""
+    R, h = 30.0, 4 * D111
+    z, rho = lattice[:, 2], np.hypot(lattice[:, 0], lattice[:, 1])
+    p = lattice[(rho < R) & (z >= -D111 / 2) & (z < h - D111 / 2)]
+    g = particle_geometry(p)
+    assert g["height_nm"] * 10 == pytest.approx(h, rel=1e-3)
+    assert g["V_nm3"] * 1000 == pytest.approx(np.pi * R**2 * h, rel=0.03)
+    assert g["S_nm2"] * 100 == pytest.approx(np.pi * R**2, rel=area_tol(R))
+    assert g["A_nm2"] * 100 == pytest.approx(np.pi * R**2, rel=area_tol(R))
+    assert g["S_over_A"] == pytest.approx(1.0, abs=0.02)
+    assert g["t_nm"] * 10 == pytest.approx(h, rel=area_tol(R))
+
+
+def test_hemisphere(lattice):
+    """Hemisphere of radius R on its flat face, which lies half a layer below the first lattice plane:
+    V = pi (2R^3/3 + R^2 d/2 - d^3/24) -> 2/3 pi R^3, S = A = pi R^2, t = V/S -> 2R/3."""
+    R = 35.0
+    p = lattice[(np.linalg.norm(lattice, axis=1) < R) & (lattice[:, 2] >= -D111 / 2)]
+    g = particle_geometry(p)
+    V = np.pi * (2 * R**3 / 3 + R**2 * D111 / 2 - D111**3 / 24)
+    assert g["V_nm3"] * 1000 == pytest.approx(V, rel=0.03)
+    assert g["S_nm2"] * 100 == pytest.approx(np.pi * R**2, rel=area_tol(R))
+    assert g["A_nm2"] * 100 == pytest.approx(np.pi * R**2, rel=area_tol(R))
+    assert g["t_nm"] * 10 == pytest.approx(V / (np.pi * R**2), rel=area_tol(R))
+
+
+def test_sphere_cap_small_contact(lattice):
+    """A sphere touching the support on a small cap: S = pi R^2 >> A, so S/A is large."""
+    R = 30.0
+    p = lattice[np.linalg.norm(lattice - [0, 0, R - 3.0], axis=1) < R]
+    p = p[p[:, 2] >= -D111 / 2]
+    g = particle_geometry(p)
+    a_cap = np.pi * (R**2 - (R - 3.0) ** 2)  # contact circle where the plane z = 0 cuts the sphere
+    assert g["S_nm2"] * 100 == pytest.approx(np.pi * R**2, rel=area_tol(R))
+    assert g["S_over_A"] > 3
+    assert g["A_nm2"] * 100 == pytest.approx(a_cap, rel=0.35)  # one atomic layer: coarse by nature
+
+
+def test_atomic_volume_of_gold():
+    assert bulk_atomic_volume_A3("Au") == pytest.approx(4.08**3 / 4, rel=1e-3)
+
+
+def build(tmp_path, *args):
+    proc = subprocess.run([sys.executable, "-m", "beamheat.build", "--out", str(tmp_path), *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT)
+    return proc
+
+
+@pytest.mark.parametrize("ratio", [0.3, 0.6, 0.95])
+def test_builder_shapes_span_wetting(tmp_path, ratio):
+    proc = build(tmp_path, "--support", "hbn", "--diameter-nm", 2.5, "--height-ratio", ratio)
+    assert proc.returncode == 0, proc.stderr
+    g = json.loads((tmp_path / "geometry.json").read_text())
+    assert g["height_over_width"] == pytest.approx(ratio, rel=0.25)
+    assert g["t_nm"] == pytest.approx(g["V_nm3"] / g["S_nm2"])
+    for key in ("n_atoms_np", "n_atoms_support", "type_map", "groups", "V_nm3", "S_nm2", "A_nm2", "t_nm",
+                "S_over_A", "support", "label"):
+        assert key in g
+
+
+def test_builder_s_over_a_range(tmp_path):
+    values = []
+    for ratio in (0.3, 0.95):
+        assert build(tmp_path / str(ratio), "--diameter-nm", 2.5, "--height-ratio", ratio).returncode == 0
+        values.append(json.loads((tmp_path / str(ratio) / "geometry.json").read_text())["S_over_A"])
+    assert values[0] < 1.2 and values[1] > 3
+
+
+@pytest.mark.parametrize("support,elements", [("hbn", {"B", "N"}), ("anatase101", {"Ti", "O"}),
+                                              ("rutile101", {"Ti", "O"}), ("rutile110", {"Ti", "O"})])
+def test_builder_data_file_reads_in_lammps(tmp_path, support, elements):
+    """LAMMPS reads the data file with the expected types and counts; the particle sits above the support."""
+    proc = build(tmp_path, "--support", support, "--diameter-nm", 1.6, "--margin-A", 6)
+    assert proc.returncode == 0, proc.stderr
+    g = json.loads((tmp_path / "geometry.json").read_text())
+    assert set(g["type_map"]) == {"Au"} | elements and g["type_map"]["Au"] == 1
+    lmp = run_lmp(f"""units metal
+atom_style atomic
+boundary p p f
+read_data system.data
+group np type 1
+group support type > 1
+print "COUNTS $(count(np)) $(count(support)) $(count(all)) $(bound(np,zmin)-bound(support,zmax))"
+""", tmp_path)
+    assert lmp.returncode == 0, lmp.stdout[-1500:]
+    line = [ln for ln in lmp.stdout.splitlines() if ln.startswith("COUNTS")][0].split()
+    assert int(float(line[1])) == g["n_atoms_np"] and int(float(line[2])) == g["n_atoms_support"]
+    assert float(line[4]) == pytest.approx(g["gap_A"], abs=1e-6)
+    header = (tmp_path / "system.data").read_text().splitlines()[0]
+    assert header.startswith("beamheat.build: types 1=Au")
+
+
+def test_oxygen_vacancies_reproducible(tmp_path):
+    for d in ("a", "b", "c"):
+        seed = 1 if d != "c" else 2
+        assert build(tmp_path / d, "--support", "rutile110", "--diameter-nm", 1.6, "--o-vacancies", 0.2,
+                     "--seed", seed).returncode == 0
+    a, b, c = ((tmp_path / d / "system.data").read_text() for d in "abc")
+    assert a == b and a != c
+    assert json.loads((tmp_path / "a" / "geometry.json").read_text())["o_vacancies_removed"] > 0
+
+
+def test_builder_errors_are_one_line(tmp_path):
+    proc = build(tmp_path, "--support", "graphite")
+    assert proc.returncode == 1 and proc.stderr.strip().startswith("error: --support graphite: choose one of")
+    proc = build(tmp_path, "--support", "hbn", "--o-vacancies", 0.1)
+    assert proc.returncode == 1 and "TiO2 supports only" in proc.stderr
+
+
+def test_builder_help_has_units():
+    out = subprocess.run([sys.executable, "-m", "beamheat.build", "--help"], capture_output=True, text=True,
+                         cwd=ROOT).stdout
+    assert "nm" in out and "Å" in out and "--height-ratio" in out
