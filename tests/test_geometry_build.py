@@ -50,7 +50,7 @@ def test_flat_disk(lattice):
     assert g["V_nm3"] * 1000 == pytest.approx(np.pi * R**2 * h, rel=0.03)
     assert g["S_nm2"] * 100 == pytest.approx(np.pi * R**2, rel=area_tol(R))
     assert g["A_nm2"] * 100 == pytest.approx(np.pi * R**2, rel=area_tol(R))
-    assert g["S_over_A"] == pytest.approx(1.0, abs=0.02)
+    assert g["S_over_A"] == pytest.approx(1.0, abs=area_tol(R))
     assert g["t_nm"] * 10 == pytest.approx(h, rel=area_tol(R))
 
 
