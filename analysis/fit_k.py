@@ -22,6 +22,7 @@ import argparse
 import csv
 import json
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +85,11 @@ def heat_capacity(E_eV: np.ndarray, T_K: np.ndarray, n_bins: int = 20) -> tuple[
 
 def block_bootstrap(t_ps, dT_K, fit, E_np, T_np, E_sub, T_sub, n_boot=200, seed=0):
     """Moving-block bootstrap of the fit residuals (and the energies' residuals): std of tau and C_np, C_sub."""
+    with warnings.catch_warnings():
+        return _block_bootstrap(t_ps, dT_K, fit, E_np, T_np, E_sub, T_sub, n_boot, seed)
+
+
+def _block_bootstrap(t_ps, dT_K, fit, E_np, T_np, E_sub, T_sub, n_boot, seed):
     rng = np.random.default_rng(seed)
     n = len(t_ps)
     block = max(2, n // 20)
@@ -96,6 +102,7 @@ def block_bootstrap(t_ps, dT_K, fit, E_np, T_np, E_sub, T_sub, n_boot=200, seed=
             lines[name] = (np.polyval(c, T), E - np.polyval(c, T))
     taus, Cs = [], {k: [] for k in lines}
     starts = np.arange(n - block + 1)
+    warnings.simplefilter("ignore")  # a resample's degenerate covariance is expected and not worth a line each
     for _ in range(n_boot):
         idx = np.concatenate([np.arange(s, s + block) for s in rng.choice(starts, n // block + 1)])[:n]
         try:
@@ -200,7 +207,21 @@ def analyse_transient(paths: list[Path], geo: Geometry, a) -> dict:
     if have_sub_energy:
         E_sub = _eval(th, a.e_support)[mask]
         C_sub, C_sub_err = heat_capacity(E_sub, T_sub[mask])
+    window_ps = float(tw[-1] - tw[0])
+    if not C_np > 0:
+        raise UserError(f"{paths[0]}: the particle's energy does not rise with its temperature in the window "
+                        f"(C = {C_np:.3g} eV/K over {window_ps:.3g} ps, T_np {T_np[mask].min():.0f}-"
+                        f"{T_np[mask].max():.0f} K): the run is too short to cool; run longer or give --cp")
+    if C_sub is not None and not C_sub > 0:
+        C_sub = None  # support barely warms: treat it as a bath
     k = conductance(fit["tau_ps"], geo.area_nm2, C_np, C_sub)
+    quality = []
+    if not fit["tau_ps"] > 0 or fit["tau_err_ps"] > 0.5 * abs(fit["tau_ps"]) or fit["tau_ps"] > 20 * window_ps:
+        quality.append(f"tau poorly determined: window {window_ps:.3g} ps against tau = {fit['tau_ps']:.3g} "
+                       f"+- {fit['tau_err_ps']:.2g} ps; run NVE for a few tau")
+    if C_np_err > 0.2 * C_np:
+        quality.append(f"c_p poorly determined (+-{100 * C_np_err / C_np:.0f} %): T_np spans only "
+                       f"{np.ptp(fit_T := T_np[mask]):.0f} K in the window; run longer or give --cp")
 
     # uncertainty 1: fit covariance and c_p regression, propagated
     rel = np.sqrt((fit["tau_err_ps"] / fit["tau_ps"]) ** 2 + (C_np_err / C_np) ** 2)
@@ -235,7 +256,8 @@ def analyse_transient(paths: list[Path], geo: Geometry, a) -> dict:
         "k_err_MW_per_m2_K": k_err * EV_PER_NM2_PS_K_TO_MW_PER_M2_K,
         "r2": fit["r2"], "rms_residual_K": fit["rms_residual_K"],
         "residual_lag1_autocorrelation": fit["residual_lag1_autocorrelation"],
-        "notes": th.notes,
+        "notes": th.notes + quality,
+        "reliable": not quality,
     }
     result["_plot"] = (tw, dT, fit)
     return result

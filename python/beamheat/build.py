@@ -144,13 +144,16 @@ def remove_top_oxygens(slab: Atoms, fraction: float, seed: int, depth_A: float =
 
 # ------------------------------------------------------------------------------------------------ assembly
 def assemble(np_atoms: Atoms, slab: Atoms, gap_A: float, vacuum_A: float) -> Atoms:
-    """Particle centred over the support, bottom layer gap_A above its top atoms; vacuum above."""
+    """Particle centred over the support, bottom layer gap_A above its top atoms; vacuum_A above the particle and
+    below the support (room for thermal motion inside a fixed z boundary)."""
     np_atoms = np_atoms.copy()
+    slab = slab.copy()
+    slab.positions[:, 2] += vacuum_A
     centre = (slab.cell[0] + slab.cell[1])[:2] / 2
     np_atoms.positions[:, :2] += centre - np_atoms.positions[:, :2].mean(axis=0)
     np_atoms.positions[:, 2] += slab.positions[:, 2].max() + gap_A - np_atoms.positions[:, 2].min()
     system = slab + np_atoms
-    system.cell[2] = [0, 0, np_atoms.positions[:, 2].max() + vacuum_A]
+    system.cell[2] = [0, 0, np_atoms.positions[:, 2].max() + vacuum_A]  # z from 0: vacuum, support, particle
     system.pbc = (True, True, False)
     # particle first: type 1 and atom IDs 1..N_np, then the support
     order = np.r_[np.arange(len(slab), len(system)), np.arange(len(slab))]
@@ -235,7 +238,8 @@ def main(argv=None) -> int:
                    "side, Å (default 10)")
     p.add_argument("--gap-A", type=float, help="particle bottom layer to support top atoms, Å "
                    "(default: 3.2 hBN, 2.4 TiO2)")
-    p.add_argument("--vacuum-A", type=float, default=15.0, help="vacuum above the particle, Å (default 15)")
+    p.add_argument("--vacuum-A", type=float, default=15.0,
+                   help="vacuum above the particle and below the support, Å (default 15)")
     p.add_argument("--o-vacancies", type=float, default=0.0,
                    help="fraction of top-layer O atoms removed at random from TiO2 (default 0)")
     p.add_argument("--seed", type=int, default=0, help="random seed for vacancies (default 0)")
