@@ -6,9 +6,13 @@ and a periodic bulk cell, all rattled so the forces are not zero. These labels a
 model real, non-trivial forces to be compared between LAMMPS and Python.
 
     python -m models.demo_data OUT.extxyz [--frames 60] [--seed 0] [--system SYSTEM.data]
+    python -m models.demo_data OUT.extxyz --reference classical_au_hbn [--potential FILE]
 
 `--system` also writes a LAMMPS data file of the demo MD system: an Au cluster on a larger CuPd slab
 (types 1 Au, 2 Cu, 3 Pd).
+`--reference classical_au_hbn` instead makes Au clusters on hBN (plus bulk Au and bare hBN frames) labelled in
+LAMMPS by the classical Au/hBN reference (lammps_inputs/potentials/classical_au_hbn.in: EAM + Tersoff + UFF
+Lennard-Jones), for models that run heat_transfer.in on the bundled Au/hBN system.
 """
 
 from __future__ import annotations
@@ -80,10 +84,64 @@ def label_emt(frames: list[Atoms]) -> list[Atoms]:
     return out
 
 
-def write_dataset(path: str | Path, n_frames: int = 60, seed: int = 0) -> Path:
+AU_HBN_TYPES = ("Au", "B", "N")
+CLASSICAL_AU_HBN = Path(__file__).resolve().parents[1] / "lammps_inputs" / "potentials" / "classical_au_hbn.in"
+
+
+def structures_au_hbn(n_frames: int, seed: int = 0) -> list[Atoms]:
+    """Au particles on monolayer hBN (varied heights and shapes), isolated Au particles (the lifted state of
+    heat_transfer.in), bulk Au and bare hBN. Au is rattled by 0.12 A, the stiff B-N lattice by 0.03 A, so that
+    the forces of both are of similar size and neither dominates the loss."""
+    from beamheat.build import assemble, particle, support
+
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i in range(n_frames):
+        kind = i % 6
+        if kind < 4:
+            p = particle("Au", diameter_nm=rng.uniform(0.9, 1.3), height_ratio=rng.uniform(0.5, 1.0))
+            sheet = support("hbn", tuple(np.ptp(p.positions[:, :2], axis=0) + 7.0))
+            atoms = assemble(p, sheet, gap_A=rng.uniform(2.7, 3.8), vacuum_A=6.0)
+            if kind == 3:  # the particle alone, as while it is thermalised away from the support
+                atoms = atoms[[s == "Au" for s in atoms.get_chemical_symbols()]]
+                atoms.pbc = False
+                atoms.cell = np.zeros((3, 3))
+        elif kind == 4:
+            atoms = bulk("Au", "fcc", a=4.08 * rng.uniform(0.98, 1.03), cubic=True).repeat((2, 2, 2))
+        else:
+            atoms = support("hbn", (12.0, 12.0))
+            atoms.cell[2, 2] = 12.0
+            atoms.positions[:, 2] += 6.0
+        scale = np.where(np.array(atoms.get_chemical_symbols()) == "Au", 0.12, 0.03)[:, None]
+        atoms.positions += rng.normal(size=atoms.positions.shape) * scale
+        frames.append(atoms)
+    return frames
+
+
+def label_lammps(frames: list[Atoms], potential_file: str | Path, type_names=AU_HBN_TYPES) -> list[Atoms]:
+    """Energies and forces from LAMMPS with the pair style of a potential include file."""
+    from beamheat.lammps_run import potential_commands, single_point
+
+    style, coeffs = potential_commands(potential_file)
+    out = []
+    for atoms in frames:
+        r = single_point(atoms, style, coeffs, type_names)
+        labelled = atoms.copy()
+        labelled.calc = SinglePointCalculator(labelled, energy=r["energy_eV"], forces=r["forces_eV_per_A"])
+        out.append(labelled)
+    return out
+
+
+def write_dataset(path: str | Path, n_frames: int = 60, seed: int = 0, reference: str = "emt",
+                  potential_file: str | Path = CLASSICAL_AU_HBN) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frames = label_emt(structures(n_frames, seed))
+    if reference == "emt":
+        frames = label_emt(structures(n_frames, seed))
+    elif reference == "classical_au_hbn":
+        frames = label_lammps(structures_au_hbn(n_frames, seed), potential_file)
+    else:
+        raise ValueError(f"unknown reference {reference!r} (emt, classical_au_hbn)")
     tmp = path.with_suffix(path.suffix + ".part")
     write(tmp, frames, format="extxyz")
     tmp.replace(path)  # never leave a half-written data set behind
@@ -105,10 +163,14 @@ def main(argv=None) -> int:
     p.add_argument("out", help="output extxyz file")
     p.add_argument("--frames", type=int, default=60, help="number of frames (default 60)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--system", help="also write the demo MD system as a LAMMPS data file here")
+    p.add_argument("--system", help="also write the demo MD system (EMT reference) as a LAMMPS data file here")
+    p.add_argument("--reference", choices=["emt", "classical_au_hbn"], default="emt",
+                   help="what labels the frames (default emt)")
+    p.add_argument("--potential", default=str(CLASSICAL_AU_HBN),
+                   help="LAMMPS potential include file for --reference classical_au_hbn")
     a = p.parse_args(argv)
-    path = write_dataset(a.out, a.frames, a.seed)
-    print(f"wrote {a.frames} EMT-labelled frames to {path}")
+    path = write_dataset(a.out, a.frames, a.seed, a.reference, a.potential)
+    print(f"wrote {a.frames} {a.reference}-labelled frames to {path}")
     if a.system:
         print(f"wrote demo MD system to {write_system(a.system)}")
     return 0

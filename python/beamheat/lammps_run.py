@@ -11,6 +11,7 @@ directions follow `atoms.pbc`; non-periodic ones are shrink-wrapped (`s`).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -42,6 +43,20 @@ def _lammps(log: str | None = None):
 
 def _mass(name: str) -> float:
     return float(atomic_masses[atomic_numbers[name]]) if name in atomic_numbers else 1.0
+
+
+def potential_commands(path: str | Path) -> tuple[str, list[str]]:
+    """The pair_style line and pair_coeff lines of a LAMMPS potential include file (comments dropped)."""
+    lines = []
+    for raw in Path(path).read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            lines.append(" ".join(line.split()))
+    styles = [ln for ln in lines if ln.startswith("pair_style")]
+    coeffs = [ln for ln in lines if ln.startswith("pair_coeff")]
+    if len(styles) != 1 or not coeffs:
+        raise ValueError(f"{path}: expected one pair_style line and pair_coeff lines")
+    return styles[0], coeffs
 
 
 def setup_system(lmp, atoms: Atoms, type_names: Sequence[str], newton: bool = True) -> Prism:
