@@ -154,3 +154,16 @@ def test_builder_help_has_units():
     out = subprocess.run([sys.executable, "-m", "beamheat.build", "--help"], capture_output=True, text=True,
                          cwd=ROOT).stdout
     assert "nm" in out and "Å" in out and "--height-ratio" in out
+
+
+@pytest.mark.parametrize("name", ["system.data", "system.extxyz"])
+def test_geometry_cli_on_any_structure(tmp_path, name):
+    """The same numbers from the data file and the extxyz the builder wrote, as in geometry.json."""
+    assert build(tmp_path, "--diameter-nm", 1.6, "--margin-A", 5).returncode == 0
+    g = json.loads((tmp_path / "geometry.json").read_text())
+    proc = subprocess.run([sys.executable, "-m", "beamheat.geometry", str(tmp_path / name), "--json",
+                           str(tmp_path / "g.json")], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    g2 = json.loads((tmp_path / "g.json").read_text())
+    for key in ("n_atoms_np", "V_nm3", "S_nm2", "A_nm2", "t_nm", "S_over_A"):
+        assert g2[key] == pytest.approx(g[key], rel=1e-6)

@@ -87,3 +87,66 @@ def particle_geometry(positions_A: np.ndarray, element: str = "Au", layer_spacin
         "atomic_radius_A": r,
         "atomic_volume_A3": omega,
     }
+
+
+def main(argv=None) -> int:
+    """python -m beamheat.geometry FILE [--frame -1] [--np-types 1] [--element Au] [--json OUT]"""
+    import argparse
+    import json
+    import sys
+    from pathlib import Path
+
+    from ase.io import read
+
+    from .cli import UserError
+
+    p = argparse.ArgumentParser(prog="python -m beamheat.geometry",
+                                description="V, S, A, t and S/A of the particle in a structure or trajectory frame "
+                                            "(extxyz, LAMMPS dump or data file, anything ASE reads); beam along z.")
+    p.add_argument("file", help="structure or trajectory (LAMMPS dumps: *.dump, *.lammpstrj)")
+    p.add_argument("--frame", type=int, default=-1, help="frame index (default -1, the last)")
+    p.add_argument("--np-types", default="1", help="LAMMPS types of the particle, comma separated (default 1)")
+    p.add_argument("--element", default="Au", help="particle element, for the atomic volume (default Au); in "
+                   "files with element names, it also selects the particle atoms")
+    p.add_argument("--json", help="write the result here")
+    a = p.parse_args(argv)
+    path = Path(a.file)
+    if not path.exists():
+        raise UserError(f"{path}: file not found")
+    kwargs = {}
+    if path.suffix in (".dump", ".lammpstrj"):
+        kwargs = {"format": "lammps-dump-text", "index": a.frame}
+    elif path.suffix == ".data":
+        kwargs = {"format": "lammps-data", "atom_style": "atomic"}
+    else:
+        kwargs = {"index": a.frame}
+    try:
+        atoms = read(path, **kwargs)
+    except Exception as e:  # ASE raises many kinds for unreadable files
+        raise UserError(f"{path}: cannot read frame {a.frame} ({e.__class__.__name__}: {e})") from None
+    symbols = np.array(atoms.get_chemical_symbols())
+    if "type" in atoms.arrays:
+        mask = np.isin(atoms.arrays["type"], [int(t) for t in a.np_types.split(",")])
+    elif (symbols == a.element).any():
+        mask = symbols == a.element
+    else:
+        n_np = atoms.info.get("beamheat_n_np")
+        if n_np is None:
+            raise UserError(f"{path}: no atoms of element {a.element} and no particle types; use --np-types")
+        mask = np.arange(len(atoms)) < int(n_np)
+    if not mask.any():
+        raise UserError(f"{path}: no particle atoms selected (--np-types {a.np_types}, --element {a.element})")
+    geo = particle_geometry(atoms.positions[mask], element=a.element)
+    print(" ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in geo.items()
+                   if k in ("n_atoms_np", "V_nm3", "S_nm2", "A_nm2", "t_nm", "S_over_A", "height_over_width")))
+    if a.json:
+        Path(a.json).write_text(json.dumps(geo, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    from .cli import run
+
+    sys.exit(run(main))
