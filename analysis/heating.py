@@ -1,0 +1,232 @@
+"""Beam-induced temperature rise of a supported nanoparticle (paper eq. 3-5) and the knock-on limit (eq. 7).
+
+    python -m analysis.heating predict --geometry geometry.json --k-json k.json --eels-json eels.json --dose-rate 1e3
+    python -m analysis.heating curves --out heating          # Fig. 3 (shape) and Fig. 4 (beam energy, supports)
+    python -m analysis.heating knockon --element Au --beam-kev 300
+
+Steady state: heat in from inelastic scattering Q_in = S D <E> t / lambda, heat out through the interface
+Q_out = k A dT, so
+    dT = S D <E> t / (k A lambda)                                                     (eq. 5)
+with S the projected area, A the contact area, t = V/S the mean thickness (nm), D the dose rate (e-/(A^2 s) as
+microscopists quote it), <E> the mean loss per inelastic event (eV), lambda the inelastic mean free path (nm),
+k the interfacial conductance (eV/(nm^2 ps K)). Relative uncertainties of k, lambda and <E> add in quadrature.
+Knock-on: the largest energy an electron of energy E_b gives a nucleus of mass M is
+    E_max = 2 E_b (E_b + 2 m_e c^2) / (M c^2)                                          (eq. 7)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from ase.data import atomic_masses, atomic_numbers
+
+from beamheat.cli import UserError, run
+from beamheat.units import AMU_C2_KEV, M_E_C2_KEV
+
+PS_PER_S = 1e12
+NM2_PER_A2 = 1e-2
+
+# reference values from the paper (ARCHITECTURE.md): k in eV/(nm^2 ps K), <E> in eV, Au density in g/cm^3
+REFERENCE_K = {"hbn": 3.7e-4, "anatase101": 5.1e-4, "rutile101": 1.0e-3}
+AU_MEAN_LOSS_EV = 43.6
+AU_DENSITY = 19.3
+AU_DISPLACEMENT_EV = 3.8
+
+
+def delta_T_K(S_nm2, A_nm2, t_nm, dose_e_per_A2_s, mean_loss_eV, k_eV_per_nm2_ps_K, lambda_nm):
+    """Eq. 5. Works on numpy arrays (broadcasting)."""
+    dose_per_nm2_s = np.asarray(dose_e_per_A2_s, float) / NM2_PER_A2
+    q_in_eV_per_s = S_nm2 * dose_per_nm2_s * mean_loss_eV * t_nm / lambda_nm
+    return q_in_eV_per_s / (np.asarray(k_eV_per_nm2_ps_K) * PS_PER_S * A_nm2)
+
+
+def relative_uncertainty(*pairs) -> float:
+    """sqrt(sum (err/value)^2) over (value, err) pairs with a known error."""
+    return float(np.sqrt(sum((e / v) ** 2 for v, e in pairs if e is not None and v)))
+
+
+def knockon_max_eV(element: str, beam_keV: float) -> float:
+    """Eq. 7: maximum energy transferred to a nucleus in a head-on collision, eV."""
+    if element not in atomic_numbers:
+        raise UserError(f"unknown element {element!r}")
+    M_c2_keV = atomic_masses[atomic_numbers[element]] * AMU_C2_KEV
+    return 2.0 * beam_keV * (beam_keV + 2.0 * M_E_C2_KEV) / M_c2_keV * 1e3
+
+
+# ------------------------------------------------------------------------------------------------ inputs
+def _read_json(path, what):
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"{p}: {what} file not found")
+    try:
+        return json.loads(p.read_text())
+    except json.JSONDecodeError as e:
+        raise UserError(f"{p}: not valid JSON ({e.msg} at line {e.lineno})") from None
+
+
+def _need(d, key, path):
+    if key not in d or d[key] is None:
+        raise UserError(f"{path}: missing '{key}'")
+    return float(d[key])
+
+
+def gather_inputs(a) -> dict:
+    x = {}
+    if a.geometry:
+        g = _read_json(a.geometry, "geometry")
+        x.update(S_nm2=_need(g, "S_nm2", a.geometry), A_nm2=_need(g, "A_nm2", a.geometry),
+                 t_nm=_need(g, "t_nm", a.geometry))
+    if a.k_json:
+        kj = _read_json(a.k_json, "fit_k result")
+        x.update(k=_need(kj, "k_eV_per_nm2_ps_K", a.k_json), k_err=kj.get("k_err_eV_per_nm2_ps_K"))
+    if a.eels_json:
+        ej = _read_json(a.eels_json, "eels result")
+        x.update(lambda_nm=_need(ej, "lambda_np_nm", a.eels_json), lambda_err=ej.get("lambda_np_err_nm"),
+                 E=_need(ej, "mean_energy_loss_np_eV", a.eels_json), E_err=ej.get("mean_energy_loss_np_err_eV"))
+    for name, val in (("S_nm2", a.S_nm2), ("A_nm2", a.A_nm2), ("t_nm", a.t_nm), ("k", a.k), ("k_err", a.k_err),
+                      ("lambda_nm", a.lambda_nm), ("lambda_err", a.lambda_err), ("E", a.mean_loss_ev),
+                      ("E_err", a.mean_loss_err)):
+        if val is not None:
+            x[name] = val
+    missing = [n for n in ("S_nm2", "A_nm2", "t_nm", "k", "lambda_nm", "E") if n not in x]
+    if missing:
+        flags = {"S_nm2": "--S-nm2/--geometry", "A_nm2": "--A-nm2/--geometry", "t_nm": "--t-nm/--geometry",
+                 "k": "--k/--k-json", "lambda_nm": "--lambda-nm/--eels-json", "E": "--mean-loss-ev/--eels-json"}
+        raise UserError("missing " + ", ".join(flags[m] for m in missing))
+    for n in ("S_nm2", "A_nm2", "t_nm", "k", "lambda_nm", "E"):
+        if not x[n] > 0:
+            raise UserError(f"{n} must be positive, got {x[n]}")
+    return x
+
+
+def predict(a) -> dict:
+    x = gather_inputs(a)
+    dose = np.array(a.dose_rate, float)
+    dT = delta_T_K(x["S_nm2"], x["A_nm2"], x["t_nm"], dose, x["E"], x["k"], x["lambda_nm"])
+    rel = relative_uncertainty((x["k"], x.get("k_err")), (x["lambda_nm"], x.get("lambda_err")),
+                               (x["E"], x.get("E_err")))
+    return {"inputs": x, "dose_rate_e_per_A2_s": dose.tolist(), "dT_K": dT.tolist(),
+            "dT_err_K": (dT * rel).tolist(), "relative_uncertainty": rel,
+            "S_over_A": x["S_nm2"] / x["A_nm2"]}
+
+
+def curves(a) -> dict:
+    """Fig. 3: dT vs dose for several S/A (one support). Fig. 4: dT vs dose at several beam energies, both
+    supports, lambda(E) scaled by Iakoubovskii's formula."""
+    from analysis.eels import lambda_iakoubovskii_nm
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dose = np.logspace(np.log10(a.dose_min), np.log10(a.dose_max), 60)
+    V = a.volume_nm3
+    rows = []
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4.5))
+    lam300 = a.lambda_nm if a.lambda_nm else lambda_iakoubovskii_nm(AU_DENSITY, 300.0, a.collection_mrad)
+    for s_over_a in a.s_over_a:
+        # fixed volume and projected area (a 3 nm-ish particle), contact area from S/A
+        S = (np.pi / 4) ** (1 / 3) * (6 * V / np.pi) ** (2 / 3)  # projected area of a sphere of volume V
+        A, t = S / s_over_a, V / S
+        dT = delta_T_K(S, A, t, dose, a.mean_loss_ev, REFERENCE_K[a.support], lam300)
+        ax[0].loglog(dose, dT, label=f"S/A = {s_over_a:g}")
+        rows += [{"figure": 3, "support": a.support, "beam_keV": 300, "S_over_A": s_over_a, "dose_e_per_A2_s": d,
+                  "dT_K": v} for d, v in zip(dose, dT)]
+    ax[0].set_title(f"Au on {a.support}, 300 keV, V = {V:g} nm³", fontsize=10)
+    for support, ls in (("hbn", "-"), ("anatase101", "--")):
+        for j, e in enumerate(a.beam_kev):
+            lam = lam300 * lambda_iakoubovskii_nm(AU_DENSITY, e, a.collection_mrad) / \
+                lambda_iakoubovskii_nm(AU_DENSITY, 300.0, a.collection_mrad)
+            S = (np.pi / 4) ** (1 / 3) * (6 * V / np.pi) ** (2 / 3)
+            dT = delta_T_K(S, S / 2.0, V / S, dose, a.mean_loss_ev, REFERENCE_K[support], lam)
+            ax[1].loglog(dose, dT, ls, color=f"C{j}", label=f"{support}, {e:g} keV")
+            rows += [{"figure": 4, "support": support, "beam_keV": e, "S_over_A": 2.0, "dose_e_per_A2_s": d,
+                      "dT_K": v} for d, v in zip(dose, dT)]
+    ax[1].set_title(f"S/A = 2, V = {V:g} nm³, λ(E) from Iakoubovskii", fontsize=10)
+    for x in ax:
+        x.set_xlabel("dose rate (e⁻/(Å² s))")
+        x.set_ylabel("ΔT (K)")
+        x.grid(True, which="both", alpha=0.3)
+        x.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figs = [out.with_suffix(".png"), out.with_suffix(".pdf")]
+    for p in figs:
+        fig.savefig(p, dpi=150)
+    plt.close(fig)
+    with open(out.with_suffix(".csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return {"figures": [str(p) for p in figs], "csv": str(out.with_suffix(".csv")), "n_rows": len(rows)}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m analysis.heating", description=__doc__.split("\n\n")[0],
+                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    pr = sub.add_parser("predict", help="dT for one particle (eq. 5) with its uncertainty")
+    pr.add_argument("--geometry", help="geometry.json (S_nm2, A_nm2, t_nm)")
+    pr.add_argument("--k-json", help="fit_k JSON (k_eV_per_nm2_ps_K, k_err_eV_per_nm2_ps_K)")
+    pr.add_argument("--eels-json", help="analysis.eels JSON (lambda_np_nm, mean_energy_loss_np_eV, errors)")
+    pr.add_argument("--S-nm2", type=float, help="projected area S, nm²")
+    pr.add_argument("--A-nm2", type=float, help="contact area A, nm²")
+    pr.add_argument("--t-nm", type=float, help="mean thickness t = V/S, nm")
+    pr.add_argument("--k", type=float, help="interfacial conductance, eV/(nm² ps K)")
+    pr.add_argument("--k-err", type=float, help="its uncertainty")
+    pr.add_argument("--lambda-nm", type=float, help="inelastic mean free path, nm")
+    pr.add_argument("--lambda-err", type=float, help="its uncertainty, nm")
+    pr.add_argument("--mean-loss-ev", type=float, help="mean energy loss per inelastic event <E>, eV")
+    pr.add_argument("--mean-loss-err", type=float, help="its uncertainty, eV")
+    pr.add_argument("--dose-rate", type=float, nargs="+", default=[1e3],
+                    help="dose rate(s), e⁻/(Å² s) (default 1000)")
+    pr.add_argument("--json", help="write results here")
+    cu = sub.add_parser("curves", help="Fig. 3 and 4 curves (PNG, PDF, CSV)")
+    cu.add_argument("--out", default="heating_curves", help="output prefix (default heating_curves)")
+    cu.add_argument("--volume-nm3", type=float, default=14.0, help="particle volume, nm³ (default 14, ~3 nm)")
+    cu.add_argument("--s-over-a", type=float, nargs="+", default=[0.5, 1, 2, 4, 8], help="S/A values for Fig. 3")
+    cu.add_argument("--support", default="anatase101", choices=sorted(REFERENCE_K), help="support for Fig. 3")
+    cu.add_argument("--beam-kev", type=float, nargs="+", default=[80, 200, 300], help="beam energies for Fig. 4")
+    cu.add_argument("--lambda-nm", type=float, help="Au lambda at 300 keV, nm (default: Iakoubovskii)")
+    cu.add_argument("--mean-loss-ev", type=float, default=AU_MEAN_LOSS_EV, help="<E>, eV (default 43.6, Au)")
+    cu.add_argument("--collection-mrad", type=float, default=20.0, help="collection angle, mrad (default 20)")
+    cu.add_argument("--dose-min", type=float, default=1e1, help="lowest dose rate, e⁻/(Å² s)")
+    cu.add_argument("--dose-max", type=float, default=1e7, help="highest dose rate, e⁻/(Å² s)")
+    ko = sub.add_parser("knockon", help="maximum energy transfer to a nucleus (eq. 7)")
+    ko.add_argument("--element", required=True, help="element symbol")
+    ko.add_argument("--beam-kev", type=float, required=True, help="beam energy, keV")
+    ko.add_argument("--threshold-ev", type=float, help="displacement threshold, eV (default 3.8 for Au)")
+    a = p.parse_args(argv)
+
+    if a.cmd == "knockon":
+        e = knockon_max_eV(a.element, a.beam_kev)
+        thr = a.threshold_ev if a.threshold_ev is not None else (AU_DISPLACEMENT_EV if a.element == "Au" else None)
+        print(f"E_max({a.element}, {a.beam_kev:g} keV) = {e:.2f} eV")
+        if thr is not None and e > thr:
+            print(f"warning: E_max exceeds the displacement threshold {thr:g} eV: knock-on damage is possible",
+                  file=sys.stderr)
+        return 0
+    if a.cmd == "curves":
+        r = curves(a)
+        print(f"wrote {', '.join(r['figures'])} and {r['csv']} ({r['n_rows']} rows)")
+        return 0
+    r = predict(a)
+    x = r["inputs"]
+    print(f"S = {x['S_nm2']:.3g} nm², A = {x['A_nm2']:.3g} nm² (S/A = {r['S_over_A']:.2f}), t = {x['t_nm']:.3g} nm, "
+          f"k = {x['k']:.3g} eV/(nm² ps K), λ = {x['lambda_nm']:.3g} nm, <E> = {x['E']:.3g} eV")
+    for d, dt, err in zip(r["dose_rate_e_per_A2_s"], r["dT_K"], r["dT_err_K"]):
+        print(f"  dose rate {d:.3g} e⁻/(Å² s): ΔT = {dt:.3g} ± {err:.2g} K")
+    if a.json:
+        Path(a.json).write_text(json.dumps(r, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))
