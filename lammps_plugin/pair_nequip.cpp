@@ -9,20 +9,25 @@
 #include "memory.h"
 #include "neigh_list.h"
 #include "neighbor.h"
+#include "timer.h"
 #include "update.h"
 #include "utils.h"
 
 #include "nequip_model.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <mpi.h>
 
 using namespace LAMMPS_NS;
 
-PairNequIP::PairNequIP(LAMMPS *lmp) : Pair(lmp), result_(new beamheat::Result) {
+PairNequIP::PairNequIP(LAMMPS *lmp) : Pair(lmp) {
   single_enable = 0;
+  nextra = 4;  // compute pair nequip: max sigma_F, mean sigma_F, max |F|, number of models
+  pvector = new double[nextra]();
   restartinfo = 0;
   one_coeff = 1;
   manybody_flag = 1;
@@ -31,6 +36,9 @@ PairNequIP::PairNequIP(LAMMPS *lmp) : Pair(lmp), result_(new beamheat::Result) {
 }
 
 PairNequIP::~PairNequIP() {
+  delete[] pvector;
+  memory->destroy(sigma_f_);
+  memory->destroy(fmean_);
   if (allocated) {
     memory->destroy(setflag);
     memory->destroy(cutsq);
@@ -46,18 +54,48 @@ void PairNequIP::allocate() {
     for (int j = i; j <= n; j++) setflag[i][j] = 0;
 }
 
-/* pair_style nequip [device auto|cpu|cuda|cuda:N] */
+/* pair_style nequip [device ...] [ensemble mean|first] [halt_fmax F] [halt_sigma S] [halt_file FILE]
+                     [halt_frames K] [halt_every N] */
 void PairNequIP::settings(int narg, char **arg) {
   int iarg = 0;
+  auto value = [&](const char *key) -> const char * {
+    if (iarg + 1 >= narg) error->all(FLERR, "pair_style nequip: '{}' needs a value", key);
+    return arg[iarg + 1];
+  };
   while (iarg < narg) {
-    if (strcmp(arg[iarg], "device") == 0) {
+    if (strcmp(arg[iarg], "ensemble") == 0) {
+      const std::string v = value("ensemble");
+      if (v != "mean" && v != "first")
+        error->all(FLERR, "pair_style nequip: ensemble must be 'mean' or 'first', not '{}'", v);
+      ensemble_first_ = v == "first";
+      iarg += 2;
+    } else if (strcmp(arg[iarg], "halt_fmax") == 0) {
+      halt_fmax_ = utils::numeric(FLERR, value("halt_fmax"), false, lmp);
+      iarg += 2;
+    } else if (strcmp(arg[iarg], "halt_sigma") == 0) {
+      halt_sigma_ = utils::numeric(FLERR, value("halt_sigma"), false, lmp);
+      iarg += 2;
+    } else if (strcmp(arg[iarg], "halt_file") == 0) {
+      halt_file_ = value("halt_file");
+      iarg += 2;
+    } else if (strcmp(arg[iarg], "halt_frames") == 0) {
+      halt_frames_ = utils::inumeric(FLERR, value("halt_frames"), false, lmp);
+      if (halt_frames_ < 1) error->all(FLERR, "pair_style nequip: halt_frames must be >= 1");
+      iarg += 2;
+    } else if (strcmp(arg[iarg], "halt_every") == 0) {
+      halt_every_ = utils::inumeric(FLERR, value("halt_every"), false, lmp);
+      if (halt_every_ < 1) error->all(FLERR, "pair_style nequip: halt_every must be >= 1");
+      iarg += 2;
+    } else if (strcmp(arg[iarg], "device") == 0) {
       if (iarg + 1 >= narg) error->all(FLERR, "pair_style nequip: 'device' needs a value (auto, cpu, cuda, cuda:N)");
       device_request_ = arg[iarg + 1];
       if (device_request_ != "auto" && device_request_ != "cpu" && device_request_.rfind("cuda", 0) != 0)
         error->all(FLERR, "pair_style nequip: unknown device '{}' (use auto, cpu, cuda or cuda:N)", device_request_);
       iarg += 2;
     } else {
-      error->all(FLERR, "pair_style nequip: unknown keyword '{}' (syntax: pair_style nequip [device auto|cpu|cuda])",
+      error->all(FLERR,
+                 "pair_style nequip: unknown keyword '{}' (keywords: device, ensemble, halt_fmax, halt_sigma, "
+                 "halt_file, halt_frames, halt_every)",
                  arg[iarg]);
     }
   }
@@ -72,26 +110,42 @@ int PairNequIP::local_rank() const {
   return rank;
 }
 
-/* pair_coeff * * MODEL_FILE NAME_1 ... NAME_ntypes   (NAME = a model type name or NULL) */
+/* pair_coeff * * MODEL_FILE [MODEL_FILE ...] NAME_1 ... NAME_ntypes   (NAME = a model type name or NULL) */
 void PairNequIP::coeff(int narg, char **arg) {
   if (!allocated) allocate();
   const int ntypes = atom->ntypes;
-  if (narg != 3 + ntypes)
+  const int n_models = narg - 2 - ntypes;
+  if (n_models < 1)
     error->all(FLERR,
-               "pair_coeff for nequip: expected '* * MODEL_FILE' and {} type names (one per LAMMPS atom type, or "
-               "NULL), got {} arguments",
+               "pair_coeff for nequip: expected '* * MODEL_FILE [MODEL_FILE ...]' and {} type names (one per LAMMPS "
+               "atom type, or NULL), got {} arguments",
                ntypes, narg);
   if (strcmp(arg[0], "*") != 0 || strcmp(arg[1], "*") != 0)
     error->all(FLERR, "pair_coeff for nequip must start with '* *'");
 
   models_.clear();
-  try {
-    models_.emplace_back(new beamheat::Model(arg[2], device_request_, local_rank()));
-  } catch (const std::exception &e) {
-    error->all(FLERR, "pair nequip: {}", e.what());
+  const int rank = local_rank();
+  for (int m = 0; m < n_models; m++) {
+    try {
+      models_.emplace_back(new beamheat::Model(arg[2 + m], device_request_, rank));
+    } catch (const std::exception &e) {
+      error->all(FLERR, "pair nequip: {}", e.what());
+    }
+    if (comm->me == 0) utils::logmesg(lmp, "pair nequip: loaded {}\n", models_.back()->info().describe());
+    const auto &a = models_.front()->info(), &b = models_.back()->info();
+    if (b.type_names != a.type_names || b.r_max != a.r_max || b.per_edge_type_cutoff != a.per_edge_type_cutoff)
+      error->all(FLERR,
+                 "pair nequip: ensemble model {} has other type names or cutoffs than {} ({} / r_max {} vs {} / "
+                 "r_max {}); all models of an ensemble must share them",
+                 b.path, a.path, utils::join_words(b.type_names, " "), b.r_max, utils::join_words(a.type_names, " "),
+                 a.r_max);
   }
+  if (n_models > 1 && comm->me == 0)
+    utils::logmesg(lmp, "pair nequip: ensemble of {} models on one graph; dynamics from the {}\n", n_models,
+                   ensemble_first_ ? "first model" : "ensemble mean");
+  results_.assign(n_models, beamheat::Result());
   const beamheat::ModelInfo &info = models_.front()->info();
-  if (comm->me == 0) utils::logmesg(lmp, "pair nequip: loaded {}\n", info.describe());
+  arg += n_models - 1;  // type names follow the model files
 
   const int nt_model = n_model_types_ = static_cast<int>(info.type_names.size());
   type_map_.assign(ntypes + 1, -1);
@@ -135,6 +189,128 @@ double PairNequIP::init_one(int i, int j) {
   const int nt = n_model_types_;
   const double c2 = std::max(cutsq_model_[mi * nt + mj], cutsq_model_[mj * nt + mi]);
   return std::sqrt(c2);
+}
+
+/* mean (or first) energy, forces, virial; per-atom sigma_F and |F|; pvector for compute pair */
+void PairNequIP::combine_ensemble(int nlocal) {
+  const int M = static_cast<int>(models_.size());
+  if (atom->nmax > nmax_) {
+    nmax_ = atom->nmax;
+    memory->destroy(sigma_f_);
+    memory->destroy(fmean_);
+    memory->create(sigma_f_, nmax_, "pair:sigma_f");
+    memory->create(fmean_, nmax_, "pair:fmean");
+  }
+  const int n3 = 3 * nlocal;
+  force_.assign(n3, 0.0);
+  energy_atom_.assign(nlocal, 0.0);
+  energy_ = 0.0;
+  std::fill(virial9_, virial9_ + 9, 0.0);
+  has_virial_ = true;
+  const int n_use = ensemble_first_ ? 1 : M;
+  std::vector<double> mean(n3, 0.0);
+  for (int m = 0; m < M; m++) {
+    const auto &r = results_[m];
+    for (int k = 0; k < n3; k++) mean[k] += r.forces[k] / M;
+    if (m < n_use) {
+      for (int k = 0; k < n3; k++) force_[k] += r.forces[k] / n_use;
+      for (int i = 0; i < nlocal; i++) energy_atom_[i] += r.atomic_energy[i] / n_use;
+      energy_ += r.energy / n_use;
+      for (int k = 0; k < 9; k++) virial9_[k] += r.virial[k] / n_use;
+      has_virial_ = has_virial_ && r.has_virial;
+    }
+  }
+  double smax = 0.0, ssum = 0.0, fmax = 0.0;
+  for (int i = 0; i < nlocal; i++) {
+    double var = 0.0;
+    for (int m = 0; m < M; m++)
+      for (int d = 0; d < 3; d++) {
+        const double dev = results_[m].forces[3 * i + d] - mean[3 * i + d];
+        var += dev * dev;
+      }
+    sigma_f_[i] = std::sqrt(var / M);  // eq. 2
+    const double *fi = &force_[3 * i];
+    fmean_[i] = std::sqrt(fi[0] * fi[0] + fi[1] * fi[1] + fi[2] * fi[2]);
+    smax = std::max(smax, sigma_f_[i]);
+    ssum += sigma_f_[i];
+    fmax = std::max(fmax, std::isfinite(fmean_[i]) ? fmean_[i] : INFINITY);
+  }
+  pvector[0] = smax;
+  pvector[1] = nlocal ? ssum / nlocal : 0.0;
+  pvector[2] = fmax;
+  pvector[3] = M;
+}
+
+void *PairNequIP::extract_peratom(const char *name, int &ncol) {
+  ncol = 0;
+  if (strcmp(name, "sigma_f") == 0) return sigma_f_;
+  if (strcmp(name, "fmean") == 0) return fmean_;
+  return nullptr;
+}
+
+double PairNequIP::memory_usage() {
+  return Pair::memory_usage() + 2.0 * nmax_ * sizeof(double);
+}
+
+/* keep the configuration every halt_every steps (and always when forced) in a ring of halt_frames */
+void PairNequIP::remember_frame(bool force) {
+  if (!force && update->ntimestep % halt_every_ != 0) return;
+  const int nlocal = atom->nlocal;
+  Frame fr;
+  fr.step = update->ntimestep;
+  const double *h = domain->h;
+  const double cell[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
+  std::copy(cell, cell + 9, fr.cell);
+  fr.pos.assign(pos_.begin(), pos_.begin() + 3 * nlocal);
+  fr.force.assign(force_.begin(), force_.begin() + 3 * nlocal);
+  fr.sigma.assign(sigma_f_, sigma_f_ + nlocal);
+  fr.type.assign(types_.begin(), types_.begin() + nlocal);
+  if (frames_.size() < static_cast<size_t>(halt_frames_)) {
+    frames_.push_back(std::move(fr));
+  } else {
+    frames_[frame_next_] = std::move(fr);  // overwrite the oldest
+    frame_next_ = (frame_next_ + 1) % halt_frames_;
+  }
+}
+
+/* write the remembered frames (oldest first) to halt_file and end the run at this step, like fix halt */
+void PairNequIP::halt(const std::string &why) {
+  halted_ = true;
+  const bool have_now = std::any_of(frames_.begin(), frames_.end(),
+                                    [&](const Frame &f) { return f.step == update->ntimestep; });
+  if (!have_now) remember_frame(true);
+  if (comm->me == 0) {
+    const std::string tmp = halt_file_ + ".part";
+    FILE *fp = fopen(tmp.c_str(), "w");
+    if (!fp) error->one(FLERR, "pair nequip: cannot write halt file {}", halt_file_);
+    const auto &names = models_.front()->info().type_names;
+    std::vector<const Frame *> order;
+    for (const Frame &f : frames_) order.push_back(&f);
+    std::sort(order.begin(), order.end(), [](const Frame *a, const Frame *b) { return a->step < b->step; });
+    const char *pbc[2] = {"F", "T"};
+    for (const Frame *fr : order) {
+      const size_t na = fr->type.size();
+      double smax = 0.0;
+      for (double v : fr->sigma) smax = std::max(smax, v);
+      fprintf(fp, "%zu\n", na);
+      fprintf(fp,
+              "Lattice=\"%.10g %.10g %.10g %.10g %.10g %.10g %.10g %.10g %.10g\" "
+              "Properties=species:S:1:pos:R:3:forces_ensemble_mean:R:3:sigma_f:R:1 step=%ld "
+              "max_sigma_f=%.8g halt_reason=\"%s\" pbc=\"%s %s %s\"\n",
+              fr->cell[0], fr->cell[1], fr->cell[2], fr->cell[3], fr->cell[4], fr->cell[5], fr->cell[6], fr->cell[7],
+              fr->cell[8], fr->step, smax, fr->step == update->ntimestep ? why.c_str() : "before halt",
+              pbc[domain->xperiodic], pbc[domain->yperiodic], pbc[domain->zperiodic]);
+      for (size_t i = 0; i < na; i++)
+        fprintf(fp, "%s %.10f %.10f %.10f %.10g %.10g %.10g %.8g\n", names[fr->type[i]].c_str(), fr->pos[3 * i],
+                fr->pos[3 * i + 1], fr->pos[3 * i + 2], fr->force[3 * i], fr->force[3 * i + 1], fr->force[3 * i + 2],
+                fr->sigma[i]);
+    }
+    fclose(fp);
+    std::rename(tmp.c_str(), halt_file_.c_str());
+    error->warning(FLERR, "pair nequip: halting at step {}: {}; wrote {} frame(s) to {}", update->ntimestep, why,
+                   order.size(), halt_file_);
+  }
+  timer->force_timeout();  // the integrator stops after this step; the input script continues
 }
 
 /* after each run: where the pair time went (model evaluation vs building the graph) */
@@ -240,22 +416,24 @@ void PairNequIP::compute(int eflag, int vflag) {
   const double cell[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
   std::memcpy(g.cell, cell, sizeof(cell));
 
-  beamheat::Result &r = *result_;
-  try {
-    models_.front()->compute(g, r);
-  } catch (const std::exception &e) {
-    error->one(FLERR, "pair nequip: model evaluation failed at step {}: {}", update->ntimestep, e.what());
+  for (size_t m = 0; m < models_.size(); m++) {
+    try {
+      models_[m]->compute(g, results_[m]);
+    } catch (const std::exception &e) {
+      error->one(FLERR, "pair nequip: model evaluation failed at step {}: {}", update->ntimestep, e.what());
+    }
   }
   const auto t2 = clock::now();
   t_graph_ += std::chrono::duration<double>(t1 - t0).count();
   t_model_ += std::chrono::duration<double>(t2 - t1).count();
   n_calls_++;
   n_edges_total_ += g.n_edges;
+  combine_ensemble(nlocal);
 
   double **f = atom->f;
   const tagint *tag = atom->tag;
   for (int i = 0; i < nlocal; i++) {
-    const double *fi = &r.forces[3 * i];
+    const double *fi = &force_[3 * i];
     if (!std::isfinite(fi[0]) || !std::isfinite(fi[1]) || !std::isfinite(fi[2]))
       error->one(FLERR,
                  "pair nequip: non-finite force on atom ID {} at step {} (overlapping atoms, or a configuration far "
@@ -265,6 +443,20 @@ void PairNequIP::compute(int eflag, int vflag) {
     f[i][1] += fi[1];
     f[i][2] += fi[2];
   }
+
+  // halt checks on the forces the dynamics use and on the ensemble spread
+  remember_frame(false);
+  if (!halted_ && halt_fmax_ > 0 && pvector[2] > halt_fmax_)
+    halt(fmt::format("max |F| = {:.4g} eV/A > halt_fmax {:.4g}", pvector[2], halt_fmax_));
+  else if (!halted_ && halt_sigma_ > 0 && pvector[0] > halt_sigma_)
+    halt(fmt::format("max sigma_F = {:.4g} eV/A > halt_sigma {:.4g}", pvector[0], halt_sigma_));
+
+  struct {
+    double energy;
+    const double *atomic_energy;
+    const double *virial;
+    bool has_virial;
+  } r{energy_, energy_atom_.data(), virial9_, has_virial_};
   if (eflag_global) eng_vdwl += r.energy;
   if (eflag_atom)
     for (int i = 0; i < nlocal; i++) eatom[i] += r.atomic_energy[i];

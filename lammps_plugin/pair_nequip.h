@@ -1,7 +1,17 @@
-// beamheat: pair_style nequip — compiled NequIP models inside LAMMPS.
+// beamheat: pair_style nequip — compiled NequIP models (one, or an ensemble) inside LAMMPS.
 //
-//   pair_style nequip [device auto|cpu|cuda|cuda:N]
-//   pair_coeff * * model.nequip.pth Au B N      (one model type name, or NULL, per LAMMPS atom type)
+//   pair_style nequip [device auto|cpu|cuda|cuda:N] [ensemble mean|first] [halt_fmax F] [halt_sigma S]
+//                     [halt_file FILE] [halt_frames K] [halt_every N]
+//   pair_coeff * * model1.nequip.pth [model2 ...] Au B N   (one model type name, or NULL, per LAMMPS atom type)
+//
+// With M > 1 models (same type names and cutoffs) every model runs on the same graph; the dynamics use the
+// ensemble mean of energy, forces and virial (or the first model's), and the per-atom force spread
+//   sigma_F,k = sqrt(1/M sum_j |F_jk - mean_j F_jk|^2)                    (paper eq. 2)
+// is available to dumps through `fix ID all pair N nequip sigma_f 0 fmean 0` and, with max/mean sigma_F and
+// max |F|, to thermo through `compute ID all pair nequip` (c_ID[1] max sigma_F, [2] mean sigma_F, [3] max |F|,
+// [4] M). Halt: when max |F| > halt_fmax (default 100 eV/A) or max sigma_F > halt_sigma (default off), the last
+// halt_frames configurations (one every halt_every steps, plus the offending one) are written to halt_file
+// (extxyz with species, mean forces and sigma_F) and the run stops cleanly, as fix halt does.
 //
 // The graph handed to the model has the local atoms as nodes and one directed edge per neighbour pair within the
 // cutoff; a ghost neighbour is replaced by the local atom it images plus an integer cell shift, so the model sees
@@ -35,14 +45,25 @@ class PairNequIP : public Pair {
   void init_style() override;
   double init_one(int, int) override;
   void finish() override;
+  void *extract_peratom(const char *, int &) override;
+  double memory_usage() override;
 
  protected:
   void allocate();
   void build_graph();
   int local_rank() const;
+  void combine_ensemble(int nlocal);
+  void remember_frame(bool force);
+  void halt(const std::string &why);
 
   std::string device_request_ = "auto";
   std::vector<std::unique_ptr<beamheat::Model>> models_;
+  bool ensemble_first_ = false;        // dynamics from the first model instead of the mean
+  double halt_fmax_ = 100.0;           // eV/A; <= 0 switches the check off
+  double halt_sigma_ = 0.0;            // eV/A; <= 0 switches the check off
+  std::string halt_file_ = "nequip_halt.extxyz";
+  int halt_frames_ = 5, halt_every_ = 10;
+  bool halted_ = false;
   std::vector<int> type_map_;           // LAMMPS type (1..ntypes) -> model type index, -1 for NULL
   std::vector<double> cutsq_model_;     // model type (centre, neighbour) -> cutoff^2, row-major
   int n_model_types_ = 0;
@@ -52,7 +73,20 @@ class PairNequIP : public Pair {
   std::vector<double> pos_, shift_;
   std::vector<int64_t> types_, edge_src_, edge_dst_, edge_index_;
   std::vector<int> owner_of_tag_;
-  std::unique_ptr<beamheat::Result> result_;
+  std::vector<beamheat::Result> results_;   // one per model
+  std::vector<double> force_, energy_atom_;  // what the dynamics use (mean or first)
+  double energy_ = 0.0, virial9_[9] = {0};
+  bool has_virial_ = false;
+  int nmax_ = 0;
+  double *sigma_f_ = nullptr, *fmean_ = nullptr;  // per-atom, for fix pair
+  struct Frame {
+    long step;
+    double cell[9];
+    std::vector<double> pos, force, sigma;
+    std::vector<int> type;
+  };
+  std::vector<Frame> frames_;  // ring buffer of recent configurations for halt_file
+  size_t frame_next_ = 0;
   bool warned_no_virial_ = false;
 
   // wall time inside compute(), split into graph construction and model evaluation (reported by finish())

@@ -1,0 +1,105 @@
+"""Pick configurations for DFT from ensemble disagreement (active learning, paper section on training).
+
+    python -m models.select rerun.extxyz [halt.extxyz ...] --lo 0.05 --hi 0.5 [--top-k 20] [--last-n 3]
+                            [--min-gap 5] [--cap 50] [--generation 1] --out candidates.extxyz
+
+Inputs are extxyz files with a per-atom `sigma_f` array: the output of `python -m models.rerun` (from a LAMMPS
+dump, extxyz or ASE trajectory) or the halt file pair_style nequip writes when a run stops. Rules, in order:
+1. trust window: frames with lo <= max sigma_F < hi (below lo the models agree: nothing to learn; at or above hi
+   the configuration is usually unphysical);
+2. the last --last-n frames of every halt file (the run stopped there: crash, |F| > limit or sigma_F > limit)
+   are kept whatever their sigma_F (the paper keeps some very-large-force frames);
+3. de-duplication: within one source, frames closer than --min-gap frames apart keep only the highest sigma_F;
+4. --top-k per source, then --cap over all sources, highest sigma_F first.
+The output extxyz holds positions, species and cell ready for `python -m dft.label`, with provenance in each
+frame's info: source, frame, max_sigma_f, reason, generation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from beamheat.cli import UserError, run
+
+
+def select_frames(max_sigma: np.ndarray, lo: float, hi: float, top_k: int | None = None, min_gap: int = 1,
+                  forced: np.ndarray | None = None) -> list[int]:
+    """Indices of one source's frames to label. `forced` frames (halt) bypass the window."""
+    s = np.asarray(max_sigma, float)
+    forced = np.zeros(len(s), bool) if forced is None else np.asarray(forced, bool)
+    window = (s >= lo) & (s < hi)
+    cand = np.nonzero(window | forced)[0]
+    # highest sigma first (forced first of all), greedy de-duplication in frame distance
+    order = sorted(cand, key=lambda i: (not forced[i], -s[i]))
+    chosen: list[int] = []
+    for i in order:
+        if forced[i] or all(abs(i - j) >= min_gap for j in chosen):
+            chosen.append(i)
+    if top_k is not None:
+        keep_forced = [i for i in chosen if forced[i]]
+        rest = [i for i in chosen if not forced[i]][: max(0, top_k - len(keep_forced))]
+        chosen = keep_forced + rest
+    return sorted(chosen)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m models.select", description=__doc__.split("\n\n")[0],
+                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="+", help="extxyz files with per-atom sigma_f (models.rerun output, halt files)")
+    p.add_argument("--lo", type=float, required=True, help="lower end of the trust window, eV/Å")
+    p.add_argument("--hi", type=float, required=True, help="upper end of the trust window, eV/Å")
+    p.add_argument("--top-k", type=int, help="at most this many frames per source")
+    p.add_argument("--last-n", type=int, default=3, help="always keep the last N frames of halt files (default 3)")
+    p.add_argument("--min-gap", type=int, default=1, help="minimum frame distance between picks (default 1)")
+    p.add_argument("--cap", type=int, help="at most this many frames in total")
+    p.add_argument("--generation", type=int, default=0, help="active-learning generation, recorded (default 0)")
+    p.add_argument("--out", required=True, help="output extxyz")
+    a = p.parse_args(argv)
+    if not a.lo < a.hi:
+        raise UserError(f"--lo {a.lo} must be below --hi {a.hi}")
+    from ase.io import read, write
+
+    picked = []
+    for path in map(Path, a.inputs):
+        if not path.exists():
+            raise UserError(f"{path}: file not found")
+        try:
+            frames = read(path, index=":", format="extxyz")
+        except Exception as e:  # ASE raises many kinds
+            raise UserError(f"{path}: cannot read as extxyz ({e.__class__.__name__})") from None
+        if not frames or any("sigma_f" not in f.arrays for f in frames):
+            raise UserError(f"{path}: frames lack a per-atom sigma_f array (run python -m models.rerun first)")
+        s = np.array([f.arrays["sigma_f"].max() for f in frames])
+        is_halt = any("halt_reason" in f.info for f in frames)
+        forced = np.zeros(len(frames), bool)
+        if is_halt and a.last_n > 0:
+            forced[-a.last_n:] = True
+        for i in select_frames(s, a.lo, a.hi, a.top_k, a.min_gap, forced):
+            f = frames[i].copy()
+            f.calc = None
+            for key in list(f.arrays):
+                if key not in ("numbers", "positions", "sigma_f"):
+                    del f.arrays[key]
+            reason = "halt" if forced[i] else "trust window"
+            f.info = {"source": str(path), "frame": int(f.info.get("frame", i)), "step": f.info.get("step"),
+                      "max_sigma_f": float(s[i]), "reason": reason, "generation": a.generation}
+            f.info = {k: v for k, v in f.info.items() if v is not None}
+            picked.append(f)
+    picked.sort(key=lambda f: (f.info["reason"] != "halt", -f.info["max_sigma_f"]))
+    if a.cap is not None:
+        picked = picked[: a.cap]
+    out = Path(a.out)
+    tmp = out.with_name(out.name + ".part")
+    write(tmp, picked, format="extxyz")
+    tmp.replace(out)
+    n_halt = sum(f.info["reason"] == "halt" for f in picked)
+    print(f"selected {len(picked)} frames ({n_halt} from halts) from {len(a.inputs)} file(s) -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))
