@@ -148,3 +148,13 @@ def run_lmp_file(input_file: Path, cwd: Path, variables: dict, nprocs: int = 1, 
         cmd += ["-var", k, str(v)]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="session")
+def ensemble_models(model_dir, dataset, model_ts) -> list[Path]:
+    """Three tiny models that differ only in their seed (the paper's ensembles: same hyper-parameters)."""
+    out = [model_ts]
+    for seed in (2, 3):
+        ckpt = _train(model_dir, dataset, f"tiny_seed{seed}", [f"seed={seed}"])
+        out.append(_deploy(ckpt, model_dir / f"tiny_seed{seed}.nequip.pth"))
+    return out

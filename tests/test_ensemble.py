@@ -1,0 +1,187 @@
+"""Ensembles (paper eq. 1-2): M models on one graph in LAMMPS, models.rerun in Python, models.select."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.io import read, write
+
+from beamheat.cli import run
+from beamheat.lammps_run import single_point
+from conftest import TYPE_NAMES, rattled, run_lmp
+from models.ensemble import sigma_f
+from models.rerun import main as rerun_main
+from models.select import main as select_main, select_frames
+
+
+def au_data(tmp_path, atoms=None):
+    atoms = atoms if atoms is not None else rattled(bulk("Au", "fcc", a=4.08, cubic=True).repeat((3, 3, 3)), 0.05)
+    write(tmp_path / "au.data", atoms, format="lammps-data", specorder=["Au"], masses=True, atom_style="atomic")
+    return tmp_path / "au.data"
+
+
+def test_sigma_f_is_eq2():
+    F = np.array([[[1.0, 0, 0]], [[3.0, 0, 0]]])  # two models, one atom: mean 2, deviations +-1
+    assert sigma_f(F) == pytest.approx([1.0])
+    F = np.random.default_rng(0).normal(size=(5, 7, 3))
+    expect = np.sqrt(np.mean(np.sum((F - F.mean(0)) ** 2, axis=2), axis=0))
+    np.testing.assert_allclose(sigma_f(F), expect)
+
+
+def test_ensemble_mean_equals_mean_of_single_models(ensemble_models):
+    atoms = rattled(bulk("Cu", "fcc", a=3.7).repeat((3, 3, 3)), 0.08)
+    atoms.symbols[::4] = "Au"
+    singles = [single_point(atoms, "nequip", f"* * {m} Au Cu", ["Au", "Cu"]) for m in ensemble_models]
+    files = " ".join(map(str, ensemble_models))
+    mean = single_point(atoms, "nequip", f"* * {files} Au Cu", ["Au", "Cu"])
+    first = single_point(atoms, "nequip ensemble first", f"* * {files} Au Cu", ["Au", "Cu"])
+    for key in ("forces_eV_per_A", "stress_eV_per_A3", "energies_eV"):
+        np.testing.assert_allclose(mean[key], np.mean([s[key] for s in singles], axis=0), atol=1e-10)
+        np.testing.assert_allclose(first[key], singles[0][key], atol=1e-12)
+    assert mean["energy_eV"] == pytest.approx(np.mean([s["energy_eV"] for s in singles]), abs=1e-10)
+
+
+def test_lammps_sigma_f_equals_rerun(tmp_path, ensemble_models):
+    """Per-atom sigma_F from fix pair in an MD run equals models.rerun on the dumped frames (<= 1e-6 eV/A)."""
+    au_data(tmp_path)
+    files = " ".join(map(str, ensemble_models))
+    proc = run_lmp(f"""units metal
+atom_style atomic
+read_data au.data
+pair_style nequip
+pair_coeff * * {files} Au
+fix sf all pair 10 nequip sigma_f 0 fmean 0
+compute sig all pair nequip
+dump d all custom 10 md.dump id type element x y z f_sf[1] f_sf[2]
+dump_modify d element Au sort id format float %20.15g
+velocity all create 700 5 mom yes rot yes
+fix nve all nve
+timestep 0.002
+thermo_style custom step temp pe c_sig[1] c_sig[2] c_sig[3] c_sig[4]
+thermo_modify format float %.12g
+thermo 10
+run 60
+""", tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "ensemble of 3 models on one graph; dynamics from the ensemble mean" in proc.stdout
+    assert run(rerun_main, [str(tmp_path / "md.dump"), *map(str, ensemble_models), "--out", str(tmp_path / "rr"),
+                            "--no-plot"]) == 0
+    rr = np.load(tmp_path / "rr.npz", allow_pickle=True)
+    frames = (tmp_path / "md.dump").read_text().split("ITEM: TIMESTEP")[1:]
+    lmp = np.array([[[float(v) for v in line.split()[-2:]] for line in fr.strip().splitlines()[8:]] for fr in frames])
+    assert rr["sigma_f"].shape == (7, 108) and rr["sigma_f"][1:].max() > 1e-3
+    np.testing.assert_allclose(lmp[:, :, 0], rr["sigma_f"], atol=1e-6)
+    np.testing.assert_allclose(lmp[:, :, 1], np.linalg.norm(rr["mean_forces"], axis=2), atol=1e-6)
+    # thermo: max and mean sigma_F, max |F|, M
+    log = (tmp_path / "log.test").read_text().splitlines()
+    start = [i for i, ln in enumerate(log) if ln.split()[:1] == ["Step"]][-1]
+    last = [float(v) for v in log[start + 7].split()]
+    assert last[0] == 60 and last[6] == 3
+    assert last[3] == pytest.approx(rr["sigma_f"][-1].max(), abs=1e-6)
+    assert last[4] == pytest.approx(rr["sigma_f"][-1].mean(), abs=1e-6)
+
+
+def test_halt_on_bad_configuration(tmp_path, ensemble_models):
+    atoms = bulk("Au", "fcc", a=4.08, cubic=True).repeat((2, 2, 2))
+    atoms.positions[1] = atoms.positions[0] + [1.0, 0, 0]  # squeezed pair: ensemble-mean |F| about 14 eV/A
+    au_data(tmp_path, atoms)
+    files = " ".join(map(str, ensemble_models))
+    script = """units metal
+atom_style atomic
+read_data au.data
+pair_style nequip {opts}
+pair_coeff * * {files} Au
+velocity all create 300 5
+fix nve all nve
+timestep 0.0005
+run 50
+print "AFTER step $(step)"
+"""
+    # the default limit (100 eV/A) is not reached by this model
+    proc = run_lmp(script.format(opts="", files=files), tmp_path)
+    assert proc.returncode == 0 and "AFTER step 50" in proc.stdout and not (tmp_path / "nequip_halt.extxyz").exists()
+    proc = run_lmp(script.format(opts="halt_fmax 10 halt_file bad.extxyz halt_frames 3 halt_every 1", files=files),
+                   tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "halting at step 0: max |F| =" in proc.stdout and "AFTER step 0" in proc.stdout
+    frames = read(tmp_path / "bad.extxyz", index=":")
+    assert len(frames) == 1 and frames[-1].info["step"] == 0 and "halt_fmax 10" in frames[-1].info["halt_reason"]
+    f = frames[-1].arrays["forces_ensemble_mean"]
+    assert np.linalg.norm(f, axis=1).max() > 10 and frames[-1].get_chemical_symbols()[0] == "Au"
+    np.testing.assert_allclose(frames[-1].positions[:2], atoms.positions[:2], atol=1e-6)
+    # a sigma_F limit during MD: several remembered frames, oldest first, the halt frame last
+    au_data(tmp_path)
+    proc = run_lmp(script.replace("300 5", "900 5").format(
+        opts="halt_sigma 0.02 halt_file sig.extxyz halt_frames 3 halt_every 2", files=files), tmp_path)
+    assert proc.returncode == 0 and "max sigma_F" in proc.stdout
+    frames = read(tmp_path / "sig.extxyz", index=":")
+    steps = [fr.info["step"] for fr in frames]
+    assert steps == sorted(steps) and 1 <= len(frames) <= 3
+    assert frames[-1].arrays["sigma_f"].max() > 0.02 and "halt_sigma" in frames[-1].info["halt_reason"]
+
+
+def test_ensemble_must_share_types_and_cutoffs(tmp_path, model_ts, model_pec):
+    au_data(tmp_path)
+    proc = run_lmp(f"units metal\natom_style atomic\nread_data au.data\npair_style nequip\n"
+                   f"pair_coeff * * {model_ts} {model_pec} Au\n", tmp_path)
+    err = [ln for ln in proc.stdout.splitlines() if ln.startswith("ERROR")]
+    assert proc.returncode > 0 and err and "must share them" in err[0]
+
+
+def test_rerun_with_reference_forces_and_interface(tmp_path, ensemble_models, dataset):
+    """EMT-labelled frames carry reference forces: dF (eq. 1), its RMSE, Fig. 1 and Fig. 2 figures."""
+    frames = read(dataset, index="0::3")  # Au clusters on CuPd slabs
+    write(tmp_path / "labelled.extxyz", frames)
+    assert run(rerun_main, [str(tmp_path / "labelled.extxyz"), *map(str, ensemble_models),
+                            "--out", str(tmp_path / "rr")]) == 0
+    s = json.loads((tmp_path / "rr.json").read_text())
+    assert s["n_frames"] == len(frames) and s["force_error_rmse_eV_per_A"] > 0
+    assert s["interface_mean_sigma_f_eV_per_A"] is not None
+    for name in ("rr_sigma_time.png", "rr_error_vs_sigma.png", "rr_error_vs_sigma.pdf"):
+        assert (tmp_path / name).stat().st_size > 10_000
+    out = read(tmp_path / "rr.extxyz", index=":")
+    assert "delta_f" in out[0].arrays and out[0].info["source"].endswith("labelled.extxyz")
+
+
+def test_select_logic_on_hand_made_series():
+    s = np.array([0.01, 0.2, 0.25, 0.22, 0.03, 0.9, 0.4, 0.41, 0.02, 2.5])
+    # window [0.1, 1.0): frames 1, 2, 3, 5, 6, 7
+    assert select_frames(s, 0.1, 1.0) == [1, 2, 3, 5, 6, 7]
+    # greedy by sigma with a minimum gap of 2 frames: 5 (0.9), then 7 (0.41; 6 is next to 5), then 2 (0.25; its
+    # neighbours 1 and 3 are dropped)
+    assert select_frames(s, 0.1, 1.0, min_gap=2) == [2, 5, 7]
+    assert select_frames(s, 0.1, 1.0, top_k=2) == [5, 7]
+    forced = np.zeros(len(s), bool)
+    forced[-2:] = True  # the last two frames before a halt: kept although 2.5 is above the window
+    assert select_frames(s, 0.1, 1.0, top_k=3, forced=forced) == [5, 8, 9]
+
+
+def test_select_cli_writes_labelable_frames(tmp_path, ensemble_models, dataset):
+    frames = read(dataset, index="0:12")
+    write(tmp_path / "traj.extxyz", frames)
+    assert run(rerun_main, [str(tmp_path / "traj.extxyz"), *map(str, ensemble_models), "--out",
+                            str(tmp_path / "rr"), "--no-plot"]) == 0
+    sig = np.array([f.arrays["sigma_f"].max() for f in read(tmp_path / "rr.extxyz", index=":")])
+    lo, hi = np.quantile(sig, 0.25), np.quantile(sig, 0.9)
+    assert run(select_main, [str(tmp_path / "rr.extxyz"), "--lo", str(lo), "--hi", str(hi), "--cap", "4",
+                             "--generation", "2", "--out", str(tmp_path / "cand.extxyz")]) == 0
+    cand = read(tmp_path / "cand.extxyz", index=":")
+    assert 1 <= len(cand) <= 4
+    for c in cand:
+        assert lo <= c.info["max_sigma_f"] < hi and c.info["generation"] == 2 and c.info["reason"] == "trust window"
+        assert c.calc is None or "forces" not in c.calc.results  # unlabelled: ready for DFT
+    assert [c.info["max_sigma_f"] for c in cand] == sorted((c.info["max_sigma_f"] for c in cand), reverse=True)
+
+
+def test_cli_errors(tmp_path, capsys, model_ts):
+    assert run(rerun_main, [str(tmp_path / "none.dump"), str(model_ts)]) == 1
+    assert "none.dump: trajectory not found" in capsys.readouterr().err
+    assert run(rerun_main, [str(tmp_path / "none.dump"), str(tmp_path / "m.nequip.pth")]) == 1
+    assert "m.nequip.pth: model file not found" in capsys.readouterr().err
+    (tmp_path / "plain.extxyz").write_text("1\nPBC=\"F F F\"\nAu 0 0 0\n")
+    assert run(select_main, [str(tmp_path / "plain.extxyz"), "--lo", "0.1", "--hi", "1", "--out",
+                             str(tmp_path / "c.extxyz")]) == 1
+    assert "lack a per-atom sigma_f array" in capsys.readouterr().err
