@@ -123,6 +123,15 @@ void PairNequIP::coeff(int narg, char **arg) {
   if (strcmp(arg[0], "*") != 0 || strcmp(arg[1], "*") != 0)
     error->all(FLERR, "pair_coeff for nequip must start with '* *'");
 
+  // the last ntypes arguments are type names; everything before them must be a model file
+  for (int m = 0; m < n_models; m++) {
+    const std::string a = arg[2 + m];
+    if (a.find('.') == std::string::npos && a.find('/') == std::string::npos && !platform::file_is_readable(a))
+      error->all(FLERR,
+                 "pair_coeff for nequip: '{}' is not a model file; with {} LAMMPS atom type(s) pair_coeff needs "
+                 "'* * MODEL_FILE [MODEL_FILE ...]' followed by exactly {} type name(s) (one per type, or NULL)",
+                 a, ntypes, ntypes);
+  }
   models_.clear();
   const int rank = local_rank();
   for (int m = 0; m < n_models; m++) {
