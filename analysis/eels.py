@@ -34,6 +34,11 @@ import numpy as np
 
 from beamheat.cli import UserError, run
 
+# hyperspy logs "Numba is not installed" to stdout while it imports (before any level set here applies); a filter
+# on that logger, installed before hyperspy is imported, drops just that message
+logging.getLogger("hyperspy.decorators").addFilter(lambda record: "Numba is not installed" not in record.getMessage())
+warnings.filterwarnings("ignore", message="Importing .* is deprecated", module="hyperspy")
+
 
 def _quiet_hyperspy():
     logging.getLogger("hyperspy").setLevel(logging.ERROR)

@@ -220,8 +220,9 @@ def analyse_transient(paths: list[Path], geo: Geometry, a) -> dict:
         quality.append(f"tau poorly determined: window {window_ps:.3g} ps against tau = {fit['tau_ps']:.3g} "
                        f"+- {fit['tau_err_ps']:.2g} ps; run NVE for a few tau")
     if C_np_err > 0.2 * C_np:
-        quality.append(f"c_p poorly determined (+-{100 * C_np_err / C_np:.0f} %): T_np spans only "
-                       f"{np.ptp(fit_T := T_np[mask]):.0f} K in the window; run longer or give --cp")
+        binned = [b.mean() for b in np.array_split(T_np[mask], 20)]
+        quality.append(f"c_p poorly determined (+-{100 * C_np_err / C_np:.0f} %): the particle cools by only "
+                       f"{np.ptp(binned):.0f} K (time-binned) in the window; run longer or give --cp")
 
     # uncertainty 1: fit covariance and c_p regression, propagated
     rel = np.sqrt((fit["tau_err_ps"] / fit["tau_ps"]) ** 2 + (C_np_err / C_np) ** 2)

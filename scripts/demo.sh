@@ -36,7 +36,7 @@ echo "== 3/4 interfacial conductance k (analysis.fit_k)"
 python -m analysis.fit_k "$out/heat_transfer.log" --geometry "$geo" --json "$out/k.json"
 
 echo "== 4/4 beam heating (analysis.heating): dT = S D <E> t / (k A lambda), Au at 300 keV"
-lambda_nm=$(python -m analysis.eels lambda --density 19.3 --beam-kev 300 | awk '{print $3}')
+lambda_nm=$(python -m analysis.eels lambda --density 19.3 --beam-kev 300 | awk '$1 == "lambda" {print $3}')
 python -m analysis.heating predict --geometry "$geo" --k-json "$out/k.json" --lambda-nm "$lambda_nm" \
    --mean-loss-ev 43.6 --dose-rate 1e2 1e4 1e6 --json "$out/heating.json"
 python -m analysis.heating knockon --element Au --beam-kev 300 || true
