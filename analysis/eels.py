@@ -248,11 +248,10 @@ def particle_results(px: PixelResults, inside, background, R_est_nm=None, fit_he
 
 
 # ------------------------------------------------------------------------------------------------ output
-def plot(px: PixelResults, s, res: dict, inside, out_prefix: Path, upper_eV: float) -> list[Path]:
-    import matplotlib
+def plot(px: PixelResults, s, res: dict, inside, out_prefix: Path, upper_eV: float) -> list[str]:
+    from beamheat.plotting import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(3, 1, figsize=(6, 9))
     x = px.position
@@ -284,12 +283,7 @@ def plot(px: PixelResults, s, res: dict, inside, out_prefix: Path, upper_eV: flo
     ax[2].set_ylabel("counts")
     ax[2].set_title(f"spectrum at pixel {k} (thickest)", fontsize=10)
     ax[2].legend(fontsize=8)
-    fig.tight_layout()
-    paths = [out_prefix.with_suffix(".png"), out_prefix.with_suffix(".pdf")]
-    for p in paths:
-        fig.savefig(p, dpi=150)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, out_prefix)
 
 
 def analyse_file(a) -> dict:
@@ -321,7 +315,7 @@ def analyse_file(a) -> dict:
                                                   for k in (60, 80, 120, 200, 300)}
     if not a.no_plot:
         out = Path(a.plot) if a.plot else Path(a.file).with_suffix("").with_name(Path(a.file).stem + "_eels")
-        res["figures"] = [str(p) for p in plot(px, s, res, inside, out, a.upper_ev)]
+        res["figures"] = plot(px, s, res, inside, out, a.upper_ev)
     return res
 
 

@@ -361,11 +361,10 @@ def write_table(results: list[dict], summary: dict, prefix: Path) -> list[Path]:
     return [csv_path, md_path]
 
 
-def plot_transient(result: dict, out_prefix: Path) -> list[Path]:
-    import matplotlib
+def plot_transient(result: dict, out_prefix: Path) -> list[str]:
+    from beamheat.plotting import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     t, dT, fit = result["_plot"]
     model = exp_decay(t, fit["dT0_K"], fit["tau_ps"])
@@ -387,12 +386,7 @@ def plot_transient(result: dict, out_prefix: Path) -> list[Path]:
     ax[2].axhline(0, color="C3", lw=0.8)
     ax[2].set_ylabel("residual (K)")
     ax[2].set_xlabel("time since contact (ps)")
-    fig.tight_layout()
-    paths = [out_prefix.with_suffix(".png"), out_prefix.with_suffix(".pdf")]
-    for p in paths:
-        fig.savefig(p, dpi=150)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, out_prefix)
 
 
 def human(result: dict) -> str:
@@ -465,7 +459,7 @@ def main(argv=None) -> int:
             out_dir.mkdir(parents=True, exist_ok=True)
             name = "fit_k" if len(runs) == 1 or not a.plot_dir else f"fit_k_{i:03d}"
             figs = plot_transient(r, out_dir / name)
-            r["figures"] = [str(f) for f in figs]
+            r["figures"] = figs
             print(f"  figures: {', '.join(r['figures'])}")
         r.pop("_plot", None)
         results.append(r)

@@ -120,10 +120,9 @@ def curves(a) -> dict:
     supports, lambda(E) scaled by Iakoubovskii's formula."""
     from analysis.eels import lambda_iakoubovskii_nm
 
-    import matplotlib
+    from beamheat.plotting import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     dose = np.logspace(np.log10(a.dose_min), np.log10(a.dose_max), 60)
     V = a.volume_nm3
@@ -154,18 +153,14 @@ def curves(a) -> dict:
         x.set_ylabel("ΔT (K)")
         x.grid(True, which="both", alpha=0.3)
         x.legend(fontsize=8)
-    fig.tight_layout()
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    figs = [out.with_suffix(".png"), out.with_suffix(".pdf")]
-    for p in figs:
-        fig.savefig(p, dpi=150)
-    plt.close(fig)
+    figs = save_figure(fig, out)
     with open(out.with_suffix(".csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    return {"figures": [str(p) for p in figs], "csv": str(out.with_suffix(".csv")), "n_rows": len(rows)}
+    return {"figures": figs, "csv": str(out.with_suffix(".csv")), "n_rows": len(rows)}
 
 
 def main(argv=None) -> int:

@@ -106,11 +106,9 @@ def summarize(rows, times) -> dict:
 
 
 def figures(rows, summary, prefix: Path) -> list[str]:
-    import matplotlib
+    from beamheat.plotting import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     paths = []
     t = summary["time"]
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -121,12 +119,7 @@ def figures(rows, summary, prefix: Path) -> list[str]:
     ax.set_xlabel(summary.get("time_label", "frame"))
     ax.set_ylabel("mean σF (eV/Å)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    for ext in (".png", ".pdf"):
-        p = prefix.with_name(prefix.name + "_sigma_time").with_suffix(ext)
-        fig.savefig(p, dpi=150)
-        paths.append(str(p))
-    plt.close(fig)
+    paths += save_figure(fig, prefix.with_name(prefix.name + "_sigma_time"))
     if "force_error_rmse_eV_per_A" in summary:
         s = np.concatenate([r["sigma_f"] for r in rows])
         d = np.concatenate([r["delta_f"] for r in rows])
@@ -148,12 +141,7 @@ def figures(rows, summary, prefix: Path) -> list[str]:
         ax.set_ylabel("δF = |F̄ − F_ref| (eV/Å)")
         ax.set_title(f"RMSE of δF = {summary['force_error_rmse_eV_per_A']:.3f} eV/Å", fontsize=10)
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        for ext in (".png", ".pdf"):
-            p = prefix.with_name(prefix.name + "_error_vs_sigma").with_suffix(ext)
-            fig.savefig(p, dpi=150)
-            paths.append(str(p))
-        plt.close(fig)
+        paths += save_figure(fig, prefix.with_name(prefix.name + "_error_vs_sigma"))
     return paths
 
 
