@@ -211,34 +211,33 @@ void PairNequIP::combine_ensemble(int nlocal) {
     memory->create(fmean_, nmax_, "pair:fmean");
   }
   const int n3 = 3 * nlocal;
-  force_.assign(n3, 0.0);
+  mean_force_.assign(n3, 0.0);
+  for (const auto &r : results_)
+    for (int k = 0; k < n3; k++) mean_force_[k] += r.forces[k] / M;
+  // what the dynamics use: the ensemble mean, or the first model alone
+  const int n_use = ensemble_first_ ? 1 : M;
   energy_atom_.assign(nlocal, 0.0);
   energy_ = 0.0;
   std::fill(virial9_, virial9_ + 9, 0.0);
   has_virial_ = true;
-  const int n_use = ensemble_first_ ? 1 : M;
-  std::vector<double> mean(n3, 0.0);
-  for (int m = 0; m < M; m++) {
+  for (int m = 0; m < n_use; m++) {
     const auto &r = results_[m];
-    for (int k = 0; k < n3; k++) mean[k] += r.forces[k] / M;
-    if (m < n_use) {
-      for (int k = 0; k < n3; k++) force_[k] += r.forces[k] / n_use;
-      for (int i = 0; i < nlocal; i++) energy_atom_[i] += r.atomic_energy[i] / n_use;
-      energy_ += r.energy / n_use;
-      for (int k = 0; k < 9; k++) virial9_[k] += r.virial[k] / n_use;
-      has_virial_ = has_virial_ && r.has_virial;
-    }
+    for (int i = 0; i < nlocal; i++) energy_atom_[i] += r.atomic_energy[i] / n_use;
+    energy_ += r.energy / n_use;
+    for (int k = 0; k < 9; k++) virial9_[k] += r.virial[k] / n_use;
+    has_virial_ = has_virial_ && r.has_virial;
   }
+  force_ = ensemble_first_ ? &results_.front().forces : &mean_force_;
   double smax = 0.0, ssum = 0.0, fmax = 0.0;
   for (int i = 0; i < nlocal; i++) {
     double var = 0.0;
     for (int m = 0; m < M; m++)
       for (int d = 0; d < 3; d++) {
-        const double dev = results_[m].forces[3 * i + d] - mean[3 * i + d];
+        const double dev = results_[m].forces[3 * i + d] - mean_force_[3 * i + d];
         var += dev * dev;
       }
     sigma_f_[i] = std::sqrt(var / M);  // eq. 2
-    const double *fi = &force_[3 * i];
+    const double *fi = &(*force_)[3 * i];
     fmean_[i] = std::sqrt(fi[0] * fi[0] + fi[1] * fi[1] + fi[2] * fi[2]);
     smax = std::max(smax, sigma_f_[i]);
     ssum += sigma_f_[i];
@@ -267,11 +266,9 @@ void PairNequIP::remember_frame(bool force) {
   const int nlocal = atom->nlocal;
   Frame fr;
   fr.step = update->ntimestep;
-  const double *h = domain->h;
-  const double cell[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
-  std::copy(cell, cell + 9, fr.cell);
+  std::copy(cell_, cell_ + 9, fr.cell);
   fr.pos.assign(pos_.begin(), pos_.begin() + 3 * nlocal);
-  fr.force.assign(force_.begin(), force_.begin() + 3 * nlocal);
+  fr.force.assign(force_->begin(), force_->begin() + 3 * nlocal);
   fr.sigma.assign(sigma_f_, sigma_f_ + nlocal);
   fr.type.assign(types_.begin(), types_.begin() + nlocal);
   if (frames_.size() < static_cast<size_t>(halt_frames_)) {
@@ -423,6 +420,7 @@ void PairNequIP::compute(int eflag, int vflag) {
   g.edge_shift = shift_.data();
   const double *h = domain->h;  // rows: a = (xx,0,0), b = (xy,yy,0), c = (xz,yz,zz)
   const double cell[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
+  std::memcpy(cell_, cell, sizeof(cell));
   std::memcpy(g.cell, cell, sizeof(cell));
 
   for (size_t m = 0; m < models_.size(); m++) {
@@ -442,7 +440,7 @@ void PairNequIP::compute(int eflag, int vflag) {
   double **f = atom->f;
   const tagint *tag = atom->tag;
   for (int i = 0; i < nlocal; i++) {
-    const double *fi = &force_[3 * i];
+    const double *fi = &(*force_)[3 * i];
     if (!std::isfinite(fi[0]) || !std::isfinite(fi[1]) || !std::isfinite(fi[2]))
       error->one(FLERR,
                  "pair nequip: non-finite force on atom ID {} at step {} (overlapping atoms, or a configuration far "
@@ -460,18 +458,12 @@ void PairNequIP::compute(int eflag, int vflag) {
   else if (!halted_ && halt_sigma_ > 0 && pvector[0] > halt_sigma_)
     halt(fmt::format("max sigma_F = {:.4g} eV/A > halt_sigma {:.4g}", pvector[0], halt_sigma_));
 
-  struct {
-    double energy;
-    const double *atomic_energy;
-    const double *virial;
-    bool has_virial;
-  } r{energy_, energy_atom_.data(), virial9_, has_virial_};
-  if (eflag_global) eng_vdwl += r.energy;
+  if (eflag_global) eng_vdwl += energy_;
   if (eflag_atom)
-    for (int i = 0; i < nlocal; i++) eatom[i] += r.atomic_energy[i];
+    for (int i = 0; i < nlocal; i++) eatom[i] += energy_atom_[i];
   if (vflag_global) {
-    if (r.has_virial) {
-      const double *v = r.virial;  // row-major 3x3
+    if (has_virial_) {
+      const double *v = virial9_;  // row-major 3x3
       virial[0] += v[0];
       virial[1] += v[4];
       virial[2] += v[8];

@@ -74,8 +74,9 @@ class PairNequIP : public Pair {
   std::vector<int64_t> types_, edge_src_, edge_dst_, edge_index_;
   std::vector<int> owner_of_tag_;
   std::vector<beamheat::Result> results_;   // one per model
-  std::vector<double> force_, energy_atom_;  // what the dynamics use (mean or first)
-  double energy_ = 0.0, virial9_[9] = {0};
+  std::vector<double> mean_force_, energy_atom_;      // ensemble mean force; per-atom energy the dynamics use
+  const std::vector<double> *force_ = &mean_force_;  // forces the dynamics use: the mean, or the first model's
+  double energy_ = 0.0, virial9_[9] = {0}, cell_[9] = {0};
   bool has_virial_ = false;
   int nmax_ = 0;
   double *sigma_f_ = nullptr, *fmean_ = nullptr;  // per-atom, for fix pair
