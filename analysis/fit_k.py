@@ -30,7 +30,7 @@ import numpy as np
 from scipy.optimize import curve_fit
 
 from beamheat.cli import UserError, run
-from beamheat.lammps_log import LogError, read_thermo
+from beamheat.lammps_log import MissingColumnsError, read_thermo
 from beamheat.units import EV_PER_NM2_PS_K_TO_MW_PER_M2_K
 
 # ------------------------------------------------------------------------------------------------ equations
@@ -174,7 +174,7 @@ def analyse_transient(paths: list[Path], geo: Geometry, a) -> dict:
         want += _column_expr(a.e_np)
     if not a.infinite_support:
         optional = _column_expr(a.e_support)
-    th = _read(paths, want + optional, fallback=want)
+    th = _read(paths, want, optional)
     have_sub_energy = all(c in th.columns for c in optional) and optional and geo.n_atoms_support is not None
     blk = _pick_block(th, a.block)
     t = th[a.time]
@@ -295,13 +295,14 @@ def analyse_steady(paths: list[Path], geo: Geometry, a) -> dict:
     }
 
 
-def _read(paths, want, fallback=None):
+def _read(paths, want, optional=()):
+    """Thermo with the wanted columns, and the optional ones where the log has them."""
     try:
-        return read_thermo(paths, list(dict.fromkeys(want)))
-    except LogError as e:
-        if fallback is not None and "no thermo block has column" in str(e):
-            return read_thermo(paths, list(dict.fromkeys(fallback)))
-        raise UserError(str(e)) from None
+        return read_thermo(paths, list(dict.fromkeys([*want, *optional])))
+    except MissingColumnsError as e:
+        if not optional or not set(e.missing) <= set(optional):
+            raise
+    return read_thermo(paths, list(dict.fromkeys(want)))
 
 
 def _pick_block(th, block: int) -> int:

@@ -61,6 +61,14 @@ class LogError(UserError, ValueError):
     """A log file that cannot be read as LAMMPS thermo output; the message names file and line."""
 
 
+class MissingColumnsError(LogError):
+    """No thermo block of a file has all the requested columns; `missing` lists those never seen."""
+
+    def __init__(self, message: str, missing: list[str]):
+        super().__init__(message)
+        self.missing = missing
+
+
 @dataclass
 class Thermo:
     columns: dict[str, np.ndarray]
@@ -110,7 +118,6 @@ class _BlockParser:
         self.keep: list[int] = []            # indices of kept columns in the current header
         self.parts: list[tuple[int, np.ndarray]] = []  # (block, rows x kept)
         self.headers: list[tuple[str, list[str]]] = []
-        self.kept_names: list[list[str]] = []
         self.notes: list[str] = []
         self.n_blocks = 0
         self.line_base = 0                   # newlines before the current buffer
@@ -169,16 +176,12 @@ class _BlockParser:
         self.n_blocks += 1
         self.headers.append((str(self.path), words))
         if self.wanted is None:
-            names = words
-        else:
-            names = [w for w in self.wanted if w in words]
-            if len(names) < len(self.wanted):
-                self.skipped_blocks.append((block_id, words))
-                self.keep = []
-                self.kept_names.append([])
-                return
-        self.keep = [words.index(w) for w in names]
-        self.kept_names.append(names)
+            self.wanted = list(words)  # no columns asked for: those of the first block, for every block
+        if not set(self.wanted) <= set(words):
+            self.skipped_blocks.append((block_id, words))
+            self.keep = []
+            return
+        self.keep = [words.index(w) for w in self.wanted]
 
     # ---------------------------------------------------------------- rows
     def _parse_region(self, buf: bytes, start: int, stop: int, final: bool) -> None:
@@ -283,9 +286,7 @@ def read_thermo(paths: str | Path | Sequence[str | Path], columns: Sequence[str]
     offset = 0
     for path in paths:
         p = _read_one(path, wanted, offset)
-        if wanted is None and p.headers:
-            wanted = p.headers[0][1]
-            p = _read_one(path, wanted, offset)
+        wanted = p.wanted
         offset += p.n_blocks
         headers += p.headers
         notes += p.notes
@@ -295,8 +296,8 @@ def read_thermo(paths: str | Path | Sequence[str | Path], columns: Sequence[str]
         if not got and p.skipped_blocks:
             seen = sorted({w for _, ws in p.skipped_blocks for w in ws})
             missing = [w for w in wanted if w not in seen]
-            raise LogError(f"{path}: no thermo block has column(s) {', '.join(missing)}; "
-                           f"columns in this log: {' '.join(seen)}")
+            raise MissingColumnsError(f"{path}: no thermo block has column(s) {', '.join(missing)}; "
+                                      f"columns in this log: {' '.join(seen)}", missing)
         if not got:
             raise LogError(f"{path}: thermo blocks contain no rows")
         p.parts = []
