@@ -80,7 +80,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(a.threads)
     from beamheat.lammps_run import _lammps, setup_system
-    from nequip.data import from_ase, AtomicDataDict
+    from nequip.data import from_ase
     from nequip.data.transforms import ChemicalSpeciesToAtomTypeMapper, NeighborListTransform
     from nequip.integrations.ase import NequIPCalculator
 

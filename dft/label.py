@@ -243,7 +243,6 @@ def main(argv=None) -> int:
     if world.rank == 0:
         len(db)  # creates the SQLite schema once, before several group masters could race to do it
     world.barrier()
-    n_done_export = None
     if a.candidates:
         frames = read_candidates(Path(a.candidates))
         uids = [config_id(f, settings) for f in frames]
@@ -306,8 +305,8 @@ def main(argv=None) -> int:
             print(f"summary: {int(totals[0])} done, {int(totals[1])} failed, {skipped} skipped "
                   f"({time.perf_counter() - t_start:.1f} s); database {a.db}", flush=True)
     if a.export and world.rank == 0:
-        n_done_export = export(db, Path(a.export))
-        print(f"exported {n_done_export} labelled configurations to {a.export}")
+        n_exported = export(db, Path(a.export))
+        print(f"exported {n_exported} labelled configurations to {a.export}")
     return 0
 
 

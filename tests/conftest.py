@@ -114,10 +114,7 @@ def ase_reference(atoms, model_path: Path) -> dict:
 def run_lmp(input_text: str, cwd: Path, nprocs: int = 1, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run the installed `lmp` (through mpirun) on an input script, as a user would; no `plugin load` line."""
     (cwd / "in.test").write_text(input_text)
-    venv_bin = Path(sys.executable).parent
-    cmd = [str(venv_bin / "mpirun"), "-np", str(nprocs), str(venv_bin / "lmp"), "-in", "in.test", "-log", "log.test"]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    return run_lmp_file(cwd / "in.test", cwd, {}, nprocs, timeout, log="log.test")
 
 
 def rattled(atoms, scale=0.08, seed=1):

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +11,6 @@ import pytest
 from analysis.eels import lambda_iakoubovskii_nm, main as eels_main
 from analysis.heating import delta_T_K, knockon_max_eV, main as heating_main
 from beamheat.cli import run
-from conftest import ROOT
 from synthetic_eels import LineScan
 
 pytestmark = pytest.mark.filterwarnings("ignore")

@@ -11,7 +11,7 @@ from ase.io import read, write
 
 from beamheat.cli import run
 from beamheat.lammps_run import single_point
-from conftest import TYPE_NAMES, rattled, run_lmp
+from conftest import rattled, run_lmp
 from models.ensemble import sigma_f
 from models.rerun import main as rerun_main
 from models.select import main as select_main, select_frames

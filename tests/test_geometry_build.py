@@ -117,7 +117,7 @@ def test_builder_data_file_reads_in_lammps(tmp_path, support, elements):
     assert proc.returncode == 0, proc.stderr
     g = json.loads((tmp_path / "geometry.json").read_text())
     assert set(g["type_map"]) == {"Au"} | elements and g["type_map"]["Au"] == 1
-    lmp = run_lmp(f"""units metal
+    lmp = run_lmp("""units metal
 atom_style atomic
 boundary p p f
 read_data system.data

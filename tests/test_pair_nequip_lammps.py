@@ -157,7 +157,7 @@ def test_wrong_number_of_type_names(au_bulk, model_ts):
     err = error_line(run_lmp(header() + f"pair_style nequip\npair_coeff * * {model_ts} Au Cu\n", au_bulk))
     assert "'Au' is not a model file; with 1 LAMMPS atom type(s) pair_coeff needs" in err
     assert "followed by exactly 1 type name(s)" in err
-    err = error_line(run_lmp(header() + f"pair_style nequip\npair_coeff * *\n", au_bulk))
+    err = error_line(run_lmp(header() + "pair_style nequip\npair_coeff * *\n", au_bulk))
     assert "expected '* * MODEL_FILE [MODEL_FILE ...]' and 1 type names" in err
 
 

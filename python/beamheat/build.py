@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
-from ase.build import make_supercell, surface
-from ase.data import atomic_masses, atomic_numbers, reference_states
+from ase.build import surface
+from ase.data import atomic_numbers, reference_states
 from ase.io import write
 from ase.lattice.cubic import FaceCenteredCubic
 from ase.spacegroup import crystal
@@ -52,7 +52,6 @@ def particle(element: str = "Au", diameter_nm: float = 2.0, height_ratio: float 
     pos = pos - centre
     rot = np.array(block.cell / np.linalg.norm(block.cell, axis=1)[:, None])  # rows: lab x, y, z in crystal axes
     keep = np.ones(len(pos), bool)
-    down = rot[2] * -1
     for n in [np.array(v, float) for v in np.array(np.meshgrid([-1, 1], [-1, 1], [-1, 1])).T.reshape(-1, 3)]:
         n_cryst = n / np.linalg.norm(n)
         n_lab = rot @ n_cryst
@@ -61,7 +60,6 @@ def particle(element: str = "Au", diameter_nm: float = 2.0, height_ratio: float 
         keep &= pos @ n_lab <= R + 1e-6
     for n in np.vstack([np.eye(3), -np.eye(3)]):
         keep &= pos @ (rot @ n) <= R * gamma_100_111 + 1e-6
-    del down
     pos = pos[keep]
     # cut at the (111) layer closest to the requested height/width ratio
     layers = np.unique(np.round(pos[:, 2], 3))
@@ -256,5 +254,3 @@ def main(argv=None) -> int:
 if __name__ == "__main__":
     sys.exit(run(main))
 
-
-_ = atomic_masses  # masses come from ASE's table through the data writer

@@ -93,7 +93,6 @@ def main(argv=None) -> int:
     """python -m beamheat.geometry FILE [--frame -1] [--np-types 1] [--element Au] [--json OUT]"""
     import argparse
     import json
-    import sys
     from pathlib import Path
 
     from ase.io import read
