@@ -45,6 +45,11 @@ def delta_T_K(S_nm2, A_nm2, t_nm, dose_e_per_A2_s, mean_loss_eV, k_eV_per_nm2_ps
     return q_in_eV_per_s / (np.asarray(k_eV_per_nm2_ps_K) * PS_PER_S * A_nm2)
 
 
+def sphere_projected_area_nm2(volume_nm3: float) -> float:
+    """pi r^2 of the sphere with this volume."""
+    return float(np.pi * (3.0 * volume_nm3 / (4.0 * np.pi)) ** (2.0 / 3.0))
+
+
 def relative_uncertainty(*pairs) -> float:
     """sqrt(sum (err/value)^2) over (value, err) pairs with a known error."""
     return float(np.sqrt(sum((e / v) ** 2 for v, e in pairs if e is not None and v)))
@@ -129,9 +134,9 @@ def curves(a) -> dict:
     rows = []
     fig, ax = plt.subplots(1, 2, figsize=(11, 4.5))
     lam300 = a.lambda_nm if a.lambda_nm else lambda_iakoubovskii_nm(AU_DENSITY, 300.0, a.collection_mrad)
+    # fixed volume and projected area (that of a sphere of volume V: pi r^2, r = (3V/4pi)^(1/3)); A from S/A
+    S = sphere_projected_area_nm2(V)
     for s_over_a in a.s_over_a:
-        # fixed volume and projected area (a 3 nm-ish particle), contact area from S/A
-        S = (np.pi / 4) ** (1 / 3) * (6 * V / np.pi) ** (2 / 3)  # projected area of a sphere of volume V
         A, t = S / s_over_a, V / S
         dT = delta_T_K(S, A, t, dose, a.mean_loss_ev, REFERENCE_K[a.support], lam300)
         ax[0].loglog(dose, dT, label=f"S/A = {s_over_a:g}")
@@ -142,7 +147,6 @@ def curves(a) -> dict:
         for j, e in enumerate(a.beam_kev):
             lam = lam300 * lambda_iakoubovskii_nm(AU_DENSITY, e, a.collection_mrad) / \
                 lambda_iakoubovskii_nm(AU_DENSITY, 300.0, a.collection_mrad)
-            S = (np.pi / 4) ** (1 / 3) * (6 * V / np.pi) ** (2 / 3)
             dT = delta_T_K(S, S / 2.0, V / S, dose, a.mean_loss_ev, REFERENCE_K[support], lam)
             ax[1].loglog(dose, dT, ls, color=f"C{j}", label=f"{support}, {e:g} keV")
             rows += [{"figure": 4, "support": support, "beam_keV": e, "S_over_A": 2.0, "dose_e_per_A2_s": d,

@@ -171,3 +171,11 @@ def test_curves(tmp_path):
     rows = (tmp_path / "c.csv").read_text().splitlines()
     assert rows[0] == "figure,support,beam_keV,S_over_A,dose_e_per_A2_s,dT_K" and len(rows) > 500
     assert (tmp_path / "c.png").stat().st_size > 20_000 and (tmp_path / "c.pdf").exists()
+    # Fig. 3 row: V = 14 nm^3 projected as a sphere, S = pi r^2 = 7.023 nm^2, S/A = 1, anatase, 300 keV
+    import csv
+
+    row = next(r for r in csv.DictReader((tmp_path / "c.csv").open()) if r["figure"] == "3" and float(r["S_over_A"]) == 1.0)
+    S = np.pi * (3 * 14.0 / (4 * np.pi)) ** (2 / 3)
+    assert S == pytest.approx(7.0228, abs=1e-3)
+    expect = delta_T_K(S, S, 14.0 / S, float(row["dose_e_per_A2_s"]), 43.6, 5.1e-4, lambda_iakoubovskii_nm(19.3, 300))
+    assert float(row["dT_K"]) == pytest.approx(expect, rel=1e-9)
