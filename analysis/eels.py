@@ -260,7 +260,7 @@ def plot(px: PixelResults, s, res: dict, inside, out_prefix: Path, upper_eV: flo
         ax[0].axvspan(x[inside].min(), x[inside].max(), color="C1", alpha=0.15, label="particle")
         if "fit_x0_nm" in res:
             xx = np.linspace(x.min(), x.max(), 400)
-            ax[0].plot(xx, hemisphere_profile(xx * res.get("_nm_per_unit", 1.0), res["fit_x0_nm"], res["R_nm"],
+            ax[0].plot(xx, hemisphere_profile(xx * res["position_nm_per_unit"], res["fit_x0_nm"], res["R_nm"],
                                               res["fit_amplitude"], res["fit_t_over_lambda_background"]),
                        "-", color="C3", label=f"hemisphere, R = {res['R_nm']:.2f} nm")
         if "lambda_np_nm" in res:
@@ -303,6 +303,7 @@ def analyse_file(a) -> dict:
         if a.fit_hemisphere and nm_per_unit is None:
             raise UserError(f"{a.file}: position axis in '{px.position_units}', not a length: --fit-hemisphere needs "
                             f"a calibrated line scan; give --R-est-nm")
+        res["position_nm_per_unit"] = nm_per_unit
         if a.R_est_nm is not None or a.fit_hemisphere:
             res.update(particle_results(px, inside, background, a.R_est_nm, a.fit_hemisphere, nm_per_unit or 1.0))
         else:

@@ -179,3 +179,22 @@ def test_curves(tmp_path):
     assert S == pytest.approx(7.0228, abs=1e-3)
     expect = delta_T_K(S, S, 14.0 / S, float(row["dose_e_per_A2_s"]), 43.6, 5.1e-4, lambda_iakoubovskii_nm(19.3, 300))
     assert float(row["dT_K"]) == pytest.approx(expect, rel=1e-9)
+
+
+def test_position_axis_in_angstrom(tmp_path):
+    """A line scan calibrated in Å: the hemisphere fit reports nm, and the plotted profile lies on the data."""
+    import hyperspy.api as hs
+
+    from analysis.eels import hemisphere_profile
+
+    ls = LineScan(seed=2)
+    ls.write_hspy(tmp_path / "a.hspy")
+    s = hs.load(tmp_path / "a.hspy")
+    nav = s.axes_manager.navigation_axes[0]
+    nav.scale, nav.offset, nav.units = nav.scale * 10, nav.offset * 10, "Å"
+    s.save(tmp_path / "a.hspy", overwrite=True)
+    r = eels_json(tmp_path, tmp_path / "a.hspy", "--fit-hemisphere")
+    assert r["position_nm_per_unit"] == 0.1 and r["R_nm"] == pytest.approx(ls.R_nm, rel=0.05)
+    x = np.array(r["position"]) * r["position_nm_per_unit"]
+    model = hemisphere_profile(x, r["fit_x0_nm"], r["R_nm"], r["fit_amplitude"], r["fit_t_over_lambda_background"])
+    np.testing.assert_allclose(model, r["t_over_lambda"], atol=0.01)
