@@ -175,7 +175,7 @@ def analyse_transient(paths: list[Path], geo: Geometry, a) -> dict:
     if not a.infinite_support:
         optional = _column_expr(a.e_support)
     th = _read(paths, want, optional)
-    have_sub_energy = all(c in th.columns for c in optional) and optional and geo.n_atoms_support is not None
+    have_sub_energy = bool(optional) and all(c in th.columns for c in optional)
     blk = _pick_block(th, a.block)
     t = th[a.time]
     mask = th.block == blk

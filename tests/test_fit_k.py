@@ -328,3 +328,12 @@ run 5000
     assert r["r2"] > 0.5
     assert r["cp_eV_per_K"] == pytest.approx(3 * K_B_EV_PER_K, rel=0.35)
     assert r["support_model"].startswith("finite") and r["k_eV_per_nm2_ps_K"] > 0
+
+
+def test_finite_support_without_geometry_json(tmp_path):
+    """--area/--natoms alone: C_support still comes from the log, so the finite-support correction applies."""
+    m = Cooling(n_sub=2000, seed=12)
+    write_log(tmp_path / "log.lammps", m)
+    r = fit_json(tmp_path, [tmp_path / "log.lammps", "--area", m.area_nm2, "--natoms", m.n_np])
+    assert r["support_model"].startswith("finite")
+    assert r["k_eV_per_nm2_ps_K"] == pytest.approx(m.k_eV_per_nm2_ps_K, rel=0.01)
