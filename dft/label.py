@@ -136,7 +136,7 @@ def compute(atoms, settings: dict, communicator, txt) -> dict:
                 "converged": False, "wall_time_s": time.perf_counter() - t0}
 
 
-def write_row(db, atoms, uid, status, settings, info, result=None, error=None):
+def write_row(db, atoms, uid, status, settings, info, result=None, error=None, info_keys=("source", "frame")):
     from ase.calculators.singlepoint import SinglePointCalculator
     import gpaw
 
@@ -147,7 +147,7 @@ def write_row(db, atoms, uid, status, settings, info, result=None, error=None):
     kvp = {"uid": uid, "status": status, "settings_hash": settings_hash(settings), "gpaw_version": gpaw.__version__,
            "converged": bool(result and result.get("converged")),
            "wall_time_s": float(result["wall_time_s"]) if result else 0.0}
-    for key in ("source", "frame"):
+    for key in info_keys:
         if key in info:
             kvp[key] = info[key] if isinstance(info[key], (int, float, str)) else str(info[key])
     if error:
@@ -155,6 +155,79 @@ def write_row(db, atoms, uid, status, settings, info, result=None, error=None):
     with db:  # one transaction: the row is there completely or not at all
         if db.count(uid=uid) == 0:
             db.write(atoms, key_value_pairs=kvp, data={"settings": settings})
+
+
+def label_configurations(frames, db, settings: dict, ranks_per_calc: int | None = None, retry_failed: bool = False,
+                         log_dir: str | None = None, db_name: str = "", info_keys=("source", "frame")) -> dict:
+    """Label `frames` with GPAW into the ASE database `db` (connected with serial=True), skipping finished ones.
+
+    Every MPI rank of gpaw.mpi.world calls this; the world is split into groups of `ranks_per_calc` ranks (default:
+    all). Each result is one database transaction. `info_keys` are copied from each frame's info into its row.
+    Returns the counts {"done", "failed", "skipped"} (on rank 0) and the uids of the frames, in order.
+    """
+    from gpaw.mpi import world
+
+    uids = [config_id(f, settings) for f in frames]
+    finished = {r.uid: r.status for r in db.select(columns=["key_value_pairs"])} if len(db) else {}
+    todo = [k for k, u in enumerate(uids)
+            if u not in finished or (retry_failed and finished[u] == "failed")]
+    if retry_failed and world.rank == 0:
+        for k in todo:
+            if uids[k] in finished:
+                del db[db.get(uid=uids[k]).id]
+    world.barrier()
+    skipped = len(frames) - len(todo)
+    G = ranks_per_calc or world.size
+    if world.size % G:
+        raise UserError(f"--ranks-per-calc {G} does not divide the {world.size} MPI ranks")
+    n_groups = world.size // G
+    comm = None
+    for g in range(n_groups):  # every rank takes part in creating every group's communicator
+        c = world.new_communicator(list(range(g * G, (g + 1) * G)))
+        if world.rank // G == g:
+            comm = c
+    group = world.rank // G
+    mine = todo[group::n_groups]
+    master = comm.rank == 0
+    if world.rank == 0:
+        print(f"{len(frames)} configurations: {skipped} already finished, {len(todo)} to compute on "
+              f"{n_groups} group(s) of {G} rank(s); settings {settings_hash(settings)} "
+              f"({settings['xc']}, PW {settings['ecut_eV']:g} eV, k {settings['kpts']}"
+              f"{', D3' if settings['d3'] else ''})", flush=True)
+    t_start, n_ok, n_fail = time.perf_counter(), 0, 0
+    for n, k in enumerate(mine):
+        atoms, uid = frames[k], uids[k]
+        reason = check_configuration(atoms, settings)
+        result = None
+        if reason is None:
+            txt = None
+            if log_dir:
+                Path(log_dir).mkdir(parents=True, exist_ok=True)
+                txt = str(Path(log_dir) / f"{uid}.txt")
+            try:
+                result = compute(atoms, settings, comm, txt)
+                reason = result.get("error")
+            except UserError:
+                raise
+            except Exception as e:  # GPAW raises many kinds (missing setups, memory, ...): record, go on
+                reason = f"{e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:500]
+        if master:
+            write_row(db, atoms, uid, "failed" if reason else "done", settings, atoms.info, result, reason,
+                      info_keys)
+        n_ok += reason is None
+        n_fail += reason is not None
+        if master and group == 0:
+            elapsed = time.perf_counter() - t_start
+            eta = elapsed / (n + 1) * (len(mine) - n - 1)
+            status = "done" if reason is None else f"FAILED ({reason})"
+            print(f"  [{n + 1}/{len(mine)} of group 0] {atoms.get_chemical_formula()} frame {atoms.info['frame']}: "
+                  f"{status}; ETA {eta:.0f} s", flush=True)
+    totals = np.array([n_ok if master else 0, n_fail if master else 0], float)
+    world.sum(totals)
+    if world.rank == 0:
+        print(f"summary: {int(totals[0])} done, {int(totals[1])} failed, {skipped} skipped "
+              f"({time.perf_counter() - t_start:.1f} s); database {db_name}", flush=True)
+    return {"done": int(totals[0]), "failed": int(totals[1]), "skipped": skipped, "uids": uids}
 
 
 def load_settings(a) -> dict:
@@ -245,65 +318,7 @@ def main(argv=None) -> int:
     world.barrier()
     if a.candidates:
         frames = read_candidates(Path(a.candidates))
-        uids = [config_id(f, settings) for f in frames]
-        finished = {r.uid: r.status for r in db.select(columns=["key_value_pairs"])} if len(db) else {}
-        todo = [k for k, u in enumerate(uids)
-                if u not in finished or (a.retry_failed and finished[u] == "failed")]
-        if a.retry_failed and world.rank == 0:
-            for k in todo:
-                if uids[k] in finished:
-                    del db[db.get(uid=uids[k]).id]
-        world.barrier()
-        skipped = len(frames) - len(todo)
-        G = a.ranks_per_calc or world.size
-        if world.size % G:
-            raise UserError(f"--ranks-per-calc {G} does not divide the {world.size} MPI ranks")
-        n_groups = world.size // G
-        comm = None
-        for g in range(n_groups):  # every rank takes part in creating every group's communicator
-            c = world.new_communicator(list(range(g * G, (g + 1) * G)))
-            if world.rank // G == g:
-                comm = c
-        group = world.rank // G
-        mine = todo[group::n_groups]
-        master = comm.rank == 0
-        if world.rank == 0:
-            print(f"{len(frames)} configurations: {skipped} already finished, {len(todo)} to compute on "
-                  f"{n_groups} group(s) of {G} rank(s); settings {settings_hash(settings)} "
-                  f"({settings['xc']}, PW {settings['ecut_eV']:g} eV, k {settings['kpts']}"
-                  f"{', D3' if settings['d3'] else ''})", flush=True)
-        t_start, n_ok, n_fail = time.perf_counter(), 0, 0
-        for n, k in enumerate(mine):
-            atoms, uid = frames[k], uids[k]
-            reason = check_configuration(atoms, settings)
-            result = None
-            if reason is None:
-                txt = None
-                if a.log_dir:
-                    Path(a.log_dir).mkdir(parents=True, exist_ok=True)
-                    txt = str(Path(a.log_dir) / f"{uid}.txt")
-                try:
-                    result = compute(atoms, settings, comm, txt)
-                    reason = result.get("error")
-                except UserError:
-                    raise
-                except Exception as e:  # GPAW raises many kinds (missing setups, memory, ...): record, go on
-                    reason = f"{e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:500]
-            if master:
-                write_row(db, atoms, uid, "failed" if reason else "done", settings, atoms.info, result, reason)
-            n_ok += reason is None
-            n_fail += reason is not None
-            if master and group == 0:
-                elapsed = time.perf_counter() - t_start
-                eta = elapsed / (n + 1) * (len(mine) - n - 1)
-                status = "done" if reason is None else f"FAILED ({reason})"
-                print(f"  [{n + 1}/{len(mine)} of group 0] {atoms.get_chemical_formula()} frame {atoms.info['frame']}: "
-                      f"{status}; ETA {eta:.0f} s", flush=True)
-        totals = np.array([n_ok if master else 0, n_fail if master else 0], float)
-        world.sum(totals)
-        if world.rank == 0:
-            print(f"summary: {int(totals[0])} done, {int(totals[1])} failed, {skipped} skipped "
-                  f"({time.perf_counter() - t_start:.1f} s); database {a.db}", flush=True)
+        label_configurations(frames, db, settings, a.ranks_per_calc, a.retry_failed, a.log_dir, db_name=a.db)
     if a.export and world.rank == 0:
         n_exported = export(db, Path(a.export))
         print(f"exported {n_exported} labelled configurations to {a.export}")

@@ -1,6 +1,11 @@
 """Compile a trained NequIP checkpoint into a file that `pair_style nequip` (and models.rerun) loads.
 
     python -m models.deploy CHECKPOINT OUT [--format torchscript|aotinductor] [--device cpu|cuda]
+    python -m models.deploy ENSEMBLE_DIR OUT_DIR [--format ...]     # every member_J/model.ckpt -> OUT_DIR/member_J.*
+
+An ensemble directory (from `python -m models.train --ensemble`) is compiled in one call: OUT_DIR/member_J.nequip.pth
+(or .nequip.pt2) for every member, in member order. Files already compiled from the same checkpoint (recorded in
+OUT_DIR/deployed.json by checkpoint hash) are kept, so a killed call resumes; --force compiles everything again.
 
 Formats
   torchscript   OUT must end in .nequip.pth. Portable across CPU/GPU and torch versions >= the one that wrote it.
@@ -97,16 +102,74 @@ def deploy(checkpoint: str | Path, out: str | Path, fmt: str = "torchscript", de
     return out
 
 
+def ensemble_checkpoints(ens_dir: str | Path) -> list[Path]:
+    ens_dir = Path(ens_dir)
+    members = sorted(ens_dir.glob("member_*/model.ckpt"), key=lambda p: int(p.parent.name.split("_")[1]))
+    if not members:
+        raise DeployError(f"{ens_dir}: no member_*/model.ckpt (train with python -m models.train --ensemble)")
+    return members
+
+
+def deploy_ensemble(ens_dir: str | Path, out_dir: str | Path, fmt: str = "torchscript", device: str = "cpu",
+                    tf32: bool = False, force: bool = False, progress=print) -> list[Path]:
+    """Compile every member of an ensemble directory into OUT_DIR/member_J + suffix; returns the files in order."""
+    import json
+
+    from models.data import file_hash, write_json
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    record_path = out_dir / "deployed.json"
+    record = json.loads(record_path.read_text()) if record_path.exists() else {}
+    files = []
+    ckpts = ensemble_checkpoints(ens_dir)
+    for j, ckpt in enumerate(ckpts):
+        out = out_dir / f"{ckpt.parent.name}{FORMATS[fmt]}"
+        h = file_hash(ckpt)
+        if not force and out.exists() and record.get(out.name) == h:
+            progress(f"  {out.name}: up to date, kept")
+        else:
+            progress(f"  compiling member {j + 1}/{len(ckpts)} -> {out.name} ({fmt})")
+            deploy(ckpt, out, fmt, device, tf32)
+            record[out.name] = h
+            write_json(record_path, record)
+        files.append(out)
+    return files
+
+
+def deploy_ensemble_subprocess(ens_dir: str | Path, out_dir: str | Path, fmt: str = "torchscript",
+                               device: str = "cpu") -> list[Path]:
+    """deploy_ensemble in a fresh interpreter (nequip sets process-wide state while compiling)."""
+    import subprocess
+
+    cmd = [sys.executable, "-m", "models.deploy", str(ens_dir), str(out_dir), "--format", fmt, "--device", device]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        raise DeployError(f"compiling {ens_dir} failed: " + " | ".join(tail))
+    return [Path(out_dir) / f"{c.parent.name}{FORMATS[fmt]}" for c in ensemble_checkpoints(ens_dir)]
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m models.deploy", description=__doc__.split("\n\n")[0],
                                 epilog="Formats: torchscript (.nequip.pth), aotinductor (.nequip.pt2).")
-    p.add_argument("checkpoint", help="nequip training checkpoint (.ckpt) or package (.nequip.zip)")
-    p.add_argument("out", help="output model file (.nequip.pth for torchscript, .nequip.pt2 for aotinductor)")
+    p.add_argument("checkpoint", help="nequip training checkpoint (.ckpt) or package (.nequip.zip), or an ensemble "
+                   "directory from models.train --ensemble")
+    p.add_argument("out", help="output model file (.nequip.pth for torchscript, .nequip.pt2 for aotinductor); for "
+                   "an ensemble directory, the output directory")
     p.add_argument("--format", choices=sorted(FORMATS), default=None,
                    help="default: from OUT's suffix, else torchscript")
     p.add_argument("--device", default="cpu", help="device to compile for: cpu or cuda (default cpu)")
     p.add_argument("--tf32", action="store_true", help="allow TF32 matmuls on Ampere+ GPUs (default off)")
+    p.add_argument("--force", action="store_true", help="ensemble: recompile members already compiled")
     a = p.parse_args(argv)
+    if Path(a.checkpoint).is_dir():
+        fmt = a.format or "torchscript"
+        if fmt not in FORMATS:
+            raise DeployError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        files = deploy_ensemble(a.checkpoint, a.out, fmt, a.device, a.tf32, a.force)
+        print(f"wrote {len(files)} {fmt} models to {a.out}")
+        return 0
     fmt = a.format or ("aotinductor" if a.out.endswith(".pt2") else "torchscript")
     out = deploy(a.checkpoint, a.out, fmt, a.device, a.tf32)
     print(f"wrote {fmt} model {out}")

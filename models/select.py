@@ -46,6 +46,39 @@ def select_frames(max_sigma: np.ndarray, lo: float, hi: float, top_k: int | None
     return sorted(chosen)
 
 
+def select_candidates(sources, lo: float, hi: float, top_k: int | None = None, last_n: int = 3, min_gap: int = 1,
+                      cap: int | None = None, generation: int = 0) -> list:
+    """The frames to label from several sources, as new Atoms with provenance in info (rules in the module doc).
+
+    sources: (name, frames) pairs; every frame has a per-atom `sigma_f` array. A source whose frames carry
+    `halt_reason` in info is a halt file: its last `last_n` frames are kept whatever their sigma_F.
+    """
+    picked = []
+    for name, frames in sources:
+        if not frames or any("sigma_f" not in f.arrays for f in frames):
+            raise UserError(f"{name}: frames lack a per-atom sigma_f array (run python -m models.rerun first)")
+        s = np.array([f.arrays["sigma_f"].max() for f in frames])
+        is_halt = any("halt_reason" in f.info for f in frames)
+        forced = np.zeros(len(frames), bool)
+        if is_halt and last_n > 0:
+            forced[-last_n:] = True
+        for i in select_frames(s, lo, hi, top_k, min_gap, forced):
+            f = frames[i].copy()
+            f.calc = None
+            for key in list(f.arrays):
+                if key not in ("numbers", "positions", "sigma_f"):
+                    del f.arrays[key]
+            reason = "halt" if forced[i] else "trust window"
+            f.info = {"source": str(name), "frame": int(f.info.get("frame", i)), "step": f.info.get("step"),
+                      "max_sigma_f": float(s[i]), "reason": reason, "generation": generation}
+            f.info = {k: v for k, v in f.info.items() if v is not None}
+            picked.append(f)
+    picked.sort(key=lambda f: (f.info["reason"] != "halt", -f.info["max_sigma_f"]))
+    if cap is not None:
+        picked = picked[:cap]
+    return picked
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m models.select", description=__doc__.split("\n\n")[0],
                                 epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,7 +96,7 @@ def main(argv=None) -> int:
         raise UserError(f"--lo {a.lo} must be below --hi {a.hi}")
     from ase.io import read, write
 
-    picked = []
+    sources = []
     for path in map(Path, a.inputs):
         if not path.exists():
             raise UserError(f"{path}: file not found")
@@ -71,27 +104,8 @@ def main(argv=None) -> int:
             frames = read(path, index=":", format="extxyz")
         except Exception as e:  # ASE raises many kinds
             raise UserError(f"{path}: cannot read as extxyz ({e.__class__.__name__})") from None
-        if not frames or any("sigma_f" not in f.arrays for f in frames):
-            raise UserError(f"{path}: frames lack a per-atom sigma_f array (run python -m models.rerun first)")
-        s = np.array([f.arrays["sigma_f"].max() for f in frames])
-        is_halt = any("halt_reason" in f.info for f in frames)
-        forced = np.zeros(len(frames), bool)
-        if is_halt and a.last_n > 0:
-            forced[-a.last_n:] = True
-        for i in select_frames(s, a.lo, a.hi, a.top_k, a.min_gap, forced):
-            f = frames[i].copy()
-            f.calc = None
-            for key in list(f.arrays):
-                if key not in ("numbers", "positions", "sigma_f"):
-                    del f.arrays[key]
-            reason = "halt" if forced[i] else "trust window"
-            f.info = {"source": str(path), "frame": int(f.info.get("frame", i)), "step": f.info.get("step"),
-                      "max_sigma_f": float(s[i]), "reason": reason, "generation": a.generation}
-            f.info = {k: v for k, v in f.info.items() if v is not None}
-            picked.append(f)
-    picked.sort(key=lambda f: (f.info["reason"] != "halt", -f.info["max_sigma_f"]))
-    if a.cap is not None:
-        picked = picked[: a.cap]
+        sources.append((str(path), frames))
+    picked = select_candidates(sources, a.lo, a.hi, a.top_k, a.last_n, a.min_gap, a.cap, a.generation)
     out = Path(a.out)
     tmp = out.with_name(out.name + ".part")
     write(tmp, picked, format="extxyz")
