@@ -130,6 +130,10 @@ def write_frames(path: str | Path, frames) -> Path:
 
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    write(tmp, list(frames), format="extxyz")
+    frames = list(frames)
+    if frames:
+        write(tmp, frames, format="extxyz")
+    else:
+        tmp.write_text("")
     os.replace(tmp, path)
     return path

@@ -143,7 +143,9 @@ def deploy_ensemble_subprocess(ens_dir: str | Path, out_dir: str | Path, fmt: st
     import subprocess
 
     cmd = [sys.executable, "-m", "models.deploy", str(ens_dir), str(out_dir), "--format", fmt, "--device", device]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    here = str(Path(__file__).resolve().parents[1])  # the same models package in the child, installed or not
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([here] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
         raise DeployError(f"compiling {ens_dir} failed: " + " | ".join(tail))

@@ -1,0 +1,847 @@
+"""Active learning with NequIP ensembles: explore -> select -> label -> retrain -> deploy -> evaluate, by generation.
+
+    python -m models.loop loop.yaml [--out DIR] [--force]          # run (or resume) the loop
+    python -m models.loop --status DIR                              # the generations as a table
+
+Generation 0 labels its starting structures (or takes a labelled data set) and trains the first ensemble. Every
+later generation g:
+  explore   LAMMPS MD (lammps_inputs/explore.in) of every system x protocol x temperature with the ensemble of
+            generation g-1 (pair_style nequip ensemble: mean forces drive the MD, sigma_F in thermo and dump; the
+            run halts when max sigma_F > explore.halt_sigma (default select.hi) or max |F| > halt_fmax, 100 eV/Å)
+  select    models.select's rules over all dumps and halt files: trust window lo <= max sigma_F < hi, the last
+            frames of every halt (very-large-force frames included, as in the paper), de-duplication, top-k per
+            run and a budget per generation
+  label     the labeller: emt (ASE EMT), lammps (any LAMMPS potential include file, e.g.
+            lammps_inputs/potentials/classical_au_hbn.in, through beamheat.lammps_run single points) or gpaw
+            (dft.label's library, same database schema); results go to GEN/labels.db (one transaction per frame,
+            keyed by content hash) and GEN/labels.extxyz
+  train     models.train's ensemble on all labels of generations 0..g, from scratch or fine-tuned from g-1
+            (train.finetune); the test split of generation 0 stays fixed
+  deploy    models.deploy of all members (TorchScript)
+  evaluate  metrics on the fixed test split; the ensemble of g-1 on the new labels (sigma_F vs delta_F);
+            exploration statistics; figures in GEN/figures (sigma_F histograms, delta_F vs sigma_F, learning curve,
+            fractions accurate/halted against generation)
+Stop: after stop.generations generations (counting generation 0), or when the fraction of exploration frames with
+max sigma_F < select.lo reaches stop.accurate_fraction.
+
+Restart: each generation is a folder gen_NNN with manifest.json (stage states, input hashes, counts, metrics, wall
+times). A re-run skips finished stages; a stage killed midway resumes at its finished items (explore runs,
+labels, trained members, compiled models), so nothing is redone, lost or duplicated. A finished stage whose inputs
+changed (edited YAML) is an error unless --force, which redoes it and what depends on it.
+
+The YAML (paths relative to the YAML's folder, the current folder, or the repository; units in the key names):
+  out: runs/loop
+  type_names: [Au, B, N]              # model types; the first is the particle element (LAMMPS type 1)
+  initial:  {data: labelled.extxyz}   # or builder structures labelled by the labeller:
+            {n_frames: 30, seed: 0, support: hbn, element: Au, rattle_A: 0.12, rattle_support_A: 0.03,
+             kinds: [bulk, surface, particle, support, particle_on_support]}
+  systems:  [{name: au_hbn, support: hbn, diameter_nm: 1.0, height_ratio: 0.7, margin_A: 4}]  # or {file: x.extxyz}
+  protocols: [{name: anneal, kind: anneal, T_K: [600, 900], steps: 1000},
+              {name: heat, kind: heat_transfer, T_K: 600, T_support_K: 300, thermalise_steps: 500, steps: 1000}]
+  explore:  {dump_every: 20, halt_fmax: 100, seed: 1, dt_ps: 0.002}
+  select:   {lo: 0.05, hi: 0.5, budget: 20, top_k: 6, last_n: 3, min_gap: 3}
+  labeller: {kind: lammps, potential: classical_au_hbn}   # | {kind: emt} | {kind: gpaw, settings: {...}}
+  train:    {config: models/configs/tiny.yaml, ensemble: 3, overrides: [trainer.max_epochs=10], seed: 1,
+             test_fraction: 0.2, val_fraction: 0.15, finetune: false}
+  stop:     {generations: 3, accurate_fraction: 0.95}
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from beamheat.cli import UserError, run
+from models.data import file_hash, frame_uid, read_labelled, write_frames, write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPLORE_IN = ROOT / "lammps_inputs" / "explore.in"
+STAGES_G0 = ("label", "train", "deploy", "evaluate")
+STAGES = ("explore", "select", "label", "train", "deploy", "evaluate")
+LETTER = {"explore": "E", "select": "S", "label": "L", "train": "T", "deploy": "D", "evaluate": "V"}
+
+DEFAULTS = {
+    "out": "runs/loop",
+    "type_names": None,
+    "initial": {"data": None, "n_frames": 30, "seed": 0, "support": None, "element": None, "rattle_A": 0.12,
+                "rattle_support_A": 0.03, "kinds": ["bulk", "surface", "particle", "support", "particle_on_support"]},
+    "systems": [],
+    "protocols": [{"name": "anneal", "kind": "anneal", "T_K": [600], "steps": 1000}],
+    "explore": {"dump_every": 20, "halt_fmax": 100.0, "halt_sigma": None, "halt_frames": 3, "seed": 1,
+                "dt_ps": 0.002, "damp_ps": 0.2, "timeout_s": 3600},
+    "select": {"lo": 0.05, "hi": 0.5, "budget": 20, "top_k": None, "last_n": 3, "min_gap": 1},
+    "labeller": {"kind": "emt", "potential": None, "type_names": None, "settings": {}, "ranks_per_calc": None},
+    "train": {"config": "models/configs/tiny.yaml", "ensemble": 3, "overrides": [], "seed": 1,
+              "test_fraction": 0.2, "val_fraction": 0.15, "finetune": False},
+    "stop": {"generations": 3, "accurate_fraction": None},
+}
+
+
+class LoopError(UserError):
+    pass
+
+
+def _now() -> str:
+    return datetime.datetime.now().isoformat(timespec="seconds")
+
+
+def _hash(obj) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------------------------------ configuration
+def _merge(defaults: dict, user: dict, where: str) -> dict:
+    out = copy.deepcopy(defaults)
+    for k, v in (user or {}).items():
+        if k not in defaults:
+            raise LoopError(f"{where}: unknown key {k!r}; known: {', '.join(defaults)}")
+        if isinstance(defaults[k], dict) and defaults[k] and k not in ("settings",):
+            if not isinstance(v, dict):
+                raise LoopError(f"{where}.{k}: expected a mapping")
+            out[k] = _merge(defaults[k], v, f"{where}.{k}")
+        else:
+            out[k] = v
+    return out
+
+
+def resolve_path(p: str | Path, base: Path) -> Path:
+    p = Path(p)
+    if p.is_absolute():
+        return p
+    for root in (base, Path.cwd(), ROOT):
+        if (root / p).exists():
+            return (root / p).resolve()
+    return (base / p).resolve()
+
+
+def load_config(path: Path, out: str | None = None) -> dict:
+    import yaml
+
+    if not path.is_file():
+        raise LoopError(f"{path}: loop config not found")
+    try:
+        user = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise LoopError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(user, dict):
+        raise LoopError(f"{path}: expected a mapping at the top level")
+    cfg = _merge(DEFAULTS, user, path.name)
+    base = path.resolve().parent
+    cfg["out"] = str(Path(out or cfg["out"]).resolve())  # relative to the current folder
+    if not cfg["type_names"]:
+        raise LoopError(f"{path}: type_names is required (model types; the first is the particle element)")
+    s = cfg["select"]
+    if not s["lo"] < s["hi"]:
+        raise LoopError(f"{path}: select.lo {s['lo']} must be below select.hi {s['hi']}")
+    if cfg["explore"]["halt_sigma"] is None:
+        cfg["explore"]["halt_sigma"] = s["hi"]
+    lab = cfg["labeller"]
+    if lab["kind"] not in ("emt", "lammps", "gpaw"):
+        raise LoopError(f"{path}: labeller.kind {lab['kind']!r}: choose emt, lammps or gpaw")
+    if lab["kind"] == "lammps":
+        if not lab["potential"]:
+            raise LoopError(f"{path}: labeller.potential is required for the lammps labeller")
+        pot = str(lab["potential"])
+        cand = ROOT / "lammps_inputs" / "potentials" / f"{pot}.in"
+        lab["potential"] = str(cand if cand.exists() and "/" not in pot else resolve_path(pot, base))
+        if not Path(lab["potential"]).is_file():
+            raise LoopError(f"{path}: labeller.potential {pot}: file not found")
+    cfg["train"]["config"] = str(resolve_path(cfg["train"]["config"], base))
+    if not Path(cfg["train"]["config"]).is_file():
+        raise LoopError(f"{path}: train.config {cfg['train']['config']}: file not found")
+    if cfg["initial"]["data"]:
+        cfg["initial"]["data"] = str(resolve_path(cfg["initial"]["data"], base))
+        if not Path(cfg["initial"]["data"]).exists():
+            raise LoopError(f"{path}: initial.data {cfg['initial']['data']}: file not found")
+    for k, sysd in enumerate(cfg["systems"]):
+        if "name" not in sysd:
+            raise LoopError(f"{path}: systems[{k}] needs a name")
+        if "file" in sysd:
+            sysd["file"] = str(resolve_path(sysd["file"], base))
+    for k, pr in enumerate(cfg["protocols"]):
+        if pr.get("kind", "anneal") not in ("anneal", "heat_transfer"):
+            raise LoopError(f"{path}: protocols[{k}].kind {pr.get('kind')!r}: choose anneal or heat_transfer")
+    if cfg["stop"]["generations"] is None or int(cfg["stop"]["generations"]) < 1:
+        raise LoopError(f"{path}: stop.generations must be >= 1")
+    return cfg
+
+
+# ------------------------------------------------------------------------------------------------ structures
+def _rattle(atoms, rng, particle_element, scale_p, scale_s):
+    sym = np.array(atoms.get_chemical_symbols())
+    scale = np.where(sym == particle_element, scale_p, scale_s)[:, None]
+    atoms.positions += rng.normal(size=atoms.positions.shape) * scale
+    return atoms
+
+
+def initial_structures(cfg: dict) -> list:
+    """Generation 0 from builder structures: rattled bulk, surfaces, bare particles, bare support and particles on
+    the support (beamheat.build)."""
+    from ase.build import bulk, fcc111
+
+    from beamheat.build import assemble, particle, support
+
+    ini = cfg["initial"]
+    el = ini["element"] or cfg["type_names"][0]
+    sup = ini["support"]
+    kinds = [k for k in ini["kinds"] if sup or k not in ("support", "particle_on_support")]
+    unknown = set(kinds) - {"bulk", "surface", "particle", "support", "particle_on_support"}
+    if unknown:
+        raise LoopError(f"initial.kinds: unknown {sorted(unknown)}")
+    rng = np.random.default_rng(ini["seed"])
+    frames = []
+    for i in range(int(ini["n_frames"])):
+        kind = kinds[i % len(kinds)]
+        if kind == "bulk":
+            a = bulk(el, "fcc", cubic=True).repeat((2, 2, 2))
+            a.set_cell(a.cell * rng.uniform(0.97, 1.03), scale_atoms=True)
+        elif kind == "surface":
+            a = fcc111(el, size=(3, 3, 4), vacuum=6.0, periodic=True)
+        elif kind == "particle":
+            a = particle(el, diameter_nm=rng.uniform(0.7, 1.1), height_ratio=rng.uniform(0.5, 1.0))
+            a.center(vacuum=5.0)
+            a.pbc = False
+        elif kind == "support":
+            a = support(sup, (10.0, 10.0))
+            a.center(vacuum=6.0, axis=2)
+        else:
+            p = particle(el, diameter_nm=rng.uniform(0.7, 1.1), height_ratio=rng.uniform(0.5, 1.0))
+            s = support(sup, tuple(np.ptp(p.positions[:, :2], axis=0) + 6.0))
+            a = assemble(p, s, gap_A=rng.uniform(2.5, 3.6), vacuum_A=6.0)
+        a = _rattle(a, rng, el, ini["rattle_A"], ini["rattle_support_A"])
+        a.info.update({"source": f"initial:{kind}", "frame": i, "generation": 0})
+        frames.append(a)
+    return frames
+
+
+def system_atoms(sysd: dict):
+    from ase.io import read
+
+    from beamheat.build import DEFAULT_GAP_A, assemble, particle, support
+
+    if "file" in sysd:
+        return read(sysd["file"])
+    el = sysd.get("element", "Au")
+    p = particle(el, diameter_nm=sysd.get("diameter_nm", 1.0), height_ratio=sysd.get("height_ratio", 0.7))
+    if not sysd.get("support"):
+        p.center(vacuum=8.0)
+        p.pbc = True
+        return p
+    s = support(sysd["support"], tuple(np.ptp(p.positions[:, :2], axis=0) + 2 * sysd.get("margin_A", 5.0)),
+                layers=sysd.get("layers", 1))
+    return assemble(p, s, gap_A=sysd.get("gap_A", DEFAULT_GAP_A[sysd["support"]]),
+                    vacuum_A=sysd.get("vacuum_A", 10.0))
+
+
+# ------------------------------------------------------------------------------------------------ labellers
+def _labeller_id(lab: dict) -> str:
+    if lab["kind"] == "lammps":
+        return _hash(["lammps", file_hash(lab["potential"]), lab.get("type_names")])
+    if lab["kind"] == "gpaw":
+        return _hash(["gpaw", lab.get("settings")])
+    return "emt"
+
+
+def _db_value(v):
+    """ASE db refuses strings that read as numbers: store those as numbers, anything else as text."""
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, (int, float)):
+        return v
+    s = str(v)
+    for conv in (int, float):
+        try:
+            return conv(s)
+        except ValueError:
+            pass
+    return s
+
+
+def label_frames(frames, lab: dict, db_path: Path, type_names, progress=print) -> list:
+    """Label `frames` into the ASE database DB_PATH (skipping frames already there); return the labelled frames in
+    input order (failed ones left out). emt and lammps rows use dft.label's schema (uid, status, source, frame)."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.db import connect
+
+    db = connect(str(db_path), serial=True)
+    keys = ("source", "frame", "generation", "reason", "max_sigma_f")
+    if lab["kind"] == "gpaw":
+        from dft.label import DEFAULT_SETTINGS, config_id, label_configurations
+
+        settings = dict(DEFAULT_SETTINGS, **(lab.get("settings") or {}))
+        len(db)
+        r = label_configurations(frames, db, settings, lab.get("ranks_per_calc"), info_keys=keys,
+                                 db_name=str(db_path))
+        uids = r["uids"]
+    else:
+        lid = _labeller_id(lab)
+        uids = [_hash([frame_uid(f), lid]) for f in frames]
+        have = {row.uid for row in db.select(columns=["key_value_pairs"])} if len(db) else set()
+        todo = [k for k, u in enumerate(uids) if u not in have]
+        progress(f"  label ({lab['kind']}): {len(frames)} frames, {len(frames) - len(todo)} already labelled, "
+                 f"{len(todo)} to compute")
+        if lab["kind"] == "lammps":
+            from beamheat.lammps_run import potential_commands, single_point
+
+            style, coeffs = potential_commands(lab["potential"])
+            tn = lab.get("type_names") or type_names
+        t0 = time.perf_counter()
+        for n, k in enumerate(todo):
+            atoms = frames[k].copy()
+            atoms.calc = None
+            for key in list(atoms.arrays):
+                if key not in ("numbers", "positions"):
+                    del atoms.arrays[key]
+            error = None
+            try:
+                if lab["kind"] == "emt":
+                    from ase.calculators.emt import EMT
+
+                    atoms.calc = EMT()
+                    e, f = atoms.get_potential_energy(), atoms.get_forces()
+                else:
+                    r = single_point(atoms, style, coeffs, tn)
+                    e, f = r["energy_eV"], r["forces_eV_per_A"]
+                if not (np.isfinite(e) and np.isfinite(f).all()):
+                    error = "non-finite energy or forces"
+            except Exception as ex:  # a labeller may fail on one frame (unknown element, lost atoms): record, go on
+                error = f"{ex.__class__.__name__}: {str(ex).splitlines()[0] if str(ex) else ''}"[:300]
+            out = atoms.copy()
+            if error is None:
+                out.calc = SinglePointCalculator(out, energy=float(e), forces=np.asarray(f))
+            kvp = {"uid": uids[k], "status": "failed" if error else "done", "labeller": lab["kind"]}
+            for key in keys:
+                v = frames[k].info.get(key)
+                if isinstance(v, (np.integer, np.floating, np.bool_)):
+                    v = v.item()
+                if v is not None:
+                    kvp[key] = _db_value(v)
+            if error:
+                kvp["error"] = error
+            with db:  # one transaction per frame: there completely or not at all
+                if db.count(uid=uids[k]) == 0:
+                    db.write(out, key_value_pairs=kvp)
+            if (n + 1) % 10 == 0 or n + 1 == len(todo):
+                progress(f"    {n + 1}/{len(todo)} labelled ({time.perf_counter() - t0:.1f} s)")
+    rows = {row.uid: row for row in db.select()}
+    out = []
+    for u in uids:
+        row = rows.get(u)
+        if row is not None and row.get("status") == "done":
+            a = row.toatoms()
+            for key in keys:
+                if key in row:
+                    a.info[key] = row[key]
+            out.append(a)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ manifest
+class Generation:
+    def __init__(self, work: Path, g: int):
+        self.g = g
+        self.dir = work / f"gen_{g:03d}"
+        self.path = self.dir / "manifest.json"
+        if self.path.exists():
+            self.m = json.loads(self.path.read_text())
+        else:
+            stages = STAGES_G0 if g == 0 else STAGES
+            self.m = {"generation": g, "created": _now(), "stages": {s: {"state": "pending"} for s in stages},
+                      "counts": {}, "metrics": {}}
+
+    def save(self):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        write_json(self.path, self.m)
+
+    def stage(self, name: str) -> dict:
+        return self.m["stages"][name]
+
+    def done(self) -> bool:
+        return all(s["state"] == "done" for s in self.m["stages"].values())
+
+
+def run_stage(gen: Generation, name: str, inputs: dict, fn, force: bool, progress=print) -> dict:
+    """Run one stage unless it is done with the same inputs; record its state, input hash, outputs and wall time."""
+    h = _hash(inputs)
+    st = gen.stage(name)
+    if st["state"] == "done":
+        if st.get("inputs_hash") == h:
+            progress(f"gen {gen.g} {name}: done ({st.get('wall_s', 0):.1f} s), skipped")
+            return st["outputs"]
+        if not force:
+            raise LoopError(f"{gen.dir.name}: stage {name} finished with other inputs than now (edited loop YAML or "
+                            f"data?); use --force to redo it and what depends on it")
+        progress(f"gen {gen.g} {name}: inputs changed, redoing (--force)")
+    resumed = st["state"] == "running"
+    st.update({"state": "running", "inputs_hash": h, "started": _now(), "attempts": st.get("attempts", 0) + 1})
+    gen.save()
+    progress(f"gen {gen.g} {name}: {'resuming' if resumed else 'starting'}")
+    t0 = time.perf_counter()
+    outputs = fn()
+    wall = time.perf_counter() - t0
+    st.update({"state": "done", "finished": _now(), "wall_s": wall, "outputs": outputs,
+               "inputs": {k: v for k, v in inputs.items() if isinstance(v, (str, int, float)) or k.endswith("hash")}})
+    gen.save()
+    progress(f"gen {gen.g} {name}: done in {wall:.1f} s")
+    kill = os.environ.get("BEAMHEAT_LOOP_KILL_AFTER")  # test hook: a real SIGKILL right after a stage is recorded
+    if kill and kill == f"{gen.g}:{name}":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return outputs
+
+
+# ------------------------------------------------------------------------------------------------ stages
+def _files_hash(paths) -> list[str]:
+    return [file_hash(p) if Path(p).exists() else None for p in paths]
+
+
+def explore_runs(cfg: dict) -> list[dict]:
+    runs = []
+    for sysd in cfg["systems"]:
+        for pr in cfg["protocols"]:
+            temps = pr.get("T_K", 600)
+            for T in temps if isinstance(temps, list) else [temps]:
+                runs.append({"system": sysd["name"], "protocol": pr, "T_K": float(T),
+                             "name": f"{sysd['name']}_{pr.get('name', pr.get('kind', 'anneal'))}_{T:g}K"})
+    return runs
+
+
+def stage_explore(cfg, work: Path, gen: Generation, models: list[Path], progress=print) -> dict:
+    from ase.io import write
+
+    ex = cfg["explore"]
+    results = []
+    edir = gen.dir / "explore"
+    runs = explore_runs(cfg)
+    if not runs:
+        raise LoopError("no exploration runs: add systems and protocols to the loop YAML")
+    for k, r in enumerate(runs):
+        rdir = edir / r["name"]
+        done = rdir / "result.json"
+        if done.exists():
+            results.append(json.loads(done.read_text()))
+            progress(f"  explore {k + 1}/{len(runs)} {r['name']}: done earlier, kept")
+            continue
+        if rdir.exists():
+            shutil.rmtree(rdir)  # killed while running: run it again
+        rdir.mkdir(parents=True)
+        data = work / "systems" / f"{r['system']}.data"
+        if not data.exists():
+            data.parent.mkdir(parents=True, exist_ok=True)
+            sysd = next(s for s in cfg["systems"] if s["name"] == r["system"])
+            atoms = system_atoms(sysd)
+            missing = sorted(set(atoms.get_chemical_symbols()) - set(cfg["type_names"]))
+            if missing:
+                raise LoopError(f"system {r['system']}: elements {missing} are not in type_names")
+            tmp = data.with_name(data.name + ".part")
+            write(tmp, atoms, format="lammps-data", specorder=list(cfg["type_names"]), masses=True,
+                  atom_style="atomic")
+            tmp.replace(data)
+        pr = r["protocol"]
+        var = {"data": data, "models": " ".join(str(m) for m in models), "elements": " ".join(cfg["type_names"]),
+               "protocol": pr.get("kind", "anneal"), "T_K": r["T_K"], "T_support_K": pr.get("T_support_K", 300),
+               "thermalise_steps": pr.get("thermalise_steps", 500), "steps": pr.get("steps", 1000),
+               "dt_ps": pr.get("dt_ps", ex["dt_ps"]), "damp_ps": ex["damp_ps"],
+               "seed": int(ex["seed"]) + 1000 * gen.g + k + 1, "dump_every": ex["dump_every"],
+               "halt_sigma": ex["halt_sigma"], "halt_fmax": ex["halt_fmax"], "halt_frames": ex["halt_frames"]}
+        venv_bin = Path(sys.executable).parent
+        mpirun = venv_bin / "mpirun" if (venv_bin / "mpirun").exists() else "mpirun"
+        lmp = venv_bin / "lmp" if (venv_bin / "lmp").exists() else "lmp"
+        cmd = [str(mpirun), "-np", "1", str(lmp), "-in", str(EXPLORE_IN), "-log", "log.lammps"]
+        for key, v in var.items():
+            cmd += ["-var", key, str(v)]
+        t0 = time.perf_counter()
+        progress(f"  explore {k + 1}/{len(runs)} {r['name']}: {var['protocol']} {r['T_K']:g} K, {var['steps']} steps")
+        with open(rdir / "lammps.out", "w") as fo:
+            try:
+                proc = subprocess.run(cmd, cwd=rdir, stdout=fo, stderr=subprocess.STDOUT,
+                                      env=dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1")),
+                                      timeout=ex["timeout_s"])
+                rc = proc.returncode
+            except subprocess.TimeoutExpired:
+                rc = "timeout"
+        text = (rdir / "lammps.out").read_text(errors="replace")
+        halt = rdir / "halt.extxyz"
+        frames = _read_dump(rdir / "explore.dump", cfg["type_names"])
+        reason = None
+        if halt.exists():
+            from ase.io import read
+
+            hf = read(halt, index=":")
+            reason = str(hf[-1].info.get("halt_reason", "halt"))
+        crashed = rc != 0 or "EXPLORE DONE" not in text
+        if crashed:
+            reason = f"crash (exit {rc})" + (f"; {reason}" if reason else "")
+            err = [ln for ln in text.splitlines() if ln.startswith("ERROR")]
+            if err:
+                reason += ": " + err[0][:200]
+        if crashed and not frames and reason and "halt" not in reason:
+            raise LoopError(f"exploration run {r['name']} failed before its first step ({reason}); see "
+                            f"{rdir / 'lammps.out'}")
+        max_sig = [float(f.arrays["sigma_f"].max()) for f in frames]
+        res = {"name": r["name"], "system": r["system"], "protocol": var["protocol"], "T_K": r["T_K"],
+               "halted": reason is not None, "reason": reason, "crashed": crashed, "n_frames": len(frames),
+               "frame_max_sigma_f": max_sig, "wall_s": time.perf_counter() - t0,
+               "dump": str(rdir / "explore.dump"), "halt_file": str(halt) if halt.exists() else None}
+        write_json(done, res)
+        results.append(res)
+        progress(f"    {len(frames)} frames, max sigma_F {max(max_sig) if max_sig else float('nan'):.3g} eV/Å"
+                 f"{', HALTED: ' + reason if reason else ''} ({res['wall_s']:.1f} s)")
+    all_sig = np.concatenate([r["frame_max_sigma_f"] for r in results]) if results else np.zeros(0)
+    lo = cfg["select"]["lo"]
+    out = {"n_runs": len(results), "n_halted": sum(r["halted"] for r in results),
+           "n_crashed": sum(r["crashed"] for r in results), "n_frames": int(all_sig.size),
+           "accurate_fraction": float(np.mean(all_sig < lo)) if all_sig.size else None,
+           "candidate_fraction": float(np.mean((all_sig >= lo) & (all_sig < cfg["select"]["hi"])))
+           if all_sig.size else None,
+           "runs": [r["name"] for r in results]}
+    out["halted_fraction"] = out["n_halted"] / max(1, out["n_runs"])
+    return out
+
+
+def _read_dump(path: Path, type_names) -> list:
+    from ase.io import read
+
+    if not path.exists() or path.stat().st_size == 0:
+        return []
+    try:
+        frames = read(path, index=":", format="lammps-dump-text", specorder=list(type_names))
+    except Exception:  # a dump cut by a crash: keep the complete frames
+        frames = []
+        text = path.read_text().split("ITEM: TIMESTEP")
+        import io
+
+        for chunk in text[1:]:
+            try:
+                frames.append(read(io.StringIO("ITEM: TIMESTEP" + chunk), format="lammps-dump-text",
+                                   specorder=list(type_names)))
+            except Exception:
+                break
+    out = []
+    for k, f in enumerate(frames):
+        if "f_sf[1]" not in f.arrays:
+            continue
+        a = f.copy()
+        a.calc = None
+        a.arrays["sigma_f"] = np.asarray(f.arrays["f_sf[1]"], float)
+        for key in list(a.arrays):
+            if key not in ("numbers", "positions", "sigma_f"):
+                del a.arrays[key]
+        a.info["frame"] = k
+        out.append(a)
+    return out
+
+
+def stage_select(cfg, gen: Generation, progress=print) -> dict:
+    from ase.io import read
+
+    from models.select import select_candidates
+
+    s = cfg["select"]
+    sources = []
+    for name in gen.stage("explore")["outputs"]["runs"]:
+        res = json.loads((gen.dir / "explore" / name / "result.json").read_text())
+        frames = _read_dump(Path(res["dump"]), cfg["type_names"])
+        if frames:
+            sources.append((f"{name}/explore.dump", frames))
+        if res["halt_file"]:
+            sources.append((f"{name}/halt.extxyz", read(res["halt_file"], index=":")))
+    picked = select_candidates(sources, s["lo"], s["hi"], s["top_k"], s["last_n"], s["min_gap"], s["budget"],
+                               gen.g) if sources else []
+    write_frames(gen.dir / "candidates.extxyz", picked)
+    n_halt = sum(f.info["reason"] == "halt" for f in picked)
+    progress(f"  selected {len(picked)} frames ({n_halt} from halts) from {len(sources)} source(s)")
+    return {"n_selected": len(picked), "n_halt": n_halt, "candidates": str(gen.dir / "candidates.extxyz"),
+            "candidates_hash": file_hash(gen.dir / "candidates.extxyz")}
+
+
+def stage_label(cfg, gen: Generation, progress=print) -> dict:
+    from ase.io import read
+
+    out = gen.dir / "labels.extxyz"
+    if gen.g == 0 and cfg["initial"]["data"]:
+        frames = read_labelled(cfg["initial"]["data"])
+        for f in frames:
+            f.info = {"source": "initial:data", "generation": 0}
+        progress(f"  generation 0 from the given data set: {len(frames)} labelled frames")
+    else:
+        if gen.g == 0:
+            cands = initial_structures(cfg)
+            write_frames(gen.dir / "candidates.extxyz", cands)
+        else:
+            cands = read(gen.dir / "candidates.extxyz", index=":") if (gen.dir / "candidates.extxyz").stat().st_size \
+                else []
+        frames = label_frames(cands, cfg["labeller"], gen.dir / "labels.db", cfg["type_names"], progress) \
+            if cands else []
+    write_frames(out, frames)
+    n_failed = 0
+    if (gen.dir / "labels.db").exists():
+        from ase.db import connect
+
+        n_failed = connect(str(gen.dir / "labels.db")).count(status="failed")
+    return {"n_labelled": len(frames), "n_failed": n_failed, "labels": str(out), "labels_hash": file_hash(out)}
+
+
+def _label_files(work: Path, g: int) -> list[Path]:
+    return [work / f"gen_{k:03d}" / "labels.extxyz" for k in range(g + 1)]
+
+
+def stage_train(cfg, work: Path, gen: Generation, force: bool = False, progress=print) -> dict:
+    from models.train import train_ensemble
+
+    t = cfg["train"]
+    files = [p for p in _label_files(work, gen.g) if p.stat().st_size > 0]
+    split = work / "gen_000" / "train" / "split.json" if gen.g > 0 else None
+    prev = work / f"gen_{gen.g - 1:03d}" / "train" if (gen.g > 0 and t["finetune"]) else None
+    r = train_ensemble(t["config"], files, gen.dir / "train", int(t["ensemble"]), list(t["overrides"]),
+                       int(t["seed"]), float(t["test_fraction"]), float(t["val_fraction"]), split,
+                       cfg["type_names"], prev, evaluate=False, force=force, progress=progress)
+    return {"n_train": r["n_train"], "n_val": r["n_val"], "n_test": r["n_test"],
+            "checkpoints_hash": _files_hash(r["members"])}
+
+
+def stage_deploy(gen: Generation, progress=print) -> dict:
+    from models.deploy import deploy_ensemble_subprocess
+
+    progress(f"  compiling the ensemble in {gen.dir / 'deploy'}")
+    files = deploy_ensemble_subprocess(gen.dir / "train", gen.dir / "deploy")
+    return {"models": [str(f) for f in files], "models_hash": _files_hash(files)}
+
+
+def _models(work: Path, g: int) -> list[Path]:
+    gen = Generation(work, g)
+    return [Path(p) for p in gen.stage("deploy")["outputs"]["models"]]
+
+
+def stage_evaluate(cfg, work: Path, gen: Generation, progress=print) -> dict:
+    from models.ensemble import Ensemble
+    from models.metrics import evaluate, public
+
+    figdir = gen.dir / "figures"
+    figdir.mkdir(parents=True, exist_ok=True)
+    metrics = {}
+    test = work / "gen_000" / "train" / "data" / "test.extxyz"
+    ens = Ensemble([str(m) for m in _models(work, gen.g)])
+    if test.exists() and test.stat().st_size > 0:
+        metrics["test"] = public(evaluate(ens, read_labelled(test)))
+    new = None
+    if gen.g > 0:
+        labels = gen.dir / "labels.extxyz"
+        if labels.stat().st_size > 0:
+            prev = Ensemble([str(m) for m in _models(work, gen.g - 1)])
+            new = evaluate(prev, read_labelled(labels))
+            metrics["new_frames_previous_ensemble"] = public(new)
+            np.savez(gen.dir / "new_frames_sigma_delta.npz", sigma_f=new["_sigma_f"], delta_f=new["_delta_f"])
+        metrics["explore"] = {k: v for k, v in gen.stage("explore")["outputs"].items() if k != "runs"}
+    metrics["n_train"] = gen.stage("train")["outputs"]["n_train"]
+    gen.m["metrics"] = metrics
+    gen.save()
+    metrics["figures"] = figures(cfg, work, gen, new)
+    t = metrics.get("test", {}).get("ensemble", {})
+    if t:
+        progress(f"  fixed test split: force RMSE {t['force_rmse_eV_per_A']:.4g} eV/Å, |dF| RMSE "
+                 f"{t['force_error_rmse_eV_per_A']:.4g} eV/Å, energy MAE {t['energy_mae_eV_per_atom']:.4g} eV/atom")
+    if new is not None:
+        e = new["ensemble"]
+        progress(f"  new frames (ensemble of gen {gen.g - 1}): |dF| RMSE {e['force_error_rmse_eV_per_A']:.4g} eV/Å, "
+                 f"Spearman(sigma_F, dF) {e['spearman_sigma_delta']}")
+    return metrics
+
+
+def figures(cfg, work: Path, gen: Generation, new) -> list[str]:
+    from beamheat.plotting import pyplot, save_figure
+
+    plt = pyplot()
+    figdir = gen.dir / "figures"
+    paths = []
+    lo, hi = cfg["select"]["lo"], cfg["select"]["hi"]
+    if gen.g > 0:  # sigma_F histograms of this generation's exploration
+        sig = []
+        for name in gen.stage("explore")["outputs"]["runs"]:
+            res = json.loads((gen.dir / "explore" / name / "result.json").read_text())
+            sig += res["frame_max_sigma_f"]
+        if sig:
+            fig, ax = plt.subplots(figsize=(5.5, 4))
+            ax.hist(sig, bins=40, color="C0")
+            for v, lab in ((lo, "lo"), (hi, "hi")):
+                ax.axvline(v, color="k", ls="--", lw=0.8)
+                ax.text(v, ax.get_ylim()[1] * 0.95, f" {lab}", fontsize=8)
+            ax.set_xlabel("max σF per frame (eV/Å)")
+            ax.set_ylabel("exploration frames")
+            ax.set_title(f"generation {gen.g}: exploration with the ensemble of generation {gen.g - 1}", fontsize=9)
+            paths += save_figure(fig, figdir / "sigma_hist")
+    if new is not None and new.get("_sigma_f") is not None and len(new["_sigma_f"]) > 2:
+        s, d = new["_sigma_f"], new["_delta_f"]
+        fig, ax = plt.subplots(figsize=(5.5, 4.5))
+        h = ax.hist2d(s, d, bins=40, cmin=1, cmap="viridis")
+        fig.colorbar(h[3], ax=ax, label="atoms")
+        lim = float(max(s.max(), d.max()))
+        ax.plot([0, lim], [0, lim], "k--", lw=0.8, label="δF = σF")
+        rho = new["ensemble"]["spearman_sigma_delta"]
+        ax.set_title(f"new frames of gen {gen.g}: Spearman ρ = {rho:.2f}" if rho is not None else "new frames",
+                     fontsize=9)
+        ax.set_xlabel("σF (eV/Å)")
+        ax.set_ylabel("δF = |F̄ − F_ref| (eV/Å)")
+        ax.legend(fontsize=8)
+        paths += save_figure(fig, figdir / "error_vs_sigma")
+    hist = history(work, gen.g)
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    pts = [(h["n_train"], h["test_force_rmse"]) for h in hist if h["test_force_rmse"] is not None]
+    if pts:
+        ax.plot(*zip(*pts), "o-")
+        for h in hist:
+            if h["test_force_rmse"] is not None:
+                ax.annotate(f"g{h['generation']}", (h["n_train"], h["test_force_rmse"]), fontsize=7)
+    ax.set_xlabel("training frames")
+    ax.set_ylabel("force RMSE on the fixed test split (eV/Å)")
+    ax.set_title("learning curve", fontsize=9)
+    paths += save_figure(fig, figdir / "learning_curve")
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for key, lab in (("accurate_fraction", "accurate (max σF < lo)"), ("halted_fraction", "runs halted")):
+        pts = [(h["generation"], h[key]) for h in hist if h[key] is not None]
+        if pts:
+            ax.plot(*zip(*pts), "o-", label=lab)
+    ax.set_xlabel("generation")
+    ax.set_ylabel("fraction")
+    ax.set_ylim(-0.05, 1.05)
+    if ax.get_lines():
+        ax.legend(fontsize=8)
+    paths += save_figure(fig, figdir / "fractions")
+    return paths
+
+
+def history(work: Path, upto: int | None = None) -> list[dict]:
+    rows = []
+    g = 0
+    while (work / f"gen_{g:03d}" / "manifest.json").exists() and (upto is None or g <= upto):
+        gen = Generation(work, g)
+        m = gen.m.get("metrics") or {}
+        ex = (gen.m["stages"].get("explore", {}).get("outputs") or {})
+        test = (m.get("test") or {}).get("ensemble") or {}
+        new = (m.get("new_frames_previous_ensemble") or {}).get("ensemble") or {}
+        tr = gen.m["stages"]["train"].get("outputs") or {}
+        lab = gen.m["stages"]["label"].get("outputs") or {}
+        rows.append({"generation": g, "n_train": tr.get("n_train"), "n_new": lab.get("n_labelled"),
+                     "test_force_rmse": test.get("force_rmse_eV_per_A"),
+                     "test_force_error_rmse": test.get("force_error_rmse_eV_per_A"),
+                     "halted_fraction": ex.get("halted_fraction"), "accurate_fraction": ex.get("accurate_fraction"),
+                     "spearman_new": new.get("spearman_sigma_delta"),
+                     "states": {s: v["state"] for s, v in gen.m["stages"].items()},
+                     "wall_s": {s: v.get("wall_s") for s, v in gen.m["stages"].items()}})
+        g += 1
+    return rows
+
+
+def status_table(work: Path) -> str:
+    rows = history(work)
+    if not rows:
+        raise LoopError(f"{work}: no generations (gen_000/manifest.json not found)")
+
+    def f(v, fmt):
+        return format(v, fmt) if v is not None else "-"
+
+    head = (f"{'gen':>3}  {'stages':<7} {'new':>5} {'train':>5} {'F RMSE':>8} {'|dF| RMSE':>9} {'halted':>6} "
+            f"{'accur.':>6} {'rho(new)':>8} {'wall s':>7}")
+    lines = [f"{work}: stages E explore, S select, L label, T train, D deploy, V evaluate (letter done, * running "
+             f"or interrupted, . pending); F RMSE on the fixed test split (eV/Å); halted/accur. from the exploration "
+             f"with the previous generation's ensemble; rho: Spearman(sigma_F, dF) on the new frames", head]
+    for r in rows:
+        st = "".join(LETTER[s] if v == "done" else "*" if v == "running" else "." for s, v in r["states"].items())
+        wall = sum(v for v in r["wall_s"].values() if v)
+        lines.append(f"{r['generation']:>3}  {st:<7} {f(r['n_new'], 'd'):>5} {f(r['n_train'], 'd'):>5} "
+                     f"{f(r['test_force_rmse'], '.4f'):>8} {f(r['test_force_error_rmse'], '.4f'):>9} "
+                     f"{f(r['halted_fraction'], '.2f'):>6} {f(r['accurate_fraction'], '.2f'):>6} "
+                     f"{f(r['spearman_new'], '.3f'):>8} {wall:>7.1f}")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------ driver
+def run_loop(cfg: dict, force: bool = False, progress=print) -> list[dict]:
+    work = Path(cfg["out"])
+    work.mkdir(parents=True, exist_ok=True)
+    import yaml
+
+    saved = work / "loop.yaml"
+    text = yaml.safe_dump(cfg, sort_keys=True)
+    if saved.exists() and saved.read_text() != text and not force:
+        progress(f"note: the loop configuration differs from {saved}; stages whose inputs changed will be refused "
+                 f"unless --force")
+    if not saved.exists() or force:
+        tmp = saved.with_name(".loop.yaml.part")
+        tmp.write_text(text)
+        tmp.replace(saved)
+    n_gen = int(cfg["stop"]["generations"])
+    for g in range(n_gen):
+        gen = Generation(work, g)
+        gen.save()
+        if g > 0:
+            models = _models(work, g - 1)
+            out = run_stage(gen, "explore", {"models_hash": _files_hash(models), "systems": cfg["systems"],
+                                             "protocols": cfg["protocols"], "explore": cfg["explore"],
+                                             "lo": cfg["select"]["lo"], "type_names": cfg["type_names"]},
+                            lambda: stage_explore(cfg, work, gen, models, progress), force, progress)
+            run_stage(gen, "select", {"explore_hash": _hash(out), "select": cfg["select"]},
+                      lambda: stage_select(cfg, gen, progress), force, progress)
+            label_in = {"candidates_hash": gen.stage("select")["outputs"]["candidates_hash"]}
+        else:
+            label_in = {"initial": cfg["initial"], "type_names": cfg["type_names"]}
+        label_in["labeller"] = cfg["labeller"] if not cfg["initial"]["data"] or g > 0 else None
+        run_stage(gen, "label", label_in, lambda: stage_label(cfg, gen, progress), force, progress)
+        labels_hash = [Generation(work, k).stage("label")["outputs"]["labels_hash"] for k in range(g + 1)]
+        train_in = {"labels_hash": labels_hash, "train": cfg["train"], "config_hash": file_hash(cfg["train"]["config"]),
+                    "type_names": cfg["type_names"]}
+        if g > 0:
+            train_in["split_hash"] = file_hash(work / "gen_000" / "train" / "split.json")
+            if cfg["train"]["finetune"]:
+                train_in["previous"] = Generation(work, g - 1).stage("train")["outputs"]["checkpoints_hash"]
+        tr = run_stage(gen, "train", train_in, lambda: stage_train(cfg, work, gen, force, progress), force, progress)
+        dep = run_stage(gen, "deploy", {"checkpoints_hash": tr["checkpoints_hash"]},
+                        lambda: stage_deploy(gen, progress), force, progress)
+        run_stage(gen, "evaluate", {"models_hash": dep["models_hash"], "select": cfg["select"]},
+                  lambda: stage_evaluate(cfg, work, gen, progress), force, progress)
+        gen.m["counts"] = {"n_labelled": gen.stage("label")["outputs"]["n_labelled"], "n_train": tr["n_train"]}
+        gen.save()
+        acc = cfg["stop"]["accurate_fraction"]
+        if g > 0 and acc is not None:
+            frac = gen.stage("explore")["outputs"]["accurate_fraction"]
+            if frac is not None and frac >= acc:
+                progress(f"converged: {frac:.2f} of the exploration frames have max sigma_F < lo (>= {acc})")
+                break
+    print(status_table(work))
+    return history(work)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m models.loop", description=__doc__.split("\n\n")[0],
+                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", nargs="?", help="loop YAML (keys and defaults below)")
+    p.add_argument("--out", help="work directory (default: the YAML's `out`, runs/loop)")
+    p.add_argument("--status", metavar="DIR", help="print the generations of a loop directory as a table and exit")
+    p.add_argument("--force", action="store_true", help="redo finished stages whose inputs changed")
+    a = p.parse_args(argv)
+    if a.status:
+        if not Path(a.status).is_dir():
+            raise LoopError(f"{a.status}: no such directory")
+        print(status_table(Path(a.status)))
+        return 0
+    if not a.config:
+        raise LoopError("give a loop YAML (or --status DIR)")
+    cfg = load_config(Path(a.config), a.out)
+    run_loop(cfg, a.force)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))
