@@ -93,8 +93,8 @@ def make_split(frames, test_fraction: float = 0.1, val_fraction: float = 0.1,
         n_test = math.ceil(test_fraction * len(uids)) if test_fraction > 0 else 0
         test = _rank(uids, "test")[:n_test]
     else:
-        fixed = set(fixed_test)
-        test = [u for u in uids if u in fixed]
+        present = set(uids)
+        test = [u for u in fixed_test if u in present]  # in the order first chosen
     rest = [u for u in uids if u not in set(test)]
     n_val = max(1, math.ceil(val_fraction * len(rest))) if len(rest) > 1 else 0
     val = _rank(rest, "val")[:n_val]

@@ -1,0 +1,233 @@
+"""models.loop: a real 2-generation active-learning loop (classical Au/hBN reference as the labeller, tiny NequIP
+ensembles with nequip-train, LAMMPS exploration with pair_style nequip), killed after labelling and during
+training, then resumed; and the labellers (emt, lammps, gpaw) on their own."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.db import connect
+from ase.io import read
+
+from conftest import ROOT
+
+YAML = """out: {out}
+type_names: [Au, B, N]
+initial: {{n_frames: 12, seed: 0, support: hbn}}
+systems:
+  - {{name: au_hbn, support: hbn, diameter_nm: 0.8, height_ratio: 0.7, margin_A: 2.5}}
+protocols:
+  - {{name: anneal, kind: anneal, T_K: [600], steps: 200}}
+explore: {{dump_every: 20}}
+select: {{lo: 0.02, hi: 1.0, budget: 6, top_k: 5, last_n: 2, min_gap: 2}}
+labeller: {{kind: lammps, potential: classical_au_hbn}}
+train: {{config: models/configs/tiny.yaml, ensemble: 2, overrides: [trainer.max_epochs=3], test_fraction: 0.2,
+        val_fraction: 0.15}}
+stop: {{generations: 2}}
+"""
+
+
+def _env(**extra):
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT), **extra)
+    return env
+
+
+def _loop(args, **kw):
+    return subprocess.Popen([sys.executable, "-m", "models.loop", *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True, **kw)
+
+
+def manifest(work: Path, g: int) -> dict:
+    return json.loads((work / f"gen_{g:03d}" / "manifest.json").read_text(), parse_constant=_no_nan)
+
+
+def _no_nan(c):
+    raise AssertionError(f"invalid JSON constant {c}")
+
+
+@pytest.fixture(scope="module")
+def killed_and_resumed(tmp_path_factory):
+    """Run 1: SIGKILL right after generation 1's labels are recorded. Run 2: SIGKILL while member 2 of generation 1
+    trains. Run 3: to the end. Returns what was observed between the runs."""
+    d = tmp_path_factory.mktemp("loop")
+    work = d / "work"
+    cfg = d / "loop.yaml"
+    cfg.write_text(YAML.format(out=work))
+    obs = {"work": work, "cfg": cfg}
+    t0 = time.perf_counter()
+    p = _loop([cfg], env=_env(BEAMHEAT_LOOP_KILL_AFTER="1:label"))
+    obs["out1"] = p.communicate(timeout=400)[0]
+    obs["rc1"] = p.returncode
+    obs["after_label"] = manifest(work, 1)
+    db = connect(str(work / "gen_001" / "labels.db"))
+    obs["labels1"] = sorted((r.id, r.uid, r.ctime) for r in db.select())
+    # run 2: kill while the second member of generation 1 is training
+    p = _loop([cfg], env=_env())
+    member0 = work / "gen_001" / "train" / "member_0" / "done.json"
+    member1 = work / "gen_001" / "train" / "member_1" / "config.yaml"
+    deadline = time.time() + 400
+    while not member1.exists() and p.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(2.0)  # member 1's nequip-train is running now
+    obs["killed_in_training"] = p.poll() is None
+    os.killpg(p.pid, signal.SIGKILL)
+    obs["out2"] = p.communicate()[0]
+    obs["during_train"] = manifest(work, 1)
+    obs["member0_ckpt_mtime"] = (work / "gen_001" / "train" / "member_0" / "model.ckpt").stat().st_mtime_ns
+    obs["member0_done"] = member0.read_text()
+    p = _loop([cfg], env=_env())
+    obs["out3"] = p.communicate(timeout=600)[0]
+    obs["rc3"] = p.returncode
+    obs["wall_s"] = time.perf_counter() - t0
+    return obs
+
+
+def test_two_generation_loop_completes(killed_and_resumed):
+    o = killed_and_resumed
+    work = o["work"]
+    assert o["rc3"] == 0, o["out3"][-3000:]
+    m0, m1 = manifest(work, 0), manifest(work, 1)
+    assert all(s["state"] == "done" for s in m0["stages"].values())
+    assert list(m1["stages"]) == ["explore", "select", "label", "train", "deploy", "evaluate"]
+    assert all(s["state"] == "done" for s in m1["stages"].values())
+    ex = m1["stages"]["explore"]["outputs"]
+    assert ex["n_runs"] == 1 and ex["n_frames"] >= 2 and 0 <= ex["halted_fraction"] <= 1
+    n_new = m1["stages"]["label"]["outputs"]["n_labelled"]
+    assert 1 <= n_new <= 6
+    assert m1["counts"]["n_train"] > m0["counts"]["n_train"]
+    # the test split of generation 0 is the test split of generation 1
+    s0 = json.loads((work / "gen_000" / "train" / "split.json").read_text())
+    s1 = json.loads((work / "gen_001" / "train" / "split.json").read_text())
+    assert s0["test"] == s1["test"] and len(s0["test"]) >= 2
+    assert not set(s1["test"]) & set(s1["train"] + s1["val"])
+    t = m1["metrics"]["test"]["ensemble"]
+    assert 0 < t["force_rmse_eV_per_A"] < 50 and len(m1["metrics"]["test"]["members"]) == 2
+    new = m1["metrics"]["new_frames_previous_ensemble"]
+    assert new["n_frames"] == n_new and new["ensemble"]["mean_sigma_f_eV_per_A"] > 0
+    # the labels really are the classical reference's: relabel one and compare
+    from beamheat.lammps_run import potential_commands, single_point
+
+    fr = read(work / "gen_001" / "labels.extxyz", index=0)
+    style, coeffs = potential_commands(ROOT / "lammps_inputs/potentials/classical_au_hbn.in")
+    ref = single_point(fr, style, coeffs, ["Au", "B", "N"])
+    np.testing.assert_allclose(fr.get_forces(), ref["forces_eV_per_A"], atol=1e-8)
+    for name in ("sigma_hist", "error_vs_sigma", "learning_curve", "fractions"):
+        assert (work / "gen_001" / "figures" / f"{name}.png").stat().st_size > 1000
+    assert len(list((work / "gen_001" / "deploy").glob("member_*.nequip.pth"))) == 2
+    proc = subprocess.run([sys.executable, "-m", "models.loop", "--status", str(work)], cwd=ROOT,
+                          capture_output=True, text=True, env=_env())
+    rows = [ln.split() for ln in proc.stdout.splitlines() if ln.split()[:1] in (["0"], ["1"])]
+    assert proc.returncode == 0 and [r[1] for r in rows] == ["LTDV", "ESLTDV"], proc.stdout
+    print(f"loop with two kills: {o['wall_s']:.0f} s")
+
+
+def test_kill_after_labelling_and_during_training_loses_and_redoes_nothing(killed_and_resumed):
+    o = killed_and_resumed
+    work = o["work"]
+    assert o["rc1"] == -signal.SIGKILL, o["out1"][-2000:]
+    st = o["after_label"]["stages"]
+    assert st["label"]["state"] == "done" and st["train"]["state"] == "pending"
+    assert o["killed_in_training"], o["out2"][-2000:]
+    st = o["during_train"]["stages"]
+    assert st["train"]["state"] == "running"
+    m0, m1 = manifest(work, 0), manifest(work, 1)
+    # nothing redone: every stage of generation 0 ran once, labelling of generation 1 ran once
+    assert all(s["attempts"] == 1 for s in m0["stages"].values())
+    for name in ("explore", "select", "label"):
+        assert m1["stages"][name]["attempts"] == 1
+    assert m1["stages"]["train"]["attempts"] == 2
+    assert "member 1/2: already trained, skipped" in o["out3"]
+    assert "member 2/2: training" in o["out3"]
+    assert (work / "gen_001" / "train" / "member_0" / "model.ckpt").stat().st_mtime_ns == o["member0_ckpt_mtime"]
+    assert (work / "gen_001" / "train" / "member_0" / "done.json").read_text() == o["member0_done"]
+    # nothing lost or duplicated: the label rows are those of run 1, one per uid
+    db = connect(str(work / "gen_001" / "labels.db"))
+    rows = sorted((r.id, r.uid, r.ctime) for r in db.select())
+    assert rows == o["labels1"] and len({r[1] for r in rows}) == len(rows)
+    assert len(read(work / "gen_001" / "labels.extxyz", index=":")) == m1["stages"]["label"]["outputs"]["n_labelled"]
+    assert "gen 1 label: done" in o["out3"] and "skipped" in o["out3"]
+    # a re-run finds everything done
+    proc = subprocess.run([sys.executable, "-m", "models.loop", str(o["cfg"])], cwd=ROOT, capture_output=True,
+                          text=True, env=_env(), timeout=300)
+    assert proc.returncode == 0 and "starting" not in proc.stdout, proc.stdout[-2000:]
+
+
+def test_changed_inputs_are_refused_without_force(killed_and_resumed, tmp_path):
+    o = killed_and_resumed
+    cfg = tmp_path / "loop.yaml"
+    cfg.write_text(o["cfg"].read_text().replace("budget: 6", "budget: 5"))
+    proc = subprocess.run([sys.executable, "-m", "models.loop", str(cfg)], cwd=ROOT, capture_output=True, text=True,
+                          env=_env(), timeout=300)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: gen_001: stage select finished with other inputs")
+
+
+def test_emt_and_lammps_labellers_store_once(tmp_path):
+    from ase.calculators.emt import EMT
+
+    from models.loop import label_frames
+
+    rng = np.random.default_rng(0)
+    frames = []
+    for k in range(3):
+        a = bulk("Au", "fcc", a=4.08, cubic=True).repeat((2, 1, 1))
+        a.positions += rng.normal(scale=0.1, size=a.positions.shape)
+        a.info.update({"source": "test", "frame": k, "generation": 1})
+        frames.append(a)
+    db = tmp_path / "emt.db"
+    out = label_frames(frames, {"kind": "emt"}, db, ["Au"], progress=lambda *a: None)
+    assert len(out) == 3
+    for a, lab in zip(frames, out):
+        ref = a.copy()
+        ref.calc = EMT()
+        np.testing.assert_allclose(lab.get_forces(), ref.get_forces(), atol=1e-10)
+        assert lab.get_potential_energy() == pytest.approx(ref.get_potential_energy(), abs=1e-10)
+        assert lab.info["generation"] == 1
+    again = label_frames(frames + [frames[0]], {"kind": "emt"}, db, ["Au"], progress=lambda *a: None)
+    assert len(again) == 4 and connect(str(db)).count() == 3
+    pot = str(ROOT / "lammps_inputs/potentials/classical_au_hbn.in")
+    out = label_frames(frames[:2], {"kind": "lammps", "potential": pot}, tmp_path / "l.db", ["Au", "B", "N"],
+                       progress=lambda *a: None)
+    emt_f = [f.get_forces() for f in again[:2]]
+    assert len(out) == 2 and not np.allclose(out[0].get_forces(), emt_f[0], atol=1e-3)  # EAM, not EMT
+    bad = frames[0].copy()
+    bad.symbols[0] = "Cu"  # not a type of the classical Au/hBN potential: recorded as failed, batch goes on
+    out = label_frames([bad, frames[2]], {"kind": "lammps", "potential": pot}, tmp_path / "l.db", ["Au", "B", "N"],
+                       progress=lambda *a: None)
+    assert len(out) == 1 and connect(str(tmp_path / "l.db")).count(status="failed") == 1
+
+
+def test_gpaw_labeller_loop_step_on_two_atom_cells(tmp_path):
+    pytest.importorskip("gpaw", reason="GPAW is installed by scripts/setup.sh unless BEAMHEAT_SKIP_GPAW=1")
+    from ase import Atoms
+
+    from models.loop import Generation, stage_label
+
+    cfg = {"initial": {"data": None}, "type_names": ["H", "Li"],
+           "labeller": {"kind": "gpaw", "settings": {"ecut_eV": 250.0}, "ranks_per_calc": None}}
+    gen = Generation(tmp_path, 1)
+    gen.save()
+    cands = [Atoms("H2", positions=[[0, 0, 0], [0.74, 0, 0]]), bulk("Li", "bcc", a=3.45, cubic=True)]
+    for k, a in enumerate(cands):
+        a.info.update({"source": "test", "frame": k, "generation": 1, "reason": "trust window"})
+    from models.data import write_frames
+
+    write_frames(gen.dir / "candidates.extxyz", cands)
+    out = stage_label(cfg, gen, progress=lambda *a: None)
+    assert out["n_labelled"] == 2 and out["n_failed"] == 0
+    frames = read(gen.dir / "labels.extxyz", index=":")
+    assert np.abs(frames[0].get_forces()).max() > 0.01 and len(frames[1]) == 2
+    rows = list(connect(str(gen.dir / "labels.db")).select())
+    assert {r.status for r in rows} == {"done"} and {r.generation for r in rows} == {1}
+    assert all(r.settings_hash for r in rows)  # dft.label's schema
+    again = stage_label(cfg, gen, progress=lambda *a: None)  # resumed: nothing recomputed
+    assert again["labels_hash"] == out["labels_hash"] and connect(str(gen.dir / "labels.db")).count() == 2
