@@ -149,7 +149,8 @@ def write_row(db, atoms, uid, status, settings, info, result=None, error=None, i
            "wall_time_s": float(result["wall_time_s"]) if result else 0.0}
     for key in info_keys:
         if key in info:
-            kvp[key] = info[key] if isinstance(info[key], (int, float, str)) else str(info[key])
+            v = info[key].item() if isinstance(info[key], np.generic) else info[key]  # extxyz gives numpy scalars
+            kvp[key] = v if isinstance(v, (int, float, str)) else str(v)
     if error:
         kvp["error"] = error[:500]
     with db:  # one transaction: the row is there completely or not at all

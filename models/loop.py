@@ -288,7 +288,7 @@ def label_frames(frames, lab: dict, db_path: Path, type_names, progress=print) -
         uids = r["uids"]
     else:
         lid = _labeller_id(lab)
-        uids = [_hash([frame_uid(f), lid]) for f in frames]
+        uids = ["c" + _hash([frame_uid(f), lid]) for f in frames]  # a letter first: ASE db rejects numeric text
         have = {row.uid for row in db.select(columns=["key_value_pairs"])} if len(db) else set()
         todo = [k for k, u in enumerate(uids) if u not in have]
         progress(f"  label ({lab['kind']}): {len(frames)} frames, {len(frames) - len(todo)} already labelled, "
@@ -809,7 +809,8 @@ def run_loop(cfg: dict, force: bool = False, progress=print) -> list[dict]:
         tr = run_stage(gen, "train", train_in, lambda: stage_train(cfg, work, gen, force, progress), force, progress)
         dep = run_stage(gen, "deploy", {"checkpoints_hash": tr["checkpoints_hash"]},
                         lambda: stage_deploy(gen, progress), force, progress)
-        run_stage(gen, "evaluate", {"models_hash": dep["models_hash"], "select": cfg["select"]},
+        run_stage(gen, "evaluate", {"models_hash": dep["models_hash"], "lo": cfg["select"]["lo"],
+                                    "hi": cfg["select"]["hi"]},
                   lambda: stage_evaluate(cfg, work, gen, progress), force, progress)
         gen.m["counts"] = {"n_labelled": gen.stage("label")["outputs"]["n_labelled"], "n_train": tr["n_train"]}
         gen.save()
