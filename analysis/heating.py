@@ -9,7 +9,9 @@ Q_out = k A dT, so
     dT = S D <E> t / (k A lambda)                                                     (eq. 5)
 with S the projected area, A the contact area, t = V/S the mean thickness (nm), D the dose rate (e-/(A^2 s) as
 microscopists quote it), <E> the mean loss per inelastic event (eV), lambda the inelastic mean free path (nm),
-k the interfacial conductance (eV/(nm^2 ps K)). Relative uncertainties of k, lambda and <E> add in quadrature.
+k the interfacial conductance (eV/(nm^2 ps K)). The uncertainty of dT carries the intervals of k, lambda and <E>
+(asymmetric ones included) by Monte Carlo: dT is 1/k, so a k interval that is skewed gives a skewed dT interval.
+A fit_k or eels JSON marked `reliable: false` is refused unless --allow-unreliable is given.
 Knock-on: the largest energy an electron of energy E_b gives a nucleus of mass M is
     E_max = 2 E_b (E_b + 2 m_e c^2) / (M c^2)                                          (eq. 7)
 """
@@ -80,44 +82,111 @@ def _need(d, key, path):
     return float(d[key])
 
 
+def _interval(d: dict, key: str):
+    v = d.get(key)
+    if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v):
+        return [float(v[0]), float(v[1])]
+    return None
+
+
+def _check_reliable(d: dict, path, what: str, allow: bool) -> list[str]:
+    """A result its own tool flagged unreliable is refused, unless allowed (then it is carried with a warning)."""
+    if d.get("reliable", True) is not False:
+        return []
+    reasons = "; ".join(d.get("unreliable_reasons") or []) or "flagged by the tool that wrote it"
+    if not allow:
+        raise UserError(f"{path}: the {what} is marked unreliable ({reasons}); refusing to predict dT from it "
+                        f"(--allow-unreliable overrides)")
+    return [f"{path}: {what} is marked unreliable ({reasons}), used because of --allow-unreliable"]
+
+
 def gather_inputs(a) -> dict:
-    x = {}
+    x, warnings_ = {}, []
     if a.geometry:
         g = _read_json(a.geometry, "geometry")
         x.update(S_nm2=_need(g, "S_nm2", a.geometry), A_nm2=_need(g, "A_nm2", a.geometry),
                  t_nm=_need(g, "t_nm", a.geometry))
     if a.k_json:
         kj = _read_json(a.k_json, "fit_k result")
-        x.update(k=_need(kj, "k_eV_per_nm2_ps_K", a.k_json), k_err=kj.get("k_err_eV_per_nm2_ps_K"))
+        warnings_ += _check_reliable(kj, a.k_json, "interfacial conductance k", a.allow_unreliable)
+        x.update(k=_need(kj, "k_eV_per_nm2_ps_K", a.k_json), k_err=kj.get("k_err_eV_per_nm2_ps_K"),
+                 k_interval=_interval(kj, "k_interval_eV_per_nm2_ps_K"))
     if a.eels_json:
         ej = _read_json(a.eels_json, "eels result")
+        warnings_ += _check_reliable(ej, a.eels_json, "EELS result (lambda, <E>)", a.allow_unreliable)
         x.update(lambda_nm=_need(ej, "lambda_np_nm", a.eels_json), lambda_err=ej.get("lambda_np_err_nm"),
-                 E=_need(ej, "mean_energy_loss_np_eV", a.eels_json), E_err=ej.get("mean_energy_loss_np_err_eV"))
+                 lambda_interval=_interval(ej, "lambda_np_interval_nm"),
+                 E=_need(ej, "mean_energy_loss_np_eV", a.eels_json), E_err=ej.get("mean_energy_loss_np_err_eV"),
+                 E_interval=_interval(ej, "mean_energy_loss_np_interval_eV"))
     for name, val in (("S_nm2", a.S_nm2), ("A_nm2", a.A_nm2), ("t_nm", a.t_nm), ("k", a.k), ("k_err", a.k_err),
                       ("lambda_nm", a.lambda_nm), ("lambda_err", a.lambda_err), ("E", a.mean_loss_ev),
                       ("E_err", a.mean_loss_err)):
         if val is not None:
             x[name] = val
+            if name in ("k", "lambda_nm", "E"):  # a value given by hand replaces the file's interval
+                x.pop({"k": "k_interval", "lambda_nm": "lambda_interval", "E": "E_interval"}[name], None)
+            if name in ("k_err", "lambda_err", "E_err"):
+                x.pop({"k_err": "k_interval", "lambda_err": "lambda_interval", "E_err": "E_interval"}[name], None)
     missing = [n for n in ("S_nm2", "A_nm2", "t_nm", "k", "lambda_nm", "E") if n not in x]
     if missing:
         flags = {"S_nm2": "--S-nm2/--geometry", "A_nm2": "--A-nm2/--geometry", "t_nm": "--t-nm/--geometry",
                  "k": "--k/--k-json", "lambda_nm": "--lambda-nm/--eels-json", "E": "--mean-loss-ev/--eels-json"}
         raise UserError("missing " + ", ".join(flags[m] for m in missing))
     for n in ("S_nm2", "A_nm2", "t_nm", "k", "lambda_nm", "E"):
-        if not x[n] > 0:
-            raise UserError(f"{n} must be positive, got {x[n]}")
+        if not (x[n] > 0 and np.isfinite(x[n])):
+            raise UserError(f"{n} must be a positive number, got {x[n]}")
+    for n in ("k_err", "lambda_err", "E_err"):
+        if x.get(n) is not None and not (x[n] >= 0 and np.isfinite(x[n])):
+            raise UserError(f"{n} must be >= 0, got {x[n]}")
+    for n in ("k", "lambda_nm", "E"):
+        iv = x.get({"k": "k_interval", "lambda_nm": "lambda_interval", "E": "E_interval"}[n])
+        err = x.get({"k": "k_err", "lambda_nm": "lambda_err", "E": "E_err"}[n])
+        width = (iv[1] - iv[0]) if iv else (2 * err if err else 0.0)
+        if (iv and iv[0] <= 0) or width > x[n]:
+            msg = f"{n} = {x[n]:.4g}: its interval is wider than the value or reaches zero"
+            if not a.allow_unreliable:
+                raise UserError(f"{msg}; dT would be undetermined (--allow-unreliable overrides)")
+            warnings_.append(msg)
+    x["_warnings"] = warnings_
     return x
+
+
+def _samples(value, err, interval, n, rng):
+    """Samples of a positive quantity: split normal through its 68 % interval (or value +- err); none below 0."""
+    if interval:
+        lo, hi = max(value - interval[0], 0.0), max(interval[1] - value, 0.0)
+    else:
+        lo = hi = float(err or 0.0)
+    if lo == hi == 0:
+        return np.full(n, value)
+    z = rng.standard_normal(4 * n)
+    x = value + np.where(z < 0, lo, hi) * z
+    x = x[x > 0][:n]
+    return x if len(x) == n else np.concatenate([x, np.full(n - len(x), value)])
 
 
 def predict(a) -> dict:
     x = gather_inputs(a)
+    warnings_ = x.pop("_warnings")
     dose = np.array(a.dose_rate, float)
+    if not np.all((dose > 0) & np.isfinite(dose)):
+        raise UserError(f"--dose-rate {' '.join(map(str, a.dose_rate))}: dose rates must be positive")
     dT = delta_T_K(x["S_nm2"], x["A_nm2"], x["t_nm"], dose, x["E"], x["k"], x["lambda_nm"])
     rel = relative_uncertainty((x["k"], x.get("k_err")), (x["lambda_nm"], x.get("lambda_err")),
                                (x["E"], x.get("E_err")))
+    rng = np.random.default_rng(12345)
+    n = 20000
+    k_s = _samples(x["k"], x.get("k_err"), x.get("k_interval"), n, rng)
+    lam_s = _samples(x["lambda_nm"], x.get("lambda_err"), x.get("lambda_interval"), n, rng)
+    E_s = _samples(x["E"], x.get("E_err"), x.get("E_interval"), n, rng)
+    factor = (E_s / x["E"]) * (x["k"] / k_s) * (x["lambda_nm"] / lam_s)   # dT scales as <E>/(k lambda)
+    q = np.percentile(factor, [2.5, 16, 84, 97.5])
     return {"inputs": x, "dose_rate_e_per_A2_s": dose.tolist(), "dT_K": dT.tolist(),
             "dT_err_K": (dT * rel).tolist(), "relative_uncertainty": rel,
-            "S_over_A": x["S_nm2"] / x["A_nm2"]}
+            "dT_interval_K": [[float(d * q[1]), float(d * q[2])] for d in dT],
+            "dT_interval95_K": [[float(d * q[0]), float(d * q[3])] for d in dT],
+            "S_over_A": x["S_nm2"] / x["A_nm2"], "warnings": warnings_,
+            "reliable": not warnings_}
 
 
 def curves(a) -> dict:
@@ -179,13 +248,17 @@ def main(argv=None) -> int:
     pr.add_argument("--A-nm2", type=float, help="contact area A, nm²")
     pr.add_argument("--t-nm", type=float, help="mean thickness t = V/S, nm")
     pr.add_argument("--k", type=float, help="interfacial conductance, eV/(nm² ps K)")
-    pr.add_argument("--k-err", type=float, help="its uncertainty")
+    pr.add_argument("--k-err", type=float, help="its 1-sigma uncertainty, eV/(nm² ps K) (replaces the k JSON's "
+                    "interval)")
     pr.add_argument("--lambda-nm", type=float, help="inelastic mean free path, nm")
     pr.add_argument("--lambda-err", type=float, help="its uncertainty, nm")
     pr.add_argument("--mean-loss-ev", type=float, help="mean energy loss per inelastic event <E>, eV")
     pr.add_argument("--mean-loss-err", type=float, help="its uncertainty, eV")
     pr.add_argument("--dose-rate", type=float, nargs="+", default=[1e3],
                     help="dose rate(s), e⁻/(Å² s) (default 1000)")
+    pr.add_argument("--allow-unreliable", action="store_true",
+                    help="use a k or EELS result marked reliable: false (or an interval wider than its value), "
+                         "with a warning, instead of refusing it")
     pr.add_argument("--json", help="write results here")
     cu = sub.add_parser("curves", help="Fig. 3 and 4 curves (PNG, PDF, CSV)")
     cu.add_argument("--out", default="heating_curves", help="output prefix (default heating_curves)")
@@ -220,10 +293,14 @@ def main(argv=None) -> int:
     x = r["inputs"]
     print(f"S = {x['S_nm2']:.3g} nm², A = {x['A_nm2']:.3g} nm² (S/A = {r['S_over_A']:.2f}), t = {x['t_nm']:.3g} nm, "
           f"k = {x['k']:.3g} eV/(nm² ps K), λ = {x['lambda_nm']:.3g} nm, <E> = {x['E']:.3g} eV")
-    for d, dt, err in zip(r["dose_rate_e_per_A2_s"], r["dT_K"], r["dT_err_K"]):
-        print(f"  dose rate {d:.3g} e⁻/(Å² s): ΔT = {dt:.3g} ± {err:.2g} K")
+    for w in r["warnings"]:
+        print(f"WARNING: {w}", file=sys.stderr)
+    for d, dt, (lo, hi) in zip(r["dose_rate_e_per_A2_s"], r["dT_K"], r["dT_interval_K"]):
+        print(f"  dose rate {d:.3g} e⁻/(Å² s): ΔT = {dt:.3g} K (68 % interval {lo:.3g} – {hi:.3g} K)")
     if a.json:
-        Path(a.json).write_text(json.dumps(r, indent=2))
+        from analysis.fit_k import _json_safe, atomic_write
+
+        atomic_write(Path(a.json), json.dumps(_json_safe(r), indent=2, allow_nan=False))
     return 0
 
 

@@ -5,7 +5,12 @@ Two heat capacities C_np = N_np c_np and C_sub = N_sub c_sub (None: infinite bat
     T_np = T_eq + dT C_sub/(C_np + C_sub),   T_sub = T_eq - dT C_np/(C_np + C_sub)
     E_np = C_np T_np + const,   E_sub = C_sub T_sub + const     (energy conserved)
 Gaussian noise is added to temperatures and energies. The log mimics what LAMMPS prints, including a first
-(Langevin) thermo block with other columns, the memory line before each header and the loop-time line after.
+(Langevin) thermo block with other columns, the memory line before each header and the loop-time line after, and
+the stage markers beamheat's inputs print ("beamheat: stage thermalise", "beamheat: stage nve_contact ...").
+
+`Stochastic` is the same two-body model with the interface's own fluctuating heat flux (fluctuation-dissipation:
+the heat Q crossing in dt has mean k A dT dt and variance 2 k_B T_np T_sub k A dt), which is what limits a real MD
+measurement of k; it is the truth against which the stated intervals are tested.
 """
 
 from __future__ import annotations
@@ -67,6 +72,41 @@ class Cooling:
         }
 
 
+@dataclass
+class Stochastic(Cooling):
+    """Cooling with a fluctuating interface flux (see module docstring); noise_T_K is the fast kinetic noise."""
+
+    def series(self):
+        rng = np.random.default_rng(self.seed)
+        K_B = 8.617333262e-5
+        t = np.arange(0.0, self.t_end_ps + 1e-9, self.dt_out_ps)
+        G = self.k_eV_per_nm2_ps_K * self.area_nm2
+        C_np, C_sub = self.C_np, self.C_sub
+        E_np, E_sub = np.empty(len(t)), np.empty(len(t))
+        T_np, T_sub = self.T_np0_K, self.T_sub0_K
+        q = 0.0
+        for i in range(len(t)):
+            E_np[i], E_sub[i] = -q, q
+            if i == len(t) - 1:
+                break
+            dT = T_np - T_sub
+            dq = G * dT * self.dt_out_ps + np.sqrt(2 * K_B * T_np * T_sub * G * self.dt_out_ps) * rng.normal()
+            q += dq
+            T_np -= dq / C_np
+            if C_sub:
+                T_sub += dq / C_sub
+        T_np_t = self.T_np0_K + E_np / C_np
+        T_sub_t = self.T_sub0_K + (E_sub / C_sub if C_sub else 0.0)
+        n = len(t)
+        return {
+            "Time": t + self.t_contact_ps,
+            "v_T_np": T_np_t + rng.normal(0, self.noise_T_K, n),
+            "v_T_support": T_sub_t + rng.normal(0, self.noise_T_K / 3, n),
+            "v_E_np": -1000.0 + C_np * self.T_np0_K + E_np + rng.normal(0, self.noise_E_eV, n),
+            "v_E_support": -9000.0 + (C_sub or 0.0) * self.T_sub0_K + E_sub + rng.normal(0, self.noise_E_eV, n),
+        }
+
+
 PREAMBLE = """LAMMPS (22 Jul 2025 - Update 4)
   using 1 OpenMP thread(s) per MPI task
 Reading data file ...
@@ -89,20 +129,29 @@ def _block(columns: list[str], rows: np.ndarray, step0: int, dt_steps: int, warn
 
 def write_log(path, model: Cooling, columns=("Time", "v_T_np", "v_T_support", "v_E_np", "v_E_support"),
               warn_every: int | None = None, truncate_last: bool = False, thermalisation: bool = True,
-              steps=None) -> str:
-    """Write a heat-transfer log; returns the text. `steps` restricts the NVE block to a slice of rows."""
+              steps=None, markers: bool = True, nve: bool = True) -> str:
+    """Write a heat-transfer log; returns the text. `steps` restricts the NVE block to a slice of rows.
+    markers: print the stage markers of heat_transfer.in; nve False: a run killed before contact."""
     s = model.series()
     dt_steps = int(round(model.dt_out_ps / 0.002))
     text = PREAMBLE.format(natoms=model.n_np + (model.n_sub or 0))
     if thermalisation:
         n_eq = int(model.t_contact_ps / model.dt_out_ps)
         eq = np.column_stack([np.arange(n_eq) * model.dt_out_ps, np.full(n_eq, 600.0), np.full(n_eq, 300.0)])
-        text += "fix langevin ...\n" + _block(["Time", "c_T_np_raw", "c_T_sub_raw"], eq, 0, dt_steps)
+        text += "fix langevin ...\n" + "beamheat: stage thermalise\n" * markers + \
+            _block(["Time", "c_T_np_raw", "c_T_sub_raw"], eq, 0, dt_steps)
+    if not nve:
+        with open(path, "w") as f:
+            f.write(text)
+        return text
     rows = np.column_stack([s[c] for c in columns])
     sl = steps if steps is not None else slice(None)
     step0 = int(round(model.t_contact_ps / 0.002))
     idx = np.arange(len(rows))[sl]
-    text += "fix nve ...\n" + _block(list(columns), rows[sl], step0 + idx[0] * dt_steps, dt_steps, warn_every)
+    marker = (f"beamheat: stage nve_contact protocol=in_contact t_start_ps={model.t_contact_ps:g} "
+              f"t_planned_ps={model.t_end_ps:g}\n") if markers and thermalisation else ""
+    text += "fix nve ...\n" + marker + _block(list(columns), rows[sl], step0 + idx[0] * dt_steps, dt_steps,
+                                                  warn_every)
     if truncate_last:
         cut = text.rindex("Loop time")
         text = text[:cut]
@@ -113,14 +162,21 @@ def write_log(path, model: Cooling, columns=("Time", "v_T_np", "v_T_support", "v
     return text
 
 
-def write_steady_log(path, P_eV_per_ps=0.5, area_nm2=4.0, k=5e-4, n=3000, noise_K=3.0, seed=1) -> float:
-    """Steady state: T_np - T_sub = P/(k A) after a transient; returns the dT the log encodes."""
+def write_steady_log(path, P_eV_per_ps=0.5, area_nm2=4.0, k=5e-4, n=3000, noise_K=3.0, seed=1, C_np=0.04,
+                     markers=True) -> float:
+    """Steady state: T_np - T_sub = P/(k A) after a transient (time constant C_np/(k A)), with the particle's
+    energy obeying C_np dT/dt = P - k A dT; returns the dT the log encodes."""
     rng = np.random.default_rng(seed)
     t = np.arange(n) * 0.1
     dT_ss = P_eV_per_ps / (k * area_nm2)
-    dT = dT_ss * (1 - np.exp(-t / 20.0))
+    tau = C_np / (k * area_nm2)
+    dT = dT_ss * (1 - np.exp(-t / tau))
+    E_np = -500.0 + C_np * dT
     rows = np.column_stack([t, 300 + dT + rng.normal(0, noise_K, n), np.full(n, 300.0) + rng.normal(0, 1, n),
-                            np.full(n, P_eV_per_ps)])
+                            np.full(n, P_eV_per_ps), E_np + rng.normal(0, 0.002, n)])
+    marker = "beamheat: stage heat P_eV_per_ps={P_eV_per_ps} t_start_ps=0 t_equil_ps={eq:g}\n".format(
+        P_eV_per_ps=P_eV_per_ps, eq=0.5 * t[-1]) if markers else ""
     with open(path, "w") as f:
-        f.write(PREAMBLE.format(natoms=1000) + _block(["Time", "v_T_np", "v_T_support", "v_P_np"], rows, 0, 50))
+        f.write(PREAMBLE.format(natoms=1000) + marker +
+                _block(["Time", "v_T_np", "v_T_support", "v_P_np", "v_E_np"], rows, 0, 50))
     return dT_ss

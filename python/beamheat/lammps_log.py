@@ -15,6 +15,11 @@
 Thermo blocks are located the way LAMMPS writes them: the header follows the "Per MPI rank memory allocation"
 line, and the block ends at "Loop time of". Only the one-line thermo format is read (not `thermo_modify line
 multi/yaml`).
+
+Stage markers: beamheat's inputs print `beamheat: stage NAME key=value ...` before each run. Every block is
+labelled with the last marker before it (`Thermo.stages`, block -> "NAME key=value ..."), so a tool can pick the
+segment it needs by name and refuse a log that never reached it. Blocks without a closing "Loop time" line (a run
+killed or still running) are listed in `Thermo.unfinished`.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from .cli import UserError
 _START = b"Per MPI rank memory allocation"
 _END = b"Loop time of"
 _ERROR = b"ERROR"
+_STAGE = b"beamheat: stage "
 _CHUNK = 32 * 1024 * 1024
 
 
@@ -75,6 +81,18 @@ class Thermo:
     block: np.ndarray                        # thermo block index of every row (0, 1, ... over all files)
     headers: list[tuple[str, list[str]]]     # (file, header words) of every block
     notes: list[str] = field(default_factory=list)
+    stages: dict[int, str] = field(default_factory=dict)   # block -> last "beamheat: stage ..." marker before it
+    unfinished: set[int] = field(default_factory=set)      # blocks with no "Loop time" line (killed run)
+
+    def stage_name(self, block: int) -> str | None:
+        """NAME of the stage marker of a block, or None."""
+        st = self.stages.get(int(block))
+        return st.split()[0] if st else None
+
+    def stage_fields(self, block: int) -> dict[str, str]:
+        """The key=value fields of a block's stage marker."""
+        st = self.stages.get(int(block)) or ""
+        return dict(w.split("=", 1) for w in st.split()[1:] if "=" in w)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.columns[name]
@@ -83,7 +101,8 @@ class Thermo:
         return len(self.block)
 
     def select(self, mask: np.ndarray) -> "Thermo":
-        return Thermo({k: v[mask] for k, v in self.columns.items()}, self.block[mask], self.headers, self.notes)
+        return Thermo({k: v[mask] for k, v in self.columns.items()}, self.block[mask], self.headers, self.notes,
+                      self.stages, self.unfinished)
 
 
 def _open(path: Path):
@@ -123,6 +142,17 @@ class _BlockParser:
         self.line_base = 0                   # newlines before the current buffer
         self.skipped_blocks: list[tuple[int, list[str]]] = []
         self.n_warnings = 0
+        self.stage: str | None = None        # last stage marker seen outside thermo blocks
+        self.stages: dict[int, str] = {}
+
+    def _scan_stages(self, buf: bytes, lo: int, hi: int) -> None:
+        """Remember the last `beamheat: stage ...` line in buf[lo:hi] (lines outside thermo blocks)."""
+        i = buf.rfind(_STAGE, lo, hi)
+        while i >= 0 and not (i == 0 or buf[i - 1:i] == b"\n"):
+            i = buf.rfind(_STAGE, lo, i)  # text inside a line, e.g. the echoed print command
+        if i >= 0:
+            eol = buf.find(b"\n", i, hi)
+            self.stage = buf[i + len(_STAGE):hi if eol < 0 else eol].decode(errors="replace").strip()
 
     # ---------------------------------------------------------------- block boundaries
     def feed(self, buf: bytes, final: bool, n: int | None = None) -> int:
@@ -132,6 +162,7 @@ class _BlockParser:
         while pos < n:
             if not self.in_block:
                 i = buf.find(_START, pos, n)
+                self._scan_stages(buf, pos, n if i < 0 else i)
                 if i < 0:
                     return n
                 eol = buf.find(b"\n", i, n)
@@ -175,6 +206,8 @@ class _BlockParser:
         block_id = self.block_offset + self.n_blocks
         self.n_blocks += 1
         self.headers.append((str(self.path), words))
+        if self.stage is not None:
+            self.stages[block_id] = self.stage
         if self.wanted is None:
             self.wanted = list(words)  # no columns asked for: those of the first block, for every block
         if not set(self.wanted) <= set(words):
@@ -283,6 +316,8 @@ def read_thermo(paths: str | Path | Sequence[str | Path], columns: Sequence[str]
     file_cols: list[list[np.ndarray]] = []   # per file: one array per kept column
     blocks: list[np.ndarray] = []
     headers, notes = [], []
+    stages: dict[int, str] = {}
+    unfinished: set[int] = set()
     offset = 0
     for path in paths:
         p = _read_one(path, wanted, offset)
@@ -290,6 +325,9 @@ def read_thermo(paths: str | Path | Sequence[str | Path], columns: Sequence[str]
         offset += p.n_blocks
         headers += p.headers
         notes += p.notes
+        stages.update(p.stages)
+        if p.in_block:
+            unfinished.add(offset - 1)
         if p.n_blocks == 0:
             raise LogError(f"{path}: no thermo output found (no 'Per MPI rank memory allocation' line)")
         got = [(b, rows) for b, rows in p.parts if len(rows)]
@@ -307,6 +345,10 @@ def read_thermo(paths: str | Path | Sequence[str | Path], columns: Sequence[str]
         if blocks and p.headers and headers[-len(p.headers) - 1][1] == p.headers[0][1]:
             # a restart segment: its first block continues the previous file's last block
             block[block == p.block_offset] = blocks[-1][-1]
+            unfinished.discard(int(blocks[-1][-1]))  # the restart continues it
+            if p.block_offset in unfinished:
+                unfinished.discard(p.block_offset)
+                unfinished.add(int(blocks[-1][-1]))
         if file_cols and "Step" in wanted:
             s = wanted.index("Step")
             first = cols[s][0]
@@ -324,4 +366,16 @@ def read_thermo(paths: str | Path | Sequence[str | Path], columns: Sequence[str]
     else:
         columns = {name: np.concatenate([c[i] for c in file_cols]) for i, name in enumerate(names)}
     block = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
-    return Thermo(columns, block, headers, notes)
+    return Thermo(columns, block, headers, notes, stages, unfinished)
+
+
+def read_stages(paths: str | Path | Sequence[str | Path]) -> list[str | None]:
+    """The stage marker of every thermo block of the files, in order (None: no marker before it), whatever the
+    blocks' columns; no rows are parsed."""
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    out: list[str | None] = []
+    for path in paths:
+        p = _read_one(Path(path), [], 0)
+        out += [p.stages.get(b) for b in range(p.n_blocks)]
+    return out
