@@ -5,6 +5,18 @@ has tau = t_np/lambda_np + t_sub/lambda_sub and single-scattering distribution (
 S = (tau_np S_np + tau_sub S_sub) / tau. Its spectrum is the zero-loss peak convolved with
     exp(-tau) sum_n tau^n S^{*n} / n!  =  IFFT(exp(tau (FFT(S) - 1)))
 Counting noise is Poisson, and every pixel's energy axis is offset by a random sub-eV amount (to be aligned).
+
+The defaults are an idealised instrument (a Gaussian zero-loss peak and no losses below 3 eV), for which the
+log-ratio method is nearly exact. The options make it realistic, so that the method's own bias shows:
+    zlp_tail_fraction, zlp_tail_eV, zlp_tail_asymmetry   a Lorentzian tail of the zero-loss peak (a field-emission
+        gun's energy spread), taller on the loss side by the asymmetry factor; part of it lies beyond any elastic
+        threshold and is counted as inelastic (thin pixels read high in t/lambda)
+    onset_np_eV, onset_sub_eV   losses start this low (Au: interband transitions and the particle's surface
+        plasmon near 2.4 eV), so that part of the inelastic signal hides under the zero-loss peak (thick pixels
+        read low)
+    surface_np_eV   (peak, width, weight): a low-energy loss mixed into the particle's SSD with this weight (Au's
+        surface plasmon and interband edge near 2.4 eV), much of it below the elastic threshold
+    cutoff_eV   the SSD's upper end; above ~55 eV plural losses spill past the paper's 110 eV window
 """
 
 from __future__ import annotations
@@ -34,13 +46,24 @@ class LineScan:
     counts: float = 2e7
     zlp_sigma_eV: float = 0.35
     seed: int = 0
+    onset_np_eV: float = 3.0
+    onset_sub_eV: float = 3.0
+    surface_np_eV: tuple = (2.4, 1.0, 0.0)
+    cutoff_eV: float = 60.0
+    zlp_tail_fraction: float = 0.0
+    zlp_tail_eV: float = 0.5
+    zlp_tail_asymmetry: float = 1.0
 
     def __post_init__(self):
         if self.x_nm is None:
             self.x_nm = np.arange(-12.0, 12.01, 0.5)
         self.E = np.arange(-20.0, 400.0, 0.1)
-        self.S_np = ssd(self.E, *self.plasmon_np_eV)
-        self.S_sub = ssd(self.E, *self.plasmon_sub_eV)
+        self.S_np = ssd(self.E, *self.plasmon_np_eV, onset_eV=self.onset_np_eV, cutoff_eV=self.cutoff_eV)
+        peak, width, weight = self.surface_np_eV
+        if weight:
+            surface = ssd(self.E, peak, width, onset_eV=min(self.onset_np_eV, 1.0), cutoff_eV=self.cutoff_eV)
+            self.S_np = (1 - weight) * self.S_np + weight * surface
+        self.S_sub = ssd(self.E, *self.plasmon_sub_eV, onset_eV=self.onset_sub_eV, cutoff_eV=self.cutoff_eV)
 
     @property
     def t_np_nm(self):
@@ -65,13 +88,23 @@ class LineScan:
         t_sub = self.t_sub_nm / self.lambda_sub_nm
         return (t_np * self.mean_loss_np_eV + t_sub * self.mean_loss_sub_eV) / (t_np + t_sub)
 
+    def zlp(self) -> np.ndarray:
+        """Unit-area zero-loss peak: a Gaussian, plus zlp_tail_fraction in a Lorentzian of half width zlp_tail_eV
+        whose loss side (E > 0) is zlp_tail_asymmetry times its gain side."""
+        g = np.exp(-0.5 * (self.E / self.zlp_sigma_eV) ** 2)
+        g /= g.sum()
+        if not self.zlp_tail_fraction:
+            return g
+        lor = self.zlp_tail_eV / (self.E**2 + self.zlp_tail_eV**2) * np.where(self.E > 0, self.zlp_tail_asymmetry, 1.0)
+        lor /= lor.sum()
+        return (1 - self.zlp_tail_fraction) * g + self.zlp_tail_fraction * lor
+
     def spectra(self) -> np.ndarray:
         rng = np.random.default_rng(self.seed)
         n = len(self.E)
         i0 = int(np.argmin(np.abs(self.E)))
         out = np.empty((len(self.x_nm), n))
-        zlp = np.exp(-0.5 * (self.E / self.zlp_sigma_eV) ** 2)
-        zlp /= zlp.sum()
+        zlp = self.zlp()
         Z = np.fft.fft(np.roll(zlp, -i0))
         for k, (t_np, t_sub) in enumerate(zip(self.t_np_nm / self.lambda_np_nm,
                                               np.full(len(self.x_nm), self.t_sub_nm / self.lambda_sub_nm))):

@@ -61,6 +61,12 @@ def test_particle_lambda_and_mean_loss_eq8_eq10(linescan, tmp_path):
     assert r["mean_energy_loss_np_eV"] == pytest.approx(ls.mean_loss_np_eV, rel=0.02)
     assert r["t_over_lambda_background"] == pytest.approx(ls.t_sub_nm / ls.lambda_sub_nm, rel=0.03)
     assert 0 < r["lambda_np_err_nm"] < 0.05 * r["lambda_np_nm"]
+    # the *_err keys are total errors now (pixel scatter and the method's systematic terms); truth in the 95 % one
+    assert r["lambda_np_stat_err_nm"] <= r["lambda_np_err_nm"] and r["reliable"] is True
+    lo, hi = r["lambda_np_interval95_nm"]
+    assert lo <= ls.lambda_np_nm <= hi
+    lo, hi = r["mean_energy_loss_np_interval95_eV"]
+    assert lo <= ls.mean_loss_np_eV <= hi
 
 
 def test_hemisphere_fit_finds_radius(linescan, tmp_path):
