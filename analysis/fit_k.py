@@ -40,6 +40,7 @@ import numpy as np
 from analysis.cooling import (block_bootstrap_decay, combine_runs, conductance, energy_balance_k, exp_decay,
                               fit_decay, heat_capacity, honest_interval, integral_dT, interface_heat)
 from beamheat.cli import UserError, run
+from beamheat.io import atomic_write, write_json
 from beamheat.lammps_log import MissingColumnsError, read_stages, read_thermo
 from beamheat.units import EV_PER_NM2_PS_K_TO_MW_PER_M2_K
 
@@ -506,19 +507,6 @@ def write_table(results: list[dict], summary: dict, prefix: Path) -> list[Path]:
     return [csv_path, md_path]
 
 
-def atomic_write(path: Path, content, newline=None) -> None:
-    """Write text (a str, or a callable given the open file) to a temporary file, then rename it into place."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        with open(tmp, "w", newline=newline) as f:
-            content(f) if callable(content) else f.write(content)
-        tmp.replace(path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"{path}: cannot write ({e.strerror or e})") from None
-
-
 def _fmt_k(r: dict) -> str:
     lo, hi = r["k_interval_eV_per_nm2_ps_K"]
     return (f"k = {r['k_eV_per_nm2_ps_K']:.3g} ± {r['k_err_eV_per_nm2_ps_K']:.2g} eV/(nm² ps K) "
@@ -638,19 +626,6 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def _json_safe(x):
-    """NaN and infinities become null: the JSON stays valid for every reader."""
-    if isinstance(x, dict):
-        return {k: _json_safe(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_json_safe(v) for v in x]
-    if isinstance(x, (float, np.floating)):
-        return float(x) if np.isfinite(x) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    return x
-
-
 def warn(message: str) -> None:
     print(f"WARNING: {message}", file=sys.stderr)
 
@@ -721,7 +696,7 @@ def main(argv=None) -> int:
         if a.table:
             write_table(results, summarize(results), Path(a.table))
     if a.json:
-        atomic_write(Path(a.json), json.dumps(_json_safe(out), indent=2, allow_nan=False))
+        write_json(a.json, out)
         print(f"  json: {a.json}")
     return 0
 

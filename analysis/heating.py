@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import numpy as np
 from ase.data import atomic_masses, atomic_numbers
 
 from beamheat.cli import UserError, run
+from beamheat.io import read_json, write_json
 from beamheat.units import AMU_C2_KEV, M_E_C2_KEV
 
 PS_PER_S = 1e12
@@ -67,13 +67,10 @@ def knockon_max_eV(element: str, beam_keV: float) -> float:
 
 # ------------------------------------------------------------------------------------------------ inputs
 def _read_json(path, what):
-    p = Path(path)
-    if not p.exists():
-        raise UserError(f"{p}: {what} file not found")
-    try:
-        return json.loads(p.read_text())
-    except json.JSONDecodeError as e:
-        raise UserError(f"{p}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    d = read_json(path, what)
+    if not isinstance(d, dict):
+        raise UserError(f"{path}: not a {what} (expected a JSON object)")
+    return d
 
 
 def _need(d, key, path):
@@ -298,9 +295,7 @@ def main(argv=None) -> int:
     for d, dt, (lo, hi) in zip(r["dose_rate_e_per_A2_s"], r["dT_K"], r["dT_interval_K"]):
         print(f"  dose rate {d:.3g} e⁻/(Å² s): ΔT = {dt:.3g} K (68 % interval {lo:.3g} – {hi:.3g} K)")
     if a.json:
-        from analysis.fit_k import _json_safe, atomic_write
-
-        atomic_write(Path(a.json), json.dumps(_json_safe(r), indent=2, allow_nan=False))
+        write_json(a.json, r)
     return 0
 
 

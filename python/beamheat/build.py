@@ -247,7 +247,8 @@ def main(argv=None) -> int:
     print(f"{geo['label']}: {geo['n_atoms_np']} particle + {geo['n_atoms_support']} support atoms, "
           f"V = {geo['V_nm3']:.3g} nm³, S = {geo['S_nm2']:.3g} nm², A = {geo['A_nm2']:.3g} nm², "
           f"t = {geo['t_nm']:.3g} nm, S/A = {geo['S_over_A']:.2f}, h/w = {geo['height_over_width']:.2f}")
-    print(f"wrote {Path(a.out) / 'system.data'}, system.extxyz, geometry.json")
+    print(f"wrote {Path(a.out) / 'system.data'}, system.extxyz, geometry.json (positions as cut from the crystal: "
+          "heat_transfer.in and steady_state.in relax them with the potential of the run)")
     return 0
 
 
