@@ -18,22 +18,21 @@ Knock-on: the largest energy an electron of energy E_b gives a nucleus of mass M
 
 from __future__ import annotations
 
-import argparse
 import csv
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from ase.data import atomic_masses, atomic_numbers
 
-from beamheat.cli import UserError, run
-from beamheat.io import read_json, write_json
-from beamheat.units import AMU_C2_KEV, M_E_C2_KEV
+from beamheat import validate as v
+from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
+from beamheat.geometry import read_geometry
+from beamheat.io import atomic_write, read_json, write_json
+from beamheat.units import AMU_C2_KEV, M_E_C2_KEV, NM2_PER_A2, PS_PER_S
 
-PS_PER_S = 1e12
-NM2_PER_A2 = 1e-2
-
-# reference values from the paper (ARCHITECTURE.md): k in eV/(nm^2 ps K), <E> in eV, Au density in g/cm^3
+# reference values from the paper (its Table 3 and Methods): k in eV/(nm^2 ps K), <E> in eV, Au density in g/cm^3
 REFERENCE_K = {"hbn": 3.7e-4, "anatase101": 5.1e-4, "rutile101": 1.0e-3}
 AU_MEAN_LOSS_EV = 43.6
 AU_DENSITY = 19.3
@@ -76,7 +75,10 @@ def _read_json(path, what):
 def _need(d, key, path):
     if key not in d or d[key] is None:
         raise UserError(f"{path}: missing '{key}'")
-    return float(d[key])
+    try:
+        return float(d[key])
+    except (TypeError, ValueError):
+        raise UserError(f"{path}: '{key}' must be a number, got {d[key]!r}") from None
 
 
 def _interval(d: dict, key: str):
@@ -97,27 +99,31 @@ def _check_reliable(d: dict, path, what: str, allow: bool) -> list[str]:
     return [f"{path}: {what} is marked unreliable ({reasons}), used because of --allow-unreliable"]
 
 
-def gather_inputs(a) -> dict:
+def gather_inputs(*, geometry=None, k_json=None, eels_json=None, S_nm2=None, A_nm2=None, t_nm=None, k=None,
+                  k_err=None, lambda_nm=None, lambda_err=None, mean_loss_eV=None, mean_loss_err=None,
+                  allow_unreliable: bool = False) -> dict:
+    """The inputs of eq. 5 from geometry.json, a fit_k JSON and an eels JSON, values given by hand replacing the
+    files' (and their intervals). Keys: S_nm2, A_nm2, t_nm, k, k_err, k_interval, lambda_nm, lambda_err,
+    lambda_interval, E, E_err, E_interval, and _warnings (what --allow-unreliable let through)."""
     x, warnings_ = {}, []
-    if a.geometry:
-        g = _read_json(a.geometry, "geometry")
-        x.update(S_nm2=_need(g, "S_nm2", a.geometry), A_nm2=_need(g, "A_nm2", a.geometry),
-                 t_nm=_need(g, "t_nm", a.geometry))
-    if a.k_json:
-        kj = _read_json(a.k_json, "fit_k result")
-        warnings_ += _check_reliable(kj, a.k_json, "interfacial conductance k", a.allow_unreliable)
-        x.update(k=_need(kj, "k_eV_per_nm2_ps_K", a.k_json), k_err=kj.get("k_err_eV_per_nm2_ps_K"),
+    if geometry:
+        g = read_geometry(geometry, require=("S_nm2", "A_nm2", "t_nm"))
+        x.update(S_nm2=g.S_nm2, A_nm2=g.A_nm2, t_nm=g.t_nm)
+    if k_json:
+        kj = _read_json(k_json, "fit_k result")
+        warnings_ += _check_reliable(kj, k_json, "interfacial conductance k", allow_unreliable)
+        x.update(k=_need(kj, "k_eV_per_nm2_ps_K", k_json), k_err=kj.get("k_err_eV_per_nm2_ps_K"),
                  k_interval=_interval(kj, "k_interval_eV_per_nm2_ps_K"))
-    if a.eels_json:
-        ej = _read_json(a.eels_json, "eels result")
-        warnings_ += _check_reliable(ej, a.eels_json, "EELS result (lambda, <E>)", a.allow_unreliable)
-        x.update(lambda_nm=_need(ej, "lambda_np_nm", a.eels_json), lambda_err=ej.get("lambda_np_err_nm"),
+    if eels_json:
+        ej = _read_json(eels_json, "eels result")
+        warnings_ += _check_reliable(ej, eels_json, "EELS result (lambda, <E>)", allow_unreliable)
+        x.update(lambda_nm=_need(ej, "lambda_np_nm", eels_json), lambda_err=ej.get("lambda_np_err_nm"),
                  lambda_interval=_interval(ej, "lambda_np_interval_nm"),
-                 E=_need(ej, "mean_energy_loss_np_eV", a.eels_json), E_err=ej.get("mean_energy_loss_np_err_eV"),
+                 E=_need(ej, "mean_energy_loss_np_eV", eels_json), E_err=ej.get("mean_energy_loss_np_err_eV"),
                  E_interval=_interval(ej, "mean_energy_loss_np_interval_eV"))
-    for name, val in (("S_nm2", a.S_nm2), ("A_nm2", a.A_nm2), ("t_nm", a.t_nm), ("k", a.k), ("k_err", a.k_err),
-                      ("lambda_nm", a.lambda_nm), ("lambda_err", a.lambda_err), ("E", a.mean_loss_ev),
-                      ("E_err", a.mean_loss_err)):
+    for name, val in (("S_nm2", S_nm2), ("A_nm2", A_nm2), ("t_nm", t_nm), ("k", k), ("k_err", k_err),
+                      ("lambda_nm", lambda_nm), ("lambda_err", lambda_err), ("E", mean_loss_eV),
+                      ("E_err", mean_loss_err)):
         if val is not None:
             x[name] = val
             if name in ("k", "lambda_nm", "E"):  # a value given by hand replaces the file's interval
@@ -130,18 +136,27 @@ def gather_inputs(a) -> dict:
                  "k": "--k/--k-json", "lambda_nm": "--lambda-nm/--eels-json", "E": "--mean-loss-ev/--eels-json"}
         raise UserError("missing " + ", ".join(flags[m] for m in missing))
     for n in ("S_nm2", "A_nm2", "t_nm", "k", "lambda_nm", "E"):
-        if not (x[n] > 0 and np.isfinite(x[n])):
-            raise UserError(f"{n} must be a positive number, got {x[n]}")
+        try:
+            ok = x[n] > 0 and np.isfinite(x[n])
+        except TypeError:
+            ok = False
+        if not ok:
+            raise UserError(f"{n} must be a positive number, got {x[n]!r}")
     for n in ("k_err", "lambda_err", "E_err"):
-        if x.get(n) is not None and not (x[n] >= 0 and np.isfinite(x[n])):
-            raise UserError(f"{n} must be >= 0, got {x[n]}")
+        if x.get(n) is not None:
+            try:
+                ok = x[n] >= 0 and np.isfinite(x[n])
+            except TypeError:
+                ok = False
+            if not ok:
+                raise UserError(f"{n} must be >= 0, got {x[n]!r}")
     for n in ("k", "lambda_nm", "E"):
         iv = x.get({"k": "k_interval", "lambda_nm": "lambda_interval", "E": "E_interval"}[n])
         err = x.get({"k": "k_err", "lambda_nm": "lambda_err", "E": "E_err"}[n])
         width = (iv[1] - iv[0]) if iv else (2 * err if err else 0.0)
         if (iv and iv[0] <= 0) or width > x[n]:
             msg = f"{n} = {x[n]:.4g}: its interval is wider than the value or reaches zero"
-            if not a.allow_unreliable:
+            if not allow_unreliable:
                 raise UserError(f"{msg}; dT would be undetermined (--allow-unreliable overrides)")
             warnings_.append(msg)
     x["_warnings"] = warnings_
@@ -162,12 +177,13 @@ def _samples(value, err, interval, n, rng):
     return x if len(x) == n else np.concatenate([x, np.full(n - len(x), value)])
 
 
-def predict(a) -> dict:
-    x = gather_inputs(a)
+def predict(dose_rate_e_per_A2_s, **inputs) -> dict:
+    """dT (eq. 5) at each dose rate with 68 % and 95 % intervals; `inputs` as gather_inputs takes them."""
+    x = gather_inputs(**inputs)
     warnings_ = x.pop("_warnings")
-    dose = np.array(a.dose_rate, float)
-    if not np.all((dose > 0) & np.isfinite(dose)):
-        raise UserError(f"--dose-rate {' '.join(map(str, a.dose_rate))}: dose rates must be positive")
+    dose_list = list(np.atleast_1d(dose_rate_e_per_A2_s))
+    v.positive("--dose-rate", [float(d) for d in dose_list], "e⁻/(Å² s)")
+    dose = np.array(dose_list, float)
     dT = delta_T_K(x["S_nm2"], x["A_nm2"], x["t_nm"], dose, x["E"], x["k"], x["lambda_nm"])
     rel = relative_uncertainty((x["k"], x.get("k_err")), (x["lambda_nm"], x.get("lambda_err")),
                                (x["E"], x.get("E_err")))
@@ -186,9 +202,42 @@ def predict(a) -> dict:
             "reliable": not warnings_}
 
 
-def curves(a) -> dict:
+CURVES_DEFAULTS = dict(volume_nm3=14.0, s_over_a=(0.5, 1, 2, 4, 8), support="anatase101", beam_kev=(80, 200, 300),
+                       lambda_nm=None, mean_loss_eV=AU_MEAN_LOSS_EV, collection_mrad=20.0, dose_min=1e1,
+                       dose_max=1e7, k=None)
+
+
+def curves_outputs(out: str | Path) -> list[Path]:
+    out = Path(out)
+    return [out.with_suffix(".png"), out.with_suffix(".pdf"), out.with_suffix(".csv")]
+
+
+def validate_curves(*, volume_nm3, s_over_a, support, beam_kev, lambda_nm, mean_loss_eV, collection_mrad,
+                    dose_min, dose_max, k):
+    v.positive("--volume-nm3", volume_nm3, "nm³", hi=1e9)
+    v.positive("--s-over-a", list(s_over_a), hi=1e3)
+    v.choice("--support", support, sorted(REFERENCE_K))
+    v.in_range("--beam-kev", list(beam_kev), 1.0, 5000.0, "keV")
+    v.positive("--lambda-nm", lambda_nm, "nm", hi=1e5)
+    v.positive("--mean-loss-ev", mean_loss_eV, "eV", hi=1e4)
+    v.in_range("--collection-mrad", collection_mrad, 0.0, 1000.0, "mrad", lo_open=True)
+    v.positive("--dose-min", dose_min, "e⁻/(Å² s)")
+    v.positive("--dose-max", dose_max, "e⁻/(Å² s)")
+    v.ordered("--dose-min", dose_min, "--dose-max", dose_max, "e⁻/(Å² s)")
+    v.positive("--k", k, "eV/(nm² ps K)", hi=1.0)
+
+
+def curves(out: str | Path, **options) -> dict:
     """Fig. 3: dT vs dose for several S/A (one support). Fig. 4: dT vs dose at several beam energies, both
-    supports, lambda(E) scaled by Iakoubovskii's formula."""
+    supports, lambda(E) scaled by Iakoubovskii's formula. `k` (eV/(nm² ps K)) replaces the paper's reference k of
+    every support. Options and defaults: CURVES_DEFAULTS."""
+    unknown = set(options) - set(CURVES_DEFAULTS)
+    if unknown:
+        raise TypeError(f"curves() got unknown options {sorted(unknown)}")
+    a = SimpleNamespace(**{**CURVES_DEFAULTS, **options})
+    validate_curves(**vars(a))
+    k_of = (lambda support: a.k) if a.k is not None else REFERENCE_K.get
+    k_note = f"k = {a.k:g}" if a.k is not None else "paper's k"
     from analysis.eels import lambda_iakoubovskii_nm
 
     from beamheat.plotting import pyplot, save_figure
@@ -204,16 +253,16 @@ def curves(a) -> dict:
     S = sphere_projected_area_nm2(V)
     for s_over_a in a.s_over_a:
         A, t = S / s_over_a, V / S
-        dT = delta_T_K(S, A, t, dose, a.mean_loss_ev, REFERENCE_K[a.support], lam300)
+        dT = delta_T_K(S, A, t, dose, a.mean_loss_eV, k_of(a.support), lam300)
         ax[0].loglog(dose, dT, label=f"S/A = {s_over_a:g}")
         rows += [{"figure": 3, "support": a.support, "beam_keV": 300, "S_over_A": s_over_a, "dose_e_per_A2_s": d,
                   "dT_K": v} for d, v in zip(dose, dT)]
-    ax[0].set_title(f"Au on {a.support}, 300 keV, V = {V:g} nm³", fontsize=10)
+    ax[0].set_title(f"Au on {a.support} ({k_note}), 300 keV, V = {V:g} nm³", fontsize=10)
     for support, ls in (("hbn", "-"), ("anatase101", "--")):
         for j, e in enumerate(a.beam_kev):
             lam = lam300 * lambda_iakoubovskii_nm(AU_DENSITY, e, a.collection_mrad) / \
                 lambda_iakoubovskii_nm(AU_DENSITY, 300.0, a.collection_mrad)
-            dT = delta_T_K(S, S / 2.0, V / S, dose, a.mean_loss_ev, REFERENCE_K[support], lam)
+            dT = delta_T_K(S, S / 2.0, V / S, dose, a.mean_loss_eV, k_of(support), lam)
             ax[1].loglog(dose, dT, ls, color=f"C{j}", label=f"{support}, {e:g} keV")
             rows += [{"figure": 4, "support": support, "beam_keV": e, "S_over_A": 2.0, "dose_e_per_A2_s": d,
                       "dT_K": v} for d, v in zip(dose, dT)]
@@ -223,58 +272,84 @@ def curves(a) -> dict:
         x.set_ylabel("ΔT (K)")
         x.grid(True, which="both", alpha=0.3)
         x.legend(fontsize=8)
-    out = Path(a.out)
+    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    figs = save_figure(fig, out)
-    with open(out.with_suffix(".csv"), "w", newline="") as f:
+
+    def write_csv(f):
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
+
+    atomic_write(out.with_suffix(".csv"), write_csv, newline="")
+    figs = save_figure(fig, out)
     return {"figures": figs, "csv": str(out.with_suffix(".csv")), "n_rows": len(rows)}
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m analysis.heating", description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="cmd", required=True)
-    pr = sub.add_parser("predict", help="dT for one particle (eq. 5) with its uncertainty")
-    pr.add_argument("--geometry", help="geometry.json (S_nm2, A_nm2, t_nm)")
-    pr.add_argument("--k-json", help="fit_k JSON (k_eV_per_nm2_ps_K, k_err_eV_per_nm2_ps_K)")
+    p = ArgumentParser(prog="python -m analysis.heating", description=__doc__.split("\n\n")[0],
+                       epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="{predict,curves,knockon}")
+    pr = sub.add_parser("predict", help="dT for one particle (eq. 5) with its uncertainty",
+                        formatter_class=HelpFormatter,
+                        description="dT = S D <E> t / (k A lambda) for one particle, with 68 % and 95 % intervals "
+                                    "carried from k, lambda and <E> by Monte Carlo. Values given by hand replace "
+                                    "the files'.")
+    pr.add_argument("--geometry", help="geometry.json from beamheat.build or beamheat.geometry (S_nm2, A_nm2, t_nm)")
+    pr.add_argument("--k-json", help="fit_k JSON (k_eV_per_nm2_ps_K, its error and 68 %% interval)")
     pr.add_argument("--eels-json", help="analysis.eels JSON (lambda_np_nm, mean_energy_loss_np_eV, errors)")
-    pr.add_argument("--S-nm2", type=float, help="projected area S, nm²")
-    pr.add_argument("--A-nm2", type=float, help="contact area A, nm²")
-    pr.add_argument("--t-nm", type=float, help="mean thickness t = V/S, nm")
-    pr.add_argument("--k", type=float, help="interfacial conductance, eV/(nm² ps K)")
-    pr.add_argument("--k-err", type=float, help="its 1-sigma uncertainty, eV/(nm² ps K) (replaces the k JSON's "
-                    "interval)")
-    pr.add_argument("--lambda-nm", type=float, help="inelastic mean free path, nm")
-    pr.add_argument("--lambda-err", type=float, help="its uncertainty, nm")
-    pr.add_argument("--mean-loss-ev", type=float, help="mean energy loss per inelastic event <E>, eV")
-    pr.add_argument("--mean-loss-err", type=float, help="its uncertainty, eV")
+    pr.add_argument("--S-nm2", type=float, help="projected area S, nm² (> 0)")
+    pr.add_argument("--A-nm2", type=float, help="contact area A, nm² (> 0)")
+    pr.add_argument("--t-nm", type=float, help="mean thickness t = V/S, nm (> 0)")
+    pr.add_argument("--k", type=float, help="interfacial conductance, eV/(nm² ps K) (> 0; 1e-4 = 16 MW/(m² K))")
+    pr.add_argument("--k-err", type=float, help="1-sigma uncertainty of k, eV/(nm² ps K) (>= 0): dT's interval is "
+                    "then a split normal of width k-err around k, replacing the interval from --k-json; "
+                    "default: the k JSON's interval, or none (k exact) with --k")
+    pr.add_argument("--lambda-nm", type=float, help="inelastic mean free path lambda, nm (> 0)")
+    pr.add_argument("--lambda-err", type=float, help="1-sigma uncertainty of lambda, nm (>= 0; default: the EELS "
+                    "JSON's interval, or none)")
+    pr.add_argument("--mean-loss-ev", type=float, help="mean energy loss per inelastic event <E>, eV (> 0)")
+    pr.add_argument("--mean-loss-err", type=float, help="1-sigma uncertainty of <E>, eV (>= 0; default: the EELS "
+                    "JSON's interval, or none)")
     pr.add_argument("--dose-rate", type=float, nargs="+", default=[1e3],
-                    help="dose rate(s), e⁻/(Å² s) (default 1000)")
+                    help="dose rate(s), e⁻/(Å² s) (> 0; default 1000)")
     pr.add_argument("--allow-unreliable", action="store_true",
                     help="use a k or EELS result marked reliable: false (or an interval wider than its value), "
-                         "with a warning, instead of refusing it")
-    pr.add_argument("--json", help="write results here")
-    cu = sub.add_parser("curves", help="Fig. 3 and 4 curves (PNG, PDF, CSV)")
-    cu.add_argument("--out", default="heating_curves", help="output prefix (default heating_curves)")
+                         "with a warning, instead of refusing it (default: refuse)")
+    pr.add_argument("--json", help="write results here (default: print only)")
+    pr.add_argument("--force", action="store_true", help="overwrite an existing --json file")
+    cu = sub.add_parser("curves", help="Fig. 3 and 4 curves (PNG, PDF, CSV)", formatter_class=HelpFormatter,
+                        description="dT against dose rate: Fig. 3 for several S/A on one support, Fig. 4 for several "
+                                    "beam energies on hBN and anatase (S/A = 2). k is the paper's per support, or "
+                                    "--k for all.")
+    cu.add_argument("--out", default="heating_curves", help="output prefix: PREFIX.png, .pdf, .csv "
+                    "(default heating_curves)")
+    cu.add_argument("--force", action="store_true", help="overwrite existing output files")
     cu.add_argument("--volume-nm3", type=float, default=14.0, help="particle volume, nm³ (default 14, ~3 nm)")
-    cu.add_argument("--s-over-a", type=float, nargs="+", default=[0.5, 1, 2, 4, 8], help="S/A values for Fig. 3")
-    cu.add_argument("--support", default="anatase101", choices=sorted(REFERENCE_K), help="support for Fig. 3")
-    cu.add_argument("--beam-kev", type=float, nargs="+", default=[80, 200, 300], help="beam energies for Fig. 4")
-    cu.add_argument("--lambda-nm", type=float, help="Au lambda at 300 keV, nm (default: Iakoubovskii)")
+    cu.add_argument("--s-over-a", type=float, nargs="+", default=[0.5, 1, 2, 4, 8],
+                    help="S/A values for Fig. 3 (> 0; default 0.5 1 2 4 8)")
+    cu.add_argument("--support", default="anatase101", choices=sorted(REFERENCE_K),
+                    help="support for Fig. 3, with the paper's k (default anatase101)")
+    cu.add_argument("--k", type=float, help="your own interfacial conductance, eV/(nm² ps K), used for every "
+                    "curve instead of the paper's k per support (default: the paper's: " +
+                    ", ".join(f"{s} {k:g}" for s, k in REFERENCE_K.items()) + ")")
+    cu.add_argument("--beam-kev", type=float, nargs="+", default=[80, 200, 300],
+                    help="beam energies for Fig. 4, keV (default 80 200 300)")
+    cu.add_argument("--lambda-nm", type=float, help="Au lambda at 300 keV, nm (default: Iakoubovskii's formula)")
     cu.add_argument("--mean-loss-ev", type=float, default=AU_MEAN_LOSS_EV, help="<E>, eV (default 43.6, Au)")
-    cu.add_argument("--collection-mrad", type=float, default=20.0, help="collection angle, mrad (default 20)")
-    cu.add_argument("--dose-min", type=float, default=1e1, help="lowest dose rate, e⁻/(Å² s)")
-    cu.add_argument("--dose-max", type=float, default=1e7, help="highest dose rate, e⁻/(Å² s)")
-    ko = sub.add_parser("knockon", help="maximum energy transfer to a nucleus (eq. 7)")
+    cu.add_argument("--collection-mrad", type=float, default=20.0,
+                    help="collection semi-angle, mrad (default 20)")
+    cu.add_argument("--dose-min", type=float, default=1e1, help="lowest dose rate, e⁻/(Å² s) (default 10)")
+    cu.add_argument("--dose-max", type=float, default=1e7, help="highest dose rate, e⁻/(Å² s) (default 1e7)")
+    ko = sub.add_parser("knockon", help="maximum energy transfer to a nucleus (eq. 7)", formatter_class=HelpFormatter)
     ko.add_argument("--element", required=True, help="element symbol")
-    ko.add_argument("--beam-kev", type=float, required=True, help="beam energy, keV")
-    ko.add_argument("--threshold-ev", type=float, help="displacement threshold, eV (default 3.8 for Au)")
+    ko.add_argument("--beam-kev", type=float, required=True, help="beam energy, keV (> 0)")
+    ko.add_argument("--threshold-ev", type=float, help="displacement threshold, eV (default 3.8 for Au, none for "
+                    "other elements)")
     a = p.parse_args(argv)
 
     if a.cmd == "knockon":
+        v.in_range("--beam-kev", a.beam_kev, 0.0, 1e5, "keV", lo_open=True)
+        v.positive("--threshold-ev", a.threshold_ev, "eV")
         e = knockon_max_eV(a.element, a.beam_kev)
         thr = a.threshold_ev if a.threshold_ev is not None else (AU_DISPLACEMENT_EV if a.element == "Au" else None)
         print(f"E_max({a.element}, {a.beam_kev:g} keV) = {e:.2f} eV")
@@ -283,10 +358,30 @@ def main(argv=None) -> int:
                   file=sys.stderr)
         return 0
     if a.cmd == "curves":
-        r = curves(a)
+        opts = dict(volume_nm3=a.volume_nm3, s_over_a=a.s_over_a, support=a.support, beam_kev=a.beam_kev,
+                    lambda_nm=a.lambda_nm, mean_loss_eV=a.mean_loss_ev, collection_mrad=a.collection_mrad,
+                    dose_min=a.dose_min, dose_max=a.dose_max, k=a.k)
+        validate_curves(**opts)
+        v.output_files(curves_outputs(a.out), "--out", force=a.force)
+        r = curves(a.out, **opts)
         print(f"wrote {', '.join(r['figures'])} and {r['csv']} ({r['n_rows']} rows)")
         return 0
-    r = predict(a)
+    inputs = [x for x in (a.geometry, a.k_json, a.eels_json) if x]
+    for name, path in (("--geometry", a.geometry), ("--k-json", a.k_json), ("--eels-json", a.eels_json)):
+        if path:
+            v.input_file(path, name, "JSON file")
+    for name, val, unit in (("--S-nm2", a.S_nm2, "nm²"), ("--A-nm2", a.A_nm2, "nm²"), ("--t-nm", a.t_nm, "nm"),
+                            ("--k", a.k, "eV/(nm² ps K)"), ("--lambda-nm", a.lambda_nm, "nm"),
+                            ("--mean-loss-ev", a.mean_loss_ev, "eV")):
+        v.positive(name, val, unit)
+    for name, val, unit in (("--k-err", a.k_err, "eV/(nm² ps K)"), ("--lambda-err", a.lambda_err, "nm"),
+                            ("--mean-loss-err", a.mean_loss_err, "eV")):
+        v.nonnegative(name, val, unit)
+    v.positive("--dose-rate", a.dose_rate, "e⁻/(Å² s)")
+    out = v.output_file(a.json, "--json", force=a.force, inputs=inputs)
+    r = predict(a.dose_rate, geometry=a.geometry, k_json=a.k_json, eels_json=a.eels_json, S_nm2=a.S_nm2,
+                A_nm2=a.A_nm2, t_nm=a.t_nm, k=a.k, k_err=a.k_err, lambda_nm=a.lambda_nm, lambda_err=a.lambda_err,
+                mean_loss_eV=a.mean_loss_ev, mean_loss_err=a.mean_loss_err, allow_unreliable=a.allow_unreliable)
     x = r["inputs"]
     print(f"S = {x['S_nm2']:.3g} nm², A = {x['A_nm2']:.3g} nm² (S/A = {r['S_over_A']:.2f}), t = {x['t_nm']:.3g} nm, "
           f"k = {x['k']:.3g} eV/(nm² ps K), λ = {x['lambda_nm']:.3g} nm, <E> = {x['E']:.3g} eV")
@@ -294,8 +389,8 @@ def main(argv=None) -> int:
         print(f"WARNING: {w}", file=sys.stderr)
     for d, dt, (lo, hi) in zip(r["dose_rate_e_per_A2_s"], r["dT_K"], r["dT_interval_K"]):
         print(f"  dose rate {d:.3g} e⁻/(Å² s): ΔT = {dt:.3g} K (68 % interval {lo:.3g} – {hi:.3g} K)")
-    if a.json:
-        write_json(a.json, r)
+    if out:
+        write_json(out, r)
     return 0
 
 

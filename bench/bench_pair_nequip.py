@@ -80,8 +80,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(a.threads)
     from beamheat.lammps_run import _lammps, setup_system
-    from nequip.data import from_ase
-    from nequip.data.transforms import ChemicalSpeciesToAtomTypeMapper, NeighborListTransform
+    from beamheat.graph import nequip_graph
     from nequip.integrations.ase import NequIPCalculator
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_nequip_"))
@@ -114,13 +113,7 @@ def main(argv=None) -> int:
     dyn.run(2)
 
     # --- bare model on the same graph
-    data = from_ase(atoms)
-    data = ChemicalSpeciesToAtomTypeMapper(type_names, {t: t for t in type_names})(data)
-    data = NeighborListTransform(r_max=r_max)(data)
-    inp = {k: data[k] for k in ("pos", "edge_index", "atom_types", "cell", "edge_cell_shift")}
-    inp["pos"] = inp["pos"].to(torch.float64)
-    inp["cell"] = inp["cell"].to(torch.float64).view(1, 3, 3)
-    inp["edge_cell_shift"] = inp["edge_cell_shift"].to(torch.float64)
+    inp = nequip_graph(atoms, type_names, r_max)
     for _ in range(3):
         bare(dict(inp))
     n_edges = int(inp["edge_index"].shape[1])

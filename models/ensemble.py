@@ -10,10 +10,13 @@ dF_k = |F_k - F_k^ref|.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from beamheat.cli import BeamheatError
 
 
 def sigma_f(forces_per_model: np.ndarray) -> np.ndarray:
@@ -28,8 +31,33 @@ def force_error(mean_forces: np.ndarray, reference_forces: np.ndarray) -> np.nda
     return np.linalg.norm(np.asarray(mean_forces) - np.asarray(reference_forces), axis=-1)
 
 
-class ModelFileError(ValueError):
-    pass
+class ModelFileError(BeamheatError):
+    """A model file that cannot be used (missing, not a NequIP TorchScript model, types differing)."""
+
+
+def identical_members(paths: Sequence[str | Path]) -> list[tuple[str, str]]:
+    """Pairs of model files with the same content: such an ensemble has sigma_F = 0 everywhere."""
+    import hashlib
+
+    seen, pairs = {}, []
+    for p in map(Path, paths):
+        try:
+            h = hashlib.sha256(p.read_bytes()).hexdigest()
+        except OSError:
+            continue
+        if h in seen:
+            pairs.append((seen[h], str(p)))
+        else:
+            seen[h] = str(p)
+    return pairs
+
+
+def warn_identical_members(paths: Sequence[str | Path]) -> list[tuple[str, str]]:
+    pairs = identical_members(paths)
+    for a, b in pairs:
+        print(f"WARNING: ensemble members {a} and {b} are the same model: sigma_F from them is 0, not an "
+              f"uncertainty", file=sys.stderr)
+    return pairs
 
 
 class Ensemble:
@@ -41,6 +69,7 @@ class Ensemble:
         self.torch = torch
         self.device = torch.device(device)
         self.models, self.paths = [], [Path(p) for p in paths]
+        self.identical_members = warn_identical_members(self.paths) if len(self.paths) > 1 else []
         meta0 = None
         for p in self.paths:
             if not p.exists():
@@ -71,25 +100,12 @@ class Ensemble:
 
     def graph(self, atoms) -> dict:
         """The model input for one frame: nequip's own neighbour list (one graph shared by all models)."""
-        from nequip.data import from_ase
-        from nequip.data.transforms import ChemicalSpeciesToAtomTypeMapper, NeighborListTransform
+        from beamheat.graph import GraphError, nequip_graph
 
-        missing = sorted(set(atoms.get_chemical_symbols()) - set(self.type_names))
-        if missing:
-            raise ModelFileError(f"elements {missing} are not among the models' types {self.type_names}")
-        t = self.torch
-        previous = t.get_default_dtype()
-        t.set_default_dtype(t.float64)  # from_ase builds positions in the default dtype: float32 would round them
         try:
-            d = from_ase(atoms)
-            d = ChemicalSpeciesToAtomTypeMapper(self.type_names, {n: n for n in self.type_names})(d)
-            d = NeighborListTransform(r_max=self.r_max, per_edge_type_cutoff=self.per_edge_type_cutoff,
-                                      type_names=self.type_names if self.per_edge_type_cutoff else None)(d)
-        finally:
-            t.set_default_dtype(previous)
-        g = {"pos": d["pos"].to(t.float64), "edge_index": d["edge_index"], "atom_types": d["atom_types"],
-             "cell": d["cell"].to(t.float64).view(1, 3, 3), "edge_cell_shift": d["edge_cell_shift"].to(t.float64)}
-        return {k: v.to(self.device) for k, v in g.items()}
+            return nequip_graph(atoms, self.type_names, self.r_max, self.per_edge_type_cutoff, self.device)
+        except GraphError as e:
+            raise ModelFileError(str(e)) from None
 
     def evaluate(self, atoms) -> dict:
         g = self.graph(atoms)

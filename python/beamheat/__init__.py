@@ -1,7 +1,15 @@
 """beamheat: beam-induced heating of metal nanoparticles in the TEM, modelled with NequIP potentials in LAMMPS.
 
-Shared core: physical constants and units (`beamheat.units`), the LAMMPS plugin locator
-(`beamheat.lammps_plugin`) and helpers for running LAMMPS (`beamheat.lammps_run`).
+Shared core, one home per convention:
+- `beamheat.units`: physical constants and unit conversions;
+- `beamheat.cli`: the error contract (BeamheatError, one-line errors, --debug) and the argument parser;
+- `beamheat.validate`: checks of user input (quantities with their units, input and output files, --force);
+- `beamheat.io`: atomic writes and valid JSON;
+- `beamheat.geometry`: the Geometry record (geometry.json) and V, S, A, t of a particle;
+- `beamheat.build`: particle-on-support structures; `beamheat.lammps_log`: the LAMMPS log reader;
+- `beamheat.lammps_plugin` / `beamheat.lammps_run`: the plugin locator and helpers for running LAMMPS;
+- `beamheat.graph`: the nequip input graph (neighbour list) for Python;
+- `beamheat.plotting`: headless figures; `beamheat.main`: the `beamheat` command with its subcommands.
 """
 
 __version__ = "0.1.0"

@@ -17,8 +17,6 @@ definitions, and V, S, A, t, S/A from beamheat.geometry.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -30,7 +28,7 @@ from ase.io import write
 from ase.lattice.cubic import FaceCenteredCubic
 from ase.spacegroup import crystal
 
-from .cli import UserError, run
+from .cli import ArgumentParser, HelpFormatter, UserError, run
 from .geometry import particle_geometry
 
 SUPPORTS = ("hbn", "anatase101", "rutile101", "rutile110")
@@ -42,7 +40,11 @@ DEFAULT_GAP_A = {"hbn": 3.2, "anatase101": 2.4, "rutile101": 2.4, "rutile110": 2
 def particle(element: str = "Au", diameter_nm: float = 2.0, height_ratio: float = 0.7, gamma_100_111: float = 1.15,
              lattice_A: float | None = None) -> Atoms:
     """FCC particle, (111) planes along z, bottom (111) facet at z = 0, centred on x = y = 0."""
-    a = lattice_A or reference_states[atomic_numbers[element]]["a"]
+    if lattice_A is None:
+        from .geometry import reference_state
+
+        lattice_A = reference_state(element)["a"]
+    a = lattice_A
     R = 10.0 * diameter_nm / 2.0  # distance of the (111) facets from the centre, Å
     reps = int(np.ceil(2.5 * R * gamma_100_111 / a)) + 2
     block = FaceCenteredCubic(element, directions=[[1, -1, 0], [1, 1, -2], [1, 1, 1]], size=(reps, reps, reps),
@@ -130,6 +132,9 @@ def support(kind: str, min_xy_A: tuple[float, float], layers: int = 1, thickness
     return slab
 
 
+support_slab = support  # the name build() uses, where `support` is its option
+
+
 def remove_top_oxygens(slab: Atoms, fraction: float, seed: int, depth_A: float = 1.5) -> tuple[Atoms, int]:
     rng = np.random.default_rng(seed)
     z = slab.positions[:, 2]
@@ -164,8 +169,38 @@ def type_map(system: Atoms, np_element: str) -> dict[str, int]:
     return {e: i + 1 for i, e in enumerate(elements)}
 
 
+OUTPUT_FILES = ("system.data", "system.extxyz", "geometry.json")
+MIN_DISTANCE_A = 1.0        # closer atoms are an error of the construction (B-N is 1.45 Å, Ti-O 1.95 Å)
+MIN_IMAGE_GAP_A = 6.0       # particle to its periodic image: beyond a NequIP cutoff (5 Å) and an EAM one
+
+
+def check_structure(system: Atoms, n_np: int) -> dict:
+    """Refuse a structure no MD should start from: atoms closer than MIN_DISTANCE_A (periodic images included),
+    or a particle that meets its own periodic image (the cell too small for its width). Returns the numbers."""
+    from ase.neighborlist import neighbor_list
+
+    i, j, d = neighbor_list("ijd", system, MIN_IMAGE_GAP_A)
+    close = d < MIN_DISTANCE_A
+    if close.any():
+        k = int(np.argmin(d))
+        sym = system.get_chemical_symbols()
+        raise UserError(f"atoms {i[k]} ({sym[i[k]]}) and {j[k]} ({sym[j[k]]}) would be {d[k]:.2f} Å apart "
+                        f"(< {MIN_DISTANCE_A} Å): increase --gap-A or --margin-A")
+    # the particle's own periodic images: the particle in a cell with only the particle in it
+    np_only = system[:n_np]
+    dd, S = neighbor_list("dS", np_only, MIN_IMAGE_GAP_A)
+    img = np.any(S != 0, axis=1)
+    if img.any():
+        gap = float(dd[img].min())
+        raise UserError(f"the particle comes {gap:.2f} Å from its periodic image (cell {system.cell[0, 0]:.1f} x "
+                        f"{system.cell[1, 1]:.1f} Å; need >= {MIN_IMAGE_GAP_A} Å): increase --margin-A")
+    return {"min_distance_A": float(d.min()) if len(d) else None}
+
+
 def write_outputs(system: Atoms, n_np: int, types: dict[str, int], out: Path, meta: dict) -> dict:
-    out.mkdir(parents=True, exist_ok=True)
+    """system.data, system.extxyz and geometry.json in `out`, each written to a temporary file and renamed."""
+    from .io import atomic_write, write_json
+
     specorder = sorted(types, key=types.get)
     geo = particle_geometry(system.positions[:n_np], element=specorder[0])
     geo.update({
@@ -180,70 +215,123 @@ def write_outputs(system: Atoms, n_np: int, types: dict[str, int], out: Path, me
         "files": {"lammps_data": "system.data", "extxyz": "system.extxyz"},
         **meta,
     })
-    data = out / "system.data"
-    tmp = out / "system.data.part"
-    write(tmp, system, format="lammps-data", specorder=specorder, masses=True, atom_style="atomic")
-    text = tmp.read_text().splitlines()
-    text[0] = f"beamheat.build: types {' '.join(f'{t}={e}' for e, t in sorted(types.items(), key=lambda x: x[1]))}"
-    tmp.write_text("\n".join(text) + "\n")
-    tmp.replace(data)
-    system.info.update({"beamheat_n_np": n_np})
-    write(out / "system.extxyz.part", system, format="extxyz")
-    (out / "system.extxyz.part").replace(out / "system.extxyz")
-    (out / "geometry.json.part").write_text(json.dumps(geo, indent=2))
-    (out / "geometry.json.part").replace(out / "geometry.json")
+    out.mkdir(parents=True, exist_ok=True)
+
+    def data_file(f):
+        import io
+
+        buf = io.StringIO()
+        write(buf, system, format="lammps-data", specorder=specorder, masses=True, atom_style="atomic")
+        text = buf.getvalue().splitlines()
+        text[0] = f"beamheat.build: types {' '.join(f'{t}={e}' for e, t in sorted(types.items(), key=lambda x: x[1]))}"
+        f.write("\n".join(text) + "\n")
+
+    def extxyz_file(f):
+        atoms = system.copy()
+        atoms.info.update({"beamheat_n_np": n_np})
+        write(f, atoms, format="extxyz")
+
+    atomic_write(out / "system.data", data_file)
+    atomic_write(out / "system.extxyz", extxyz_file)
+    write_json(out / "geometry.json", geo)
     return geo
 
 
-def build(args) -> dict:
-    if args.support not in SUPPORTS:
-        raise UserError(f"--support {args.support}: choose one of {', '.join(SUPPORTS)}")
-    if args.diameter_nm <= 0.3 or args.height_ratio <= 0:
-        raise UserError("--diameter-nm must be > 0.3 and --height-ratio > 0")
-    if args.o_vacancies and args.support == "hbn":
+def validate_options(*, support: str, element: str, diameter_nm: float, height_ratio: float, gamma_ratio: float,
+                     margin_A: float, gap_A: float | None, vacuum_A: float, layers: int | None,
+                     thickness_A: float | None, o_vacancies: float, seed: int) -> None:
+    """Every option in its own name and unit, before anything is built."""
+    from . import validate as v
+    from .geometry import reference_state
+
+    v.choice("--support", support, SUPPORTS)
+    try:
+        ref = reference_state(element)
+    except UserError as e:
+        raise UserError(f"--element {element}: {e}") from None
+    if ref.get("symmetry") != "fcc":
+        raise UserError(f"--element {element}: its ground state is {ref.get('symmetry')}, not fcc; the builder "
+                        f"makes FCC particles only")
+    v.in_range("--diameter-nm", diameter_nm, 0.3, 50.0, "nm", lo_open=True)
+    v.in_range("--height-ratio", height_ratio, 0.05, 5.0, why="height / width of the particle")
+    v.in_range("--gamma-ratio", gamma_ratio, 0.5, 2.0, why="gamma_100/gamma_111 of FCC metals is near 1-1.3")
+    v.in_range("--margin-A", margin_A, 0.0, 500.0, "Å")
+    v.in_range("--gap-A", gap_A, 1.0, 10.0, "Å", why="particle bottom layer to support top atoms")
+    v.in_range("--vacuum-A", vacuum_A, 2.0, 500.0, "Å")
+    if layers is not None and support != "hbn":
+        raise UserError(f"--layers {layers}: applies to hBN only (use --thickness-A for TiO2)")
+    if thickness_A is not None and support == "hbn":
+        raise UserError(f"--thickness-A {thickness_A:g}: applies to TiO2 only (use --layers for hBN)")
+    v.integer("--layers", layers, 1, 20)
+    v.in_range("--thickness-A", thickness_A, 2.0, 100.0, "Å")
+    v.in_range("--o-vacancies", o_vacancies, 0.0, 1.0, hi_open=True, why="a fraction of the top-layer O atoms")
+    if o_vacancies and support == "hbn":
         raise UserError("--o-vacancies applies to TiO2 supports only")
-    np_atoms = particle(args.element, args.diameter_nm, args.height_ratio, args.gamma_ratio)
+    v.integer("--seed", seed, 0)
+
+
+def build(out: str | Path, *, support: str = "hbn", element: str = "Au", diameter_nm: float = 2.0,
+          height_ratio: float = 0.7, gamma_ratio: float = 1.15, margin_A: float = 10.0, gap_A: float | None = None,
+          vacuum_A: float = 15.0, layers: int | None = None, thickness_A: float | None = None,
+          o_vacancies: float = 0.0, seed: int = 0, label: str | None = None, force: bool = False) -> dict:
+    """Build, check and write the system (module docstring); returns the geometry record written to
+    geometry.json. Refuses (UserError) bad options, an unphysical structure, and existing outputs unless force."""
+    from . import validate as v
+
+    validate_options(support=support, element=element, diameter_nm=diameter_nm, height_ratio=height_ratio,
+                     gamma_ratio=gamma_ratio, margin_A=margin_A, gap_A=gap_A, vacuum_A=vacuum_A, layers=layers,
+                     thickness_A=thickness_A, o_vacancies=o_vacancies, seed=seed)
+    out = v.output_dir(out, "--out", files=OUTPUT_FILES, force=force)
+    layers_used = (layers or 1) if support == "hbn" else None
+    np_atoms = particle(element, diameter_nm, height_ratio, gamma_ratio)
     width = np.ptp(np_atoms.positions[:, :2], axis=0)
-    slab = support(args.support, tuple(width + 2 * args.margin_A), args.layers, args.thickness_A)
+    slab = support_slab(support, tuple(width + 2 * margin_A), layers_used or 1,
+                        thickness_A if thickness_A is not None else 8.0)
     n_vac = 0
-    if args.o_vacancies:
-        slab, n_vac = remove_top_oxygens(slab, args.o_vacancies, args.seed)
-    gap = args.gap_A if args.gap_A is not None else DEFAULT_GAP_A[args.support]
-    system = assemble(np_atoms, slab, gap, args.vacuum_A)
-    types = type_map(system, args.element)
-    meta = {"support": args.support, "label": args.label or f"{args.element}{len(np_atoms)}/{args.support}",
-            "element_np": args.element, "diameter_nm_requested": args.diameter_nm,
-            "height_ratio_requested": args.height_ratio, "gap_A": gap, "o_vacancies_removed": n_vac,
-            "support_layers": args.layers if args.support == "hbn" else None, "seed": args.seed}
-    return write_outputs(system, len(np_atoms), types, Path(args.out), meta)
+    if o_vacancies:
+        slab, n_vac = remove_top_oxygens(slab, o_vacancies, seed)
+    gap = gap_A if gap_A is not None else DEFAULT_GAP_A[support]
+    system = assemble(np_atoms, slab, gap, vacuum_A)
+    checks = check_structure(system, len(np_atoms))
+    types = type_map(system, element)
+    meta = {"support": support, "label": label or f"{element}{len(np_atoms)}/{support}",
+            "element_np": element, "diameter_nm_requested": diameter_nm,
+            "height_ratio_requested": height_ratio, "gap_A": gap, "o_vacancies_removed": n_vac,
+            "support_layers": layers_used, "seed": seed, "min_distance_A": checks["min_distance_A"]}
+    return write_outputs(system, len(np_atoms), types, out, meta)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m beamheat.build", description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m beamheat.build", description=__doc__.split("\n\n")[0],
+                       epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
     p.add_argument("--out", required=True, help="output directory (system.data, system.extxyz, geometry.json)")
+    p.add_argument("--force", action="store_true", help="overwrite those files if --out already holds them")
     p.add_argument("--support", default="hbn", help=f"support: {', '.join(SUPPORTS)} (default hbn)")
-    p.add_argument("--layers", type=int, default=1, help="hBN layers (default 1)")
-    p.add_argument("--thickness-A", type=float, default=8.0, help="minimum TiO2 slab thickness, Å (default 8)")
-    p.add_argument("--element", default="Au", help="particle element, FCC (default Au)")
+    p.add_argument("--layers", type=int, help="hBN layers, 1-20 (default 1; hBN only)")
+    p.add_argument("--thickness-A", type=float, help="minimum TiO2 slab thickness, Å (default 8; TiO2 only)")
+    p.add_argument("--element", default="Au", help="particle element, one whose ground state is FCC (default Au)")
     p.add_argument("--diameter-nm", type=float, default=2.0,
-                   help="particle size: twice the distance of its (111) facets from the centre, nm (default 2.0)")
+                   help="particle size: twice the distance of its (111) facets from the centre, nm, > 0.3 "
+                        "(default 2.0)")
     p.add_argument("--height-ratio", type=float, default=0.7,
                    help="particle height / width; small = flat and wetting, large = tall (default 0.7)")
     p.add_argument("--gamma-ratio", type=float, default=1.15, help="surface energy ratio gamma_100/gamma_111 "
-                   "setting the {100} facet distance (default 1.15, Au)")
+                   "setting the {100} facet distance, 0.5-2 (default 1.15, Au)")
     p.add_argument("--margin-A", type=float, default=10.0, help="support extent beyond the particle on each "
-                   "side, Å (default 10)")
-    p.add_argument("--gap-A", type=float, help="particle bottom layer to support top atoms, Å "
+                   f"side, Å; the particle must stay {MIN_IMAGE_GAP_A:g} Å from its periodic image (default 10)")
+    p.add_argument("--gap-A", type=float, help="particle bottom layer to support top atoms, Å, 1-10 "
                    "(default: 3.2 hBN, 2.4 TiO2)")
     p.add_argument("--vacuum-A", type=float, default=15.0,
                    help="vacuum above the particle and below the support, Å (default 15)")
     p.add_argument("--o-vacancies", type=float, default=0.0,
-                   help="fraction of top-layer O atoms removed at random from TiO2 (default 0)")
-    p.add_argument("--seed", type=int, default=0, help="random seed for vacancies (default 0)")
+                   help="fraction (0 to < 1) of top-layer O atoms removed at random from TiO2 (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="random seed for vacancies, >= 0 (default 0)")
     p.add_argument("--label", help="system label for tables (default ElementN/support)")
     a = p.parse_args(argv)
-    geo = build(a)
+    geo = build(a.out, support=a.support, element=a.element, diameter_nm=a.diameter_nm,
+                height_ratio=a.height_ratio, gamma_ratio=a.gamma_ratio, margin_A=a.margin_A, gap_A=a.gap_A,
+                vacuum_A=a.vacuum_A, layers=a.layers, thickness_A=a.thickness_A, o_vacancies=a.o_vacancies,
+                seed=a.seed, label=a.label, force=a.force)
     print(f"{geo['label']}: {geo['n_atoms_np']} particle + {geo['n_atoms_support']} support atoms, "
           f"V = {geo['V_nm3']:.3g} nm³, S = {geo['S_nm2']:.3g} nm², A = {geo['A_nm2']:.3g} nm², "
           f"t = {geo['t_nm']:.3g} nm, S/A = {geo['S_over_A']:.2f}, h/w = {geo['height_over_width']:.2f}")

@@ -17,6 +17,7 @@ BEAMHEAT_DEBUG=1) shows the full traceback instead.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from typing import Callable, Sequence
@@ -25,8 +26,35 @@ from typing import Callable, Sequence
 class BeamheatError(ValueError):
     """Bad input or a failed external step, explained in one line (name the file and the problem)."""
 
+    exit_code = 1
+
 
 UserError = BeamheatError
+
+
+class UsageError(BeamheatError):
+    """A command line argparse cannot parse (unknown option, missing argument, a number that is not one)."""
+
+    exit_code = 2
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors: a usage mistake raises UsageError (exit 2, `error: PROG: what (see --help)`)
+    instead of printing the usage block; subparsers inherit it. Every beamheat command line uses it."""
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the module docstring's layout in the epilog and adds "(default X)" to options whose help does not
+    state their default already."""
+
+    def _get_help_string(self, action):
+        h = action.help or ""
+        if "default" in h.lower() or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return h
+        return h + " (default %(default)s)"
 
 
 def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
@@ -39,7 +67,7 @@ def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
         if debug:
             raise
         print(f"error: {str(e).splitlines()[0] if str(e) else e.__class__.__name__}", file=sys.stderr)
-        return 1
+        return e.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
