@@ -28,7 +28,6 @@ Sums are allowed, e.g. --e-np c_ke_np+c_pe_np.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import sys
@@ -39,23 +38,14 @@ import numpy as np
 
 from analysis.cooling import (block_bootstrap_decay, combine_runs, conductance, energy_balance_k, exp_decay,
                               fit_decay, heat_capacity, honest_interval, integral_dT, interface_heat)
-from beamheat.cli import UserError, run
+from beamheat import validate as v
+from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
+from beamheat.geometry import Geometry, read_geometry
 from beamheat.io import atomic_write, write_json
 from beamheat.lammps_log import MissingColumnsError, read_stages, read_thermo
 from beamheat.units import EV_PER_NM2_PS_K_TO_MW_PER_M2_K
 
 # ------------------------------------------------------------------------------------------------ inputs
-
-
-@dataclass
-class Geometry:
-    n_atoms_np: int
-    area_nm2: float
-    n_atoms_support: int | None = None
-    volume_nm3: float | None = None
-    support: str = "unknown"
-    label: str = ""
-    source: str = ""
 
 
 @dataclass
@@ -71,35 +61,12 @@ class Columns:
 
 def load_geometry(log_path: Path, geometry: str | Path | None = None, *, area_nm2: float | None = None,
                   n_atoms_np: int | None = None, support: str | None = None, label: str | None = None) -> Geometry:
-    """geometry.json (given, or next to the log) with options overriding its values."""
-    path = Path(geometry) if geometry else log_path.parent / "geometry.json"
-    data = {}
-    if path.exists():
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise UserError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
-        except UnicodeDecodeError:
-            raise UserError(f"{path}: not valid JSON (not a text file)") from None
-        if not isinstance(data, dict):
-            raise UserError(f"{path}: not a geometry JSON object")
-    elif geometry:
+    """geometry.json (given, or next to the log) with options overriding its values (beamheat.geometry's record)."""
+    path = Path(geometry) if geometry else Path(log_path).parent / "geometry.json"
+    if geometry and not path.exists():
         raise UserError(f"{path}: geometry file not found")
-    where = str(path) if path.exists() else f"{path} (absent)"
-    n_np = n_atoms_np if n_atoms_np is not None else data.get("n_atoms_np")
-    area = area_nm2 if area_nm2 is not None else data.get("A_nm2")
-    if n_np is None or area is None:
-        missing = [k for k, v in (("n_atoms_np (--natoms)", n_np), ("A_nm2 (--area)", area)) if v is None]
-        raise UserError(f"{where}: missing {', '.join(missing)}; give geometry.json from the builder or the options")
-    try:
-        area, n_np = float(area), int(n_np)
-    except (TypeError, ValueError):
-        raise UserError(f"{where}: A_nm2 and n_atoms_np must be numbers") from None
-    if not (area > 0 and np.isfinite(area)) or n_np <= 0:
-        raise UserError(f"{where}: contact area ({area} nm²) and particle atom count ({n_np}) must be positive")
-    return Geometry(n_np, area, data.get("n_atoms_support"), data.get("V_nm3"),
-                    support or data.get("support", "unknown"), label or data.get("label", ""),
-                    str(path) if path.exists() else "")
+    return read_geometry(path, A_nm2=area_nm2, n_atoms_np=n_atoms_np, support=support, label=label,
+                         options={"A_nm2": "--area", "n_atoms_np": "--natoms"})
 
 
 def _column_expr(expr: str) -> list[str]:
@@ -108,6 +75,22 @@ def _column_expr(expr: str) -> list[str]:
 
 def _eval(th, expr: str) -> np.ndarray:
     return sum(th[c] for c in _column_expr(expr))
+
+
+def _check_finite(th, mask: np.ndarray, exprs, path) -> None:
+    """Every value the analysis will use is a number: a `nan` or `inf` in a thermo column (a lost atom, a
+    division by zero in a variable) is named, with its time, instead of failing inside a fit."""
+    t = th["Time"] if "Time" in th.columns else None
+    for expr in exprs:
+        if not all(c in th.columns for c in _column_expr(expr)):
+            continue
+        vals = _eval(th, expr)[mask]
+        bad = ~np.isfinite(vals)
+        if bad.any():
+            k = int(np.nonzero(bad)[0][0])
+            when = f" at t = {t[mask][k]:g} ps" if t is not None else ""
+            raise UserError(f"{path}: column {expr} holds {int(bad.sum())} non-finite value(s) (nan/inf) in the "
+                            f"analysed window{when}; the run went wrong there")
 
 
 # ------------------------------------------------------------------------------------------------ analysis
@@ -141,6 +124,7 @@ def _window(th, blk, columns: Columns, start_ps, stop_temp_K, path, notes) -> tu
         mask &= t >= start_ps
     if not mask.any():
         raise UserError(f"{path}: no thermo rows in the window (block {blk}, start {start_ps} ps)")
+    _check_finite(th, mask, (columns.time, columns.t_np, columns.t_support, columns.e_np, columns.e_support), path)
     t0 = t[mask][0]
     info = {"stop_temp_K": stop_temp_K, "stop_temp_reached": None}
     if stop_temp_K is not None:
@@ -298,7 +282,8 @@ def analyse_transient(paths: list[Path], geo: Geometry, *, columns: Columns = Co
         "geometry": geo.source,
         "label": geo.label, "support": geo.support,
         "n_atoms_np": geo.n_atoms_np, "n_atoms_support": geo.n_atoms_support,
-        "area_nm2": geo.area_nm2, "volume_nm3": geo.volume_nm3,
+        "A_nm2": geo.A_nm2, "V_nm3": geo.V_nm3,
+        "area_nm2": geo.A_nm2, "volume_nm3": geo.V_nm3,  # older names of A_nm2 and V_nm3, kept for readers
         "block": int(blk), **seg, **stop_info,
         "t_contact_ps": float(t0), "t_end_ps": float(t[mask][-1]), "n_points": int(mask.sum()),
         "k_method": primary,
@@ -354,6 +339,7 @@ def analyse_steady(paths: list[Path], geo: Geometry, *, columns: Columns = Colum
     mask = in_blk & (t >= start_ps)
     if mask.sum() < 10:
         raise UserError(f"{paths[0]}: only {int(mask.sum())} thermo rows in the steady window (start {start_ps} ps)")
+    _check_finite(th, mask, (columns.time, columns.t_np, columns.t_support, columns.e_np, columns.power), paths[0])
     _segment_notes(th, blk, float(t[mask][-1]), paths[0], notes)
     tw = t[mask] - t[mask][0]
     dT = (_eval(th, columns.t_np) - _eval(th, columns.t_support))[mask]
@@ -369,8 +355,8 @@ def analyse_steady(paths: list[Path], geo: Geometry, *, columns: Columns = Colum
     k_plain_err = k_plain * dT_err / dT_mean
     window_ps = float(tw[-1])
     result = {"mode": "steady", "logs": [str(p) for p in paths], "geometry": geo.source, "label": geo.label,
-              "support": geo.support, "n_atoms_np": geo.n_atoms_np, "area_nm2": geo.area_nm2,
-              "volume_nm3": geo.volume_nm3, "block": int(blk), "stage": th.stages.get(blk),
+              "support": geo.support, "n_atoms_np": geo.n_atoms_np, "A_nm2": geo.A_nm2, "V_nm3": geo.V_nm3,
+              "area_nm2": geo.A_nm2, "volume_nm3": geo.V_nm3, "block": int(blk), "stage": th.stages.get(blk),
               "t_start_ps": float(t[mask][0]), "t_end_ps": float(t[mask][-1]), "n_points": int(mask.sum()),
               "power_eV_per_ps": P, "dT_K": dT_mean, "dT_err_K": dT_err,
               "k_plain_eV_per_nm2_ps_K": k_plain, "k_plain_err_eV_per_nm2_ps_K": k_plain_err}
@@ -467,7 +453,8 @@ def combine(results: list[dict]) -> dict:
         "k_method": ",".join(sorted({r.get("k_method", "") for r in good})),
         "labels": labels, "reliable": not issues, "unreliable_reasons": issues,
     })
-    for key in ("area_nm2", "n_atoms_np", "n_atoms_support", "volume_nm3", "label", "support", "geometry"):
+    for key in ("A_nm2", "V_nm3", "area_nm2", "n_atoms_np", "n_atoms_support", "volume_nm3", "label", "support",
+                "geometry"):
         vals = {json.dumps(r.get(key)) for r in good}
         if len(vals) == 1:
             out[key] = good[0].get(key)
@@ -582,13 +569,15 @@ def human(result: dict) -> str:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m analysis.fit_k", description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m analysis.fit_k", description=__doc__.split("\n\n")[0],
+                       epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
     p.add_argument("logs", nargs="+", metavar="LOG[,LOG...]", help="log.lammps files (plain or .gz); commas join "
                    "restart segments of one run")
     g = p.add_argument_group("geometry")
     g.add_argument("--geometry", help="geometry.json for all runs (default: geometry.json next to each log)")
-    g.add_argument("--area", type=float, help="NP/support contact area A, nm² (overrides geometry.json)")
+    g.add_argument("--A-nm2", "--area", dest="area", type=float,
+                   help="NP/support contact area A, nm² (> 0; overrides geometry.json's A_nm2; --area is its older "
+                        "name)")
     g.add_argument("--natoms", type=int, help="number of NP atoms N (overrides geometry.json)")
     g.add_argument("--label", help="system label for tables (default: geometry.json 'label')")
     g.add_argument("--support", help="support name for tables (default: geometry.json 'support')")
@@ -622,6 +611,7 @@ def parse_args(argv=None):
                    "'runs')")
     o.add_argument("--plot-dir", help="where figures go (default: next to each log); fit_k.png and .pdf")
     o.add_argument("--no-plot", action="store_true", help="no figures")
+    o.add_argument("--force", action="store_true", help="overwrite existing outputs (--json, --table, figures)")
     o.add_argument("--table", help="prefix for the Table-3-like CSV and markdown (default fit_k_table with >1 run)")
     return p.parse_args(argv)
 
@@ -632,14 +622,15 @@ def warn(message: str) -> None:
 
 def main(argv=None) -> int:
     a = parse_args(argv)
-    if a.bootstrap < 0:
-        raise UserError(f"--bootstrap {a.bootstrap}: must be >= 0")
-    for name in ("area", "cp", "power"):
-        v = getattr(a, name)
-        if v is not None and not (v > 0 and np.isfinite(v)):
-            raise UserError(f"--{name} {v}: must be a positive number")
-    if a.natoms is not None and a.natoms <= 0:
-        raise UserError(f"--natoms {a.natoms}: must be positive")
+    v.integer("--bootstrap", a.bootstrap, 0, 100000)
+    v.positive("--A-nm2", a.area, "nm²")
+    v.positive("--cp", a.cp, "eV/K per atom", hi=1.0)
+    v.positive("--power", a.power, "eV/ps")
+    v.integer("--natoms", a.natoms, 1)
+    v.in_range("--stop-temp", a.stop_temp, 0.0, 1e5, "K", lo_open=True)
+    v.finite("--start", a.start, "ps")
+    if a.steady and a.method != "auto":
+        raise UserError(f"--method {a.method}: applies to transient logs, not --steady")
     columns = Columns(a.time, a.t_np, a.t_support, a.e_np, a.e_support, a.power_col)
     runs = [[Path(p) for p in arg.split(",") if p] for arg in a.logs]
     results = []
@@ -647,11 +638,34 @@ def main(argv=None) -> int:
     for paths in runs:
         if not paths:
             raise UserError("an empty log argument")
+        for path in paths:
+            v.input_file(path, "LOG", "LAMMPS log", allow_empty=True)  # lammps_log says what an empty one lacks
         out_dir = Path(a.plot_dir) if a.plot_dir else paths[0].parent
         names.setdefault(out_dir, []).append(paths[0])
+    if a.geometry:
+        v.input_file(a.geometry, "--geometry", "geometry file")
+    inputs = [p for paths in runs for p in paths] + ([a.geometry] if a.geometry else [])
+    figure_names = {}
     for i, paths in enumerate(runs):
-        geo = load_geometry(paths[0], a.geometry, area_nm2=a.area, n_atoms_np=a.natoms, support=a.support,
-                            label=a.label)
+        out_dir = Path(a.plot_dir) if a.plot_dir else paths[0].parent
+        same_dir = names[out_dir]
+        figure_names[i] = out_dir / ("fit_k" if len(same_dir) == 1 else f"fit_k_{paths[0].stem}" if
+                                     len({p.stem for p in same_dir}) == len(same_dir) else f"fit_k_{i:03d}")
+    outputs = [Path(a.json)] if a.json else []
+    table = Path(a.table) if a.table else (Path("fit_k_table") if len(runs) > 1 else None)
+    if table is not None:
+        outputs += [table.with_suffix(".csv"), table.with_suffix(".md")]
+    if not a.steady and not a.no_plot:
+        outputs += [f.with_suffix(ext) for f in figure_names.values() for ext in (".png", ".pdf")]
+    if len(set(map(str, outputs))) < len(outputs):
+        raise UserError(f"two outputs share a name ({', '.join(map(str, outputs))})")
+    names_given = {Path(a.json): "--json"} if a.json else {}
+    for out in outputs:
+        opt = names_given.get(out, "--table" if out.suffix in (".csv", ".md") else "--plot-dir")
+        v.output_file(out, opt, force=a.force, inputs=inputs, mkdir=opt == "--plot-dir")
+    geos = [load_geometry(paths[0], a.geometry, area_nm2=a.area, n_atoms_np=a.natoms, support=a.support,
+                          label=a.label) for paths in runs]
+    for i, (paths, geo) in enumerate(zip(runs, geos)):
         if a.steady:
             r = analyse_steady(paths, geo, columns=columns, start_ps=a.start, block=a.block, power_eV_per_ps=a.power,
                                n_boot=a.bootstrap)
@@ -664,16 +678,13 @@ def main(argv=None) -> int:
             print(f"  note: {note}")
         if not r["reliable"]:
             warn(f"{paths[0]}: k is NOT reliable: {'; '.join(r['unreliable_reasons'])}")
-        if not a.steady and not a.no_plot:
-            out_dir = Path(a.plot_dir) if a.plot_dir else paths[0].parent
-            out_dir.mkdir(parents=True, exist_ok=True)
-            same_dir = names[out_dir]
-            name = "fit_k" if len(same_dir) == 1 else f"fit_k_{paths[0].stem}" if \
-                len({p.stem for p in same_dir}) == len(same_dir) else f"fit_k_{i:03d}"
-            r["figures"] = plot_transient(r, out_dir / name)
-            print(f"  figures: {', '.join(r['figures'])}")
-        r.pop("_plot", None)
         results.append(r)
+    for i, r in enumerate(results):  # every run analysed before anything is written: a failure leaves no files
+        if not a.steady and not a.no_plot:
+            figure_names[i].parent.mkdir(parents=True, exist_ok=True)
+            r["figures"] = plot_transient(r, figure_names[i])
+            print(f"  figures ({r['logs'][0]}): {', '.join(r['figures'])}")
+        r.pop("_plot", None)
     if len(results) > 1:
         out = combine(results)
         if out["k_eV_per_nm2_ps_K"] is None:
@@ -687,7 +698,6 @@ def main(argv=None) -> int:
             std = st["k_std_eV_per_nm2_ps_K"]
             print(f"  support {name}: {st['n_runs']} reliable runs, k = {st['k_mean_eV_per_nm2_ps_K']:.4g}"
                   + (f" ± {std:.2g} (std)" if std is not None else "") + " eV/(nm² ps K)")
-        table = Path(a.table) if a.table else Path("fit_k_table")
         print(f"  table: {', '.join(str(p) for p in write_table(results, summarize(results), table))}")
         if not out["reliable"]:
             warn(f"the combined k is NOT reliable: {'; '.join(out['unreliable_reasons'])}")

@@ -27,7 +27,7 @@ def fit(args, capsys=None):
 
 def fit_json(tmp_path, args):
     out = tmp_path / "k.json"
-    assert fit(list(args) + ["--json", out]) == 0
+    assert fit(list(args) + ["--json", out, "--force"]) == 0  # several fits in one folder reuse the name
     return json.loads(out.read_text())
 
 

@@ -121,20 +121,20 @@ def input_file(path, name: str, what: str = "file", *, allow_empty: bool = False
     """An existing, readable, non-empty regular file."""
     p = Path(path)
     if not p.exists():
-        raise UserError(f"{p}: {what} not found ({name})")
+        raise UserError(f"{p}: file not found ({what}, {name})")
     if p.is_dir():
-        raise UserError(f"{p}: is a directory, expected a {what} ({name})")
+        raise UserError(f"{p}: is a directory, expected a file ({what}, {name})")
     if not os.access(p, os.R_OK):
-        raise UserError(f"{p}: {what} not readable ({name})")
+        raise UserError(f"{p}: file not readable ({what}, {name})")
     if not allow_empty and p.stat().st_size == 0:
-        raise UserError(f"{p}: {what} is empty ({name})")
+        raise UserError(f"{p}: file is empty ({what}, {name})")
     return p
 
 
 def input_dir(path, name: str, what: str = "directory") -> Path:
     p = Path(path)
     if not p.is_dir():
-        raise UserError(f"{p}: {what} not found ({name})")
+        raise UserError(f"{p}: file not found ({what}, {name})")
     return p
 
 
@@ -158,9 +158,10 @@ def _writable_dir(d: Path, name: str, target: Path) -> None:
         raise UserError(f"{target}: cannot write (directory {anc} is not writable) ({name})")
 
 
-def output_file(path, name: str, *, force: bool = False, inputs: Sequence = (), what: str = "output") -> Path | None:
-    """A file the tool may write: its directory exists or can be created and is writable, it is none of the
-    inputs, and it does not exist yet unless --force is given. None passes (an output not asked for)."""
+def output_file(path, name: str, *, force: bool = False, inputs: Sequence = (), what: str = "output",
+                mkdir: bool = False) -> Path | None:
+    """A file the tool may write: its directory exists (or, with mkdir, can be created) and is writable, it is
+    none of the inputs, and it does not exist yet unless --force is given. None passes (an output not asked for)."""
     if path is None:
         return None
     p = Path(path)
@@ -171,7 +172,10 @@ def output_file(path, name: str, *, force: bool = False, inputs: Sequence = (), 
             raise UserError(f"{p}: {name} names an input file; refusing to overwrite it")
     if p.is_dir():
         raise UserError(f"{p}: is a directory, expected a file name ({name})")
-    _writable_dir(p.parent if str(p.parent) else Path("."), name, p)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not mkdir and not parent.is_dir():
+        raise UserError(f"{p}: cannot write (directory {parent} does not exist) ({name})")
+    _writable_dir(parent, name, p)
     if p.exists():
         if not force:
             raise UserError(f"{p}: {what} exists; refusing to overwrite it (--force overwrites)")
@@ -181,9 +185,9 @@ def output_file(path, name: str, *, force: bool = False, inputs: Sequence = (), 
 
 
 def output_files(paths: Iterable, name: str, *, force: bool = False, inputs: Sequence = (),
-                 what: str = "output") -> list[Path]:
+                 what: str = "output", mkdir: bool = False) -> list[Path]:
     """Several files written together (a prefix's .png/.pdf/.csv, a directory's fixed names)."""
-    return [output_file(p, name, force=force, inputs=inputs, what=what) for p in paths]
+    return [output_file(p, name, force=force, inputs=inputs, what=what, mkdir=mkdir) for p in paths]
 
 
 def output_dir(path, name: str, *, files: Iterable[str] = (), force: bool = False, inputs: Sequence = ()) -> Path:
