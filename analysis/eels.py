@@ -1,6 +1,6 @@
 """EELS low-loss line scans: t/lambda, the particle's inelastic mean free path lambda and mean energy loss <E>.
 
-    python -m analysis.eels LINESCAN.(dm3|dm4|msa|hspy|emd) --R-est-nm 5 [--particle 12:30] [--json eels.json]
+    python -m analysis.eels [analyse] LINESCAN.(dm3|dm4|msa|hspy|emd) --R-est-nm 5 [--particle 12:30] [--json eels.json]
     python -m analysis.eels lambda --density 19.3 --beam-kev 300 [--collection-mrad 20]
 
 Per pixel (exspy): the zero-loss peak is aligned, the elastic threshold found, and
@@ -40,17 +40,18 @@ reaches its value (it then reaches zero), or when the particle does not stand ou
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
-from beamheat.cli import UserError, run
+from beamheat import validate as v
+from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
+from beamheat.io import json_safe as _json_safe, write_json
 
 # hyperspy logs "Numba is not installed" to stdout while it imports (before any level set here applies); a filter
 # on that logger, installed before hyperspy is imported, drops just that message
@@ -666,7 +667,7 @@ def _short_warning(reasons: list[str], width: int = 58) -> str:
     return f"UNRELIABLE: {first}" + (f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else "")
 
 
-def plot(px: PixelResults, s, res: dict, inside, out_prefix: Path, upper_eV: float) -> list[str]:
+def plot_figure(px: PixelResults, s, res: dict, inside, out_prefix: Path, upper_eV: float) -> list[str]:
     from beamheat.plotting import pyplot, save_figure
 
     plt = pyplot()
@@ -710,9 +711,19 @@ def plot(px: PixelResults, s, res: dict, inside, out_prefix: Path, upper_eV: flo
     return save_figure(fig, out_prefix)
 
 
-def analyse_file(a) -> dict:
+def analyse_file(file: str | Path, *, particle: tuple[int, int] | None = None, no_particle: bool = False,
+                 R_est_nm: float | None = None, fit_hemisphere: bool = False, threshold_ev: float | None = None,
+                 zlp_range: tuple[float, float] = (-5.0, 5.0), upper_ev: float = 110.0,
+                 energy_scale_err: float = 0.005, density: float | None = None, beam_kev: float | None = None,
+                 collection_mrad: float | None = None, plot: str | Path | None = None, no_plot: bool = False) -> dict:
+    """Per-pixel t/lambda, t<dE/dx>, <E> of a low-loss spectrum or line scan, and lambda_NP, <E>_NP of the
+    particle with their uncertainties (module docstring). Returns the JSON-ready results."""
+    a = SimpleNamespace(file=file, no_particle=no_particle, R_est_nm=R_est_nm, fit_hemisphere=fit_hemisphere,
+                        threshold_ev=threshold_ev, upper_ev=upper_ev, energy_scale_err=energy_scale_err,
+                        density=density, beam_kev=beam_kev, collection_mrad=collection_mrad, plot=plot,
+                        no_plot=no_plot)
     s = load_lowloss(a.file)
-    zr = tuple(float(v) for v in a.zlp_range.split(":"))
+    zr = tuple(float(x) for x in zlp_range)
     px = analyse_pixels(s, a.upper_ev, a.threshold_ev, zr, a.energy_scale_err)
     sH, s_tde, s_E = px.sys_err()
     res = {"file": str(a.file), "upper_eV": a.upper_ev, "n_pixels": int(len(px.t_over_lambda)),
@@ -724,7 +735,6 @@ def analyse_file(a) -> dict:
            "mean_energy_loss_sys_err_eV": s_E.tolist(), "systematics": px.settings}
     inside = None
     if len(px.t_over_lambda) > 1 and not a.no_particle:
-        particle = tuple(int(v) for v in a.particle.split(":")) if a.particle else None
         inside, background = locate_particle(px.t_over_lambda, particle)
         nm_per_unit = {"nm": 1.0, "µm": 1e3, "um": 1e3, "Å": 0.1, "A": 0.1}.get(px.position_units)
         if a.fit_hemisphere and nm_per_unit is None:
@@ -743,59 +753,104 @@ def analyse_file(a) -> dict:
                                                   for k in (60, 80, 120, 200, 300)}
     if not a.no_plot:
         out = Path(a.plot) if a.plot else Path(a.file).with_suffix("").with_name(Path(a.file).stem + "_eels")
-        res["figures"] = plot(px, s, res, inside, out, a.upper_ev)
+        res["figures"] = plot_figure(px, s, res, inside, out, a.upper_ev)
     return res
 
 
-def json_safe(obj):
-    """The results with numpy scalars as Python numbers and NaN/inf as None (JSON has no NaN)."""
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, np.ndarray)):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if np.isfinite(obj) else None
-    return obj
+json_safe = _json_safe  # the results with numpy scalars as Python numbers and NaN/inf as None (beamheat.io)
+
+
+def figure_prefix(file, plot=None) -> Path:
+    return Path(plot) if plot else Path(file).with_suffix("").with_name(Path(file).stem + "_eels")
+
+
+def _range(name: str, text: str | None, kind):
+    if text is None:
+        return None
+    vals = v.csv_numbers(name, text, kind, count=2, sep=":")
+    if not vals[0] < vals[1]:
+        raise UserError(f"{name} {text}: START must be below END")
+    return tuple(vals)
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["lambda"]:
-        p = argparse.ArgumentParser(prog="python -m analysis.eels lambda",
-                                    description="Inelastic mean free path from Iakoubovskii et al. (2008), nm.")
-        p.add_argument("--density", type=float, required=True, help="g/cm³ (Au 19.3)")
-        p.add_argument("--beam-kev", type=float, required=True, help="beam energy, keV")
-        p.add_argument("--collection-mrad", type=float, default=20.0, help="collection semi-angle, mrad (default 20)")
-        a = p.parse_args(argv[1:])
+    if argv and argv[0] not in ("analyse", "lambda", "-h", "--help"):
+        argv = ["analyse", *argv]  # `python -m analysis.eels FILE ...`, the form the README and users know
+    p = ArgumentParser(prog="python -m analysis.eels", description=__doc__.split("\n\n")[0],
+                       epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="{analyse,lambda}")
+    la = sub.add_parser("lambda", help="inelastic mean free path from Iakoubovskii et al. (2008), nm",
+                        formatter_class=HelpFormatter,
+                        description="Inelastic mean free path from Iakoubovskii et al. (2008), nm.")
+    la.add_argument("--density", type=float, required=True, help="density, g/cm³ (> 0; Au 19.3)")
+    la.add_argument("--beam-kev", type=float, required=True, help="beam energy, keV (> 0)")
+    la.add_argument("--collection-mrad", type=float, default=20.0,
+                    help="collection semi-angle, mrad (> 0; default 20)")
+    an = sub.add_parser("analyse", help="analyse a low-loss spectrum or line scan (the default: "
+                        "`python -m analysis.eels FILE` means `analyse FILE`)", formatter_class=HelpFormatter,
+                        description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1])
+    an.add_argument("file", help="low-loss spectrum or line scan (dm3, dm4, msa, hspy, emd, ...)")
+    an.add_argument("--particle", help="particle pixel range START:END, 0-based, END excluded (default: automatic "
+                    "from t/lambda)")
+    an.add_argument("--no-particle", action="store_true", help="per-pixel results only")
+    an.add_argument("--R-est-nm", type=float, help="particle radius for eq. 8, nm (> 0; default: none, then "
+                    "--fit-hemisphere or per-pixel results)")
+    an.add_argument("--fit-hemisphere", action="store_true", help="fit R and lambda to a hemisphere profile")
+    an.add_argument("--threshold-ev", type=float, help="elastic threshold, eV (> 0; default: exspy's estimate, "
+                    "median over the scan)")
+    an.add_argument("--zlp-range", default="-5:5", help="energy window holding the zero-loss peak, eV, START:END "
+                    "(default -5:5)")
+    an.add_argument("--upper-ev", type=float, default=110.0,
+                    help="upper limit of the loss integrals, eV (> threshold; default 110)")
+    an.add_argument("--energy-scale-err", type=float, default=0.005,
+                    help="relative uncertainty of the spectrometer's dispersion calibration, a systematic term of "
+                         "<E> (0 to 0.5; default 0.005)")
+    an.add_argument("--density", type=float, help="particle density, g/cm³ (> 0): adds Iakoubovskii's lambda "
+                    "(Au 19.3; default: none)")
+    an.add_argument("--beam-kev", type=float, help="beam energy, keV (default: from the file's metadata)")
+    an.add_argument("--collection-mrad", type=float, help="collection semi-angle, mrad (default: from metadata)")
+    an.add_argument("--json", help="write results here (default: print only)")
+    an.add_argument("--plot", help="figure prefix (default: next to the file, <name>_eels.png/.pdf)")
+    an.add_argument("--no-plot", action="store_true", help="no figures")
+    an.add_argument("--force", action="store_true", help="overwrite existing outputs (--json, figures)")
+    a = p.parse_args(argv)
+    if a.cmd == "lambda":
+        v.positive("--density", a.density, "g/cm³", hi=30.0)
+        v.positive("--beam-kev", a.beam_kev, "keV", hi=5000.0)
+        v.positive("--collection-mrad", a.collection_mrad, "mrad", hi=1000.0)
         print(f"lambda = {lambda_iakoubovskii_nm(a.density, a.beam_kev, a.collection_mrad):.1f} nm "
               f"(density {a.density} g/cm³, {a.beam_kev:g} keV, collection {a.collection_mrad:g} mrad)")
         return 0
-    p = argparse.ArgumentParser(prog="python -m analysis.eels", description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("file", help="low-loss spectrum or line scan (dm3, dm4, msa, hspy, emd, ...)")
-    p.add_argument("--particle", help="particle pixel range START:END (default: automatic from t/lambda)")
-    p.add_argument("--no-particle", action="store_true", help="per-pixel results only")
-    p.add_argument("--R-est-nm", type=float, help="particle radius for eq. 8, nm")
-    p.add_argument("--fit-hemisphere", action="store_true", help="fit R and lambda to a hemisphere profile")
-    p.add_argument("--threshold-ev", type=float, help="elastic threshold, eV (default: exspy's estimate, median "
-                   "over the scan)")
-    p.add_argument("--zlp-range", default="-5:5", help="energy window holding the zero-loss peak, eV (default -5:5)")
-    p.add_argument("--upper-ev", type=float, default=110.0, help="upper limit of the loss integrals, eV (default 110)")
-    p.add_argument("--energy-scale-err", type=float, default=0.005,
-                   help="relative uncertainty of the spectrometer's dispersion calibration, a systematic term of "
-                        "<E> (default 0.005)")
-    p.add_argument("--density", type=float, help="particle density, g/cm³: adds Iakoubovskii's lambda (Au 19.3)")
-    p.add_argument("--beam-kev", type=float, help="beam energy, keV (default: from the file's metadata)")
-    p.add_argument("--collection-mrad", type=float, help="collection semi-angle, mrad (default: from metadata)")
-    p.add_argument("--json", help="write results here")
-    p.add_argument("--plot", help="figure prefix (default: next to the file, <name>_eels.png/.pdf)")
-    p.add_argument("--no-plot", action="store_true", help="no figures")
-    a = p.parse_args(argv)
-    res = analyse_file(a)
+    src = v.input_file(a.file, "FILE", "spectrum file")
+    particle = _range("--particle", a.particle, int)
+    if particle is not None and particle[0] < 0:
+        raise UserError(f"--particle {a.particle}: pixels are counted from 0")
+    v.conflict(**{"--particle": a.particle, "--no-particle": a.no_particle})
+    v.conflict(**{"--R-est-nm": a.R_est_nm, "--no-particle": a.no_particle})
+    v.conflict(**{"--fit-hemisphere": a.fit_hemisphere, "--no-particle": a.no_particle})
+    v.conflict(**{"--plot": a.plot, "--no-plot": a.no_plot})
+    zlp = _range("--zlp-range", a.zlp_range, float)
+    v.positive("--R-est-nm", a.R_est_nm, "nm", hi=1e4)
+    v.positive("--threshold-ev", a.threshold_ev, "eV", hi=1000.0)
+    v.positive("--upper-ev", a.upper_ev, "eV", hi=1e5)
+    if a.threshold_ev is not None and not a.threshold_ev < a.upper_ev:
+        raise UserError(f"--threshold-ev {a.threshold_ev:g} eV must be below --upper-ev {a.upper_ev:g} eV")
+    v.nonnegative("--energy-scale-err", a.energy_scale_err, hi=0.5)
+    v.positive("--density", a.density, "g/cm³", hi=30.0)
+    v.positive("--beam-kev", a.beam_kev, "keV", hi=5000.0)
+    v.positive("--collection-mrad", a.collection_mrad, "mrad", hi=1000.0)
+    out = v.output_file(a.json, "--json", force=a.force, inputs=[src])
+    if not a.no_plot:
+        prefix = figure_prefix(src, a.plot)
+        figs = [prefix.with_suffix(".png"), prefix.with_suffix(".pdf")]
+        if out is not None and out in figs:
+            raise UserError(f"{out}: --json and a figure share this name")
+        v.output_files(figs, "--plot", force=a.force, inputs=[src], mkdir=True)
+    res = analyse_file(src, particle=particle, no_particle=a.no_particle, R_est_nm=a.R_est_nm,
+                       fit_hemisphere=a.fit_hemisphere, threshold_ev=a.threshold_ev, zlp_range=zlp,
+                       upper_ev=a.upper_ev, energy_scale_err=a.energy_scale_err, density=a.density,
+                       beam_kev=a.beam_kev, collection_mrad=a.collection_mrad, plot=a.plot, no_plot=a.no_plot)
     H = np.array(res["t_over_lambda"])
     print(f"{a.file}: {res['n_pixels']} pixel(s), t/λ {H.min():.3f} to {H.max():.3f}, "
           f"<E> per inelastic event {np.median(res['mean_energy_loss_eV']):.1f} eV (median)")
@@ -815,10 +870,9 @@ def main(argv=None) -> int:
     if "lambda_iakoubovskii_nm" in res:
         print(f"  Iakoubovskii λ at {res['beam_keV']:g} keV, {res['collection_mrad']:g} mrad: "
               f"{res['lambda_iakoubovskii_nm']:.1f} nm")
-    if a.json:
-        Path(a.json + ".part").write_text(json.dumps(json_safe(res), indent=2, allow_nan=False))
-        Path(a.json + ".part").replace(a.json)
-        print(f"  json: {a.json}")
+    if out:
+        write_json(out, res)
+        print(f"  json: {out}")
     return 0
 
 
