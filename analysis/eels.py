@@ -822,7 +822,7 @@ def main(argv=None) -> int:
         print(f"lambda = {lambda_iakoubovskii_nm(a.density, a.beam_kev, a.collection_mrad):.1f} nm "
               f"(density {a.density} g/cm³, {a.beam_kev:g} keV, collection {a.collection_mrad:g} mrad)")
         return 0
-    src = v.input_file(a.file, "FILE", "spectrum file")
+    src = v.input_file(a.file, "FILE", "file")
     particle = _range("--particle", a.particle, int)
     if particle is not None and particle[0] < 0:
         raise UserError(f"--particle {a.particle}: pixels are counted from 0")

@@ -639,7 +639,7 @@ def main(argv=None) -> int:
         if not paths:
             raise UserError("an empty log argument")
         for path in paths:
-            v.input_file(path, "LOG", "LAMMPS log", allow_empty=True)  # lammps_log says what an empty one lacks
+            v.input_file(path, "LOG", "file", allow_empty=True)  # lammps_log says what an empty one lacks
         out_dir = Path(a.plot_dir) if a.plot_dir else paths[0].parent
         names.setdefault(out_dir, []).append(paths[0])
     if a.geometry:

@@ -362,14 +362,14 @@ def main(argv=None) -> int:
                     lambda_nm=a.lambda_nm, mean_loss_eV=a.mean_loss_ev, collection_mrad=a.collection_mrad,
                     dose_min=a.dose_min, dose_max=a.dose_max, k=a.k)
         validate_curves(**opts)
-        v.output_files(curves_outputs(a.out), "--out", force=a.force)
+        v.output_files(curves_outputs(a.out), "--out", force=a.force, mkdir=True)
         r = curves(a.out, **opts)
         print(f"wrote {', '.join(r['figures'])} and {r['csv']} ({r['n_rows']} rows)")
         return 0
     inputs = [x for x in (a.geometry, a.k_json, a.eels_json) if x]
     for name, path in (("--geometry", a.geometry), ("--k-json", a.k_json), ("--eels-json", a.eels_json)):
         if path:
-            v.input_file(path, name, "JSON file")
+            v.input_file(path, name, "file")
     for name, val, unit in (("--S-nm2", a.S_nm2, "nm²"), ("--A-nm2", a.A_nm2, "nm²"), ("--t-nm", a.t_nm, "nm"),
                             ("--k", a.k, "eV/(nm² ps K)"), ("--lambda-nm", a.lambda_nm, "nm"),
                             ("--mean-loss-ev", a.mean_loss_ev, "eV")):

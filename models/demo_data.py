@@ -17,11 +17,14 @@ Lennard-Jones), for models that run heat_transfer.in on the bundled Au/hBN syste
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from beamheat import validate as v
+from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
+from beamheat.io import atomic_write
 from ase import Atoms
 from ase.build import bulk
 from ase.calculators.emt import EMT
@@ -85,7 +88,13 @@ def label_emt(frames: list[Atoms]) -> list[Atoms]:
 
 
 AU_HBN_TYPES = ("Au", "B", "N")
-CLASSICAL_AU_HBN = Path(__file__).resolve().parents[1] / "lammps_inputs" / "potentials" / "classical_au_hbn.in"
+def _inputs_dir() -> Path:
+    from beamheat.lammps_plugin import inputs_dir
+
+    return inputs_dir()
+
+
+CLASSICAL_AU_HBN = _inputs_dir() / "potentials" / "classical_au_hbn.in"
 
 
 def structures_au_hbn(n_frames: int, seed: int = 0) -> list[Atoms]:
@@ -141,10 +150,8 @@ def write_dataset(path: str | Path, n_frames: int = 60, seed: int = 0, reference
     elif reference == "classical_au_hbn":
         frames = label_lammps(structures_au_hbn(n_frames, seed), potential_file)
     else:
-        raise ValueError(f"unknown reference {reference!r} (emt, classical_au_hbn)")
-    tmp = path.with_suffix(path.suffix + ".part")
-    write(tmp, frames, format="extxyz")
-    tmp.replace(path)  # never leave a half-written data set behind
+        raise UserError(f"unknown reference {reference!r} (emt, classical_au_hbn)")
+    atomic_write(path, lambda f: write(f, frames, format="extxyz"))  # never a half-written data set
     return path
 
 
@@ -159,7 +166,8 @@ def write_system(path: str | Path, repeat=(6, 6, 3), octahedron_length=3) -> Pat
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m models.demo_data", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="python -m models.demo_data", description=__doc__.split("\n\n")[0],
+                       formatter_class=HelpFormatter)
     p.add_argument("out", help="output extxyz file")
     p.add_argument("--frames", type=int, default=60, help="number of frames (default 60)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -167,8 +175,20 @@ def main(argv=None) -> int:
     p.add_argument("--reference", choices=["emt", "classical_au_hbn"], default="emt",
                    help="what labels the frames (default emt)")
     p.add_argument("--potential", default=str(CLASSICAL_AU_HBN),
-                   help="LAMMPS potential include file for --reference classical_au_hbn")
+                   help="LAMMPS potential include file for --reference classical_au_hbn (default: the one installed "
+                        "with beamheat)")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
     a = p.parse_args(argv)
+    v.integer("--frames", a.frames, 1, 100000)
+    v.integer("--seed", a.seed, 0)
+    if a.reference == "classical_au_hbn":
+        v.input_file(a.potential, "--potential", "LAMMPS potential include file")
+    elif a.potential != str(CLASSICAL_AU_HBN):
+        raise UserError("--potential applies to --reference classical_au_hbn only")
+    if a.system and Path(a.system) == Path(a.out):
+        raise UserError(f"{a.out}: OUT and --system name the same file")
+    v.output_file(a.out, "OUT", force=a.force, mkdir=True)
+    v.output_file(a.system, "--system", force=a.force, mkdir=True)
     path = write_dataset(a.out, a.frames, a.seed, a.reference, a.potential)
     print(f"wrote {a.frames} {a.reference}-labelled frames to {path}")
     if a.system:
@@ -177,4 +197,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

@@ -24,12 +24,12 @@ caught there; `--format aotinductor` is the forward-compatible route.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
 
-from beamheat.cli import UserError, run
+from beamheat import validate as v
+from beamheat.cli import ArgumentParser, UserError, run
 
 FORMATS = {"torchscript": ".nequip.pth", "aotinductor": ".nequip.pt2"}
 
@@ -59,11 +59,19 @@ def deploy_torchscript(checkpoint: Path, out: Path, device: str = "cpu", tf32: b
     set_workflow_state("compile")
     try:
         set_global_state(allow_tf32=tf32)
-        model = load_saved_model(str(checkpoint), _EAGER_MODEL_KEY, _SOLE_MODEL_KEY)
+        try:
+            model = load_saved_model(str(checkpoint), _EAGER_MODEL_KEY, _SOLE_MODEL_KEY)
+        except Exception as e:  # torch/lightning/zip raise many kinds for a file that is not a checkpoint
+            text = str(e).splitlines()[0][:120] if str(e) else ""
+            raise DeployError(f"{checkpoint}: cannot load as a nequip checkpoint or package "
+                              f"({e.__class__.__name__}: {text})") from None
         metadata = _model_metadata(model)
-        tmp = out.with_name(out.name + ".part")
-        save_torchscript_model(model, metadata, str(tmp), torch.device(device))
-        os.replace(tmp, out)
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
+        try:
+            save_torchscript_model(model, metadata, str(tmp), torch.device(device))
+            os.replace(tmp, out)
+        finally:
+            tmp.unlink(missing_ok=True)
     finally:
         set_workflow_state(None)
     return metadata
@@ -85,9 +93,26 @@ def deploy_aotinductor(checkpoint: Path, out: Path, device: str = "cpu", tf32: b
         os.replace(tmp, out)
 
 
+def check_device(device: str) -> str:
+    """cpu, or cuda[:N] with a GPU there: refused in one line before anything is loaded."""
+    import torch
+
+    if device == "cpu":
+        return device
+    if not device.startswith("cuda"):
+        raise DeployError(f"--device {device}: choose cpu or cuda[:N]")
+    if not torch.cuda.is_available():
+        raise DeployError(f"--device {device}: no CUDA GPU is visible to this torch ({torch.__version__})")
+    idx = device.split(":", 1)[1] if ":" in device else "0"
+    if not idx.isdigit() or int(idx) >= torch.cuda.device_count():
+        raise DeployError(f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s)")
+    return device
+
+
 def deploy(checkpoint: str | Path, out: str | Path, fmt: str = "torchscript", device: str = "cpu",
            tf32: bool = False) -> Path:
     checkpoint, out = Path(checkpoint), Path(out)
+    check_device(device)
     if fmt not in FORMATS:
         raise DeployError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if not checkpoint.exists():
@@ -153,8 +178,8 @@ def deploy_ensemble_subprocess(ens_dir: str | Path, out_dir: str | Path, fmt: st
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m models.deploy", description=__doc__.split("\n\n")[0],
-                                epilog="Formats: torchscript (.nequip.pth), aotinductor (.nequip.pt2).")
+    p = ArgumentParser(prog="python -m models.deploy", description=__doc__.split("\n\n")[0],
+                       epilog="Formats: torchscript (.nequip.pth), aotinductor (.nequip.pt2).")
     p.add_argument("checkpoint", help="nequip training checkpoint (.ckpt) or package (.nequip.zip), or an ensemble "
                    "directory from models.train --ensemble")
     p.add_argument("out", help="output model file (.nequip.pth for torchscript, .nequip.pt2 for aotinductor); for "
@@ -163,8 +188,15 @@ def main(argv=None) -> int:
                    help="default: from OUT's suffix, else torchscript")
     p.add_argument("--device", default="cpu", help="device to compile for: cpu or cuda (default cpu)")
     p.add_argument("--tf32", action="store_true", help="allow TF32 matmuls on Ampere+ GPUs (default off)")
-    p.add_argument("--force", action="store_true", help="ensemble: recompile members already compiled")
+    p.add_argument("--force", action="store_true", help="overwrite an existing OUT; ensemble: recompile members "
+                   "already compiled (default: refuse / skip them)")
     a = p.parse_args(argv)
+    check_device(a.device)
+    if not Path(a.checkpoint).is_dir():
+        if not Path(a.checkpoint).exists():
+            raise DeployError(f"{a.checkpoint}: checkpoint not found")
+        v.input_file(a.checkpoint, "CHECKPOINT", "checkpoint")
+        v.output_file(a.out, "OUT", force=a.force, inputs=[a.checkpoint], mkdir=True)
     if Path(a.checkpoint).is_dir():
         fmt = a.format or "torchscript"
         if fmt not in FORMATS:

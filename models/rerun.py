@@ -16,14 +16,14 @@ atom, and support atoms within --interface-A of a particle atom.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from beamheat.cli import UserError, run
+from beamheat import validate as v
+from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
+from beamheat.io import write_json
 from models.ensemble import Ensemble, ModelFileError, force_error
 
 
@@ -171,12 +171,12 @@ def write_outputs(frames, rows, summary, prefix: Path, source: str):
         out_frames.append(a)
     write(str(prefix.with_suffix(".extxyz")) + ".part", out_frames, format="extxyz")
     Path(str(prefix.with_suffix(".extxyz")) + ".part").replace(prefix.with_suffix(".extxyz"))
-    prefix.with_suffix(".json").write_text(json.dumps(summary, indent=2))
+    write_json(prefix.with_suffix(".json"), summary)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m models.rerun", description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m models.rerun", description=__doc__.split("\n\n")[0],
+                       epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
     p.add_argument("traj", help="LAMMPS dump, extxyz, ASE .traj or .db")
     p.add_argument("models", nargs="+", help="compiled models (.nequip.pth), the same as in LAMMPS")
     p.add_argument("--types", help="element of each LAMMPS type for dumps, comma separated (e.g. Au,B,N)")
@@ -187,12 +187,36 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="rerun", help="output prefix (default rerun)")
     p.add_argument("--no-plot", action="store_true", help="no figures")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs (PREFIX.npz/.extxyz/.json, "
+                   "figures)")
     a = p.parse_args(argv)
+    for m in a.models:
+        v.input_file(m, "MODELS", "model file")
+    src = v.input_file(a.traj, "TRAJ", "trajectory")
+    v.positive("--dt-ps", a.dt_ps, "ps")
+    v.positive("--interface-A", a.interface_A, "Å", hi=50.0)
+    prefix = Path(a.out)
+    outs = [prefix.with_suffix(x) for x in (".npz", ".extxyz", ".json")]
+    if not a.no_plot:
+        outs += [prefix.with_name(prefix.name + n).with_suffix(x) for n in ("_sigma_time", "_error_vs_sigma")
+                 for x in (".png", ".pdf")]
+    v.output_files(outs, "--out", force=a.force, inputs=[src, *a.models], mkdir=True)
+    if a.device != "cpu":
+        from models.deploy import check_device
+
+        check_device(a.device)
     try:
         ens = Ensemble(a.models, a.device)
     except ModelFileError as e:
         raise UserError(str(e)) from None
-    frames, is_dump = read_frames(Path(a.traj), a.types.split(",") if a.types else None, a.index)
+    types = [t.strip() for t in a.types.split(",")] if a.types else None
+    if types and not all(t in ens.type_names for t in types):
+        raise UserError(f"--types {a.types}: every type must be one of the models' elements {ens.type_names}")
+    frames, is_dump = read_frames(src, types, a.index)
+    if is_dump and types:
+        n_types = max(int(f.arrays["type"].max()) if "type" in f.arrays else 0 for f in frames)
+        if n_types and len(types) < n_types:
+            raise UserError(f"--types {a.types}: {len(types)} element(s) for a dump with {n_types} atom types")
     np_el = set(a.np_elements.split(",")) if a.np_elements else {ens.type_names[0]}
     try:
         rows = rerun(frames, ens, not is_dump, np_el, a.interface_A)
@@ -202,7 +226,6 @@ def main(argv=None) -> int:
     summary = summarize(rows, times)
     summary.update({"trajectory": a.traj, "models": a.models, "np_elements": sorted(np_el),
                     "interface_A": a.interface_A, "time_label": "time (ps)" if a.dt_ps else "frame"})
-    prefix = Path(a.out)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     if not a.no_plot:
         summary["figures"] = figures(rows, summary, prefix)

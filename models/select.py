@@ -17,13 +17,13 @@ frame's info: source, frame, max_sigma_f, reason, generation.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from beamheat.cli import UserError, run
+from beamheat import validate as v
+from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 
 
 def select_frames(max_sigma: np.ndarray, lo: float, hi: float, top_k: int | None = None, min_gap: int = 1,
@@ -79,39 +79,69 @@ def select_candidates(sources, lo: float, hi: float, top_k: int | None = None, l
     return picked
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m models.select", description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("inputs", nargs="+", help="extxyz files with per-atom sigma_f (models.rerun output, halt files)")
-    p.add_argument("--lo", type=float, required=True, help="lower end of the trust window, eV/Å")
-    p.add_argument("--hi", type=float, required=True, help="upper end of the trust window, eV/Å")
-    p.add_argument("--top-k", type=int, help="at most this many frames per source")
-    p.add_argument("--last-n", type=int, default=3, help="always keep the last N frames of halt files (default 3)")
-    p.add_argument("--min-gap", type=int, default=1, help="minimum frame distance between picks (default 1)")
-    p.add_argument("--cap", type=int, help="at most this many frames in total")
-    p.add_argument("--generation", type=int, default=0, help="active-learning generation, recorded (default 0)")
-    p.add_argument("--out", required=True, help="output extxyz")
-    a = p.parse_args(argv)
-    if not a.lo < a.hi:
-        raise UserError(f"--lo {a.lo} must be below --hi {a.hi}")
-    from ase.io import read, write
+def read_sources(paths) -> list:
+    """(name, frames) pairs from extxyz files, one-line errors for missing or unreadable files."""
+    from ase.io import read
 
     sources = []
-    for path in map(Path, a.inputs):
-        if not path.exists():
-            raise UserError(f"{path}: file not found")
+    for path in map(Path, paths):
+        v.input_file(path, "INPUTS", "file")
         try:
             frames = read(path, index=":", format="extxyz")
         except Exception as e:  # ASE raises many kinds
             raise UserError(f"{path}: cannot read as extxyz ({e.__class__.__name__})") from None
         sources.append((str(path), frames))
-    picked = select_candidates(sources, a.lo, a.hi, a.top_k, a.last_n, a.min_gap, a.cap, a.generation)
-    out = Path(a.out)
-    tmp = out.with_name(out.name + ".part")
-    write(tmp, picked, format="extxyz")
-    tmp.replace(out)
+    return sources
+
+
+def select_files(paths, out, *, lo: float, hi: float, top_k: int | None = None, last_n: int = 3, min_gap: int = 1,
+                 cap: int | None = None, generation: int = 0, force: bool = False) -> list:
+    """models.select as a function: read, pick (select_candidates), write `out` atomically. An empty selection is
+    an error (nothing written): the loop has nothing to label."""
+    from ase.io import write
+
+    from beamheat.io import atomic_write
+
+    check_rule(lo=lo, hi=hi, top_k=top_k, last_n=last_n, min_gap=min_gap, cap=cap, generation=generation)
+    out = v.output_file(out, "--out", force=force, inputs=list(paths), mkdir=True)
+    picked = select_candidates(read_sources(paths), lo, hi, top_k, last_n, min_gap, cap, generation)
+    if not picked:
+        raise UserError(f"no frames selected from {len(paths)} file(s): none has max sigma_F in [{lo:g}, {hi:g}) "
+                        f"eV/Å and none is a halt file; {out} not written")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(out, lambda f: write(f, picked, format="extxyz"))
+    return picked
+
+
+def check_rule(*, lo, hi, top_k, last_n, min_gap, cap, generation) -> None:
+    v.nonnegative("--lo", lo, "eV/Å")
+    v.positive("--hi", hi, "eV/Å")
+    v.ordered("--lo", lo, "--hi", hi, "eV/Å")
+    v.integer("--top-k", top_k, 1)
+    v.integer("--last-n", last_n, 0)
+    v.integer("--min-gap", min_gap, 1)
+    v.integer("--cap", cap, 1)
+    v.integer("--generation", generation, 0)
+
+
+def main(argv=None) -> int:
+    p = ArgumentParser(prog="python -m models.select", description=__doc__.split("\n\n")[0],
+                       epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
+    p.add_argument("inputs", nargs="+", help="extxyz files with per-atom sigma_f (models.rerun output, halt files)")
+    p.add_argument("--lo", type=float, required=True, help="lower end of the trust window, eV/Å (>= 0)")
+    p.add_argument("--hi", type=float, required=True, help="upper end of the trust window, eV/Å (> --lo)")
+    p.add_argument("--top-k", type=int, help="at most this many frames per source (default: no limit)")
+    p.add_argument("--last-n", type=int, default=3, help="always keep the last N frames of halt files (default 3)")
+    p.add_argument("--min-gap", type=int, default=1, help="minimum frame distance between picks (default 1)")
+    p.add_argument("--cap", type=int, help="at most this many frames in total (default: no limit)")
+    p.add_argument("--generation", type=int, default=0, help="active-learning generation, recorded (default 0)")
+    p.add_argument("--out", required=True, help="output extxyz (never one of the inputs)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    a = p.parse_args(argv)
+    picked = select_files(a.inputs, a.out, lo=a.lo, hi=a.hi, top_k=a.top_k, last_n=a.last_n, min_gap=a.min_gap,
+                          cap=a.cap, generation=a.generation, force=a.force)
     n_halt = sum(f.info["reason"] == "halt" for f in picked)
-    print(f"selected {len(picked)} frames ({n_halt} from halts) from {len(a.inputs)} file(s) -> {out}")
+    print(f"selected {len(picked)} frames ({n_halt} from halts) from {len(a.inputs)} file(s) -> {a.out}")
     return 0
 
 

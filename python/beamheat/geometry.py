@@ -210,7 +210,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", help="write the result here (default: print only)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     a = p.parse_args(argv)
-    path = v.input_file(a.file, "FILE", "structure file")
+    path = v.input_file(a.file, "FILE", "file")
     types = v.csv_numbers("--np-types", a.np_types, int)
     reference_state(a.element)
     out = v.output_file(a.json, "--json", force=a.force, inputs=[path])

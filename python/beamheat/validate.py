@@ -121,20 +121,20 @@ def input_file(path, name: str, what: str = "file", *, allow_empty: bool = False
     """An existing, readable, non-empty regular file."""
     p = Path(path)
     if not p.exists():
-        raise UserError(f"{p}: file not found ({what}, {name})")
+        raise UserError(f"{p}: {what} not found ({name})")
     if p.is_dir():
-        raise UserError(f"{p}: is a directory, expected a file ({what}, {name})")
+        raise UserError(f"{p}: is a directory, expected a {what} ({name})")
     if not os.access(p, os.R_OK):
-        raise UserError(f"{p}: file not readable ({what}, {name})")
+        raise UserError(f"{p}: {what} not readable ({name})")
     if not allow_empty and p.stat().st_size == 0:
-        raise UserError(f"{p}: file is empty ({what}, {name})")
+        raise UserError(f"{p}: {what} is empty ({name})")
     return p
 
 
 def input_dir(path, name: str, what: str = "directory") -> Path:
     p = Path(path)
     if not p.is_dir():
-        raise UserError(f"{p}: file not found ({what}, {name})")
+        raise UserError(f"{p}: {what} not found ({name})")
     return p
 
 

