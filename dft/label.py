@@ -24,7 +24,6 @@ import os
 
 os.environ.setdefault("GPAW_MPI_BACKEND", "cgpaw")  # before gpaw is imported: its own MPI, also under mpirun
 
-import argparse  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
@@ -33,7 +32,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from beamheat.cli import UserError, run  # noqa: E402
+from beamheat import validate as v  # noqa: E402
+from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: E402
 
 DEFAULT_SETTINGS = {
     "ecut_eV": 500.0,         # plane-wave cutoff
@@ -159,7 +159,8 @@ def write_row(db, atoms, uid, status, settings, info, result=None, error=None, i
 
 
 def label_configurations(frames, db, settings: dict, ranks_per_calc: int | None = None, retry_failed: bool = False,
-                         log_dir: str | None = None, db_name: str = "", info_keys=("source", "frame")) -> dict:
+                         log_dir: str | None = None, db_name: str = "", info_keys=("source", "frame"),
+                         timeout_s: float | None = None) -> dict:
     """Label `frames` with GPAW into the ASE database `db` (connected with serial=True), skipping finished ones.
 
     Every MPI rank of gpaw.mpi.world calls this; the world is split into groups of `ranks_per_calc` ranks (default:
@@ -206,8 +207,10 @@ def label_configurations(frames, db, settings: dict, ranks_per_calc: int | None 
                 Path(log_dir).mkdir(parents=True, exist_ok=True)
                 txt = str(Path(log_dir) / f"{uid}.txt")
             try:
-                result = compute(atoms, settings, comm, txt)
+                result = _with_timeout(lambda: compute(atoms, settings, comm, txt), timeout_s)
                 reason = result.get("error")
+            except CalculationTimeout as e:
+                result, reason = None, str(e)
             except UserError:
                 raise
             except Exception as e:  # GPAW raises many kinds (missing setups, memory, ...): record, go on
@@ -231,30 +234,87 @@ def label_configurations(frames, db, settings: dict, ranks_per_calc: int | None 
     return {"done": int(totals[0]), "failed": int(totals[1]), "skipped": skipped, "uids": uids}
 
 
-def load_settings(a) -> dict:
+def check_settings(s: dict, where: str = "settings") -> dict:
+    """GPAW settings that cannot hang or fail cryptically: a positive cutoff and smearing, a k-point grid of three
+    positive integers, a positive iteration limit. One-line error naming the key."""
+    def num(key, lo, hi, unit=""):
+        x = s[key]
+        if isinstance(x, bool) or not isinstance(x, (int, float)):
+            raise UserError(f"{where}: {key} {x!r}: must be a number{' in ' + unit if unit else ''}")
+        v.in_range(f"{where}: {key}", float(x), lo, hi, unit, lo_open=True)
+
+    num("ecut_eV", 50.0, 5000.0, "eV")
+    num("smearing_width_eV", 0.0, 5.0, "eV")
+    num("vacuum_A", 0.0, 100.0, "Å")
+    num("min_distance_A", 0.0, 5.0, "Å")
+    k = s["kpts"]
+    if not (isinstance(k, (list, tuple)) and len(k) == 3 and all(isinstance(x, int) and not isinstance(x, bool)
+                                                                  and 1 <= x <= 64 for x in k)):
+        raise UserError(f"{where}: kpts {k!r}: must be three integers from 1 to 64")
+    m = s["maxiter"]
+    if isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= 100000:
+        raise UserError(f"{where}: maxiter {m!r}: must be a whole number from 1 to 100000")
+    if not isinstance(s["xc"], str) or not s["xc"].strip():
+        raise UserError(f"{where}: xc {s['xc']!r}: must be a functional name such as PBE")
+    if not isinstance(s["d3"], bool):
+        raise UserError(f"{where}: d3 {s['d3']!r}: must be true or false")
+    return s
+
+
+def load_settings(settings_file: str | Path | None = None, *, ecut_ev: float | None = None, xc: str | None = None,
+                  kpts: str | list | None = None, width_ev: float | None = None, maxiter: int | None = None,
+                  d3: bool = False) -> dict:
+    """DEFAULT_SETTINGS, then the YAML file, then the values given (command-line options), checked."""
     s = dict(DEFAULT_SETTINGS)
-    if a.settings:
+    if settings_file:
         import yaml
 
-        p = Path(a.settings)
+        p = Path(settings_file)
         if not p.exists():
             raise UserError(f"{p}: settings file not found")
         try:
             user = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as e:
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
             raise UserError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
+        if not isinstance(user, dict):
+            raise UserError(f"{p}: expected a mapping of settings, got {type(user).__name__}")
         unknown = sorted(set(user) - set(DEFAULT_SETTINGS))
         if unknown:
             raise UserError(f"{p}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(DEFAULT_SETTINGS)}")
         s.update(user)
-    for key, val in (("ecut_eV", a.ecut_ev), ("xc", a.xc), ("smearing_width_eV", a.width_ev), ("maxiter", a.maxiter)):
+        check_settings(s, str(p))
+    for key, val in (("ecut_eV", ecut_ev), ("xc", xc), ("smearing_width_eV", width_ev), ("maxiter", maxiter)):
         if val is not None:
             s[key] = val
-    if a.kpts:
-        s["kpts"] = [int(k) for k in a.kpts.split(",")]
-    if a.d3:
+    if kpts:
+        s["kpts"] = v.csv_numbers("--kpts", kpts, int, count=3) if isinstance(kpts, str) else list(kpts)
+    if d3:
         s["d3"] = True
-    return s
+    return check_settings(s, "settings")
+
+
+class CalculationTimeout(Exception):
+    pass
+
+
+def _with_timeout(fn, seconds: float | None):
+    """fn() under a wall-time limit (SIGALRM, main thread): CalculationTimeout when it runs longer."""
+    import signal
+    import threading
+
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        return fn()
+
+    def on_alarm(signum, frame):
+        raise CalculationTimeout(f"timed out after {seconds:g} s (--timeout-s)")
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))
+    try:
+        return fn()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def read_candidates(path: Path):
@@ -284,16 +344,40 @@ def read_candidates(path: Path):
 def export(db, path: Path) -> int:
     from ase.io import write
 
+    from beamheat.io import atomic_write
+
     frames = [row.toatoms(add_additional_information=False) for row in db.select(status="done")]
-    tmp = path.with_name(path.name + ".part")
-    write(tmp, frames, format="extxyz", parallel=False)
-    tmp.replace(path)
+    if not frames:
+        raise UserError(f"{path}: the database holds no finished labels; nothing exported")
+    atomic_write(path, lambda f: write(f, frames, format="extxyz", parallel=False))
     return len(frames)
 
 
+def open_db(name: str):
+    """The ASE database (SQLite file or URL), checked to be one before anything is computed."""
+    from ase.db import connect
+
+    is_url = "://" in name
+    if not is_url:
+        p = Path(name)
+        if p.is_dir():
+            raise UserError(f"{p}: is a directory, expected a database file (--db)")
+        if p.exists() and p.stat().st_size:
+            with open(p, "rb") as f:
+                if f.read(16) != b"SQLite format 3\x00":
+                    raise UserError(f"{p}: not an SQLite database (--db); give a new file name or an ASE .db")
+        if not p.exists():
+            v.output_file(p, "--db")
+    try:
+        db = connect(name, serial=True)  # not ASE's collective mode: only group masters write
+        return db
+    except Exception as e:  # noqa: BLE001 - ASE raises many kinds
+        raise UserError(f"{name}: cannot open as an ASE database ({e.__class__.__name__}: {str(e)[:100]})") from None
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m dft.label", description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m dft.label", description=__doc__.split("\n\n")[0],
+                       epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
     p.add_argument("candidates", nargs="?", help="configurations: extxyz (e.g. from models.select) or ASE .db")
     p.add_argument("--db", default="labels.db", help="results database: file (SQLite) or URL (default labels.db)")
     p.add_argument("--settings", help="YAML with any of: " + ", ".join(DEFAULT_SETTINGS))
@@ -306,20 +390,33 @@ def main(argv=None) -> int:
     p.add_argument("--ranks-per-calc", type=int, help="MPI ranks per calculation (default: all)")
     p.add_argument("--retry-failed", action="store_true", help="compute failed configurations again")
     p.add_argument("--log-dir", help="GPAW text output per configuration here (default: none)")
-    p.add_argument("--export", help="write finished labels as extxyz for nequip training")
+    p.add_argument("--export", help="write finished labels as extxyz for nequip training (default: none)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --export file")
+    p.add_argument("--timeout-s", type=float, help="wall-time limit per configuration, s: a calculation running "
+                   "longer is recorded as failed with that reason and the batch goes on (default: none)")
     a = p.parse_args(argv)
+    settings = load_settings(a.settings, ecut_ev=a.ecut_ev, xc=a.xc, kpts=a.kpts, width_ev=a.width_ev,
+                             maxiter=a.maxiter, d3=a.d3)
+    v.positive("--timeout-s", a.timeout_s, "s")
+    v.integer("--ranks-per-calc", a.ranks_per_calc, 1)
+    if not a.candidates and not a.export:
+        raise UserError("nothing to do: give CANDIDATES to label and/or --export")
+    src = v.input_file(a.candidates, "CANDIDATES", "file") if a.candidates else None
+    if a.export:
+        v.output_file(a.export, "--export", force=a.force, inputs=[x for x in (src, a.db) if x], mkdir=True)
+    if src is not None and Path(a.db).exists() and Path(a.db).resolve() == src.resolve():
+        raise UserError(f"{a.db}: --db names the candidates file")
 
-    from ase.db import connect
     from gpaw.mpi import world
 
-    settings = load_settings(a)
-    db = connect(a.db, serial=True)  # not ASE's collective mode: only group masters write
+    db = open_db(a.db)
     if world.rank == 0:
         len(db)  # creates the SQLite schema once, before several group masters could race to do it
     world.barrier()
     if a.candidates:
         frames = read_candidates(Path(a.candidates))
-        label_configurations(frames, db, settings, a.ranks_per_calc, a.retry_failed, a.log_dir, db_name=a.db)
+        label_configurations(frames, db, settings, a.ranks_per_calc, a.retry_failed, a.log_dir, db_name=a.db,
+                             timeout_s=a.timeout_s)
     if a.export and world.rank == 0:
         n_exported = export(db, Path(a.export))
         print(f"exported {n_exported} labelled configurations to {a.export}")
