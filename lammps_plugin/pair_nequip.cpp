@@ -149,9 +149,28 @@ void PairNequIP::coeff(int narg, char **arg) {
                  b.path, a.path, utils::join_words(b.type_names, " "), b.r_max, utils::join_words(a.type_names, " "),
                  a.r_max);
   }
-  if (n_models > 1 && comm->me == 0)
+  if (n_models > 1 && comm->me == 0) {
     utils::logmesg(lmp, "pair nequip: ensemble of {} models on one graph; dynamics from the {}\n", n_models,
                    ensemble_first_ ? "first model" : "ensemble mean");
+    // the same file twice (or two copies of one model): sigma_F is then 0 and means nothing
+    std::vector<std::string> contents;
+    for (int m = 0; m < n_models; m++) {
+      std::string bytes;
+      if (FILE *fp = fopen(arg[2 + m], "rb")) {
+        char buf[65536];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), fp)) > 0) bytes.append(buf, n);
+        fclose(fp);
+      }
+      for (int k = 0; k < m; k++)
+        if (!bytes.empty() && contents[k] == bytes)
+          error->warning(FLERR,
+                         "pair nequip: ensemble members {} and {} are the same model: sigma_F from them is 0, not "
+                         "an uncertainty",
+                         arg[2 + k], arg[2 + m]);
+      contents.push_back(std::move(bytes));
+    }
+  }
   results_.assign(n_models, beamheat::Result());
   const beamheat::ModelInfo &info = models_.front()->info();
   arg += n_models - 1;  // type names follow the model files
@@ -188,6 +207,11 @@ void PairNequIP::init_style() {
                "use OMP_NUM_THREADS or a GPU for speed",
                comm->nprocs);
   if (models_.empty()) error->all(FLERR, "pair_style nequip: no model loaded (missing pair_coeff * * MODEL ...)");
+  if (strcmp(update->unit_style, "metal") != 0)
+    error->all(FLERR,
+               "pair_style nequip: units {} are not supported; NequIP models work in eV and Å, so use 'units metal'",
+               update->unit_style);
+  halted_ = false;  // every run may halt again (a second `run` in the same input)
   neighbor->add_request(this, NeighConst::REQ_FULL);
 }
 

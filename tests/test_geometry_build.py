@@ -11,7 +11,7 @@ import pytest
 from ase.lattice.cubic import FaceCenteredCubic
 
 from beamheat.geometry import bulk_atomic_volume_A3, particle_geometry
-from conftest import ROOT, run_lmp
+from helpers import ROOT, run_lmp
 
 
 def fcc_points(extent_A: float) -> np.ndarray:

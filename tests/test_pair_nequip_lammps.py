@@ -14,7 +14,7 @@ import pytest
 from ase.build import bulk
 from ase.io import write
 
-from conftest import run_lmp
+from helpers import run_lmp
 
 
 def write_data(path, atoms, specorder=("Au", "Cu", "Pd")):

@@ -13,7 +13,7 @@ from ase import Atoms
 from ase.build import bulk
 
 from beamheat.lammps_run import single_point
-from conftest import TYPE_NAMES, ase_reference, rattled
+from helpers import TYPE_NAMES, ase_reference, rattled
 from models.demo_data import au_cluster_on_slab, cupd_slab
 
 F_TOL_EV_PER_A = 1e-6      # the bar, float64 model

