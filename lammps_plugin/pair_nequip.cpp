@@ -345,6 +345,9 @@ void PairNequIP::halt(const std::string &why) {
 
 /* after each run: where the pair time went (model evaluation vs building the graph) */
 void PairNequIP::finish() {
+  // a halt forced the timer's timeout; the next run would save that as its setting (Timer::init_timeout) and end at
+  // once: restore it, as fix halt does in post_run, so that a later `run` in the same input can run (and halt) again
+  if (halted_) timer->reset_timeout();
   if (n_calls_ == 0 || comm->me != 0) return;
   utils::logmesg(lmp,
                  "pair nequip: {} calls, model {:.4g} s ({:.4g} ms/call), graph {:.4g} s ({:.4g} ms/call), "

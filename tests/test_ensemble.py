@@ -124,9 +124,6 @@ print "AFTER step $(step)"
     assert frames[-1].arrays["sigma_f"].max() > 0.02 and "halt_sigma" in frames[-1].info["halt_reason"]
 
 
-@pytest.mark.xfail(reason="halted_ is now reset in init_style, but the second run still ends at step 0 without a "
-                   "second halt message: timer->force_timeout() appears to persist across runs (under investigation)",
-                   strict=False)
 def test_two_runs_in_one_input_both_halt(tmp_path, ensemble_models):
     """The halt state is reset for every run (init_style): a second `run` halts again, at its own first step."""
     atoms = bulk("Au", "fcc", a=4.08, cubic=True).repeat((2, 2, 2))
