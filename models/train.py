@@ -39,9 +39,22 @@ class TrainError(UserError):
     pass
 
 
+def resolve_config(config: str | Path) -> Path:
+    """A config path as given, else the file of that name among the installed configs (models/configs), so that
+    `models/configs/tiny.yaml` or `tiny.yaml` works from any directory."""
+    p = Path(config)
+    if p.is_file():
+        return p.resolve()
+    packaged = Path(__file__).resolve().parent / "configs" / p.name
+    if packaged.is_file() and (len(p.parts) == 1 or p.parts[-2:-1] == ("configs",)):
+        return packaged
+    known = ", ".join(sorted(c.name for c in packaged.parent.glob("*.yaml")))
+    raise TrainError(f"{config}: config file not found (installed configs: {known})")
+
+
 def train(config: str | Path, data: str | Path, out: str | Path, overrides: list[str] = ()) -> Path:
     """Train with `nequip-train`; return the path of the final checkpoint (`OUT/model.ckpt`)."""
-    config = Path(config).resolve()
+    config = resolve_config(config)
     data = Path(data).resolve()
     out = Path(out).resolve()
     if not config.is_file():
@@ -114,11 +127,9 @@ def train_ensemble(config: str | Path, data: str | Path | Sequence[str | Path], 
 
     from models.data import file_hash, make_split, read_labelled, write_frames, write_json
 
-    config, out = Path(config).resolve(), Path(out).resolve()
+    config, out = resolve_config(config), Path(out).resolve()
     if members < 1:
         raise TrainError(f"--ensemble {members}: need at least one member")
-    if not config.is_file():
-        raise TrainError(f"{config}: config file not found")
     try:
         base = yaml.safe_load(config.read_text())
     except yaml.YAMLError as e:
