@@ -110,7 +110,7 @@ def test_steady_state_input(tmp_path):
                         {"inputs": INPUTS, "data": DATA, "t_start_ps": 0.2, "t_equil_ps": 0.2, "t_steady_ps": 1.0,
                          "thermo_ps": 0.02, "P_eV_per_ps": 2.0})
     assert proc.returncode == 0, proc.stdout[-2000:]
-    assert "support atoms (bath ring) held at 300 K" in proc.stdout
+    assert "support atoms (bath ring, sink ehex) remove it" in proc.stdout
     th = read_thermo(tmp_path / "log.lammps", ["Time", "v_T_np", "v_T_support", "v_P_np", "v_E_np"])
     th = th.select(th.block == max(b for b in np.unique(th.block) if th.stage_name(b) == "heat"))
     assert np.all(th["v_P_np"] == 2.0)
@@ -132,9 +132,11 @@ def _k(log, steady=False):
 
 
 def test_steady_state_k_is_independent_of_power_and_agrees_with_the_transient(tmp_path):
-    """dT is proportional to P: at three powers spanning 4x the steady-state k agree, and agree with the transient
-    k from heat_transfer.in on the same interface (short runs on a strongly coupled test interface, where 60 ps
-    already measure k to ~20 %; the classical interface needs ns, see the README)."""
+    """dT is proportional to P: at three powers spanning 4x the steady-state k (energy balance, P - dE_np/dt =
+    k A dT) agree, so the steady dT = P/(k A) each run implies scales with P; and they agree with the transient k
+    from heat_transfer.in on the same interface. Short runs on a strongly coupled test interface, where 60 ps
+    already measure k to ~25 %; the classical interface needs ns (README). 60 ps is shorter than the particle's
+    relaxation time C/(k A), so the measured dT is not yet the steady one: the energy balance does not need it."""
     ks, dTs = [], []
     G_guess = 2.2e-4
     for P in (0.02, 0.04, 0.08):
@@ -159,4 +161,5 @@ def test_steady_state_k_is_independent_of_power_and_agrees_with_the_transient(tm
             (a, sa), (b, sb) = ks[i], ks[j]
             assert abs(a - b) < 2.5 * np.hypot(sa, sb), ks
     assert dTs[0] < dTs[1] < dTs[2]
-    assert 2.5 < dTs[2] / dTs[0] < 6.0, dTs
+    k_steady = [k for k, _ in ks[:3]]
+    assert max(k_steady) / min(k_steady) < 1.6, ks  # the old, unrelaxed input gave k proportional to P (4x here)
