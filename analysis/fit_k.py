@@ -162,9 +162,16 @@ def _segment_notes(th, blk, t_last, path, notes) -> dict:
     return info
 
 
-def _k_keys(prefix: str, value: float, unc: dict) -> dict:
-    return {f"{prefix}eV_per_nm2_ps_K": value, f"{prefix}err_eV_per_nm2_ps_K": unc["sigma"],
-            f"{prefix}interval_eV_per_nm2_ps_K": unc["interval_68"]}
+def k_fields(k: float, unc: dict) -> dict:
+    """The JSON keys of a k with its honest interval (analysis.cooling.honest_interval)."""
+    return {
+        "k_eV_per_nm2_ps_K": float(k), "k_err_eV_per_nm2_ps_K": unc["sigma"],
+        "k_interval_eV_per_nm2_ps_K": unc["interval_68"], "k_interval95_eV_per_nm2_ps_K": unc["interval_95"],
+        "k_interval_kind": unc["interval_kind"], "k_relative_uncertainty": unc["relative"],
+        "k_err_sources": unc["sigmas"], "k_err_source": unc["sigma_source"],
+        "k_MW_per_m2_K": float(k) * EV_PER_NM2_PS_K_TO_MW_PER_M2_K,
+        "k_err_MW_per_m2_K": unc["sigma"] * EV_PER_NM2_PS_K_TO_MW_PER_M2_K,
+    }
 
 
 def analyse_transient(paths: list[Path], geo: Geometry, *, columns: Columns = Columns(), start_ps: float | None = None,
@@ -287,12 +294,7 @@ def analyse_transient(paths: list[Path], geo: Geometry, *, columns: Columns = Co
         "block": int(blk), **seg, **stop_info,
         "t_contact_ps": float(t0), "t_end_ps": float(t[mask][-1]), "n_points": int(mask.sum()),
         "k_method": primary,
-        "k_eV_per_nm2_ps_K": float(k), "k_err_eV_per_nm2_ps_K": unc["sigma"],
-        "k_interval_eV_per_nm2_ps_K": unc["interval_68"], "k_interval95_eV_per_nm2_ps_K": unc["interval_95"],
-        "k_interval_kind": unc["interval_kind"], "k_relative_uncertainty": unc["relative"],
-        "k_err_sources": unc["sigmas"], "k_err_source": unc["sigma_source"],
-        "k_MW_per_m2_K": float(k) * EV_PER_NM2_PS_K_TO_MW_PER_M2_K,
-        "k_err_MW_per_m2_K": unc["sigma"] * EV_PER_NM2_PS_K_TO_MW_PER_M2_K,
+        **k_fields(k, unc),
         "tau_ps": fit["tau_ps"], "tau_err_ps": fit["tau_err_ps"], "dT0_K": fit["dT0_K"], "dT0_err_K": fit["dT0_err_K"],
         "cp_eV_per_K": C_np / geo.n_atoms_np, "cp_err_eV_per_K": C_np_err / geo.n_atoms_np,
         "cp_source": "--cp" if cp_eV_per_K is not None else f"dE/dT of {columns.e_np} vs {columns.t_np}",
@@ -379,12 +381,7 @@ def analyse_steady(paths: list[Path], geo: Geometry, *, columns: Columns = Colum
         k = k_plain
     issues = [] if unc["determined"] else ["the interval reaches zero or is wider than k: k is undetermined"]
     result.update({
-        "k_eV_per_nm2_ps_K": float(k), "k_err_eV_per_nm2_ps_K": unc["sigma"],
-        "k_interval_eV_per_nm2_ps_K": unc["interval_68"], "k_interval95_eV_per_nm2_ps_K": unc["interval_95"],
-        "k_interval_kind": unc["interval_kind"], "k_relative_uncertainty": unc["relative"],
-        "k_err_sources": unc["sigmas"], "k_err_source": unc["sigma_source"],
-        "k_MW_per_m2_K": float(k) * EV_PER_NM2_PS_K_TO_MW_PER_M2_K,
-        "k_err_MW_per_m2_K": unc["sigma"] * EV_PER_NM2_PS_K_TO_MW_PER_M2_K,
+        **k_fields(k, unc),
         "notes": notes, "reliable": not issues, "unreliable_reasons": issues,
     })
     return result
