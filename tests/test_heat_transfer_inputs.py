@@ -162,4 +162,6 @@ def test_steady_state_k_is_independent_of_power_and_agrees_with_the_transient(tm
             assert abs(a - b) < 2.5 * np.hypot(sa, sb), ks
     assert dTs[0] < dTs[1] < dTs[2]
     k_steady = [k for k, _ in ks[:3]]
-    assert max(k_steady) / min(k_steady) < 1.6, ks  # the old, unrelaxed input gave k proportional to P (4x here)
+    # the old, unrelaxed input gave k proportional to P (4x here); on this interface k itself rises with
+    # temperature (1.5e-4 at ~480 K to 2.35e-4 at ~745 K in 600 ps runs, README), so less than 2x is the bound
+    assert max(k_steady) / min(k_steady) < 2.0, ks
