@@ -247,7 +247,8 @@ def main(argv=None) -> int:
     p.add_argument("--split", help="ensemble: an earlier split.json whose test split is kept fixed")
     p.add_argument("--type-names", help="ensemble: model type names, comma separated (default: the config's)")
     p.add_argument("--finetune", metavar="PREV_DIR", help="ensemble: start member J from PREV_DIR/member_J")
-    p.add_argument("--force", action="store_true", help="ensemble: replace an OUT trained from other inputs")
+    p.add_argument("--force", action="store_true", help="replace OUT/model.ckpt (single model), or an ensemble OUT "
+                   "trained from other inputs")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="Hydra overrides, passed to nequip-train")
     a, rest = p.parse_known_args(argv)
     bad = [r for r in rest if "=" not in r]
@@ -259,6 +260,8 @@ def main(argv=None) -> int:
     if a.ensemble is None:
         if len(data) != 1:
             raise TrainError("one --data file for a single model (several need --ensemble)")
+        if (Path(a.out) / "model.ckpt").exists() and not a.force:
+            raise TrainError(f"{Path(a.out) / 'model.ckpt'}: exists; use --force to train again and replace it")
         ckpt = train(a.config, data[0], a.out, overrides)
         print(f"checkpoint: {ckpt}")
         return 0

@@ -19,8 +19,13 @@ seeds="${3:-4}"
 jobs="${BEAMHEAT_JOBS:-$(nproc)}"
 root="$PWD"
 out=runs/demo
+if [ -e "$out" ]; then  # never overwrite an earlier result: keep it as a numbered backup
+  n=1; while [ -e "$out.$n" ]; do n=$((n + 1)); done
+  mv "$out" "$out.$n"; echo "== earlier results moved to $out.$n"
+fi
 mkdir -p "$out"
-export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+threads="${OMP_NUM_THREADS:-2}"
+export OMP_NUM_THREADS="$threads"
 
 echo "== 1/4 a tiny NequIP model: data (EMT labels), nequip-train, compile, LAMMPS NVE"
 python -m models.demo_data "$out/frames.extxyz" --system "$out/system.data"
@@ -40,7 +45,7 @@ seq 1 "$seeds" | xargs -P "$jobs" -I{} bash -c '
     -var t_nve_ps "$2" -var seed $((48213 + 1000 * {})) -var dump_ps 10 \
     || { echo "run {} failed: see $d/log.lammps" >&2; exit 1; }
   grep -E "^beamheat: (relaxed|contact)" log.lammps | sed "s/^/  seed {}: /"' "$PWD/$out" "$root" "$nve_ps"
-export OMP_NUM_THREADS="${OMP_NUM_THREADS_DEMO:-2}"
+export OMP_NUM_THREADS="$threads"
 
 echo "== 3/4 interfacial conductance k (analysis.fit_k)"
 logs=()
