@@ -26,17 +26,16 @@ import shutil
 import sys
 from pathlib import Path
 
+from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 
 from models.data import write_json
 from models.loop import (
     _explore_jobs,
     explore_summary,
-    explore_worker,
     load_config,
-    mpi_world,
+    on_rank0,
     run_explore_jobs,
-    stop_workers,
 )
 
 
@@ -69,27 +68,18 @@ def main(argv=None) -> int:
                    help="generation number for the seeds (explore.seed + 1000*G + run index + 1), as in models.loop")
     p.add_argument("--force", action="store_true", help="rerun runs that finished earlier")
     a = p.parse_args(argv)
-    if a.generation < 0:
-        raise UserError(f"--generation {a.generation}: must be >= 0")
-    models = [Path(m).resolve() for m in a.models]
-    for m in models:
-        if not m.is_file():
-            raise UserError(f"--models {m}: file not found")
+    v.integer("--generation", a.generation, lo=0)
+    models = [v.input_file(m, "--models", "compiled model").resolve() for m in a.models]
     out = Path(a.out).resolve()
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a directory")
-    world = mpi_world()
-    if world is not None and world.rank > 0:
-        explore_worker(world, progress=lambda *x: None)
-        return 0
-    try:
+
+    def work(world):
         cfg = load_config(Path(a.config))
-        if int(cfg["explore"]["ranks_per_run"]) < 1:
-            raise UserError("explore.ranks_per_run must be >= 1")
+        v.integer("explore.ranks_per_run", int(cfg["explore"]["ranks_per_run"]), lo=1)
         explore(cfg, models, out, a.generation, a.force, world)
-    finally:
-        if world is not None:
-            stop_workers(world)
+
+    on_rank0(work)
     return 0
 
 

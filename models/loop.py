@@ -679,6 +679,20 @@ def stop_workers(world) -> None:
         world.send(("stop",), dest=r, tag=TAG_JOBS)
 
 
+def on_rank0(work) -> None:
+    """Run work(world) on rank 0 (world None when serial) while the other ranks serve exploration jobs; rank 0
+    always tells them to stop, so a failure on rank 0 cannot leave mpirun hanging."""
+    world = mpi_world()
+    if world is not None and world.rank > 0:
+        explore_worker(world, progress=lambda *x: None)
+        return
+    try:
+        work(world)
+    finally:
+        if world is not None:
+            stop_workers(world)
+
+
 def run_explore_jobs(jobs: list[dict], world=None, ranks_per_run: int = 1, progress=print) -> list[dict]:
     """Run the jobs not finished earlier: one after another as `lmp` subprocesses (serial), or, with WORLD (rank 0
     calling, the other ranks in explore_worker), concurrently on split communicators. Returns every job's result
@@ -1059,16 +1073,7 @@ def main(argv=None) -> int:
         return 0
     if not a.config:
         raise LoopError("give a loop YAML (or --status DIR)")
-    world = mpi_world()
-    if world is not None and world.rank > 0:
-        explore_worker(world, progress=lambda *x: None)
-        return 0
-    try:
-        cfg = load_config(Path(a.config), a.out)
-        run_loop(cfg, a.force, world=world)
-    finally:
-        if world is not None:
-            stop_workers(world)
+    on_rank0(lambda world: run_loop(load_config(Path(a.config), a.out), a.force, world=world))
     return 0
 
 
