@@ -77,10 +77,10 @@ def _eval(th, expr: str) -> np.ndarray:
     return sum(th[c] for c in _column_expr(expr))
 
 
-def _check_finite(th, mask: np.ndarray, exprs, path) -> None:
+def _check_finite(th, mask: np.ndarray, columns: Columns, exprs, path) -> None:
     """Every value the analysis will use is a number: a `nan` or `inf` in a thermo column (a lost atom, a
     division by zero in a variable) is named, with its time, instead of failing inside a fit."""
-    t = th["Time"] if "Time" in th.columns else None
+    t = th[columns.time] if columns.time in th.columns and np.isfinite(th[columns.time][mask]).all() else None
     for expr in exprs:
         if not all(c in th.columns for c in _column_expr(expr)):
             continue
@@ -94,6 +94,9 @@ def _check_finite(th, mask: np.ndarray, exprs, path) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ analysis
+UNDETERMINED = "the interval reaches zero or is wider than k: k is undetermined"
+
+
 def pick_stage_block(th, path: Path, stage: str, block: int | None) -> int:
     """The thermo block to analyse: the last block of stage marker `stage` (printed by beamheat's inputs), or
     block number `block` when given. Refuses a log whose stages never reach `stage` (e.g. a killed run)."""
@@ -109,12 +112,16 @@ def pick_stage_block(th, path: Path, stage: str, block: int | None) -> int:
         raise UserError(f"{path}: no 'beamheat: stage' markers, so the segment to fit is unknown (not a log of "
                         f"beamheat's inputs?); give --block N for the thermo block to fit (0..{len(blocks) - 1}, "
                         f"-1 = last)")
-    hits = [b for b, n in zip(blocks, names) if n == stage]
-    if not hits:
+    require_stage(names, path, stage)
+    return [b for b, n in zip(blocks, names) if n == stage][-1]
+
+
+def require_stage(names: list[str | None], path: Path, stage: str) -> None:
+    """Refuse a log whose stage markers (one name per thermo block) never reach `stage`: the run stopped before."""
+    if stage not in names:
         seen = ", ".join(dict.fromkeys(n or "unmarked" for n in names))
         raise UserError(f"{path}: no '{stage}' segment (stages in this log: {seen}): the run stopped before it "
                         f"(killed?); nothing to fit")
-    return hits[-1]
 
 
 def _window(th, blk, columns: Columns, start_ps, stop_temp_K, path, notes) -> tuple[np.ndarray, dict]:
@@ -124,7 +131,8 @@ def _window(th, blk, columns: Columns, start_ps, stop_temp_K, path, notes) -> tu
         mask &= t >= start_ps
     if not mask.any():
         raise UserError(f"{path}: no thermo rows in the window (block {blk}, start {start_ps} ps)")
-    _check_finite(th, mask, (columns.time, columns.t_np, columns.t_support, columns.e_np, columns.e_support), path)
+    _check_finite(th, mask, columns, (columns.time, columns.t_np, columns.t_support, columns.e_np,
+                                      columns.e_support), path)
     t0 = t[mask][0]
     info = {"stop_temp_K": stop_temp_K, "stop_temp_reached": None}
     if stop_temp_K is not None:
@@ -190,11 +198,10 @@ def analyse_transient(paths: list[Path], geo: Geometry, *, columns: Columns = Co
     try:
         th = _read(paths, want, optional)
     except MissingColumnsError:
+        # a log that stopped before contact may lack the NVE columns altogether: say that first
         stages = [st.split()[0] if st else None for st in read_stages(paths)]
-        if block is None and any(stages) and "nve_contact" not in stages:
-            seen = ", ".join(dict.fromkeys(n or "unmarked" for n in stages))
-            raise UserError(f"{paths[0]}: no 'nve_contact' segment (stages in this log: {seen}): the run stopped "
-                            f"before it (killed?); nothing to fit") from None
+        if block is None and any(stages):
+            require_stage(stages, paths[0], "nve_contact")
         raise
     have_e_np = all(c in th.columns for c in _column_expr(columns.e_np))
     have_e_sub = not infinite_support and all(c in th.columns for c in _column_expr(columns.e_support))
@@ -263,15 +270,14 @@ def analyse_transient(paths: list[Path], geo: Geometry, *, columns: Columns = Co
         k_err_fit = float("nan")
 
     # ---- eq. 4 integrated: energy balance
-    eb = eb_unc = None
+    eb = eb_unc = Q = None
     if have_e_np:
         Q = interface_heat(tw, E_np)
         eb = energy_balance_k(tw, dT, Q, geo.area_nm2, n_boot=max(n_boot, 200) if n_boot else 0)
         eb_unc = honest_interval(eb.k, {"jackknife": eb.k_err_jackknife}, eb.k_boot if n_boot else None)
 
     if primary == "energy_balance":
-        k, unc, issues = eb.k, eb_unc, ([] if eb_unc["determined"] else
-                                        ["the interval reaches zero or is wider than k: k is undetermined"])
+        k, unc, issues = eb.k, eb_unc, ([] if eb_unc["determined"] else [UNDETERMINED])
     else:
         k, unc, issues = k_exp, k_exp_unc, exp_issues
         if unc is None:
@@ -314,7 +320,7 @@ def analyse_transient(paths: list[Path], geo: Geometry, *, columns: Columns = Co
         "reliable": not issues,
         "unreliable_reasons": issues,
     }
-    result["_plot"] = (tw, dT, fit, (integral_dT(tw, dT), interface_heat(tw, E_np)) if have_e_np else None)
+    result["_plot"] = (tw, dT, fit, (integral_dT(tw, dT), Q) if have_e_np else None)
     return result
 
 
@@ -341,7 +347,8 @@ def analyse_steady(paths: list[Path], geo: Geometry, *, columns: Columns = Colum
     mask = in_blk & (t >= start_ps)
     if mask.sum() < 10:
         raise UserError(f"{paths[0]}: only {int(mask.sum())} thermo rows in the steady window (start {start_ps} ps)")
-    _check_finite(th, mask, (columns.time, columns.t_np, columns.t_support, columns.e_np, columns.power), paths[0])
+    _check_finite(th, mask, columns, (columns.time, columns.t_np, columns.t_support, columns.e_np, columns.power),
+                  paths[0])
     _segment_notes(th, blk, float(t[mask][-1]), paths[0], notes)
     tw = t[mask] - t[mask][0]
     dT = (_eval(th, columns.t_np) - _eval(th, columns.t_support))[mask]
@@ -379,7 +386,7 @@ def analyse_steady(paths: list[Path], geo: Geometry, *, columns: Columns = Colum
         result.update(k_method="steady_plain", stored_fraction=None)
         notes.append(f"no particle energy column ({columns.e_np}): k = P/(A<dT>) assumes steady state")
         k = k_plain
-    issues = [] if unc["determined"] else ["the interval reaches zero or is wider than k: k is undetermined"]
+    issues = [] if unc["determined"] else [UNDETERMINED]
     result.update({
         **k_fields(k, unc),
         "notes": notes, "reliable": not issues, "unreliable_reasons": issues,
@@ -460,7 +467,7 @@ def combine(results: list[dict]) -> dict:
     return out
 
 
-def write_table(results: list[dict], summary: dict, prefix: Path) -> list[Path]:
+def write_table(results: list[dict], by_support: dict, prefix: Path) -> list[Path]:
     """Paper Table 3 style: V, A, c_p, k per run (CSV + markdown), then per-support mean +- std of reliable runs."""
     cols = [("run", lambda r: r["logs"][0]), ("label", lambda r: r["label"]), ("support", lambda r: r["support"]),
             ("n_atoms_np", lambda r: r["n_atoms_np"]), ("V_nm3", lambda r: r.get("volume_nm3")),
@@ -483,7 +490,7 @@ def write_table(results: list[dict], summary: dict, prefix: Path) -> list[Path]:
     lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
     lines += ["", "| support | reliable runs | k mean (eV/(nm² ps K)) | k std | k mean (MW/(m² K)) |",
               "|---|---|---|---|---|"]
-    for name, st in summary["support"].items():
+    for name, st in by_support.items():
         lines.append(f"| {name} | {st['n_runs']} | {st['k_mean_eV_per_nm2_ps_K']:.4g} | "
                      f"{fmt(st['k_std_eV_per_nm2_ps_K'])} | {st['k_mean_MW_per_m2_K']:.4g} |")
     atomic_write(csv_path, write_csv, newline="")
@@ -695,13 +702,13 @@ def main(argv=None) -> int:
             std = st["k_std_eV_per_nm2_ps_K"]
             print(f"  support {name}: {st['n_runs']} reliable runs, k = {st['k_mean_eV_per_nm2_ps_K']:.4g}"
                   + (f" ± {std:.2g} (std)" if std is not None else "") + " eV/(nm² ps K)")
-        print(f"  table: {', '.join(str(p) for p in write_table(results, summarize(results), table))}")
+        print(f"  table: {', '.join(str(p) for p in write_table(results, out['by_support'], table))}")
         if not out["reliable"]:
             warn(f"the combined k is NOT reliable: {'; '.join(out['unreliable_reasons'])}")
     else:
         out = dict(results[0])
         if a.table:
-            write_table(results, summarize(results), Path(a.table))
+            write_table(results, summarize(results)["support"], Path(a.table))
     if a.json:
         write_json(a.json, out)
         print(f"  json: {a.json}")
