@@ -65,6 +65,14 @@ def knockon_max_eV(element: str, beam_keV: float) -> float:
 
 
 # ------------------------------------------------------------------------------------------------ inputs
+# the inputs of eq. 5: where each comes from (for the error naming a missing one) and its unit
+REQUIRED = {"S_nm2": "--S-nm2/--geometry", "A_nm2": "--A-nm2/--geometry", "t_nm": "--t-nm/--geometry",
+            "k": "--k/--k-json", "lambda_nm": "--lambda-nm/--eels-json", "E": "--mean-loss-ev/--eels-json"}
+REQUIRED_UNITS = {"S_nm2": "nm²", "A_nm2": "nm²", "t_nm": "nm", "k": "eV/(nm² ps K)", "lambda_nm": "nm", "E": "eV"}
+# the uncertain ones: their 1-sigma error and 68 % interval keys
+UNCERTAIN = {"k": ("k_err", "k_interval"), "lambda_nm": ("lambda_err", "lambda_interval"), "E": ("E_err", "E_interval")}
+
+
 def _read_json(path, what):
     d = read_json(path, what)
     if not isinstance(d, dict):
@@ -121,38 +129,21 @@ def gather_inputs(*, geometry=None, k_json=None, eels_json=None, S_nm2=None, A_n
                  lambda_interval=_interval(ej, "lambda_np_interval_nm"),
                  E=_need(ej, "mean_energy_loss_np_eV", eels_json), E_err=ej.get("mean_energy_loss_np_err_eV"),
                  E_interval=_interval(ej, "mean_energy_loss_np_interval_eV"))
-    for name, val in (("S_nm2", S_nm2), ("A_nm2", A_nm2), ("t_nm", t_nm), ("k", k), ("k_err", k_err),
-                      ("lambda_nm", lambda_nm), ("lambda_err", lambda_err), ("E", mean_loss_eV),
-                      ("E_err", mean_loss_err)):
-        if val is not None:
-            x[name] = val
-            if name in ("k", "lambda_nm", "E"):  # a value given by hand replaces the file's interval
-                x.pop({"k": "k_interval", "lambda_nm": "lambda_interval", "E": "E_interval"}[name], None)
-            if name in ("k_err", "lambda_err", "E_err"):
-                x.pop({"k_err": "k_interval", "lambda_err": "lambda_interval", "E_err": "E_interval"}[name], None)
-    missing = [n for n in ("S_nm2", "A_nm2", "t_nm", "k", "lambda_nm", "E") if n not in x]
+    given = {"S_nm2": S_nm2, "A_nm2": A_nm2, "t_nm": t_nm, "k": k, "k_err": k_err, "lambda_nm": lambda_nm,
+             "lambda_err": lambda_err, "E": mean_loss_eV, "E_err": mean_loss_err}
+    for value_key, (err_key, interval_key) in UNCERTAIN.items():
+        if given[value_key] is not None or given[err_key] is not None:
+            x.pop(interval_key, None)  # a value or an error given by hand replaces the file's interval
+    x.update({name: val for name, val in given.items() if val is not None})
+    missing = [n for n in REQUIRED if n not in x]
     if missing:
-        flags = {"S_nm2": "--S-nm2/--geometry", "A_nm2": "--A-nm2/--geometry", "t_nm": "--t-nm/--geometry",
-                 "k": "--k/--k-json", "lambda_nm": "--lambda-nm/--eels-json", "E": "--mean-loss-ev/--eels-json"}
-        raise UserError("missing " + ", ".join(flags[m] for m in missing))
-    for n in ("S_nm2", "A_nm2", "t_nm", "k", "lambda_nm", "E"):
-        try:
-            ok = x[n] > 0 and np.isfinite(x[n])
-        except TypeError:
-            ok = False
-        if not ok:
-            raise UserError(f"{n} must be a positive number, got {x[n]!r}")
-    for n in ("k_err", "lambda_err", "E_err"):
-        if x.get(n) is not None:
-            try:
-                ok = x[n] >= 0 and np.isfinite(x[n])
-            except TypeError:
-                ok = False
-            if not ok:
-                raise UserError(f"{n} must be >= 0, got {x[n]!r}")
-    for n in ("k", "lambda_nm", "E"):
-        iv = x.get({"k": "k_interval", "lambda_nm": "lambda_interval", "E": "E_interval"}[n])
-        err = x.get({"k": "k_err", "lambda_nm": "lambda_err", "E": "E_err"}[n])
+        raise UserError("missing " + ", ".join(REQUIRED[m] for m in missing))
+    for n, unit in REQUIRED_UNITS.items():
+        v.positive(n, x[n], unit)
+    for value_key, (err_key, _) in UNCERTAIN.items():
+        v.nonnegative(err_key, x.get(err_key), REQUIRED_UNITS[value_key])
+    for n, (err_key, interval_key) in UNCERTAIN.items():
+        iv, err = x.get(interval_key), x.get(err_key)
         width = (iv[1] - iv[0]) if iv else (2 * err if err else 0.0)
         if (iv and iv[0] <= 0) or width > x[n]:
             msg = f"{n} = {x[n]:.4g}: its interval is wider than the value or reaches zero"
