@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 from ase.build import surface
-from ase.data import atomic_numbers, reference_states
+from ase.data import atomic_numbers
 from ase.io import write
 from ase.lattice.cubic import FaceCenteredCubic
 from ase.spacegroup import crystal
