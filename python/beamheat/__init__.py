@@ -4,7 +4,7 @@ Shared core, one home per convention:
 - `beamheat.units`: physical constants and unit conversions;
 - `beamheat.cli`: the error contract (BeamheatError, one-line errors, --debug) and the argument parser;
 - `beamheat.validate`: checks of user input (quantities with their units, input and output files, --force);
-- `beamheat.io`: atomic writes and valid JSON;
+- `beamheat.io`: atomic writes and valid JSON; `beamheat.results`: typed results (dataclasses) and their JSON;
 - `beamheat.geometry`: the Geometry record (geometry.json) and V, S, A, t of a particle;
 - `beamheat.build`: particle-on-support structures; `beamheat.lammps_log`: the LAMMPS log reader;
 - `beamheat.lammps_plugin` / `beamheat.lammps_run`: the plugin locator and helpers for running LAMMPS;
