@@ -10,12 +10,18 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from analysis.fit_k import Columns, analyse_transient, conductance, load_geometry, main
+from analysis.cooling import conductance
+from analysis.fit_k import main
+from analysis.k_analysis import analyse_steady, analyse_transient, combine
+from analysis.k_inputs import Columns, load_geometry
+from analysis.k_results import CombinedResult, SteadyResult, TransientResult
 from beamheat.cli import run
+from beamheat.geometry import Geometry
 from beamheat.lammps_log import read_thermo
 from synthetic_logs import Cooling, Stochastic, write_log, write_steady_log
 
@@ -256,13 +262,74 @@ def test_stated_intervals_cover_the_truth(tmp_path):
         write_log(path, m, thermalisation=True)
         geo = load_geometry(path, area_nm2=m.area_nm2, n_atoms_np=m.n_np)
         r = analyse_transient([path], geo, columns=Columns(), n_boot=100)
-        lo, hi = r["k_interval_eV_per_nm2_ps_K"]
-        lo95, hi95 = r["k_interval95_eV_per_nm2_ps_K"]
+        lo, hi = r.k.k_interval_eV_per_nm2_ps_K
+        lo95, hi95 = r.k.k_interval95_eV_per_nm2_ps_K
         hit68 += lo <= m.k_eV_per_nm2_ps_K <= hi
         hit95 += lo95 <= m.k_eV_per_nm2_ps_K <= hi95
-        rel.append(r["k_relative_uncertainty"])
+        rel.append(r.k.k_relative_uncertainty)
     assert 0.5 * n <= hit68 <= 0.9 * n, (hit68, np.median(rel))
     assert hit95 >= 0.85 * n, (hit95, np.median(rel))
+
+
+# ------------------------------------------------------------------------------------------- typed results
+# the keys (and their order) of fit_k's JSON for one transient run, as analysis.heating and users read them
+TRANSIENT_KEYS = [
+    "mode", "logs", "geometry", "label", "support", "n_atoms_np", "n_atoms_support", "A_nm2", "V_nm3", "area_nm2",
+    "volume_nm3", "block", "stage", "segment_finished", "t_planned_ps", "t_ran_ps", "stop_temp_K",
+    "stop_temp_reached", "t_contact_ps", "t_end_ps", "n_points", "k_method", "k_eV_per_nm2_ps_K",
+    "k_err_eV_per_nm2_ps_K", "k_interval_eV_per_nm2_ps_K", "k_interval95_eV_per_nm2_ps_K", "k_interval_kind",
+    "k_relative_uncertainty", "k_err_sources", "k_err_source", "k_MW_per_m2_K", "k_err_MW_per_m2_K", "tau_ps",
+    "tau_err_ps", "dT0_K", "dT0_err_K", "cp_eV_per_K", "cp_err_eV_per_K", "cp_source", "C_support_eV_per_K",
+    "C_support_err_eV_per_K", "support_model", "k_exp_fit_eV_per_nm2_ps_K", "k_exp_fit_err_eV_per_nm2_ps_K",
+    "k_exp_fit_interval_eV_per_nm2_ps_K", "k_err_fit_eV_per_nm2_ps_K", "k_err_bootstrap_eV_per_nm2_ps_K",
+    "k_energy_balance_eV_per_nm2_ps_K", "k_energy_balance_err_eV_per_nm2_ps_K",
+    "k_energy_balance_interval_eV_per_nm2_ps_K", "heat_out_eV", "integral_dT_K_ps", "r2", "rms_residual_K",
+    "residual_lag1_autocorrelation", "notes", "reliable", "unreliable_reasons"]
+
+
+def test_analyse_transient_takes_data_and_returns_a_typed_result(tmp_path):
+    """No options, no files but the log: a Geometry record in, a TransientResult out, whose to_json() is what the
+    command line writes (same keys, same order, same values)."""
+    m = Cooling(seed=5)
+    write_log(tmp_path / "log.lammps", m)
+    geo = Geometry(n_atoms_np=m.n_np, A_nm2=m.area_nm2, n_atoms_support=m.n_sub, support="anatase101")
+    r = analyse_transient([tmp_path / "log.lammps"], geo, n_boot=20)
+    assert isinstance(r, TransientResult) and r.reliable and r.k_method == "energy_balance"
+    assert r.k.k_eV_per_nm2_ps_K == pytest.approx(m.k_eV_per_nm2_ps_K, rel=0.01)
+    assert r.area_nm2 == r.A_nm2 == m.area_nm2 and r.plot_data is not None
+    d = r.to_json()
+    assert list(d) == TRANSIENT_KEYS and d["k_eV_per_nm2_ps_K"] == r.k.k_eV_per_nm2_ps_K
+    geometry(tmp_path, m)
+    cli = fit_json(tmp_path, [tmp_path / "log.lammps", "--bootstrap", 20])
+    assert list(cli) == TRANSIENT_KEYS
+    assert cli["k_eV_per_nm2_ps_K"] == pytest.approx(d["k_eV_per_nm2_ps_K"], rel=1e-12)
+    assert cli["k_interval_eV_per_nm2_ps_K"] == pytest.approx(d["k_interval_eV_per_nm2_ps_K"], rel=1e-12)
+
+
+def test_steady_and_combined_results_are_typed(tmp_path):
+    write_steady_log(tmp_path / "log.lammps", P_eV_per_ps=0.5, area_nm2=4.0, k=5e-4)
+    geo = Geometry(n_atoms_np=500, A_nm2=4.0)
+    s = analyse_steady([tmp_path / "log.lammps"], geo, n_boot=0)
+    assert isinstance(s, SteadyResult) and s.k.k_eV_per_nm2_ps_K == pytest.approx(5e-4, rel=0.01)
+    d = s.to_json()
+    assert "n_atoms_support" not in d and "k_interval_kind" in d and d["mode"] == "steady"
+    assert list(d) == list(fit_json(tmp_path, [tmp_path / "log.lammps", "--steady", "--area", 4.0, "--natoms", 500,
+                                               "--bootstrap", 0]))
+    runs = []
+    for i, k in enumerate((5.1e-4, 5.3e-4)):
+        m = Cooling(k_eV_per_nm2_ps_K=k, seed=40 + i)
+        write_log(tmp_path / f"log{i}.lammps", m)
+        runs.append(analyse_transient([tmp_path / f"log{i}.lammps"], Geometry(n_atoms_np=m.n_np, A_nm2=m.area_nm2,
+                                      label="Au500", support="anatase101"), n_boot=20))
+    c = combine(runs)
+    assert isinstance(c, CombinedResult) and c.n_runs_reliable == 2 and c.runs[0] is runs[0]
+    assert c.k.k_eV_per_nm2_ps_K == pytest.approx(5.2e-4, rel=0.01)
+    assert c.by_support["anatase101"].n_runs == 2 and c.A_nm2 == runs[0].A_nm2
+    d = c.to_json()
+    assert list(d["runs"][0]) == TRANSIENT_KEYS and "k_interval_kind" not in d and "notes" not in d
+    assert d["by_support"]["anatase101"]["k_mean_eV_per_nm2_ps_K"] == c.by_support["anatase101"].k_mean_eV_per_nm2_ps_K
+    none = combine([replace(r, reliable=False, unreliable_reasons=["test"]) for r in runs]).to_json()
+    assert none["k_eV_per_nm2_ps_K"] is None and none["reliable"] is False and "k_MW_per_m2_K" not in none
 
 
 # ------------------------------------------------------------------------------------------- bad input

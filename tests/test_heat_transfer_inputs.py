@@ -93,16 +93,17 @@ def test_relaxation_releases_the_stored_strain_before_the_protocol(tmp_path):
 def test_fit_k_reads_a_heat_transfer_log(tmp_path):
     """The thermo names of heat_transfer.in are fit_k's defaults: a short classical run is read end to end, the
     NVE-after-contact segment found from its stage marker (a real k needs hundreds of ps: see the README)."""
-    from analysis.fit_k import analyse_transient, load_geometry
+    from analysis.k_analysis import analyse_transient
+    from analysis.k_inputs import load_geometry
 
     proc = run_lmp_file(INPUTS / "heat_transfer.in", tmp_path, {**SHORT, "t_nve_ps": 2.0})
     assert proc.returncode == 0
     geo = load_geometry(tmp_path / "log.lammps", DATA.parent / "geometry.json")
     r = analyse_transient([tmp_path / "log.lammps"], geo, cp_eV_per_K=2.9e-4, n_boot=0)
-    assert r["n_atoms_np"] == 183 and r["t_contact_ps"] == pytest.approx(0.2)
-    assert r["stage"].startswith("nve_contact protocol=in_contact") and r["t_planned_ps"] == 2.0
-    assert r["segment_finished"] and r["n_points"] == 101 and 100 < r["dT0_K"] < 500
-    assert r["area_nm2"] == pytest.approx(0.98, abs=0.01) and r["k_method"] == "energy_balance"
+    assert r.n_atoms_np == 183 and r.t_contact_ps == pytest.approx(0.2)
+    assert r.stage.startswith("nve_contact protocol=in_contact") and r.t_planned_ps == 2.0
+    assert r.segment_finished and r.n_points == 101 and 100 < r.dT0_K < 500
+    assert r.area_nm2 == pytest.approx(0.98, abs=0.01) and r.k_method == "energy_balance"
 
 
 def test_steady_state_input(tmp_path):
@@ -125,7 +126,8 @@ def test_geometry_json_matches_bundled_data():
 
 
 def _k(log, steady=False):
-    from analysis.fit_k import analyse_steady, analyse_transient, load_geometry
+    from analysis.k_analysis import analyse_steady, analyse_transient
+    from analysis.k_inputs import load_geometry
 
     geo = load_geometry(log, DATA.parent / "geometry.json")
     return (analyse_steady if steady else analyse_transient)([log], geo, n_boot=200)
@@ -151,9 +153,9 @@ def test_steady_state_k_is_independent_of_power(tmp_path):
         assert proc.returncode == 0, proc.stdout[-2000:]
         assert "sink langevin" in proc.stdout
         r = _k(d / "log.lammps", steady=True)
-        assert r["reliable"], r["unreliable_reasons"]
-        ks.append((r["k_eV_per_nm2_ps_K"], r["k_err_eV_per_nm2_ps_K"]))
-        dTs.append(r["dT_K"])
+        assert r.reliable, r.unreliable_reasons
+        ks.append((r.k.k_eV_per_nm2_ps_K, r.k.k_err_eV_per_nm2_ps_K))
+        dTs.append(r.dT_K)
     for i in range(len(ks)):
         for j in range(i):
             (a, sa), (b, sb) = ks[i], ks[j]
@@ -170,5 +172,5 @@ def test_transient_k_from_a_short_strong_interface_run(tmp_path):
                         "potential_file": STRONG, "t_therm_ps": 5, "t_nve_ps": 60, "thermo_ps": 0.05})
     assert proc.returncode == 0, proc.stdout[-2000:]
     tr = _k(tmp_path / "log.lammps")
-    assert tr["reliable"] and tr["k_method"] == "energy_balance"
-    assert 1.0e-4 < tr["k_eV_per_nm2_ps_K"] < 4.0e-4, tr["k_eV_per_nm2_ps_K"]
+    assert tr.reliable and tr.k_method == "energy_balance"
+    assert 1.0e-4 < tr.k.k_eV_per_nm2_ps_K < 4.0e-4, tr.k.k_eV_per_nm2_ps_K
