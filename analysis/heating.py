@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -30,6 +31,7 @@ from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.geometry import read_geometry
 from beamheat.io import atomic_write, read_json, write_json
+from beamheat.results import ABSENT, Absent, Record, internal
 from beamheat.units import AMU_C2_KEV, M_E_C2_KEV, NM2_PER_A2, PS_PER_S
 
 # reference values from the paper (its Table 3 and Methods): k in eV/(nm^2 ps K), <E> in eV, Au density in g/cm^3
@@ -52,8 +54,8 @@ def sphere_projected_area_nm2(volume_nm3: float) -> float:
 
 
 def relative_uncertainty(*pairs) -> float:
-    """sqrt(sum (err/value)^2) over (value, err) pairs with a known error."""
-    return float(np.sqrt(sum((e / v) ** 2 for v, e in pairs if e is not None and v)))
+    """sqrt(sum (err/value)^2) over (value, err) pairs with a known error (None or ABSENT: none)."""
+    return float(np.sqrt(sum((e / v) ** 2 for v, e in pairs if e and v)))
 
 
 def knockon_max_eV(element: str, beam_keV: float) -> float:
@@ -71,6 +73,48 @@ REQUIRED = {"S_nm2": "--S-nm2/--geometry", "A_nm2": "--A-nm2/--geometry", "t_nm"
 REQUIRED_UNITS = {"S_nm2": "nm²", "A_nm2": "nm²", "t_nm": "nm", "k": "eV/(nm² ps K)", "lambda_nm": "nm", "E": "eV"}
 # the uncertain ones: their 1-sigma error and 68 % interval keys
 UNCERTAIN = {"k": ("k_err", "k_interval"), "lambda_nm": ("lambda_err", "lambda_interval"), "E": ("E_err", "E_interval")}
+
+
+@dataclass(kw_only=True)
+class HeatingInputs(Record):
+    """The inputs of eq. 5 (gather_inputs). An error or interval that neither a file nor an option gave is ABSENT
+    (left out of the JSON); one a file lacks is None. Intervals are 68 %, [low, high]."""
+    S_nm2: float                                    # projected area S
+    A_nm2: float                                    # contact area A
+    t_nm: float                                     # mean thickness t = V/S
+    k: float                                        # interfacial conductance, eV/(nm² ps K)
+    k_err: float | None | Absent = ABSENT
+    k_interval: list[float] | None | Absent = ABSENT
+    lambda_nm: float                                # inelastic mean free path
+    lambda_err: float | None | Absent = ABSENT
+    lambda_interval: list[float] | None | Absent = ABSENT
+    E: float                                        # mean energy loss per inelastic event <E>, eV
+    E_err: float | None | Absent = ABSENT
+    E_interval: list[float] | None | Absent = ABSENT
+    warnings: list[str] | None = internal()         # what allow_unreliable let through
+
+
+@dataclass(kw_only=True)
+class HeatingPrediction(Record):
+    """dT (eq. 5) at each dose rate with its 68 % and 95 % intervals (predict)."""
+    inputs: HeatingInputs
+    dose_rate_e_per_A2_s: list[float]
+    dT_K: list[float]
+    dT_err_K: list[float]
+    relative_uncertainty: float                     # of dT, from the errors of k, lambda and <E> in quadrature
+    dT_interval_K: list[list[float]]
+    dT_interval95_K: list[list[float]]
+    S_over_A: float
+    warnings: list[str]
+    reliable: bool
+
+
+@dataclass(kw_only=True)
+class CurvesResult(Record):
+    """What curves() wrote."""
+    figures: list[str]
+    csv: str
+    n_rows: int
 
 
 def _read_json(path, what):
@@ -109,10 +153,9 @@ def _check_reliable(d: dict, path, what: str, allow: bool) -> list[str]:
 
 def gather_inputs(*, geometry=None, k_json=None, eels_json=None, S_nm2=None, A_nm2=None, t_nm=None, k=None,
                   k_err=None, lambda_nm=None, lambda_err=None, mean_loss_eV=None, mean_loss_err=None,
-                  allow_unreliable: bool = False) -> dict:
+                  allow_unreliable: bool = False) -> HeatingInputs:
     """The inputs of eq. 5 from geometry.json, a fit_k JSON and an eels JSON, values given by hand replacing the
-    files' (and their intervals). Keys: S_nm2, A_nm2, t_nm, k, k_err, k_interval, lambda_nm, lambda_err,
-    lambda_interval, E, E_err, E_interval, and _warnings (what --allow-unreliable let through)."""
+    files' (and their intervals), with the warnings of what allow_unreliable let through."""
     x, warnings_ = {}, []
     if geometry:
         g = read_geometry(geometry, require=("S_nm2", "A_nm2", "t_nm"))
@@ -150,8 +193,7 @@ def gather_inputs(*, geometry=None, k_json=None, eels_json=None, S_nm2=None, A_n
             if not allow_unreliable:
                 raise UserError(f"{msg}; dT would be undetermined (--allow-unreliable overrides)")
             warnings_.append(msg)
-    x["_warnings"] = warnings_
-    return x
+    return HeatingInputs(**x, warnings=warnings_)
 
 
 def _samples(value, err, interval, n, rng):
@@ -168,29 +210,26 @@ def _samples(value, err, interval, n, rng):
     return x if len(x) == n else np.concatenate([x, np.full(n - len(x), value)])
 
 
-def predict(dose_rate_e_per_A2_s, **inputs) -> dict:
+def predict(dose_rate_e_per_A2_s, **inputs) -> HeatingPrediction:
     """dT (eq. 5) at each dose rate with 68 % and 95 % intervals; `inputs` as gather_inputs takes them."""
     x = gather_inputs(**inputs)
-    warnings_ = x.pop("_warnings")
     dose_list = list(np.atleast_1d(dose_rate_e_per_A2_s))
     v.positive("--dose-rate", [float(d) for d in dose_list], "e⁻/(Å² s)")
     dose = np.array(dose_list, float)
-    dT = delta_T_K(x["S_nm2"], x["A_nm2"], x["t_nm"], dose, x["E"], x["k"], x["lambda_nm"])
-    rel = relative_uncertainty((x["k"], x.get("k_err")), (x["lambda_nm"], x.get("lambda_err")),
-                               (x["E"], x.get("E_err")))
+    dT = delta_T_K(x.S_nm2, x.A_nm2, x.t_nm, dose, x.E, x.k, x.lambda_nm)
+    rel = relative_uncertainty((x.k, x.k_err), (x.lambda_nm, x.lambda_err), (x.E, x.E_err))
     rng = np.random.default_rng(12345)
     n = 20000
-    k_s = _samples(x["k"], x.get("k_err"), x.get("k_interval"), n, rng)
-    lam_s = _samples(x["lambda_nm"], x.get("lambda_err"), x.get("lambda_interval"), n, rng)
-    E_s = _samples(x["E"], x.get("E_err"), x.get("E_interval"), n, rng)
-    factor = (E_s / x["E"]) * (x["k"] / k_s) * (x["lambda_nm"] / lam_s)   # dT scales as <E>/(k lambda)
+    k_s = _samples(x.k, x.k_err, x.k_interval, n, rng)
+    lam_s = _samples(x.lambda_nm, x.lambda_err, x.lambda_interval, n, rng)
+    E_s = _samples(x.E, x.E_err, x.E_interval, n, rng)
+    factor = (E_s / x.E) * (x.k / k_s) * (x.lambda_nm / lam_s)   # dT scales as <E>/(k lambda)
     q = np.percentile(factor, [2.5, 16, 84, 97.5])
-    return {"inputs": x, "dose_rate_e_per_A2_s": dose.tolist(), "dT_K": dT.tolist(),
-            "dT_err_K": (dT * rel).tolist(), "relative_uncertainty": rel,
-            "dT_interval_K": [[float(d * q[1]), float(d * q[2])] for d in dT],
-            "dT_interval95_K": [[float(d * q[0]), float(d * q[3])] for d in dT],
-            "S_over_A": x["S_nm2"] / x["A_nm2"], "warnings": warnings_,
-            "reliable": not warnings_}
+    return HeatingPrediction(inputs=x, dose_rate_e_per_A2_s=dose.tolist(), dT_K=dT.tolist(),
+                             dT_err_K=(dT * rel).tolist(), relative_uncertainty=rel,
+                             dT_interval_K=[[float(d * q[1]), float(d * q[2])] for d in dT],
+                             dT_interval95_K=[[float(d * q[0]), float(d * q[3])] for d in dT],
+                             S_over_A=x.S_nm2 / x.A_nm2, warnings=x.warnings, reliable=not x.warnings)
 
 
 CURVES_DEFAULTS = dict(volume_nm3=14.0, s_over_a=(0.5, 1, 2, 4, 8), support="anatase101", beam_kev=(80, 200, 300),
@@ -218,7 +257,7 @@ def validate_curves(*, volume_nm3, s_over_a, support, beam_kev, lambda_nm, mean_
     v.positive("--k", k, "eV/(nm² ps K)", hi=1.0)
 
 
-def curves(out: str | Path, **options) -> dict:
+def curves(out: str | Path, **options) -> CurvesResult:
     """Fig. 3: dT vs dose for several S/A (one support). Fig. 4: dT vs dose at several beam energies, both
     supports, lambda(E) scaled by Iakoubovskii's formula. `k` (eV/(nm² ps K)) replaces the paper's reference k of
     every support. Options and defaults: CURVES_DEFAULTS."""
@@ -273,7 +312,7 @@ def curves(out: str | Path, **options) -> dict:
 
     atomic_write(out.with_suffix(".csv"), write_csv, newline="")
     figs = save_figure(fig, out)
-    return {"figures": figs, "csv": str(out.with_suffix(".csv")), "n_rows": len(rows)}
+    return CurvesResult(figures=figs, csv=str(out.with_suffix(".csv")), n_rows=len(rows))
 
 
 def main(argv=None) -> int:
@@ -355,7 +394,7 @@ def main(argv=None) -> int:
         validate_curves(**opts)
         v.output_files(curves_outputs(a.out), "--out", force=a.force, mkdir=True)
         r = curves(a.out, **opts)
-        print(f"wrote {', '.join(r['figures'])} and {r['csv']} ({r['n_rows']} rows)")
+        print(f"wrote {', '.join(r.figures)} and {r.csv} ({r.n_rows} rows)")
         return 0
     inputs = [x for x in (a.geometry, a.k_json, a.eels_json) if x]
     for name, path in (("--geometry", a.geometry), ("--k-json", a.k_json), ("--eels-json", a.eels_json)):
@@ -373,15 +412,15 @@ def main(argv=None) -> int:
     r = predict(a.dose_rate, geometry=a.geometry, k_json=a.k_json, eels_json=a.eels_json, S_nm2=a.S_nm2,
                 A_nm2=a.A_nm2, t_nm=a.t_nm, k=a.k, k_err=a.k_err, lambda_nm=a.lambda_nm, lambda_err=a.lambda_err,
                 mean_loss_eV=a.mean_loss_ev, mean_loss_err=a.mean_loss_err, allow_unreliable=a.allow_unreliable)
-    x = r["inputs"]
-    print(f"S = {x['S_nm2']:.3g} nm², A = {x['A_nm2']:.3g} nm² (S/A = {r['S_over_A']:.2f}), t = {x['t_nm']:.3g} nm, "
-          f"k = {x['k']:.3g} eV/(nm² ps K), λ = {x['lambda_nm']:.3g} nm, <E> = {x['E']:.3g} eV")
-    for w in r["warnings"]:
+    x = r.inputs
+    print(f"S = {x.S_nm2:.3g} nm², A = {x.A_nm2:.3g} nm² (S/A = {r.S_over_A:.2f}), t = {x.t_nm:.3g} nm, "
+          f"k = {x.k:.3g} eV/(nm² ps K), λ = {x.lambda_nm:.3g} nm, <E> = {x.E:.3g} eV")
+    for w in r.warnings:
         print(f"WARNING: {w}", file=sys.stderr)
-    for d, dt, (lo, hi) in zip(r["dose_rate_e_per_A2_s"], r["dT_K"], r["dT_interval_K"]):
+    for d, dt, (lo, hi) in zip(r.dose_rate_e_per_A2_s, r.dT_K, r.dT_interval_K):
         print(f"  dose rate {d:.3g} e⁻/(Å² s): ΔT = {dt:.3g} K (68 % interval {lo:.3g} – {hi:.3g} K)")
     if out:
-        write_json(out, r)
+        write_json(out, r.to_json())
     return 0
 
 
