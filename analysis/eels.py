@@ -52,6 +52,7 @@ import numpy as np
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import json_safe as _json_safe, write_json
+from beamheat.results import ABSENT, Absent, Record, flattened
 
 # hyperspy logs "Numba is not installed" to stdout while it imports (before any level set here applies); a filter
 # on that logger, installed before hyperspy is imported, drops just that message
@@ -521,8 +522,51 @@ def standard_errors(v: np.ndarray, centre: np.ndarray, background: np.ndarray) -
     return max(s_c, s_bg) / np.sqrt(max(centre.sum(), 1)), s_bg / np.sqrt(max(background.sum(), 1))
 
 
+@dataclass(kw_only=True)
+class ParticleResult(Record):
+    """lambda_NP, <dE/dx>_NP and <E>_NP of the particle (eq. 8 and 10) with their errors (particle_results).
+    Each *_err_* is the total sqrt(stat^2 + sys^2); *_interval_* is value -+ total ("68 %"), *_interval95_*
+    value -+ INTERVAL95_K total; *_sys_terms_* the systematic error of each source."""
+    particle_pixels: list[int]                      # [start, end), 0-based
+    t_over_lambda_center: float
+    t_over_lambda_background: float
+    t_over_lambda_center_err: float
+    t_over_lambda_background_err: float
+    fit_x0_nm: float | Absent = ABSENT              # the hemisphere fit (--fit-hemisphere)
+    fit_amplitude: float | Absent = ABSENT
+    fit_t_over_lambda_background: float | Absent = ABSENT
+    centre_sampling_factor: float | Absent = ABSENT
+    systematic_not_assessed: list[str] | Absent = ABSENT
+    R_nm: float
+    R_err_nm: float
+    R_source: str
+    lambda_np_nm: float
+    lambda_np_err_nm: float
+    lambda_np_stat_err_nm: float
+    lambda_np_sys_err_nm: float
+    lambda_np_interval_nm: list[float]
+    lambda_np_interval95_nm: list[float]
+    lambda_np_sys_terms_nm: dict[str, float]
+    dEdx_np_eV_per_nm: float
+    dEdx_np_err_eV_per_nm: float
+    dEdx_np_stat_err_eV_per_nm: float
+    dEdx_np_sys_err_eV_per_nm: float
+    mean_energy_loss_np_eV: float
+    mean_energy_loss_np_err_eV: float
+    mean_energy_loss_np_stat_err_eV: float
+    mean_energy_loss_np_sys_err_eV: float
+    mean_energy_loss_np_interval_eV: list[float]
+    mean_energy_loss_np_interval95_eV: list[float]
+    mean_energy_loss_np_sys_terms_eV: dict[str, float]
+    interval_kind: str
+    t_dEdx_background_eV: float
+    systematic_variations_failed: list[str] | Absent = ABSENT
+    reliable: bool = True
+    unreliable_reasons: list[str] = field(default_factory=list)
+
+
 def particle_results(px: PixelResults, inside, background, R_est_nm=None, fit_hemisphere=False,
-                     nm_per_unit=1.0) -> dict:
+                     nm_per_unit=1.0) -> ParticleResult:
     """lambda_NP, <dE/dx>_NP and <E>_NP (particle_chain) with statistical, systematic and total errors.
 
     Statistical: the pixel scatter of the centre and background means (eq. 8), or for a fit the spread of R,
@@ -621,29 +665,30 @@ def particle_results(px: PixelResults, inside, background, R_est_nm=None, fit_he
                 "interval_kind": f"interval: value -+ total error (68 %); interval95: value -+ {INTERVAL95_K:g} x "
                                  f"total error, total = sqrt(stat^2 + sys^2)",
                 "t_dEdx_background_eV": float(tde[background].mean())})
-    reasons = unreliable_reasons(px, inside, background, out, nm_per_unit)
+    res = ParticleResult(**out)
+    reasons = unreliable_reasons(px, inside, background, res, nm_per_unit)
     if failed:
-        out["systematic_variations_failed"] = failed
+        res.systematic_variations_failed = failed
         reasons.append(f"systematic variation(s) {', '.join(failed)} could not be evaluated: the stated uncertainty "
                        f"lacks them")
-    out.update({"reliable": not reasons, "unreliable_reasons": reasons})
-    return out
+    res.reliable, res.unreliable_reasons = not reasons, reasons
+    return res
 
 
-def unreliable_reasons(px: PixelResults, inside, background, res: dict, nm_per_unit) -> list[str]:
+def unreliable_reasons(px: PixelResults, inside, background, res: ParticleResult, nm_per_unit) -> list[str]:
     """Why lambda_NP / <E>_NP should not be used: a 95 % interval wider than its value (half-width >= value, or
     lower bound <= 0); a particle that does not stand out of the background (contrast H_c - H_bg below 5 times
     the background's pixel-to-pixel scatter); a particle region touching the scan's end; fewer than 4 background
     pixels; a located particle whose width is not within a factor 2 of 2R (calibrated axis)."""
     reasons = []
     for key, name, unit in (("lambda_np", "lambda_NP", "nm"), ("mean_energy_loss_np", "<E>_NP", "eV")):
-        val = res[f"{key}_{unit}"]
-        lo, hi = res[f"{key}_interval95_{unit}"]
+        val = getattr(res, f"{key}_{unit}")
+        lo, hi = getattr(res, f"{key}_interval95_{unit}")
         if not np.isfinite(val) or not np.isfinite(lo) or lo <= 0 or (hi - lo) / 2 >= abs(val):
             reasons.append(f"{name} = {val:.3g} {unit} with 95 % interval [{lo:.3g}, {hi:.3g}] {unit}: the interval is "
                            f"wider than the value")
     H = px.t_over_lambda
-    contrast = res["t_over_lambda_center"] - res["t_over_lambda_background"]
+    contrast = res.t_over_lambda_center - res.t_over_lambda_background
     scatter = float(np.std(H[background], ddof=1)) if background.sum() > 1 else 0.0
     if contrast < 5 * scatter:
         reasons.append(f"particle barely above the background: t/lambda contrast {contrast:.3g} < 5 x the "
@@ -656,9 +701,37 @@ def unreliable_reasons(px: PixelResults, inside, background, res: dict, nm_per_u
     if nm_per_unit is not None and len(H) > 1:
         x = px.position * nm_per_unit
         width = (idx[-1] - idx[0] + 1) * abs(x[1] - x[0])
-        if not 0.5 <= width / (2 * res["R_nm"]) <= 2.0:
-            reasons.append(f"the particle region is {width:.3g} nm wide, not about 2R = {2 * res['R_nm']:.3g} nm")
+        if not 0.5 <= width / (2 * res.R_nm) <= 2.0:
+            reasons.append(f"the particle region is {width:.3g} nm wide, not about 2R = {2 * res.R_nm:.3g} nm")
     return reasons
+
+
+@dataclass(kw_only=True)
+class EelsResult(Record):
+    """analyse_file's result: per-pixel values (lists over the scan), the particle's (ParticleResult, its keys at
+    the top level of the JSON) and Iakoubovskii's lambda when a density was given."""
+    file: str
+    upper_eV: float
+    n_pixels: int
+    position: list[float]
+    position_units: str
+    t_over_lambda: list[float]
+    t_dEdx_eV: list[float]
+    mean_energy_loss_eV: list[float]
+    raw_J_mean_eV: list[float]
+    threshold_eV: list[float]
+    t_over_lambda_sys_err: list[float]
+    t_dEdx_sys_err_eV: list[float]
+    mean_energy_loss_sys_err_eV: list[float]
+    systematics: dict
+    position_nm_per_unit: float | None | Absent = ABSENT   # None: the position axis is not a length
+    particle_pixels: list[int] | Absent = ABSENT            # a located particle without R (else in `particle`)
+    particle: ParticleResult | None = flattened(None)
+    beam_keV: float | Absent = ABSENT
+    collection_mrad: float | Absent = ABSENT
+    lambda_iakoubovskii_nm: float | Absent = ABSENT
+    lambda_iakoubovskii_vs_beam_keV: dict[str, float] | Absent = ABSENT
+    figures: list[str] | Absent = ABSENT
 
 
 # ------------------------------------------------------------------------------------------------ output
@@ -667,7 +740,7 @@ def _short_warning(reasons: list[str], width: int = 58) -> str:
     return f"UNRELIABLE: {first}" + (f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else "")
 
 
-def plot_figure(px: PixelResults, s, res: dict, inside, out_prefix: Path, upper_eV: float) -> list[str]:
+def plot_figure(px: PixelResults, s, res: EelsResult, inside, out_prefix: Path, upper_eV: float) -> list[str]:
     from beamheat.plotting import pyplot, save_figure
 
     plt = pyplot()
@@ -679,19 +752,20 @@ def plot_figure(px: PixelResults, s, res: dict, inside, out_prefix: Path, upper_
         sH = px.sys_err()[0]
         ax[0].fill_between(x, px.t_over_lambda - sH, px.t_over_lambda + sH, color="C0", alpha=0.25, lw=0,
                            label="± systematic (method)")
+    p = res.particle
     if inside is not None:
         ax[0].axvspan(x[inside].min(), x[inside].max(), color="C1", alpha=0.15, label="particle")
-        if "fit_x0_nm" in res:
+        if p is not None and p.fit_x0_nm is not ABSENT:
             xx = np.linspace(x.min(), x.max(), 400)
-            ax[0].plot(xx, hemisphere_profile(xx * res["position_nm_per_unit"], res["fit_x0_nm"], res["R_nm"],
-                                              res["fit_amplitude"], res["fit_t_over_lambda_background"]),
-                       "-", color="C3", label=f"hemisphere, R = {res['R_nm']:.2f} nm")
-        if "lambda_np_nm" in res:
-            (llo, lhi), (elo, ehi) = res["lambda_np_interval95_nm"], res["mean_energy_loss_np_interval95_eV"]
-            ax[0].set_title(f"λ_NP = {res['lambda_np_nm']:.1f} nm (95 %: {llo:.1f}–{lhi:.1f}), "
-                            f"⟨E⟩_NP = {res['mean_energy_loss_np_eV']:.1f} eV (95 %: {elo:.1f}–{ehi:.1f})"
-                            + ("" if res["reliable"] else "\n" + _short_warning(res["unreliable_reasons"])),
-                            fontsize=9, color="k" if res["reliable"] else "C3")
+            ax[0].plot(xx, hemisphere_profile(xx * res.position_nm_per_unit, p.fit_x0_nm, p.R_nm,
+                                              p.fit_amplitude, p.fit_t_over_lambda_background),
+                       "-", color="C3", label=f"hemisphere, R = {p.R_nm:.2f} nm")
+        if p is not None:
+            (llo, lhi), (elo, ehi) = p.lambda_np_interval95_nm, p.mean_energy_loss_np_interval95_eV
+            ax[0].set_title(f"λ_NP = {p.lambda_np_nm:.1f} nm (95 %: {llo:.1f}–{lhi:.1f}), "
+                            f"⟨E⟩_NP = {p.mean_energy_loss_np_eV:.1f} eV (95 %: {elo:.1f}–{ehi:.1f})"
+                            + ("" if p.reliable else "\n" + _short_warning(p.unreliable_reasons)),
+                            fontsize=9, color="k" if p.reliable else "C3")
     ax[0].set_ylabel("t/λ")
     ax[0].legend(fontsize=8)
     ax[1].plot(x, px.t_dEdx_eV, "o-", ms=3, color="C2")
@@ -715,9 +789,10 @@ def analyse_file(file: str | Path, *, particle: tuple[int, int] | None = None, n
                  R_est_nm: float | None = None, fit_hemisphere: bool = False, threshold_ev: float | None = None,
                  zlp_range: tuple[float, float] = (-5.0, 5.0), upper_ev: float = 110.0,
                  energy_scale_err: float = 0.005, density: float | None = None, beam_kev: float | None = None,
-                 collection_mrad: float | None = None, plot: str | Path | None = None, no_plot: bool = False) -> dict:
+                 collection_mrad: float | None = None, plot: str | Path | None = None,
+                 no_plot: bool = False) -> EelsResult:
     """Per-pixel t/lambda, t<dE/dx>, <E> of a low-loss spectrum or line scan, and lambda_NP, <E>_NP of the
-    particle with their uncertainties (module docstring). Returns the JSON-ready results."""
+    particle with their uncertainties (module docstring)."""
     a = SimpleNamespace(file=file, no_particle=no_particle, R_est_nm=R_est_nm, fit_hemisphere=fit_hemisphere,
                         threshold_ev=threshold_ev, upper_ev=upper_ev, energy_scale_err=energy_scale_err,
                         density=density, beam_kev=beam_kev, collection_mrad=collection_mrad, plot=plot,
@@ -726,13 +801,13 @@ def analyse_file(file: str | Path, *, particle: tuple[int, int] | None = None, n
     zr = tuple(float(x) for x in zlp_range)
     px = analyse_pixels(s, a.upper_ev, a.threshold_ev, zr, a.energy_scale_err)
     sH, s_tde, s_E = px.sys_err()
-    res = {"file": str(a.file), "upper_eV": a.upper_ev, "n_pixels": int(len(px.t_over_lambda)),
-           "position": px.position.tolist(), "position_units": px.position_units,
-           "t_over_lambda": px.t_over_lambda.tolist(), "t_dEdx_eV": px.t_dEdx_eV.tolist(),
-           "mean_energy_loss_eV": px.mean_loss_eV.tolist(), "raw_J_mean_eV": px.raw_J_mean_eV.tolist(),
-           "threshold_eV": px.threshold_eV.tolist(),
-           "t_over_lambda_sys_err": sH.tolist(), "t_dEdx_sys_err_eV": s_tde.tolist(),
-           "mean_energy_loss_sys_err_eV": s_E.tolist(), "systematics": px.settings}
+    res = EelsResult(file=str(a.file), upper_eV=a.upper_ev, n_pixels=int(len(px.t_over_lambda)),
+                     position=px.position.tolist(), position_units=px.position_units,
+                     t_over_lambda=px.t_over_lambda.tolist(), t_dEdx_eV=px.t_dEdx_eV.tolist(),
+                     mean_energy_loss_eV=px.mean_loss_eV.tolist(), raw_J_mean_eV=px.raw_J_mean_eV.tolist(),
+                     threshold_eV=px.threshold_eV.tolist(),
+                     t_over_lambda_sys_err=sH.tolist(), t_dEdx_sys_err_eV=s_tde.tolist(),
+                     mean_energy_loss_sys_err_eV=s_E.tolist(), systematics=px.settings)
     inside = None
     if len(px.t_over_lambda) > 1 and not a.no_particle:
         inside, background = locate_particle(px.t_over_lambda, particle)
@@ -740,20 +815,20 @@ def analyse_file(file: str | Path, *, particle: tuple[int, int] | None = None, n
         if a.fit_hemisphere and nm_per_unit is None:
             raise UserError(f"{a.file}: position axis in '{px.position_units}', not a length: --fit-hemisphere needs "
                             f"a calibrated line scan; give --R-est-nm")
-        res["position_nm_per_unit"] = nm_per_unit
+        res.position_nm_per_unit = nm_per_unit
         if a.R_est_nm is not None or a.fit_hemisphere:
-            res.update(particle_results(px, inside, background, a.R_est_nm, a.fit_hemisphere, nm_per_unit))
+            res.particle = particle_results(px, inside, background, a.R_est_nm, a.fit_hemisphere, nm_per_unit)
         else:
-            res["particle_pixels"] = [int(np.nonzero(inside)[0][0]), int(np.nonzero(inside)[0][-1]) + 1]
+            res.particle_pixels = [int(np.nonzero(inside)[0][0]), int(np.nonzero(inside)[0][-1]) + 1]
     if a.density is not None:
         e, b = beam_conditions(s, a.file, a.beam_kev, a.collection_mrad)
-        res["beam_keV"], res["collection_mrad"] = e, b
-        res["lambda_iakoubovskii_nm"] = lambda_iakoubovskii_nm(a.density, e, b)
-        res["lambda_iakoubovskii_vs_beam_keV"] = {str(k): lambda_iakoubovskii_nm(a.density, k, b)
-                                                  for k in (60, 80, 120, 200, 300)}
+        res.beam_keV, res.collection_mrad = e, b
+        res.lambda_iakoubovskii_nm = lambda_iakoubovskii_nm(a.density, e, b)
+        res.lambda_iakoubovskii_vs_beam_keV = {str(k): lambda_iakoubovskii_nm(a.density, k, b)
+                                               for k in (60, 80, 120, 200, 300)}
     if not a.no_plot:
         out = Path(a.plot) if a.plot else Path(a.file).with_suffix("").with_name(Path(a.file).stem + "_eels")
-        res["figures"] = plot_figure(px, s, res, inside, out, a.upper_ev)
+        res.figures = plot_figure(px, s, res, inside, out, a.upper_ev)
     return res
 
 
@@ -851,27 +926,30 @@ def main(argv=None) -> int:
                        fit_hemisphere=a.fit_hemisphere, threshold_ev=a.threshold_ev, zlp_range=zlp,
                        upper_ev=a.upper_ev, energy_scale_err=a.energy_scale_err, density=a.density,
                        beam_kev=a.beam_kev, collection_mrad=a.collection_mrad, plot=a.plot, no_plot=a.no_plot)
-    H = np.array(res["t_over_lambda"])
-    print(f"{a.file}: {res['n_pixels']} pixel(s), t/λ {H.min():.3f} to {H.max():.3f}, "
-          f"<E> per inelastic event {np.median(res['mean_energy_loss_eV']):.1f} eV (median)")
-    if "lambda_np_nm" in res:
-        print(f"  particle pixels {res['particle_pixels'][0]}:{res['particle_pixels'][1]}, R = {res['R_nm']:.2f} nm "
-              f"({res['R_source']}), <dE/dx>_NP = {res['dEdx_np_eV_per_nm']:.3f} eV/nm")
+    H = np.array(res.t_over_lambda)
+    print(f"{a.file}: {res.n_pixels} pixel(s), t/λ {H.min():.3f} to {H.max():.3f}, "
+          f"<E> per inelastic event {np.median(res.mean_energy_loss_eV):.1f} eV (median)")
+    pr = res.particle
+    if pr is not None:
+        print(f"  particle pixels {pr.particle_pixels[0]}:{pr.particle_pixels[1]}, R = {pr.R_nm:.2f} nm "
+              f"({pr.R_source}), <dE/dx>_NP = {pr.dEdx_np_eV_per_nm:.3f} eV/nm")
         for name, key, u in (("λ_NP", "lambda_np", "nm"), ("<E>_NP", "mean_energy_loss_np", "eV")):
-            (lo, hi), (lo95, hi95) = res[f"{key}_interval_{u}"], res[f"{key}_interval95_{u}"]
-            print(f"  {name} = {res[f'{key}_{u}']:.2f} ± {res[f'{key}_err_{u}']:.2f} {u} (stat "
-                  f"{res[f'{key}_stat_err_{u}']:.2g}, sys {res[f'{key}_sys_err_{u}']:.2g}): 68 % [{lo:.2f}, {hi:.2f}], "
+            q = {k: getattr(pr, f"{key}_{k}{u}") for k in ("", "err_", "stat_err_", "sys_err_", "interval_",
+                                                           "interval95_")}
+            (lo, hi), (lo95, hi95) = q["interval_"], q["interval95_"]
+            print(f"  {name} = {q['']:.2f} ± {q['err_']:.2f} {u} (stat "
+                  f"{q['stat_err_']:.2g}, sys {q['sys_err_']:.2g}): 68 % [{lo:.2f}, {hi:.2f}], "
                   f"95 % [{lo95:.2f}, {hi95:.2f}] {u}")
-        if not res["reliable"]:
+        if not pr.reliable:
             print("  UNRELIABLE: the JSON says \"reliable\": false; do not use λ_NP or <E>_NP (see the warnings)",
                   flush=True)
-            for reason in res["unreliable_reasons"]:
+            for reason in pr.unreliable_reasons:
                 print(f"WARNING: λ_NP and <E>_NP are UNRELIABLE: {reason}", file=sys.stderr, flush=True)
-    if "lambda_iakoubovskii_nm" in res:
-        print(f"  Iakoubovskii λ at {res['beam_keV']:g} keV, {res['collection_mrad']:g} mrad: "
-              f"{res['lambda_iakoubovskii_nm']:.1f} nm")
+    if res.lambda_iakoubovskii_nm is not ABSENT:
+        print(f"  Iakoubovskii λ at {res.beam_keV:g} keV, {res.collection_mrad:g} mrad: "
+              f"{res.lambda_iakoubovskii_nm:.1f} nm")
     if out:
-        write_json(out, res)
+        write_json(out, res.to_json())
         print(f"  json: {out}")
     return 0
 

@@ -51,6 +51,23 @@ def test_mean_energy_loss_per_pixel(linescan, tmp_path):
     assert np.all(raw > M)  # plural scattering pushes the raw mean of J(E) up
 
 
+def test_analyse_file_returns_a_typed_result(linescan, tmp_path):
+    """analyse_file() takes values, not options; the particle's results are a ParticleResult whose keys the JSON
+    holds at its top level, in the order the command line writes them."""
+    from analysis.eels import EelsResult, ParticleResult, analyse_file
+
+    ls, path = linescan
+    r = analyse_file(path, R_est_nm=ls.R_nm, no_plot=True)
+    assert isinstance(r, EelsResult) and isinstance(r.particle, ParticleResult) and r.particle.reliable
+    assert r.particle.lambda_np_nm == pytest.approx(ls.lambda_np_nm, rel=0.03) and r.n_pixels == len(ls.x_nm)
+    d = r.to_json()
+    assert d["lambda_np_nm"] == r.particle.lambda_np_nm and "particle" not in d and "figures" not in d
+    assert list(d) == list(eels_json(tmp_path, path, "--R-est-nm", ls.R_nm))
+    pixels_only = analyse_file(path, no_plot=True)
+    assert pixels_only.particle is None and pixels_only.particle_pixels == r.particle.particle_pixels
+    assert "lambda_np_nm" not in pixels_only.to_json()
+
+
 def test_particle_lambda_and_mean_loss_eq8_eq10(linescan, tmp_path):
     ls, path = linescan
     r = eels_json(tmp_path, path, "--R-est-nm", ls.R_nm)
@@ -162,6 +179,31 @@ def test_predict_from_json_files_with_uncertainty(tmp_path):
     assert r["dT_K"] == pytest.approx([3.2e-3, 3.2e-2])
     rel = np.sqrt(0.1**2 + 0.05**2 + 0.02**2)
     assert r["dT_err_K"] == pytest.approx([3.2e-3 * rel, 3.2e-2 * rel])
+
+
+def test_predict_returns_a_typed_result(tmp_path):
+    """predict() is callable with data alone; its inputs and result are typed, and to_json() is the JSON written.
+    An error neither a file nor an option gave is ABSENT (no key), one a file lacks is None (null)."""
+    from analysis.heating import HeatingInputs, HeatingPrediction, predict
+    from beamheat.results import ABSENT
+
+    (tmp_path / "k.json").write_text(json.dumps({"k_eV_per_nm2_ps_K": 5e-4}))
+    r = predict([1e4], S_nm2=4.0, A_nm2=2.0, t_nm=2.0, k_json=tmp_path / "k.json", lambda_nm=100.0,
+                mean_loss_eV=40.0, mean_loss_err=0.8)
+    assert isinstance(r, HeatingPrediction) and isinstance(r.inputs, HeatingInputs) and r.reliable
+    assert r.dT_K == pytest.approx([3.2e-3]) and r.relative_uncertainty == pytest.approx(0.02)
+    x = r.inputs
+    assert x.k_err is None and x.k_interval is None and x.lambda_err is ABSENT and x.E_err == 0.8
+    d = r.to_json()
+    assert list(d) == ["inputs", "dose_rate_e_per_A2_s", "dT_K", "dT_err_K", "relative_uncertainty",
+                       "dT_interval_K", "dT_interval95_K", "S_over_A", "warnings", "reliable"]
+    assert d["inputs"] == {"S_nm2": 4.0, "A_nm2": 2.0, "t_nm": 2.0, "k": 5e-4, "k_err": None, "k_interval": None,
+                           "lambda_nm": 100.0, "E": 40.0, "E_err": 0.8}
+    out = tmp_path / "dT.json"
+    assert run(heating_main, ["predict", "--S-nm2", "4", "--A-nm2", "2", "--t-nm", "2", "--k-json",
+                              str(tmp_path / "k.json"), "--lambda-nm", "100", "--mean-loss-ev", "40",
+                              "--mean-loss-err", "0.8", "--dose-rate", "1e4", "--json", str(out)]) == 0
+    assert json.loads(out.read_text()) == d
 
 
 def test_predict_errors(tmp_path, capsys):
