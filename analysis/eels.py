@@ -45,7 +45,6 @@ import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -793,15 +792,11 @@ def analyse_file(file: str | Path, *, particle: tuple[int, int] | None = None, n
                  no_plot: bool = False) -> EelsResult:
     """Per-pixel t/lambda, t<dE/dx>, <E> of a low-loss spectrum or line scan, and lambda_NP, <E>_NP of the
     particle with their uncertainties (module docstring)."""
-    a = SimpleNamespace(file=file, no_particle=no_particle, R_est_nm=R_est_nm, fit_hemisphere=fit_hemisphere,
-                        threshold_ev=threshold_ev, upper_ev=upper_ev, energy_scale_err=energy_scale_err,
-                        density=density, beam_kev=beam_kev, collection_mrad=collection_mrad, plot=plot,
-                        no_plot=no_plot)
-    s = load_lowloss(a.file)
+    s = load_lowloss(file)
     zr = tuple(float(x) for x in zlp_range)
-    px = analyse_pixels(s, a.upper_ev, a.threshold_ev, zr, a.energy_scale_err)
+    px = analyse_pixels(s, upper_ev, threshold_ev, zr, energy_scale_err)
     sH, s_tde, s_E = px.sys_err()
-    res = EelsResult(file=str(a.file), upper_eV=a.upper_ev, n_pixels=int(len(px.t_over_lambda)),
+    res = EelsResult(file=str(file), upper_eV=upper_ev, n_pixels=int(len(px.t_over_lambda)),
                      position=px.position.tolist(), position_units=px.position_units,
                      t_over_lambda=px.t_over_lambda.tolist(), t_dEdx_eV=px.t_dEdx_eV.tolist(),
                      mean_energy_loss_eV=px.mean_loss_eV.tolist(), raw_J_mean_eV=px.raw_J_mean_eV.tolist(),
@@ -809,26 +804,25 @@ def analyse_file(file: str | Path, *, particle: tuple[int, int] | None = None, n
                      t_over_lambda_sys_err=sH.tolist(), t_dEdx_sys_err_eV=s_tde.tolist(),
                      mean_energy_loss_sys_err_eV=s_E.tolist(), systematics=px.settings)
     inside = None
-    if len(px.t_over_lambda) > 1 and not a.no_particle:
+    if len(px.t_over_lambda) > 1 and not no_particle:
         inside, background = locate_particle(px.t_over_lambda, particle)
         nm_per_unit = {"nm": 1.0, "µm": 1e3, "um": 1e3, "Å": 0.1, "A": 0.1}.get(px.position_units)
-        if a.fit_hemisphere and nm_per_unit is None:
-            raise UserError(f"{a.file}: position axis in '{px.position_units}', not a length: --fit-hemisphere needs "
+        if fit_hemisphere and nm_per_unit is None:
+            raise UserError(f"{file}: position axis in '{px.position_units}', not a length: --fit-hemisphere needs "
                             f"a calibrated line scan; give --R-est-nm")
         res.position_nm_per_unit = nm_per_unit
-        if a.R_est_nm is not None or a.fit_hemisphere:
-            res.particle = particle_results(px, inside, background, a.R_est_nm, a.fit_hemisphere, nm_per_unit)
+        if R_est_nm is not None or fit_hemisphere:
+            res.particle = particle_results(px, inside, background, R_est_nm, fit_hemisphere, nm_per_unit)
         else:
             res.particle_pixels = [int(np.nonzero(inside)[0][0]), int(np.nonzero(inside)[0][-1]) + 1]
-    if a.density is not None:
-        e, b = beam_conditions(s, a.file, a.beam_kev, a.collection_mrad)
+    if density is not None:
+        e, b = beam_conditions(s, file, beam_kev, collection_mrad)
         res.beam_keV, res.collection_mrad = e, b
-        res.lambda_iakoubovskii_nm = lambda_iakoubovskii_nm(a.density, e, b)
-        res.lambda_iakoubovskii_vs_beam_keV = {str(k): lambda_iakoubovskii_nm(a.density, k, b)
+        res.lambda_iakoubovskii_nm = lambda_iakoubovskii_nm(density, e, b)
+        res.lambda_iakoubovskii_vs_beam_keV = {str(k): lambda_iakoubovskii_nm(density, k, b)
                                                for k in (60, 80, 120, 200, 300)}
-    if not a.no_plot:
-        out = Path(a.plot) if a.plot else Path(a.file).with_suffix("").with_name(Path(a.file).stem + "_eels")
-        res.figures = plot_figure(px, s, res, inside, out, a.upper_ev)
+    if not no_plot:
+        res.figures = plot_figure(px, s, res, inside, figure_prefix(file, plot), upper_ev)
     return res
 
 
