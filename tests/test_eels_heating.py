@@ -96,10 +96,10 @@ def test_hemisphere_fit_finds_radius(linescan, tmp_path):
 
 def test_figure_and_iakoubovskii(linescan, tmp_path):
     ls, path = linescan
-    out = tmp_path / "fig"
+    out = tmp_path / "figures" / "fig"  # a folder that does not exist yet: made for the figure
     assert run(eels_main, [str(path), "--R-est-nm", "5", "--density", "19.3", "--plot", str(out),
                            "--json", str(tmp_path / "e.json")]) == 0
-    assert (tmp_path / "fig.png").stat().st_size > 20_000 and (tmp_path / "fig.pdf").exists()
+    assert (tmp_path / "figures" / "fig.png").stat().st_size > 20_000 and (tmp_path / "figures" / "fig.pdf").exists()
     r = json.loads((tmp_path / "e.json").read_text())
     assert r["beam_keV"] == 300 and r["collection_mrad"] == 20
     assert r["lambda_iakoubovskii_nm"] == pytest.approx(104, rel=0.03)  # paper: Au, 300 keV

@@ -19,6 +19,7 @@ def save_figure(fig, prefix: str | Path, dpi: int = 150) -> list[str]:
     """Write PREFIX.png and PREFIX.pdf, close the figure, return the paths."""
     plt = pyplot()
     prefix = Path(prefix)
+    prefix.parent.mkdir(parents=True, exist_ok=True)  # --plot newdir/name: the folder is made here, once
     fig.tight_layout()
     paths = []
     for ext in (".png", ".pdf"):
