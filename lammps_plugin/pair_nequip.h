@@ -90,7 +90,6 @@ class PairNequIP : public Pair {
   std::vector<int> node_of_, depth_;    // LAMMPS atom index -> graph node (-1: none), hop depth
   std::vector<int> node_atom_;          // graph node -> LAMMPS atom index
   std::vector<double> fbuf_;            // per-atom (local + ghost) forces of every model, 3*M per atom
-  std::vector<tagint> tags_;            // local atoms' IDs (frames)
   double local_[4] = {0};               // this rank: max sigma_F, sum sigma_F, max |F|, own atoms
   double graph_counts_[3] = {0};        // this rank, this call: nodes, edges, edges out of own atoms
   double global_[4] = {0};              // max sigma_F, mean sigma_F, max |F|, M over all ranks

@@ -103,7 +103,7 @@ def test_single_point_exact_on_1_2_4_ranks(tmp_path, system, model_ts):
     boundary = write_system(tmp_path, system)
     pair = f"nequip\npair_coeff * * {model_ts} {' '.join(TYPE_NAMES)}"
     ref = None
-    runs = [(1, ""), (2, ""), (4, "")] + ([(4, "processors 1 1 4")] if boundary == "p p f" else [])
+    runs = [(1, ""), (2, ""), (4, "")] + ([(4, "processors 1 1 4")] if boundary == "p p f" else [(2, "newton off")])
     for n, procs in runs:
         d, proc = run_on(tmp_path, n, single_point_input(boundary, pair, processors=procs), f"{n}{procs[-1:]}")
         log = proc.stdout
@@ -126,7 +126,7 @@ def test_single_point_exact_on_1_2_4_ranks(tmp_path, system, model_ts):
         assert got["thermo"][1] == pytest.approx(ref["thermo"][1], abs=1e-9)  # total energy
         scale = np.abs(ref["thermo"][2:]).max()
         np.testing.assert_allclose(got["thermo"][2:], ref["thermo"][2:], rtol=0, atol=1e-10 * scale)  # virial
-        if procs:  # 1 x 1 x 4 along z (0-40 A) with vacuum above the particle: the top rank holds no atom
+        if procs == "processors 1 1 4":  # 1 x 1 x 4 along z (0-40 A) with vacuum above the particle: the top rank holds no atom
             assert "1 by 1 by 4 MPI processor grid" in log
             assert SYSTEMS[system][0]().positions[:, 2].max() < 30.0
 
@@ -155,6 +155,8 @@ run 100
         out[n] = (thermo_rows(proc.stdout), dump_last(d / "traj.dump", 7))
     (t1, x1), (t2, x2) = out[1], out[2]
     assert t1.shape == t2.shape and t1.shape[0] == 6
+    print(f"NVE 100 steps, 2 vs 1 rank: max |dx| {np.abs(x2[:, 1:4] - x1[:, 1:4]).max():.3g} A, max |dF| "
+          f"{np.abs(x2[:, 4:7] - x1[:, 4:7]).max():.3g} eV/A, max |d etotal| {np.abs(t2[:, 3] - t1[:, 3]).max():.3g} eV")
     np.testing.assert_allclose(t2[:, 1:4], t1[:, 1:4], rtol=0, atol=1e-7)  # energies after 100 steps
     assert np.abs(x2[:, 1:4] - x1[:, 1:4]).max() < 1e-9  # positions
     assert np.abs(x2[:, 4:7] - x1[:, 4:7]).max() < 1e-7  # forces
@@ -200,6 +202,7 @@ run 3
         d, proc = run_on(tmp_path, n, text.format(hs=0), f"ens{n}")  # no halt
         res[n] = (thermo_rows(proc.stdout), dump_last(d / "sig.dump", 3))
     (t1, s1), (t4, s4) = res[1], res[4]
+    print(f"ensemble 4 vs 1 rank: max |d sigma_F| {np.abs(s4[:, 1] - s1[:, 1]).max():.3g} eV/A")
     np.testing.assert_allclose(s4, s1, rtol=0, atol=1e-10)
     assert s1[:, 1].max() > 1e-3
     assert t4[:, 5].tolist() == [3.0] * len(t4)  # M, not M x ranks
