@@ -7,7 +7,9 @@
    Each configuration is its own `mpirun -np N lmp` process (model load and a 2-step warm-up excluded: the time is
    LAMMPS's `Loop time` of `run STEPS`), run interleaved in `rounds` rounds so machine noise hits them alike;
    medians are reported. Configurations: 1 rank x 1 thread (periodic-image graph), 1 rank x 2 threads, 2 ranks x 1
-   thread (ghost graphs), and 4 ranks x 1 thread (oversubscribed on 2 cores, for the record).
+   thread (ghost graphs), and 4 ranks x 1 thread (oversubscribed on 2 cores, for the record). The slab is split
+   in x and y only (`processors * * 1`): LAMMPS splits space, not atoms, and a cut along z would give one rank the
+   slab and the other the vacuum (seen: 122k against 31k edges per rank, slower than one rank).
 2. Redundant work against system size, rank count and L. `run 0` per case; the plugin logs the nodes and edges
    of all ranks' graphs: redundant = 1 - atoms / sum(nodes) and 1 - one-rank edges / sum(edges). L is set with
    `interaction_blocks` on a copy of the model without the recorded value (the counts are those an L-block
@@ -79,6 +81,7 @@ def md_input(data: str, pair: str, steps: int) -> str:
     return f"""units metal
 atom_style atomic
 boundary p p f
+processors * * 1
 read_data {data}
 pair_style {pair}
 velocity all create 300 12345 mom yes rot yes loop geom
@@ -133,6 +136,7 @@ def table(a, model: Path, tmp: Path) -> list[dict]:
                 text = f"""units metal
 atom_style atomic
 boundary p p f
+processors * * 1
 read_data t.data
 pair_style nequip interaction_blocks {L}
 pair_coeff * * {bare} {' '.join(TYPES)}

@@ -52,10 +52,13 @@ def _model_metadata(model) -> dict[str, str]:
 
 def interaction_blocks(model) -> int | None:
     """Message-passing (interaction) blocks L of a NequIP model: an atom's energy depends on atoms up to L*r_max
-    away, so `pair_style nequip` on several MPI ranks needs ghost atoms out to L*r_max. None if not recognised."""
+    away, so `pair_style nequip` on several MPI ranks needs ghost atoms out to L*r_max. Allegro models (package
+    nequip-allegro) are strictly local: 1. None if not recognised."""
     from nequip.nn import ConvNetLayer
 
     n = sum(isinstance(m, ConvNetLayer) for m in model.modules())
+    if not n and any(type(m).__module__.split(".")[0] == "allegro" for m in model.modules()):
+        n = 1
     return n or None
 
 

@@ -270,3 +270,63 @@ def test_threads_default_to_one_per_rank_with_a_notice(tmp_path, model_ts):
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert "2 MPI ranks share a node and OMP_NUM_THREADS is unset: 1 torch thread per rank" in proc.stdout
     assert "pair nequip: 1 torch thread(s) per MPI rank, 2 rank(s)" in proc.stdout
+
+
+ALLEGRO = ["training_module.model._target_=allegro.model.AllegroModel", "~training_module.model.num_features",
+           "~training_module.model.radial_mlp_depth", "~training_module.model.radial_mlp_width",
+           "+training_module.model.radial_chemical_embed={_target_:allegro.nn.TwoBodyBesselScalarEmbed,num_bessels:8}",
+           "+training_module.model.num_scalar_features=8", "+training_module.model.num_tensor_features=4",
+           "+training_module.model.scalar_embed_mlp_hidden_layers_width=8",
+           "+training_module.model.allegro_mlp_hidden_layers_width=8",
+           "+training_module.model.readout_mlp_hidden_layers_width=8", "trainer.max_epochs=3"]
+
+
+@pytest.fixture(scope="session")
+def model_allegro(model_dir, dataset) -> Path:
+    """A tiny strictly local Allegro model (package nequip-allegro), 2 Allegro layers, float64."""
+    pytest.importorskip("allegro", reason="nequip-allegro is not installed")
+    from conftest import _deploy, _train
+
+    return _deploy(_train(model_dir, dataset, "tiny_allegro", ALLEGRO), model_dir / "tiny_allegro.nequip.pth")
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_allegro_exact_on_1_2_4_ranks_with_r_max_shell(tmp_path, system, model_allegro):
+    boundary = write_system(tmp_path, system)
+    pair = f"nequip\npair_coeff * * {model_allegro} {' '.join(TYPE_NAMES)}"
+    ref = None
+    for n in (1, 2, 4):
+        d, proc = run_on(tmp_path, n, single_point_input(boundary, pair), f"allegro{n}")
+        got = {"thermo": thermo_rows(proc.stdout)[-1], "dump": dump_last(d / "forces.dump", 5)}
+        if n == 1:
+            ref = got
+            assert np.abs(ref["dump"][:, 1:4]).max() > 0.05
+            continue
+        assert "ghosts within 1 interaction blocks x r_max 4 A = 4 A; ghost cutoff 6 A" in proc.stdout
+        fd = np.abs(got["dump"][:, 1:4] - ref["dump"][:, 1:4]).max()
+        print(f"allegro {system} {n} ranks: max |dF| {fd:.3g} eV/A, dE {got['thermo'][1] - ref['thermo'][1]:.3g} eV")
+        assert fd <= F_TOL
+        np.testing.assert_allclose(got["dump"][:, 4], ref["dump"][:, 4], rtol=0, atol=1e-10)
+        assert got["thermo"][1] == pytest.approx(ref["thermo"][1], abs=1e-9)
+        scale = np.abs(ref["thermo"][2:]).max()
+        np.testing.assert_allclose(got["thermo"][2:], ref["thermo"][2:], rtol=0, atol=1e-10 * scale)
+
+
+def test_heat_transfer_and_steady_state_inputs_on_2_ranks(tmp_path, model_au_hbn):
+    """The protocol inputs run under `mpirun -np 2` with NequIP (short times; Langevin noise differs between rank
+    counts, so the check is the protocol's own bookkeeping, as on one rank, not equality)."""
+    from helpers import run_lmp_file
+    from test_heat_transfer_inputs import DATA, INPUTS, SHORT, check_heat_transfer_log
+
+    nequip = {"potential": "nequip", "model": model_au_hbn, "elements": "Au B N"}
+    (tmp_path / "ht").mkdir()
+    proc = run_lmp_file(INPUTS / "heat_transfer.in", tmp_path / "ht", {**SHORT, **nequip}, nprocs=2)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "pair nequip: 2 MPI ranks: each rank's graph" in proc.stdout
+    check_heat_transfer_log(tmp_path / "ht" / "log.lammps", physical=False)
+    (tmp_path / "ss").mkdir()
+    proc = run_lmp_file(INPUTS / "steady_state.in", tmp_path / "ss",
+                        {"inputs": INPUTS, "data": DATA, "t_start_ps": 0.1, "t_equil_ps": 0.1, "t_steady_ps": 0.2,
+                         "thermo_ps": 0.02, "P_eV_per_ps": 2.0, **nequip}, nprocs=2)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "pair nequip: 2 MPI ranks: each rank's graph" in proc.stdout
