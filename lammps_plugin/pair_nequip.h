@@ -27,6 +27,9 @@
 //    sigma_F is formed from complete per-model forces), and the virial is sum_nodes x (x) F over the ranks, since
 //    E_rank is a translation-invariant function of explicit node positions. L comes from the model file's metadata
 //    (models.deploy records it) or the interaction_blocks keyword; strictly local models need L = 1.
+//    Needs a nequip >= 0.7 TorchScript file (the energy module inside it is differentiated here).
+// Threads: each rank uses OMP_NUM_THREADS torch threads; unset and several ranks on a node: 1 (logged). With GPUs,
+// rank r uses GPU (local rank mod GPUs).
 #ifndef BEAMHEAT_PAIR_NEQUIP_H
 #define BEAMHEAT_PAIR_NEQUIP_H
 

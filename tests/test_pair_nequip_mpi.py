@@ -312,6 +312,7 @@ def test_allegro_exact_on_1_2_4_ranks_with_r_max_shell(tmp_path, system, model_a
         np.testing.assert_allclose(got["thermo"][2:], ref["thermo"][2:], rtol=0, atol=1e-10 * scale)
 
 
+@pytest.mark.slow
 def test_heat_transfer_and_steady_state_inputs_on_2_ranks(tmp_path, model_au_hbn):
     """The protocol inputs run under `mpirun -np 2` with NequIP (short times; Langevin noise differs between rank
     counts, so the check is the protocol's own bookkeeping, as on one rank, not equality)."""
