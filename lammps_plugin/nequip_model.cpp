@@ -88,6 +88,7 @@ std::string ModelInfo::describe() const {
   s << ": r_max = " << r_max << " A, types =";
   for (auto &t : type_names) s << ' ' << t;
   s << ", dtype = " << model_dtype << ", input dtype = " << input_dtype << ", device = " << device;
+  if (interaction_blocks > 0) s << ", " << interaction_blocks << " interaction blocks";
   if (!per_edge_type_cutoff.empty()) s << ", per-edge-type cutoffs";
   if (!has_virial) s << ", no virial";
   return s.str();
@@ -98,6 +99,8 @@ struct Model::Impl {
   torch::Device device{torch::kCPU};
   torch::Dtype input_dtype = torch::kFloat64;
   torch::jit::Module module;
+  torch::jit::Module energy;  // the energy model inside nequip's force/stress wrapper (unfrozen until first use)
+  bool energy_frozen = false;
 #if BEAMHEAT_HAVE_AOTI
   std::unique_ptr<torch::inductor::AOTIModelPackageLoader> aoti;
 #endif
@@ -132,13 +135,20 @@ void Model::Impl::common_metadata(const std::unordered_map<std::string, std::str
                        " values, expected num_types^2 = " + std::to_string(nt * nt));
   }
   info.nequip_version = get("nequip_version");
+  const std::string blocks = get("interaction_blocks");
+  if (!blocks.empty()) {
+    const double b = parse_double("interaction_blocks", blocks, path);
+    if (b < 1 || b != std::floor(b))
+      throw ModelError(path + ": metadata 'interaction_blocks' must be a positive integer, not '" + blocks + "'");
+    info.interaction_blocks = static_cast<int>(b);
+  }
 }
 
 void Model::Impl::load_torchscript(const std::string &path, const std::string &device_req, int local_rank) {
   std::unordered_map<std::string, std::string> md = {
       {"r_max", ""},          {"type_names", ""},     {"num_types", ""},      {"n_species", ""},
       {"model_dtype", ""},    {"default_dtype", ""},  {"allow_tf32", ""},     {"nequip_version", ""},
-      {"per_edge_type_cutoff", ""}};
+      {"per_edge_type_cutoff", ""}, {"interaction_blocks", ""}};
   torch::jit::ExtraFilesMap extra(md.begin(), md.end());
   device = choose_device(device_req, local_rank, path);
   // the TorchScript fusion strategy nequip's own runtime uses (nequip.utils.global_state): dynamic shapes, since
@@ -177,6 +187,15 @@ void Model::Impl::load_torchscript(const std::string &path, const std::string &d
     at::globalContext().setAllowTF32CuDNN(true);
   }
   module.eval();
+  // nequip >= 0.7 wraps its energy model as model.func inside the force/stress output module: keep a handle for
+  // compute_local (forces of a subset's energy), taken before freezing inlines the submodules
+  if (!legacy && module.hasattr("model")) {
+    const auto wrapper = module.attr("model");
+    if (wrapper.isModule() && wrapper.toModule().hasattr("func") && wrapper.toModule().attr("func").isModule()) {
+      energy = wrapper.toModule().attr("func").toModule();
+      info.local_energy_ok = true;
+    }
+  }
   try {
     module = torch::jit::freeze(module);
   } catch (const c10::Error &) {
@@ -324,5 +343,60 @@ void Model::compute(const Graph &g, Result &out) {
   }
   m.info.has_virial = out.has_virial;
 }
+
+void Model::compute_local(const Graph &g, int64_t n_own, Result &out) {
+  Impl &m = *impl_;
+  if (!m.info.local_energy_ok)
+    throw ModelError(m.info.path + ": this model format cannot give forces of a subset's energy");
+  if (!m.energy_frozen) {
+    m.energy.eval();
+    try {
+      m.energy = torch::jit::freeze(m.energy);
+    } catch (const c10::Error &) {
+      // optimisation only
+    }
+    m.energy_frozen = true;
+  }
+  c10::AutoGradMode grad_mode(true);
+  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
+  torch::Tensor pos = torch::from_blob(const_cast<double *>(g.pos), {g.n_nodes, 3}, f64)
+                          .to(m.device, torch::kFloat64, false, true)
+                          .detach()
+                          .requires_grad_(true);
+  auto dev = [&](torch::Tensor t) { return t.to(m.device, t.scalar_type(), false, true); };
+  c10::Dict<std::string, torch::Tensor> input;
+  input.insert("pos", pos);
+  input.insert("edge_index", dev(torch::from_blob(const_cast<int64_t *>(g.edge_index), {2, g.n_edges}, i64)));
+  input.insert("atom_types", dev(torch::from_blob(const_cast<int64_t *>(g.atom_types), {g.n_nodes}, i64)));
+  input.insert("cell", dev(torch::from_blob(const_cast<double *>(g.cell), {1, 3, 3}, f64)));
+  input.insert("edge_cell_shift", dev(torch::from_blob(const_cast<double *>(g.edge_shift), {g.n_edges, 3}, f64)));
+  auto result = m.energy.forward({input}).toGenericDict();
+  if (!result.contains("atomic_energy")) throw ModelError(m.info.path + ": energy model returned no atomic_energy");
+  torch::Tensor atomic = result.at("atomic_energy").toTensor().reshape({-1});
+  torch::Tensor own = atomic.narrow(0, 0, n_own).sum();
+  torch::Tensor forces;
+  if (own.requires_grad()) {
+    auto grads = torch::autograd::grad({own}, {pos}, {}, false, false, true);
+    forces = grads[0].defined() ? -grads[0] : torch::zeros_like(pos);
+  } else {
+    forces = torch::zeros_like(pos);
+  }
+  forces = forces.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+  out.forces.resize(3 * g.n_nodes);
+  std::memcpy(out.forces.data(), forces.data_ptr<double>(), sizeof(double) * 3 * g.n_nodes);
+  atomic = atomic.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+  out.atomic_energy.resize(g.n_nodes);
+  std::memcpy(out.atomic_energy.data(), atomic.data_ptr<double>(), sizeof(double) * g.n_nodes);
+  out.energy = 0.0;
+  for (int64_t i = 0; i < n_own; i++) out.energy += out.atomic_energy[i];
+  out.has_virial = false;
+}
+
+void set_torch_threads(int n) {
+  if (n >= 1) torch::set_num_threads(n);
+}
+
+int torch_threads() { return torch::get_num_threads(); }
 
 }  // namespace beamheat

@@ -28,6 +28,8 @@ struct ModelInfo {
   std::string input_dtype;                   // dtype of positions fed to the model
   std::string device;                        // "cpu", "cuda:0", ...
   bool has_virial = true;
+  int interaction_blocks = 0;   // message-passing blocks L from the file's metadata (0: not recorded)
+  bool local_energy_ok = false; // compute_local() available (nequip >= 0.7 TorchScript with its energy model)
   std::string describe() const;              // one line for the LAMMPS log
 };
 
@@ -61,11 +63,19 @@ class Model {
 
   const ModelInfo &info() const;
   void compute(const Graph &g, Result &out);
+  // Domain decomposition: energy = sum of the atomic energies of the first n_own nodes only; forces on every node
+  // are -d(energy)/d(pos) (ghost nodes get partial forces for their owners). No virial (the caller forms it from
+  // positions and forces). Needs info().local_energy_ok.
+  void compute_local(const Graph &g, int64_t n_own, Result &out);
 
   struct Impl;
 
  private:
   std::unique_ptr<Impl> impl_;
 };
+
+// torch's intra-op thread count for this process (n >= 1), and the current value
+void set_torch_threads(int n);
+int torch_threads();
 
 }  // namespace beamheat

@@ -19,8 +19,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mpi.h>
+#include <numeric>
 
 using namespace LAMMPS_NS;
 
@@ -55,7 +57,7 @@ void PairNequIP::allocate() {
 }
 
 /* pair_style nequip [device ...] [ensemble mean|first] [halt_fmax F] [halt_sigma S] [halt_file FILE]
-                     [halt_frames K] [halt_every N] */
+                     [halt_frames K] [halt_every N] [interaction_blocks L] [graph auto|images|ghosts] */
 void PairNequIP::settings(int narg, char **arg) {
   int iarg = 0;
   auto value = [&](const char *key) -> const char * {
@@ -86,6 +88,18 @@ void PairNequIP::settings(int narg, char **arg) {
       halt_every_ = utils::inumeric(FLERR, value("halt_every"), false, lmp);
       if (halt_every_ < 1) error->all(FLERR, "pair_style nequip: halt_every must be >= 1");
       iarg += 2;
+    } else if (strcmp(arg[iarg], "interaction_blocks") == 0) {
+      blocks_keyword_ = utils::inumeric(FLERR, value("interaction_blocks"), false, lmp);
+      if (blocks_keyword_ < 1)
+        error->all(FLERR, "pair_style nequip: interaction_blocks must be >= 1 (1 for strictly local models)");
+      iarg += 2;
+    } else if (strcmp(arg[iarg], "graph") == 0) {
+      const std::string v = value("graph");
+      if (v == "auto") graph_request_ = GRAPH_AUTO;
+      else if (v == "images") graph_request_ = GRAPH_IMAGES;
+      else if (v == "ghosts") graph_request_ = GRAPH_GHOSTS;
+      else error->all(FLERR, "pair_style nequip: graph must be 'auto', 'images' or 'ghosts', not '{}'", v);
+      iarg += 2;
     } else if (strcmp(arg[iarg], "device") == 0) {
       if (iarg + 1 >= narg) error->all(FLERR, "pair_style nequip: 'device' needs a value (auto, cpu, cuda, cuda:N)");
       device_request_ = arg[iarg + 1];
@@ -95,18 +109,21 @@ void PairNequIP::settings(int narg, char **arg) {
     } else {
       error->all(FLERR,
                  "pair_style nequip: unknown keyword '{}' (keywords: device, ensemble, halt_fmax, halt_sigma, "
-                 "halt_file, halt_frames, halt_every)",
+                 "halt_file, halt_frames, halt_every, interaction_blocks, graph)",
                  arg[iarg]);
     }
   }
 }
 
-int PairNequIP::local_rank() const {
+/* this rank's index among the ranks on its node (picks the GPU: local rank mod GPUs), and the node's rank count */
+int PairNequIP::local_rank(int *node_size) const {
   MPI_Comm node;
-  int rank = 0;
+  int rank = 0, size = 1;
   MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, comm->me, MPI_INFO_NULL, &node);
   MPI_Comm_rank(node, &rank);
+  MPI_Comm_size(node, &size);
   MPI_Comm_free(&node);
+  if (node_size) *node_size = size;
   return rank;
 }
 
@@ -133,7 +150,23 @@ void PairNequIP::coeff(int narg, char **arg) {
                  a, ntypes, ntypes);
   }
   models_.clear();
-  const int rank = local_rank();
+  int node_size = 1;
+  const int rank = local_rank(&node_size);
+  // torch threads per rank: OMP_NUM_THREADS if set; else 1 when several ranks share the node (no oversubscription)
+  const char *omp = getenv("OMP_NUM_THREADS");
+  int node_max = node_size;
+  MPI_Allreduce(&node_size, &node_max, 1, MPI_INT, MPI_MAX, world);
+  if (omp && *omp) {
+    beamheat::set_torch_threads(std::max(1, atoi(omp)));
+  } else if (node_max > 1) {
+    beamheat::set_torch_threads(1);
+    if (comm->me == 0)
+      utils::logmesg(lmp, "pair nequip: {} MPI ranks share a node and OMP_NUM_THREADS is unset: 1 torch thread per "
+                     "rank (set OMP_NUM_THREADS to use more)\n", node_max);
+  }
+  if (comm->me == 0)
+    utils::logmesg(lmp, "pair nequip: {} torch thread(s) per MPI rank, {} rank(s)\n", beamheat::torch_threads(),
+                   comm->nprocs);
   for (int m = 0; m < n_models; m++) {
     try {
       models_.emplace_back(new beamheat::Model(arg[2 + m], device_request_, rank));
@@ -200,19 +233,64 @@ void PairNequIP::coeff(int narg, char **arg) {
 
 void PairNequIP::init_style() {
   if (atom->tag_enable == 0) error->all(FLERR, "pair_style nequip requires atom IDs (atom_modify id yes)");
-  if (comm->nprocs > 1)
-    error->all(FLERR,
-               "pair_style nequip: {} MPI ranks requested, but this model format runs on 1 MPI rank only (an exact "
-               "domain decomposition needs ghost atoms out to (interaction layers) x r_max); run with mpirun -np 1 and "
-               "use OMP_NUM_THREADS or a GPU for speed",
-               comm->nprocs);
   if (models_.empty()) error->all(FLERR, "pair_style nequip: no model loaded (missing pair_coeff * * MODEL ...)");
+  ghost_mode_ = graph_request_ == GRAPH_GHOSTS || (graph_request_ == GRAPH_AUTO && comm->nprocs > 1);
+  if (!ghost_mode_ && comm->nprocs > 1)
+    error->all(FLERR, "pair_style nequip: 'graph images' runs on 1 MPI rank only, not {}; use 'graph auto' or "
+               "'graph ghosts' with several ranks", comm->nprocs);
   if (strcmp(update->unit_style, "metal") != 0)
     error->all(FLERR,
                "pair_style nequip: units {} are not supported; NequIP models work in eV and Å, so use 'units metal'",
                update->unit_style);
   halted_ = false;  // every run may halt again (a second `run` in the same input)
-  neighbor->add_request(this, NeighConst::REQ_FULL);
+  if (!ghost_mode_) {
+    comm_reverse = comm_reverse_off = 0;
+    neighbor->add_request(this, NeighConst::REQ_FULL);
+    return;
+  }
+  // domain decomposition: ghost atoms out to L * r_max, the model's energy module differentiated here
+  const std::string how = comm->nprocs > 1 ? fmt::format("{} MPI ranks", comm->nprocs) : std::string("graph ghosts");
+  int from_file = 0;
+  bool all_known = true;
+  for (const auto &m : models_) {
+    const auto &info = m->info();
+    if (!info.local_energy_ok)
+      error->all(FLERR,
+                 "pair_style nequip: {} need a TorchScript model from nequip >= 0.7 (python -m models.deploy "
+                 "--format torchscript), not the {} file {}; or run with mpirun -np 1",
+                 how, info.format, info.path);
+    from_file = std::max(from_file, info.interaction_blocks);
+    all_known = all_known && info.interaction_blocks > 0;
+  }
+  if (blocks_keyword_ > 0) {
+    if (from_file > blocks_keyword_)
+      error->all(FLERR,
+                 "pair_style nequip: interaction_blocks {} is smaller than the {} the model file records; the ghost "
+                 "shell would be too thin to be exact",
+                 blocks_keyword_, from_file);
+    blocks_ = blocks_keyword_;
+  } else if (all_known) {
+    blocks_ = from_file;
+  } else {
+    error->all(FLERR,
+               "pair_style nequip: {} need the model's number of interaction blocks L (ghost atoms out to L x r_max) "
+               "and {} does not record it; add 'interaction_blocks L' to pair_style (1 for strictly local models), "
+               "or redeploy it with python -m models.deploy",
+               how, models_.front()->info().path);
+  }
+  if (comm->mode != Comm::SINGLE)
+    error->all(FLERR, "pair_style nequip: {} need comm_modify mode single (one ghost cutoff)", how);
+  const double shell = blocks_ * r_max_, need = shell + neighbor->skin;
+  const double user = comm->cutghostuser;
+  if (user < need) comm->cutghostuser = need;
+  comm_reverse = comm_reverse_off = 3 * static_cast<int>(models_.size());
+  if (comm->me == 0)
+    utils::logmesg(lmp,
+                   "pair nequip: {}: each rank's graph = own atoms + ghosts within {} interaction blocks x r_max {} A "
+                   "= {} A; ghost cutoff {} A ({})\n",
+                   how, blocks_, r_max_, shell, comm->cutghostuser,
+                   blocks_keyword_ > 0 ? "L from pair_style interaction_blocks" : "L from the model file");
+  neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_GHOST);
 }
 
 double PairNequIP::init_one(int i, int j) {
@@ -267,10 +345,30 @@ void PairNequIP::combine_ensemble(int nlocal) {
     ssum += sigma_f_[i];
     fmax = std::max(fmax, std::isfinite(fmean_[i]) ? fmean_[i] : INFINITY);
   }
-  pvector[0] = smax;
-  pvector[1] = nlocal ? ssum / nlocal : 0.0;
-  pvector[2] = fmax;
-  pvector[3] = M;
+  local_[0] = smax;
+  local_[1] = ssum;
+  local_[2] = fmax;
+  local_[3] = nlocal;
+  (void)M;
+}
+
+/* global max/mean sigma_F and max |F| over all ranks (halting is decided on them, the same on every rank);
+   compute pair sums pvector over ranks, so rank 0 holds the values and the others zeros */
+void PairNequIP::reduce_globals() {
+  const int M = static_cast<int>(models_.size());
+  double mx[2] = {local_[0], local_[2]}, gmx[2];
+  double sm[5] = {local_[1], local_[3], graph_counts_[0], graph_counts_[1], graph_counts_[2]}, gsm[5];
+  MPI_Allreduce(mx, gmx, 2, MPI_DOUBLE, MPI_MAX, world);
+  MPI_Allreduce(sm, gsm, 5, MPI_DOUBLE, MPI_SUM, world);
+  global_[0] = gmx[0];
+  global_[1] = gsm[1] > 0 ? gsm[0] / gsm[1] : 0.0;
+  global_[2] = gmx[1];
+  global_[3] = M;
+  for (int k = 0; k < 4; k++) pvector[k] = comm->me == 0 ? global_[k] : 0.0;
+  stats_[0] += gsm[2];
+  stats_[1] += gsm[3];
+  stats_[2] += gsm[4];
+  natoms_calls_ += static_cast<long>(gsm[1]);
 }
 
 void *PairNequIP::extract_peratom(const char *name, int &ncol) {
@@ -295,6 +393,7 @@ void PairNequIP::remember_frame(bool force) {
   fr.force.assign(force_->begin(), force_->begin() + 3 * nlocal);
   fr.sigma.assign(sigma_f_, sigma_f_ + nlocal);
   fr.type.assign(types_.begin(), types_.begin() + nlocal);
+  fr.tag.assign(atom->tag, atom->tag + nlocal);
   if (frames_.size() < static_cast<size_t>(halt_frames_)) {
     frames_.push_back(std::move(fr));
   } else {
@@ -309,14 +408,56 @@ void PairNequIP::halt(const std::string &why) {
   const bool have_now = std::any_of(frames_.begin(), frames_.end(),
                                     [&](const Frame &f) { return f.step == update->ntimestep; });
   if (!have_now) remember_frame(true);
+  // every rank remembered its own atoms at the same steps: gather each frame on rank 0, atoms in ID order
+  std::vector<const Frame *> mine;
+  for (const Frame &f : frames_) mine.push_back(&f);
+  std::sort(mine.begin(), mine.end(), [](const Frame *a, const Frame *b) { return a->step < b->step; });
+  std::vector<Frame> gathered;
+  const int nprocs = comm->nprocs;
+  for (const Frame *fr : mine) {
+    const int n = static_cast<int>(fr->type.size()), W = 9;  // x y z fx fy fz sigma type tag
+    std::vector<double> buf(static_cast<size_t>(W) * n);
+    for (int i = 0; i < n; i++) {
+      double *b = &buf[static_cast<size_t>(W) * i];
+      for (int d = 0; d < 3; d++) b[d] = fr->pos[3 * i + d], b[3 + d] = fr->force[3 * i + d];
+      b[6] = fr->sigma[i];
+      b[7] = fr->type[i];
+      b[8] = static_cast<double>(fr->tag[i]);
+    }
+    std::vector<int> counts(nprocs, 0), displs(nprocs, 0);
+    const int nw = W * n;
+    MPI_Gather(&nw, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, world);
+    std::vector<double> all;
+    if (comm->me == 0) {
+      std::partial_sum(counts.begin(), counts.end() - 1, displs.begin() + 1);
+      all.resize(static_cast<size_t>(displs.back()) + counts.back());
+    }
+    MPI_Gatherv(buf.data(), nw, MPI_DOUBLE, all.data(), counts.data(), displs.data(), MPI_DOUBLE, 0, world);
+    if (comm->me != 0) continue;
+    const size_t na = all.size() / W;
+    std::vector<size_t> order(na);
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return all[W * a + 8] < all[W * b + 8]; });
+    Frame g;
+    g.step = fr->step;
+    std::copy(fr->cell, fr->cell + 9, g.cell);
+    for (size_t k : order) {
+      const double *b = &all[W * k];
+      g.pos.insert(g.pos.end(), b, b + 3);
+      g.force.insert(g.force.end(), b + 3, b + 6);
+      g.sigma.push_back(b[6]);
+      g.type.push_back(static_cast<int>(b[7]));
+      g.tag.push_back(static_cast<tagint>(b[8]));
+    }
+    gathered.push_back(std::move(g));
+  }
   if (comm->me == 0) {
     const std::string tmp = halt_file_ + ".part";
     FILE *fp = fopen(tmp.c_str(), "w");
     if (!fp) error->one(FLERR, "pair nequip: cannot write halt file {}", halt_file_);
     const auto &names = models_.front()->info().type_names;
     std::vector<const Frame *> order;
-    for (const Frame &f : frames_) order.push_back(&f);
-    std::sort(order.begin(), order.end(), [](const Frame *a, const Frame *b) { return a->step < b->step; });
+    for (const Frame &f : gathered) order.push_back(&f);
     const char *pbc[2] = {"F", "T"};
     for (const Frame *fr : order) {
       const size_t na = fr->type.size();
@@ -348,14 +489,29 @@ void PairNequIP::finish() {
   // a halt forced the timer's timeout; the next run would save that as its setting (Timer::init_timeout) and end at
   // once: restore it, as fix halt does in post_run, so that a later `run` in the same input can run (and halt) again
   if (halted_) timer->reset_timeout();
-  if (n_calls_ == 0 || comm->me != 0) return;
+  if (n_calls_ == 0 || comm->me != 0) {
+    t_graph_ = t_model_ = 0.0;
+    n_calls_ = n_edges_total_ = 0;
+    stats_[0] = stats_[1] = stats_[2] = 0.0;
+    natoms_calls_ = 0;
+    return;
+  }
   utils::logmesg(lmp,
                  "pair nequip: {} calls, model {:.4g} s ({:.4g} ms/call), graph {:.4g} s ({:.4g} ms/call), "
                  "{:.0f} edges/call\n",
                  n_calls_, t_model_, 1e3 * t_model_ / n_calls_, t_graph_, 1e3 * t_graph_ / n_calls_,
                  double(n_edges_total_) / n_calls_);
+  if (ghost_mode_ && stats_[0] > 0)
+    utils::logmesg(lmp,
+                   "pair nequip: ghost graphs over {} rank(s): {:.0f} nodes and {:.0f} edges per step for {:.0f} "
+                   "atoms; redundant work {:.1f}% of nodes, {:.1f}% of edges (ghost shell {} A)\n",
+                   comm->nprocs, stats_[0] / n_calls_, stats_[1] / n_calls_, double(natoms_calls_) / n_calls_,
+                   100.0 * (1.0 - double(natoms_calls_) / stats_[0]),
+                   stats_[1] > 0 ? 100.0 * (1.0 - stats_[2] / stats_[1]) : 0.0, blocks_ * r_max_);
   t_graph_ = t_model_ = 0.0;
   n_calls_ = n_edges_total_ = 0;
+  stats_[0] = stats_[1] = stats_[2] = 0.0;
+  natoms_calls_ = 0;
 }
 
 /* Nodes = local atoms; edge i -> owner(j) with integer cell shift s so that x_j = x_owner + s . cell. */
@@ -427,6 +583,121 @@ void PairNequIP::build_graph() {
   std::copy(edge_dst_.begin(), edge_dst_.end(), edge_index_.begin() + ne);
 }
 
+/* Nodes = own atoms (nodes 0..nlocal-1, in order), then ghosts reached breadth-first: edges leave nodes at most
+   L-1 hops from an own atom, so every node whose features reach an own atom's energy has its full neighbourhood,
+   and nodes L hops away close the graph. Ghost images are explicit nodes: no cell shifts. */
+void PairNequIP::build_graph_ghosts() {
+  const int nlocal = atom->nlocal, nall = nlocal + atom->nghost;
+  double **x = atom->x;
+  const int *type = atom->type;
+  const tagint *tag = atom->tag;
+  const int nt = n_model_types_;
+  node_of_.assign(nall, -1);
+  node_atom_.clear();
+  types_.clear();
+  edge_src_.clear();
+  edge_dst_.clear();
+  for (int i = 0; i < nlocal; i++) {
+    const int mt = type_map_[type[i]];
+    if (mt < 0)
+      error->one(FLERR,
+                 "pair nequip: atom ID {} has LAMMPS type {}, which pair_coeff maps to NULL; every atom must have a "
+                 "model type",
+                 tag[i], type[i]);
+    node_of_[i] = i;
+    node_atom_.push_back(i);
+    types_.push_back(mt);
+  }
+  std::vector<int> frontier(node_atom_), next;
+  const int *numneigh = list->numneigh;
+  int **firstneigh = list->firstneigh;
+  size_t own_edges = 0;
+  for (int d = 0; d < blocks_; d++) {
+    next.clear();
+    for (const int c : frontier) {
+      const int nc = node_of_[c];
+      const int tc = static_cast<int>(types_[nc]);
+      const int *jlist = firstneigh[c];
+      for (int jj = 0; jj < numneigh[c]; jj++) {
+        const int j = jlist[jj] & NEIGHMASK;
+        const int tj = type_map_[type[j]];
+        if (tj < 0) continue;
+        const double dx = x[j][0] - x[c][0], dy = x[j][1] - x[c][1], dz = x[j][2] - x[c][2];
+        if (dx * dx + dy * dy + dz * dz >= cutsq_model_[tc * nt + tj]) continue;
+        int nj = node_of_[j];
+        if (nj < 0) {
+          nj = node_of_[j] = static_cast<int>(node_atom_.size());
+          node_atom_.push_back(j);
+          types_.push_back(tj);
+          next.push_back(j);
+        }
+        edge_src_.push_back(nc);
+        edge_dst_.push_back(nj);
+      }
+    }
+    if (d == 0) own_edges = edge_src_.size();
+    frontier.swap(next);
+  }
+  const size_t nn = node_atom_.size(), ne = edge_src_.size();
+  pos_.resize(3 * nn);
+  for (size_t k = 0; k < nn; k++)
+    for (int d = 0; d < 3; d++) pos_[3 * k + d] = x[node_atom_[k]][d];
+  shift_.assign(3 * ne, 0.0);
+  edge_index_.resize(2 * ne);
+  std::copy(edge_src_.begin(), edge_src_.end(), edge_index_.begin());
+  std::copy(edge_dst_.begin(), edge_dst_.end(), edge_index_.begin() + ne);
+  graph_counts_[0] = static_cast<double>(nn);
+  graph_counts_[1] = static_cast<double>(ne);
+  graph_counts_[2] = static_cast<double>(own_edges);
+}
+
+/* after the models ran on the ghost graph: per-model virial from node positions, the partial forces on ghosts
+   sent to their owners, and every model's complete forces on own atoms left in results_ */
+void PairNequIP::compute_ghosts() {
+  const int nlocal = atom->nlocal, nall = nlocal + atom->nghost;
+  const int M = static_cast<int>(models_.size()), W = 3 * M;
+  const size_t nn = node_atom_.size();
+  fbuf_.assign(static_cast<size_t>(nall) * W, 0.0);
+  for (int m = 0; m < M; m++) {
+    auto &r = results_[m];
+    double v[9] = {0};
+    for (size_t k = 0; k < nn; k++) {
+      const double *xk = &pos_[3 * k], *fk = &r.forces[3 * k];
+      for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++) v[3 * a + b] += xk[a] * fk[b];
+      double *dst = &fbuf_[static_cast<size_t>(node_atom_[k]) * W + 3 * m];
+      dst[0] = fk[0], dst[1] = fk[1], dst[2] = fk[2];
+    }
+    std::copy(v, v + 9, r.virial);
+    r.has_virial = true;
+  }
+  comm->reverse_comm(this);
+  for (int m = 0; m < M; m++) {
+    auto &r = results_[m];
+    r.forces.resize(3 * static_cast<size_t>(nlocal));
+    for (int i = 0; i < nlocal; i++)
+      for (int d = 0; d < 3; d++) r.forces[3 * i + d] = fbuf_[static_cast<size_t>(i) * W + 3 * m + d];
+    r.atomic_energy.resize(nlocal);
+  }
+}
+
+int PairNequIP::pack_reverse_comm(int n, int first, double *buf) {
+  const int W = comm_reverse;
+  int m = 0;
+  for (int i = first; i < first + n; i++)
+    for (int k = 0; k < W; k++) buf[m++] = fbuf_[static_cast<size_t>(i) * W + k];
+  return m;
+}
+
+void PairNequIP::unpack_reverse_comm(int n, int *list, double *buf) {
+  const int W = comm_reverse;
+  int m = 0;
+  for (int i = 0; i < n; i++) {
+    double *dst = &fbuf_[static_cast<size_t>(list[i]) * W];
+    for (int k = 0; k < W; k++) dst[k] += buf[m++];
+  }
+}
+
 void PairNequIP::compute(int eflag, int vflag) {
   ev_init(eflag, vflag);
   if (vflag_atom || cvflag_atom)
@@ -434,12 +705,13 @@ void PairNequIP::compute(int eflag, int vflag) {
 
   using clock = std::chrono::steady_clock;
   const auto t0 = clock::now();
-  build_graph();
+  if (ghost_mode_) build_graph_ghosts();
+  else build_graph();
   const auto t1 = clock::now();
   const int nlocal = atom->nlocal;
 
   beamheat::Graph g;
-  g.n_nodes = nlocal;
+  g.n_nodes = ghost_mode_ ? static_cast<int64_t>(node_atom_.size()) : nlocal;
   g.n_edges = static_cast<int64_t>(edge_src_.size());
   g.pos = pos_.data();
   g.atom_types = types_.data();
@@ -452,7 +724,15 @@ void PairNequIP::compute(int eflag, int vflag) {
 
   for (size_t m = 0; m < models_.size(); m++) {
     try {
-      models_[m]->compute(g, results_[m]);
+      if (!ghost_mode_) {
+        models_[m]->compute(g, results_[m]);
+      } else if (g.n_nodes > 0) {
+        models_[m]->compute_local(g, nlocal, results_[m]);
+      } else {  // a subdomain without atoms (vacuum)
+        results_[m].forces.clear();
+        results_[m].atomic_energy.clear();
+        results_[m].energy = 0.0;
+      }
     } catch (const std::exception &e) {
       error->one(FLERR, "pair nequip: model evaluation failed at step {}: {}", update->ntimestep, e.what());
     }
@@ -462,7 +742,14 @@ void PairNequIP::compute(int eflag, int vflag) {
   t_model_ += std::chrono::duration<double>(t2 - t1).count();
   n_calls_++;
   n_edges_total_ += g.n_edges;
+  if (ghost_mode_) {
+    compute_ghosts();
+  } else {
+    graph_counts_[0] = nlocal;
+    graph_counts_[1] = graph_counts_[2] = static_cast<double>(g.n_edges);
+  }
   combine_ensemble(nlocal);
+  reduce_globals();
 
   double **f = atom->f;
   const tagint *tag = atom->tag;
@@ -480,10 +767,10 @@ void PairNequIP::compute(int eflag, int vflag) {
 
   // halt checks on the forces the dynamics use and on the ensemble spread
   remember_frame(false);
-  if (!halted_ && halt_fmax_ > 0 && pvector[2] > halt_fmax_)
-    halt(fmt::format("max |F| = {:.4g} eV/A > halt_fmax {:.4g}", pvector[2], halt_fmax_));
-  else if (!halted_ && halt_sigma_ > 0 && pvector[0] > halt_sigma_)
-    halt(fmt::format("max sigma_F = {:.4g} eV/A > halt_sigma {:.4g}", pvector[0], halt_sigma_));
+  if (!halted_ && halt_fmax_ > 0 && global_[2] > halt_fmax_)
+    halt(fmt::format("max |F| = {:.4g} eV/A > halt_fmax {:.4g}", global_[2], halt_fmax_));
+  else if (!halted_ && halt_sigma_ > 0 && global_[0] > halt_sigma_)
+    halt(fmt::format("max sigma_F = {:.4g} eV/A > halt_sigma {:.4g}", global_[0], halt_sigma_));
 
   if (eflag_global) eng_vdwl += energy_;
   if (eflag_atom)

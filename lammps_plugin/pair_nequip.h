@@ -1,7 +1,8 @@
 // beamheat: pair_style nequip — compiled NequIP models (one, or an ensemble) inside LAMMPS.
 //
 //   pair_style nequip [device auto|cpu|cuda|cuda:N] [ensemble mean|first] [halt_fmax F] [halt_sigma S]
-//                     [halt_file FILE] [halt_frames K] [halt_every N]
+//                     [halt_file FILE] [halt_frames K] [halt_every N] [interaction_blocks L]
+//                     [graph auto|images|ghosts]
 //   pair_coeff * * model1.nequip.pth [model2 ...] Au B N   (one model type name, or NULL, per LAMMPS atom type)
 //
 // With M > 1 models (same type names and cutoffs) every model runs on the same graph; the dynamics use the
@@ -13,10 +14,22 @@
 // halt_frames configurations (one every halt_every steps, plus the offending one) are written to halt_file
 // (extxyz with species, mean forces and sigma_F) and the run stops cleanly, as fix halt does.
 //
-// The graph handed to the model has the local atoms as nodes and one directed edge per neighbour pair within the
-// cutoff; a ghost neighbour is replaced by the local atom it images plus an integer cell shift, so the model sees
-// the periodic system itself and returns forces on local atoms and the cell virial directly. This is exact on one
-// MPI rank; multi-rank decomposition needs ghost nodes out to L*r_max and is a separate development.
+// Two graphs, both exact:
+//  images (default on 1 MPI rank): the local atoms are the nodes, one directed edge per neighbour pair within the
+//    cutoff; a ghost neighbour is replaced by the local atom it images plus an integer cell shift, so the model sees
+//    the periodic system itself and returns forces on local atoms and the cell virial directly.
+//  ghosts (default on >1 rank): a message-passing model with L interaction blocks gives atom i an energy that
+//    depends on atoms up to L*r_max away. Each rank takes ghost atoms out to L*r_max (+ skin; comm cutoff set
+//    here), builds the graph breadth-first from its own atoms (edges out of nodes at most L-1 hops away, nodes at
+//    most L hops away), and counts only its own atoms' energies: E_rank = sum_{i own} e_i. Forces on every node are
+//    -dE_rank/dx (the model's energy module differentiated here); the partial forces on ghosts are sent back to
+//    their owners by a reverse communication of the pair style (3 values per model per atom, so the ensemble spread
+//    sigma_F is formed from complete per-model forces), and the virial is sum_nodes x (x) F over the ranks, since
+//    E_rank is a translation-invariant function of explicit node positions. L comes from the model file's metadata
+//    (models.deploy records it) or the interaction_blocks keyword; strictly local models need L = 1.
+//    Needs a nequip >= 0.7 TorchScript file (the energy module inside it is differentiated here).
+// Threads: each rank uses OMP_NUM_THREADS torch threads; unset and several ranks on a node: 1 (logged). With GPUs,
+// rank r uses GPU (local rank mod GPUs).
 #ifndef BEAMHEAT_PAIR_NEQUIP_H
 #define BEAMHEAT_PAIR_NEQUIP_H
 
@@ -51,7 +64,12 @@ class PairNequIP : public Pair {
  protected:
   void allocate();
   void build_graph();
-  int local_rank() const;
+  void build_graph_ghosts();
+  void compute_ghosts();
+  void reduce_globals();
+  int local_rank(int *node_size = nullptr) const;
+  int pack_reverse_comm(int, int, double *) override;
+  void unpack_reverse_comm(int, int *, double *) override;
   void combine_ensemble(int nlocal);
   void remember_frame(bool force);
   void halt(const std::string &why);
@@ -68,6 +86,18 @@ class PairNequIP : public Pair {
   std::vector<double> cutsq_model_;     // model type (centre, neighbour) -> cutoff^2, row-major
   int n_model_types_ = 0;
   double r_max_ = 0.0;
+  int blocks_keyword_ = 0;              // interaction_blocks from pair_style (0: from the model file)
+  int blocks_ = 0;                      // L used for the ghost shell
+  enum { GRAPH_AUTO, GRAPH_IMAGES, GRAPH_GHOSTS } graph_request_ = GRAPH_AUTO;
+  bool ghost_mode_ = false;
+  std::vector<int> node_of_, depth_;    // LAMMPS atom index -> graph node (-1: none), hop depth
+  std::vector<int> node_atom_;          // graph node -> LAMMPS atom index
+  std::vector<double> fbuf_;            // per-atom (local + ghost) forces of every model, 3*M per atom
+  double local_[4] = {0};               // this rank: max sigma_F, sum sigma_F, max |F|, own atoms
+  double graph_counts_[3] = {0};        // this rank, this call: nodes, edges, edges out of own atoms
+  double global_[4] = {0};              // max sigma_F, mean sigma_F, max |F|, M over all ranks
+  double stats_[3] = {0};               // summed over ranks and calls: nodes, edges, edges out of own atoms
+  long natoms_calls_ = 0;
 
   // graph buffers, reused between steps
   std::vector<double> pos_, shift_;
@@ -85,6 +115,7 @@ class PairNequIP : public Pair {
     double cell[9];
     std::vector<double> pos, force, sigma;
     std::vector<int> type;
+    std::vector<tagint> tag;
   };
   std::vector<Frame> frames_;  // ring buffer of recent configurations for halt_file
   size_t frame_next_ = 0;

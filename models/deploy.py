@@ -44,7 +44,22 @@ def _model_metadata(model) -> dict[str, str]:
 
     metadata = dict(model.metadata)
     metadata.update(get_latest_global_state(only_metadata_related=True))
+    blocks = interaction_blocks(model)
+    if blocks:
+        metadata["interaction_blocks"] = blocks
     return {k: str(int(v)) if isinstance(v, bool) else str(v) for k, v in metadata.items()}
+
+
+def interaction_blocks(model) -> int | None:
+    """Message-passing (interaction) blocks L of a NequIP model: an atom's energy depends on atoms up to L*r_max
+    away, so `pair_style nequip` on several MPI ranks needs ghost atoms out to L*r_max. Allegro models (package
+    nequip-allegro) are strictly local: 1. None if not recognised."""
+    from nequip.nn import ConvNetLayer
+
+    n = sum(isinstance(m, ConvNetLayer) for m in model.modules())
+    if not n and any(type(m).__module__.split(".")[0] == "allegro" for m in model.modules()):
+        n = 1
+    return n or None
 
 
 def deploy_torchscript(checkpoint: Path, out: Path, device: str = "cpu", tf32: bool = False) -> dict[str, str]:

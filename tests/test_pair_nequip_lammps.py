@@ -177,10 +177,12 @@ run 0
     assert "requires atom IDs" in err
 
 
-def test_more_than_one_mpi_rank(au_bulk, model_ts):
-    err = error_line(run_lmp(header() + f"pair_style nequip\npair_coeff * * {model_ts} Au\nrun 0\n", au_bulk,
+def test_more_than_one_mpi_rank_needs_torchscript(au_bulk, model_legacy):
+    """Several ranks differentiate the model's energy module (tests/test_pair_nequip_mpi.py); a legacy (or AOTI)
+    file has none to offer and is refused in one line."""
+    err = error_line(run_lmp(header() + f"pair_style nequip\npair_coeff * * {model_legacy} Au\nrun 0\n", au_bulk,
                              nprocs=2))
-    assert "2 MPI ranks requested" in err and "mpirun -np 1" in err
+    assert "2 MPI ranks need a TorchScript model" in err and "mpirun -np 1" in err
 
 
 def test_nan_forces_stop_the_run(tmp_path, model_ts):

@@ -1,0 +1,199 @@
+"""Benchmark: pair_style nequip on several MPI ranks (issue 14). Not a test; nothing here asserts a time.
+
+    python bench/bench_mpi.py [--model FILE] [--rounds 5] [--steps 10] [--json OUT] [--table-only | --no-table]
+
+1. Steps/s against ranks. System: Au octahedron (19 atoms) on a 20x20x10 B2 CuPd slab, 8019 atoms, `p p f` with
+   vacuum; the tiny 2-block model (r_max 4 A, models/configs/tiny.yaml, one epoch: weights do not change the cost).
+   Each configuration is its own `mpirun -np N lmp` process (model load and a 2-step warm-up excluded: the time is
+   LAMMPS's `Loop time` of `run STEPS`), run interleaved in `rounds` rounds so machine noise hits them alike;
+   medians are reported. Configurations: 1 rank x 1 thread (periodic-image graph), 1 rank x 2 threads, 2 ranks x 1
+   thread (ghost graphs), and 4 ranks x 1 thread (oversubscribed on 2 cores, for the record). The slab is split
+   in x and y only (`processors * * 1`): LAMMPS splits space, not atoms, and a cut along z would give one rank the
+   slab and the other the vacuum (seen: 122k against 31k edges per rank, slower than one rank).
+2. Redundant work against system size, rank count and L. `run 0` per case; the plugin logs the nodes and edges
+   of all ranks' graphs: redundant = 1 - atoms / sum(nodes) and 1 - one-rank edges / sum(edges). L is set with
+   `interaction_blocks` on a copy of the model without the recorded value (the counts are those an L-block
+   model needs; the forces of that run are not the point).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+TYPES = ["Au", "Cu", "Pd"]
+
+
+def build_model(workdir: Path) -> Path:
+    from models.demo_data import write_dataset
+    from models.train import train
+
+    data = write_dataset(workdir / "frames.extxyz", n_frames=24, seed=0)
+    ckpt = train(ROOT / "models/configs/tiny.yaml", data, workdir / "train_tiny",
+                 ["trainer.max_epochs=1", "n_train=18", "n_val=6"])
+    out = workdir / "tiny.nequip.pth"
+    subprocess.run([sys.executable, "-m", "models.deploy", str(ckpt), str(out)], check=True, cwd=ROOT,
+                   capture_output=True)
+    return out
+
+
+def strip_blocks(model: Path, out: Path) -> Path:
+    import torch
+
+    extra = {k: "" for k in ("r_max", "type_names", "num_types", "model_dtype", "allow_tf32")}
+    torch.jit.save(torch.jit.load(str(model), _extra_files=extra), str(out), _extra_files=extra)
+    return out
+
+
+def write_system(path: Path, repeat) -> int:
+    import numpy as np
+    from ase.io import write
+    from models.demo_data import au_cluster_on_slab
+
+    atoms = au_cluster_on_slab(repeat=repeat, octahedron_length=3)
+    atoms.positions += np.random.default_rng(0).normal(scale=0.05, size=atoms.positions.shape)
+    atoms.cell[2, 2] = atoms.positions[:, 2].max() + 15.0
+    write(path, atoms, format="lammps-data", specorder=TYPES, masses=True, atom_style="atomic")
+    return len(atoms)
+
+
+def lmp(workdir: Path, text: str, nprocs: int, threads: int, timeout=1200) -> str:
+    venv_bin = Path(sys.executable).parent
+    (workdir / "in.bench").write_text(text)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    p = subprocess.run([str(venv_bin / "mpirun"), "-np", str(nprocs), str(venv_bin / "lmp"), "-in", "in.bench",
+                        "-log", "none"], cwd=workdir, capture_output=True, text=True, env=env, timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError(p.stdout[-2000:] + p.stderr[-2000:])
+    return p.stdout
+
+
+def md_input(data: str, pair: str, steps: int) -> str:
+    return f"""units metal
+atom_style atomic
+boundary p p f
+processors * * 1
+read_data {data}
+pair_style {pair}
+velocity all create 300 12345 mom yes rot yes loop geom
+timestep 0.002
+fix nve all nve
+thermo 1000
+run 2
+run {steps}
+"""
+
+
+def loop_time(out: str) -> float:
+    return float(re.findall(r"Loop time of ([0-9.eE+-]+) on \d+ procs for \d+ steps", out)[-1])
+
+
+def speed(a, model: Path, tmp: Path) -> dict:
+    n = write_system(tmp / "big.data", (20, 20, 10))
+    configs = [("1 rank x 1 thread", 1, 1, ""), ("1 rank x 2 threads", 1, 2, ""),
+               ("2 ranks x 1 thread", 2, 1, ""), ("4 ranks x 1 thread (oversubscribed)", 4, 1, "")]
+    pair = f"nequip\npair_coeff * * {model} {' '.join(TYPES)}"
+    times = {c[0]: [] for c in configs}
+    print(f"speed: {n} atoms, {a.rounds} rounds x {a.steps} steps, separate processes", flush=True)
+    for r in range(a.rounds):
+        for name, np_, th, _ in configs:
+            t = loop_time(lmp(tmp, md_input("big.data", pair, a.steps), np_, th)) / a.steps
+            times[name].append(t)
+        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1] * 1e3:.0f} ms" for k, v in times.items()), flush=True)
+    return summarise(times, n, a.rounds, a.steps)
+
+
+def summarise(times: dict, n: int, rounds: int, steps: int) -> dict:
+    """Medians, and the fastest round (least disturbed by other jobs on a shared machine) as a second estimate."""
+    med = {k: statistics.median(v) for k, v in times.items()}
+    best = {k: min(v) for k, v in times.items()}
+    base = med["1 rank x 1 thread"]
+    res = {"n_atoms": n, "rounds": rounds, "steps": steps, "median_step_ms": {k: v * 1e3 for k, v in med.items()},
+           "steps_per_s": {k: 1 / v for k, v in med.items()},
+           "speedup_vs_1rank_1thread": {k: base / v for k, v in med.items()},
+           "speedup_2ranks_vs_1rank_2threads": med["1 rank x 2 threads"] / med["2 ranks x 1 thread"],
+           "fastest_round_step_ms": {k: v * 1e3 for k, v in best.items()},
+           "fastest_round_speedup_vs_1rank_1thread": {k: best["1 rank x 1 thread"] / v for k, v in best.items()},
+           "per_round_ms": {k: [t * 1e3 for t in v] for k, v in times.items()}}
+    print("\n| configuration | median ms/step | steps/s | speed-up vs 1 rank x 1 thread | fastest round ms | "
+          "speed-up (fastest rounds) |")
+    print("|---|---|---|---|---|---|")
+    for k in med:
+        print(f"| {k} | {med[k] * 1e3:.0f} | {1 / med[k]:.2f} | {base / med[k]:.2f} | {best[k] * 1e3:.0f} | "
+              f"{best['1 rank x 1 thread'] / best[k]:.2f} |")
+    return res
+
+
+def table(a, model: Path, tmp: Path) -> list[dict]:
+    bare = strip_blocks(model, tmp / "bare.nequip.pth")
+    rows = []
+    sizes = [(5, 5, 5), (10, 10, 5), (20, 20, 10), (30, 30, 10)]
+    print("\n| atoms | ranks | L | ghost shell (A) | redundant nodes | redundant edges |")
+    print("|---|---|---|---|---|---|")
+    for rep in sizes:
+        n = write_system(tmp / "t.data", rep)
+        for ranks in (2, 4, 8):
+            for L in (1, 2, 4):
+                text = f"""units metal
+atom_style atomic
+boundary p p f
+processors * * 1
+read_data t.data
+pair_style nequip interaction_blocks {L}
+pair_coeff * * {bare} {' '.join(TYPES)}
+run 0
+"""
+                out = lmp(tmp, text, ranks, 1)
+                m = re.search(r"ghost graphs over \d+ rank\(s\): (\d+) nodes and (\d+) edges per step for (\d+) atoms; "
+                              r"redundant work ([0-9.]+)% of nodes, ([0-9.]+)% of edges \(ghost shell ([0-9.]+) A\)", out)
+                row = {"atoms": n, "ranks": ranks, "L": L, "ghost_shell_A": float(m.group(6)),
+                       "nodes": int(m.group(1)), "edges": int(m.group(2)),
+                       "redundant_nodes": float(m.group(4)) / 100, "redundant_edges": float(m.group(5)) / 100}
+                rows.append(row)
+                print(f"| {n} | {ranks} | {L} | {row['ghost_shell_A']:g} | {m.group(4)}% | {m.group(5)}% |", flush=True)
+    return rows
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", help="compiled tiny model (default: train one for one epoch)")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--json", help="write results here")
+    p.add_argument("--resummarise", help="recompute the summary of a JSON written earlier (per-round times) in place")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--table-only", action="store_true")
+    g.add_argument("--no-table", action="store_true")
+    a = p.parse_args(argv)
+    if a.resummarise:
+        r = json.loads(Path(a.resummarise).read_text())
+        sp = r["speed"]
+        times = {k: [t / 1e3 for t in v] for k, v in sp["per_round_ms"].items()}
+        r["speed"] = summarise(times, sp["n_atoms"], sp["rounds"], sp["steps"])
+        Path(a.resummarise).write_text(json.dumps(r, indent=2))
+        return 0
+    tmp = Path(tempfile.mkdtemp(prefix="bench_mpi_"))
+    model = Path(a.model).resolve() if a.model else build_model(tmp)
+    result = {"model": str(model), "cpu_count": os.cpu_count(), "load_average_at_start": os.getloadavg()}
+    if not a.table_only:
+        result["speed"] = speed(a, model, tmp)
+    if not a.no_table:
+        result["redundant_work"] = table(a, model, tmp)
+    result["load_average_at_end"] = os.getloadavg()
+    if a.json:
+        Path(a.json).write_text(json.dumps(result, indent=2))
+        print(f"wrote {a.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

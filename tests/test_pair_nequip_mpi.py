@@ -1,0 +1,333 @@
+"""`mpirun -np N lmp` with pair_style nequip gives the one-rank physics (issue 14).
+
+Each rank builds its graph from its own atoms plus ghosts out to L*r_max, counts only its own atoms' energies and
+sends the forces on ghosts back to their owners. Checked against one rank on 2 and 4 ranks, float64 model:
+per-atom forces to 1e-10 eV/A, total and per-atom energies and the virial to round-off, for an Au particle on a
+slab (`p p f`, vacuum above, so some subdomains hold no atom at all) and a periodic triclinic cell; 100 NVE steps
+stay together; ensembles (sigma_F, compute pair, halting with frames gathered into one file) work on many ranks.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.io import read, write
+
+from helpers import TYPE_NAMES, rattled, run_lmp
+from models.demo_data import au_cluster_on_slab
+
+F_TOL = 1e-10   # eV/A, the issue's bar
+
+
+def slab_ppf():
+    """Au octahedron on a CuPd slab, 40 A box along z (non-periodic): the upper subdomains are vacuum."""
+    a = rattled(au_cluster_on_slab(repeat=(4, 4, 3), octahedron_length=3), seed=11)
+    a.cell[2, 2] = 40.0
+    return a
+
+
+def triclinic_bulk():
+    a = bulk("Cu", "fcc", a=3.7).repeat((4, 4, 4))  # primitive fcc cell: 60 degree angles
+    s = np.array(a.get_chemical_symbols())
+    s[::3] = "Pd"
+    s[1::5] = "Au"
+    a.set_chemical_symbols(s)
+    return rattled(a, seed=12)
+
+
+SYSTEMS = {"slab_ppf": (slab_ppf, "p p f"), "triclinic": (triclinic_bulk, "p p p")}
+
+
+def write_system(folder: Path, name: str) -> str:
+    atoms, boundary = SYSTEMS[name][0](), SYSTEMS[name][1]
+    write(folder / "sys.data", atoms, format="lammps-data", specorder=TYPE_NAMES, masses=True, atom_style="atomic")
+    return boundary
+
+
+def single_point_input(boundary, pair, extra="", processors=""):
+    return f"""units metal
+atom_style atomic
+boundary {boundary}
+{processors}
+read_data sys.data
+pair_style {pair}
+compute pea all pe/atom
+compute vir all pressure NULL virial
+thermo_style custom step pe c_vir[1] c_vir[2] c_vir[3] c_vir[4] c_vir[5] c_vir[6]
+thermo_modify format float %.17g
+{extra}
+dump d all custom 1 forces.dump id fx fy fz c_pea
+dump_modify d sort id format float %.17g
+run 0
+"""
+
+
+def thermo_rows(log: str):
+    rows, cols = [], None
+    for line in log.splitlines():
+        w = line.split()
+        if w[:1] == ["Step"]:
+            cols = w
+            continue
+        if cols and len(w) == len(cols):
+            try:
+                rows.append([float(v) for v in w])
+            except ValueError:
+                cols = None
+        elif cols:
+            cols = None
+    return np.array(rows)
+
+
+def dump_last(path: Path, ncol: int) -> np.ndarray:
+    frames = path.read_text().split("ITEM: TIMESTEP")[1:]
+    lines = frames[-1].strip().splitlines()[8:]
+    return np.array([[float(v) for v in ln.split()[:ncol]] for ln in lines])
+
+
+def run_on(tmp_path: Path, nprocs: int, text: str, name: str):
+    d = tmp_path / f"np{nprocs}_{name}"
+    d.mkdir()
+    (d / "sys.data").write_bytes((tmp_path / "sys.data").read_bytes())
+    proc = run_lmp(text, d, nprocs=nprocs)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    return d, proc
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_single_point_exact_on_1_2_4_ranks(tmp_path, system, model_ts):
+    boundary = write_system(tmp_path, system)
+    pair = f"nequip\npair_coeff * * {model_ts} {' '.join(TYPE_NAMES)}"
+    ref = None
+    runs = [(1, ""), (2, ""), (4, "")] + ([(4, "processors 1 1 4")] if boundary == "p p f" else [(2, "newton off")])
+    for n, procs in runs:
+        d, proc = run_on(tmp_path, n, single_point_input(boundary, pair, processors=procs), f"{n}{procs[-1:]}")
+        log = proc.stdout
+        got = {"thermo": thermo_rows(log)[-1], "dump": dump_last(d / "forces.dump", 5)}
+        if n == 1:
+            assert "graph of own atoms" not in log  # one rank: the periodic-image graph
+            ref = got
+            continue
+        assert re.search(r"pair nequip: \d MPI ranks: each rank's graph = own atoms \+ ghosts within 2 interaction "
+                         r"blocks x r_max 4 A = 8 A; ghost cutoff 10 A \(L from the model file\)", log), log[-3000:]
+        assert "redundant work" in log
+        fd = np.abs(got["dump"][:, 1:4] - ref["dump"][:, 1:4]).max()
+        print(f"{system} {n} ranks {procs}: max |dF| {fd:.3g} eV/A, dE {got['thermo'][1] - ref['thermo'][1]:.3g} eV, "
+              f"max |d e_i| {np.abs(got['dump'][:, 4] - ref['dump'][:, 4]).max():.3g} eV, max |d virial| "
+              f"{np.abs(got['thermo'][2:] - ref['thermo'][2:]).max():.3g} bar")
+        assert fd <= F_TOL, f"{n} ranks: max force difference {fd:.3g} eV/A"
+        assert np.abs(ref["dump"][:, 1:4]).max() > 0.05
+        np.testing.assert_allclose(got["dump"][:, 4], ref["dump"][:, 4], rtol=0, atol=1e-10)  # per-atom energies
+        np.testing.assert_allclose(got["dump"][:, 0], ref["dump"][:, 0])
+        assert got["thermo"][1] == pytest.approx(ref["thermo"][1], abs=1e-9)  # total energy
+        scale = np.abs(ref["thermo"][2:]).max()
+        np.testing.assert_allclose(got["thermo"][2:], ref["thermo"][2:], rtol=0, atol=1e-10 * scale)  # virial
+        if procs == "processors 1 1 4":  # 1 x 1 x 4 along z (0-40 A) with vacuum above the particle: the top rank holds no atom
+            assert "1 by 1 by 4 MPI processor grid" in log
+            assert SYSTEMS[system][0]().positions[:, 2].max() < 30.0
+
+
+def test_nve_100_steps_agree_on_1_and_2_ranks(tmp_path, model_ts):
+    boundary = write_system(tmp_path, "slab_ppf")
+    text = f"""units metal
+atom_style atomic
+boundary {boundary}
+read_data sys.data
+pair_style nequip
+pair_coeff * * {model_ts} {' '.join(TYPE_NAMES)}
+velocity all create 600 7 mom yes rot yes loop geom
+fix nve all nve
+timestep 0.002
+thermo_style custom step pe ke etotal press
+thermo_modify format float %.15g
+thermo 20
+dump d all custom 100 traj.dump id x y z fx fy fz
+dump_modify d sort id format float %.17g
+run 100
+"""
+    out = {}
+    for n in (1, 2):
+        d, proc = run_on(tmp_path, n, text, "nve")
+        out[n] = (thermo_rows(proc.stdout), dump_last(d / "traj.dump", 7))
+    (t1, x1), (t2, x2) = out[1], out[2]
+    assert t1.shape == t2.shape and t1.shape[0] == 6
+    print(f"NVE 100 steps, 2 vs 1 rank: max |dx| {np.abs(x2[:, 1:4] - x1[:, 1:4]).max():.3g} A, max |dF| "
+          f"{np.abs(x2[:, 4:7] - x1[:, 4:7]).max():.3g} eV/A, max |d etotal| {np.abs(t2[:, 3] - t1[:, 3]).max():.3g} eV")
+    np.testing.assert_allclose(t2[:, 1:4], t1[:, 1:4], rtol=0, atol=1e-7)  # energies after 100 steps
+    assert np.abs(x2[:, 1:4] - x1[:, 1:4]).max() < 1e-9  # positions
+    assert np.abs(x2[:, 4:7] - x1[:, 4:7]).max() < 1e-7  # forces
+    assert np.ptp(t1[:, 3]) < 5e-3  # and the run conserves energy
+
+
+def test_graph_ghosts_on_one_rank_equals_images(tmp_path, model_ts):
+    """The ghost-node graph on one rank (periodic images as explicit nodes, forces reverse-communicated onto the
+    atoms they image) equals the periodic-image graph: isolates the decomposition from the MPI exchange."""
+    boundary = write_system(tmp_path, "triclinic")
+    pair = f"nequip graph ghosts\npair_coeff * * {model_ts} {' '.join(TYPE_NAMES)}"
+    d, proc = run_on(tmp_path, 1, single_point_input(boundary, pair), "ghosts")
+    d0, proc0 = run_on(tmp_path, 1, single_point_input(boundary, pair.replace(" graph ghosts", "")), "images")
+    a, b = dump_last(d / "forces.dump", 5), dump_last(d0 / "forces.dump", 5)
+    assert np.abs(a[:, 1:4] - b[:, 1:4]).max() <= F_TOL
+    np.testing.assert_allclose(thermo_rows(proc.stdout)[-1], thermo_rows(proc0.stdout)[-1], rtol=1e-11, atol=1e-9)
+
+
+def test_ensemble_on_4_ranks(tmp_path, ensemble_models):
+    """sigma_F per atom, compute pair nequip's global values and halting with frames gathered into one file."""
+    boundary = write_system(tmp_path, "slab_ppf")
+    files = " ".join(map(str, ensemble_models))
+    text = f"""units metal
+atom_style atomic
+boundary {boundary}
+read_data sys.data
+pair_style nequip halt_sigma {{hs}} halt_file halt.extxyz halt_frames 2 halt_every 1
+pair_coeff * * {files} {' '.join(TYPE_NAMES)}
+fix sf all pair 1 nequip sigma_f 0 fmean 0
+compute sig all pair nequip
+dump d all custom 1 sig.dump id f_sf[1] f_sf[2]
+dump_modify d sort id format float %.17g
+velocity all create 300 3 mom yes rot yes loop geom
+fix nve all nve
+timestep 0.002
+thermo_style custom step pe c_sig[1] c_sig[2] c_sig[3] c_sig[4]
+thermo_modify format float %.15g
+thermo 1
+run 3
+"""
+    res = {}
+    for n in (1, 4):
+        d, proc = run_on(tmp_path, n, text.format(hs=0), f"ens{n}")  # no halt
+        res[n] = (thermo_rows(proc.stdout), dump_last(d / "sig.dump", 3))
+    (t1, s1), (t4, s4) = res[1], res[4]
+    print(f"ensemble 4 vs 1 rank: max |d sigma_F| {np.abs(s4[:, 1] - s1[:, 1]).max():.3g} eV/A")
+    np.testing.assert_allclose(s4, s1, rtol=0, atol=1e-10)
+    assert s1[:, 1].max() > 1e-3
+    assert t4[:, 5].tolist() == [3.0] * len(t4)  # M, not M x ranks
+    np.testing.assert_allclose(t4[:, 1:5], t1[:, 1:5], rtol=1e-9, atol=1e-10)
+    assert t1[-1, 2] == pytest.approx(s1[:, 1].max(), rel=1e-9)  # max sigma_F of the last step
+    assert t1[-1, 3] == pytest.approx(s1[:, 1].mean(), rel=1e-9)
+    # a halt threshold between the step-0 and the last-step max sigma_F: every rank stops at the same step
+    limit = 0.5 * (t1[0, 2] + t1[-1, 2]) if t1[-1, 2] > t1[0, 2] else 0.5 * t1[0, 2]
+    halts = {}
+    for n in (1, 4):
+        d, proc = run_on(tmp_path, n, text.format(hs=f"{limit:.10g}"), f"halt{n}")
+        assert proc.stdout.count("halting at step") == 1, proc.stdout[-3000:]
+        frames = read(d / "halt.extxyz", index=":")
+        halts[n] = (re.search(r"halting at step (\d+)", proc.stdout).group(1), frames)
+    assert halts[1][0] == halts[4][0]
+    f1, f4 = halts[1][1], halts[4][1]
+    assert len(f1) == len(f4) >= 1 and len(f4[-1]) == len(read(tmp_path / "sys.data", format="lammps-data"))
+    for a, b in zip(f1, f4):
+        assert a.info["step"] == b.info["step"]
+        np.testing.assert_allclose(b.positions, a.positions, atol=1e-9)
+        np.testing.assert_allclose(b.arrays["sigma_f"], a.arrays["sigma_f"], atol=1e-9)
+        assert list(b.symbols) == list(a.symbols)
+
+
+def test_receptive_field_required_on_several_ranks(tmp_path, model_ts):
+    """A file without the interaction-block count: refused on 2 ranks with a one-line error saying how; the
+    pair_style keyword supplies it; a keyword below the file's value is refused."""
+    import torch
+
+    extra = {k: "" for k in ("r_max", "type_names", "num_types", "model_dtype", "allow_tf32", "interaction_blocks")}
+    module = torch.jit.load(str(model_ts), _extra_files=extra)
+    assert extra["interaction_blocks"] in (b"2", "2")
+    del extra["interaction_blocks"]
+    bare = tmp_path / "no_blocks.nequip.pth"
+    torch.jit.save(module, str(bare), _extra_files=extra)
+    boundary = write_system(tmp_path, "triclinic")
+    names = " ".join(TYPE_NAMES)
+    d = tmp_path / "bare"
+    d.mkdir()
+    (d / "sys.data").write_bytes((tmp_path / "sys.data").read_bytes())
+    proc = run_lmp(single_point_input(boundary, f"nequip\npair_coeff * * {bare} {names}"), d, nprocs=2)
+    errors = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.startswith("ERROR")]
+    assert proc.returncode != 0 and len(set(errors)) == 1, proc.stdout[-2000:]
+    assert "interaction_blocks L" in errors[0] and "does not record it" in errors[0]
+    proc = run_lmp(single_point_input(boundary, f"nequip interaction_blocks 2\npair_coeff * * {bare} {names}"), d,
+                   nprocs=2)
+    assert proc.returncode == 0 and "(L from pair_style interaction_blocks)" in proc.stdout
+    proc = run_lmp(single_point_input(boundary, f"nequip interaction_blocks 1\npair_coeff * * {model_ts} {names}"),
+                   d, nprocs=2)
+    assert proc.returncode != 0 and "smaller than the 2 the model file records" in proc.stdout
+
+
+def test_threads_default_to_one_per_rank_with_a_notice(tmp_path, model_ts):
+    import os
+    import subprocess
+    import sys
+
+    boundary = write_system(tmp_path, "triclinic")
+    (tmp_path / "in.t").write_text(single_point_input(boundary, f"nequip\npair_coeff * * {model_ts} "
+                                                                 f"{' '.join(TYPE_NAMES)}"))
+    venv_bin = Path(sys.executable).parent
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    proc = subprocess.run([str(venv_bin / "mpirun"), "-np", "2", str(venv_bin / "lmp"), "-in", "in.t"], cwd=tmp_path,
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "2 MPI ranks share a node and OMP_NUM_THREADS is unset: 1 torch thread per rank" in proc.stdout
+    assert "pair nequip: 1 torch thread(s) per MPI rank, 2 rank(s)" in proc.stdout
+
+
+ALLEGRO = ["training_module.model._target_=allegro.model.AllegroModel", "~training_module.model.num_features",
+           "~training_module.model.radial_mlp_depth", "~training_module.model.radial_mlp_width",
+           "+training_module.model.radial_chemical_embed={_target_:allegro.nn.TwoBodyBesselScalarEmbed,num_bessels:8}",
+           "+training_module.model.num_scalar_features=8", "+training_module.model.num_tensor_features=4",
+           "+training_module.model.scalar_embed_mlp_hidden_layers_width=8",
+           "+training_module.model.allegro_mlp_hidden_layers_width=8",
+           "+training_module.model.readout_mlp_hidden_layers_width=8", "trainer.max_epochs=3"]
+
+
+@pytest.fixture(scope="session")
+def model_allegro(model_dir, dataset) -> Path:
+    """A tiny strictly local Allegro model (package nequip-allegro), 2 Allegro layers, float64."""
+    pytest.importorskip("allegro", reason="nequip-allegro is not installed")
+    from conftest import _deploy, _train
+
+    return _deploy(_train(model_dir, dataset, "tiny_allegro", ALLEGRO), model_dir / "tiny_allegro.nequip.pth")
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_allegro_exact_on_1_2_4_ranks_with_r_max_shell(tmp_path, system, model_allegro):
+    boundary = write_system(tmp_path, system)
+    pair = f"nequip\npair_coeff * * {model_allegro} {' '.join(TYPE_NAMES)}"
+    ref = None
+    for n in (1, 2, 4):
+        d, proc = run_on(tmp_path, n, single_point_input(boundary, pair), f"allegro{n}")
+        got = {"thermo": thermo_rows(proc.stdout)[-1], "dump": dump_last(d / "forces.dump", 5)}
+        if n == 1:
+            ref = got
+            assert np.abs(ref["dump"][:, 1:4]).max() > 0.05
+            continue
+        assert "ghosts within 1 interaction blocks x r_max 4 A = 4 A; ghost cutoff 6 A" in proc.stdout
+        fd = np.abs(got["dump"][:, 1:4] - ref["dump"][:, 1:4]).max()
+        print(f"allegro {system} {n} ranks: max |dF| {fd:.3g} eV/A, dE {got['thermo'][1] - ref['thermo'][1]:.3g} eV")
+        assert fd <= F_TOL
+        np.testing.assert_allclose(got["dump"][:, 4], ref["dump"][:, 4], rtol=0, atol=1e-10)
+        assert got["thermo"][1] == pytest.approx(ref["thermo"][1], abs=1e-9)
+        scale = np.abs(ref["thermo"][2:]).max()
+        np.testing.assert_allclose(got["thermo"][2:], ref["thermo"][2:], rtol=0, atol=1e-10 * scale)
+
+
+@pytest.mark.slow
+def test_heat_transfer_and_steady_state_inputs_on_2_ranks(tmp_path, model_au_hbn):
+    """The protocol inputs run under `mpirun -np 2` with NequIP (short times; Langevin noise differs between rank
+    counts, so the check is the protocol's own bookkeeping, as on one rank, not equality)."""
+    from helpers import run_lmp_file
+    from test_heat_transfer_inputs import DATA, INPUTS, SHORT, check_heat_transfer_log
+
+    nequip = {"potential": "nequip", "model": model_au_hbn, "elements": "Au B N"}
+    (tmp_path / "ht").mkdir()
+    proc = run_lmp_file(INPUTS / "heat_transfer.in", tmp_path / "ht", {**SHORT, **nequip}, nprocs=2)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "pair nequip: 2 MPI ranks: each rank's graph" in proc.stdout
+    check_heat_transfer_log(tmp_path / "ht" / "log.lammps", physical=False)
+    (tmp_path / "ss").mkdir()
+    proc = run_lmp_file(INPUTS / "steady_state.in", tmp_path / "ss",
+                        {"inputs": INPUTS, "data": DATA, "t_start_ps": 0.1, "t_equil_ps": 0.1, "t_steady_ps": 0.2,
+                         "thermo_ps": 0.02, "P_eV_per_ps": 2.0, **nequip}, nprocs=2)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "pair nequip: 2 MPI ranks: each rank's graph" in proc.stdout
