@@ -21,12 +21,16 @@ against the MPICH that LAMMPS uses (scripts/setup.sh), gives the serial energies
 from __future__ import annotations
 
 import os
+import sys
 
 os.environ.setdefault("GPAW_MPI_BACKEND", "cgpaw")  # before gpaw is imported: its own MPI, also under mpirun
+if getattr(sys.modules.get("gpaw"), "GPAW_MPI_BACKEND", "") is None:
+    # gpaw's top level was imported already (ASE loads gpaw.ase_plugin) and read no backend: choose it before
+    # gpaw.mpi is imported, which otherwise falls back to a serial world under mpirun
+    sys.modules["gpaw"].GPAW_MPI_BACKEND = os.environ["GPAW_MPI_BACKEND"]
 
 import hashlib  # noqa: E402
 import json  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
