@@ -795,7 +795,7 @@ def _read_dump(path: Path, type_names) -> list:
 def stage_select(cfg, gen: Generation, progress=print) -> dict:
     from ase.io import read
 
-    from models.select import select_candidates
+    from models.select import SelectionRule, select_frames
 
     s = cfg["select"]
     sources = []
@@ -806,8 +806,8 @@ def stage_select(cfg, gen: Generation, progress=print) -> dict:
             sources.append((f"{name}/explore.dump", frames))
         if res["halt_file"]:
             sources.append((f"{name}/halt.extxyz", read(res["halt_file"], index=":")))
-    picked = select_candidates(sources, s["lo"], s["hi"], s["top_k"], s["last_n"], s["min_gap"], s["budget"],
-                               gen.g) if sources else []
+    rule = SelectionRule(s["lo"], s["hi"], s["top_k"], s["last_n"], s["min_gap"], cap=s["budget"])
+    picked = select_frames(sources, rule, gen.g) if sources else []
     write_frames(gen.dir / "candidates.extxyz", picked)
     n_halt = sum(f.info["reason"] == "halt" for f in picked)
     progress(f"  selected {len(picked)} frames ({n_halt} from halts) from {len(sources)} source(s)")
