@@ -21,12 +21,16 @@ against the MPICH that LAMMPS uses (scripts/setup.sh), gives the serial energies
 from __future__ import annotations
 
 import os
+import sys
 
 os.environ.setdefault("GPAW_MPI_BACKEND", "cgpaw")  # before gpaw is imported: its own MPI, also under mpirun
+if getattr(sys.modules.get("gpaw"), "GPAW_MPI_BACKEND", "") is None:
+    # gpaw's top level was imported already (ASE loads gpaw.ase_plugin) and read no backend: choose it before
+    # gpaw.mpi is imported, which otherwise falls back to a serial world under mpirun
+    sys.modules["gpaw"].GPAW_MPI_BACKEND = os.environ["GPAW_MPI_BACKEND"]
 
 import hashlib  # noqa: E402
 import json  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -158,16 +162,22 @@ def write_row(db, atoms, uid, status, settings, info, result=None, error=None, i
             db.write(atoms, key_value_pairs=kvp, data={"settings": settings})
 
 
-def label_configurations(frames, db, settings: dict, ranks_per_calc: int | None = None, retry_failed: bool = False,
-                         log_dir: str | None = None, db_name: str = "", info_keys=("source", "frame"),
-                         timeout_s: float | None = None) -> dict:
+def label_configurations(frames, db, settings: dict, comm=None, *, ranks_per_calc: int | None = None,
+                         retry_failed: bool = False, log_dir: str | None = None, db_name: str = "",
+                         info_keys=("source", "frame"), timeout_s: float | None = None) -> dict:
     """Label `frames` with GPAW into the ASE database `db` (connected with serial=True), skipping finished ones.
 
-    Every MPI rank of gpaw.mpi.world calls this; the world is split into groups of `ranks_per_calc` ranks (default:
-    all). Each result is one database transaction. `info_keys` are copied from each frame's info into its row.
-    Returns the counts {"done", "failed", "skipped"} (on rank 0) and the uids of the frames, in order.
+    Every rank of COMM (a GPAW communicator; default gpaw.mpi.world) calls this; COMM is split into groups of
+    `ranks_per_calc` ranks (default: all). Each result is one database transaction. `info_keys` are copied from
+    each frame's info into its row. Returns the counts {"done", "failed", "skipped"} (on COMM's rank 0) and the
+    uids of the frames, in order.
     """
-    from gpaw.mpi import world
+    if comm is None:
+        from gpaw.mpi import world as comm
+    world = comm
+    if world.rank == 0:
+        len(db)  # creates the SQLite schema once, before several group masters could race to do it
+    world.barrier()
 
     uids = [config_id(f, settings) for f in frames]
     finished = {r.uid: r.status for r in db.select(columns=["key_value_pairs"])} if len(db) else {}
@@ -410,13 +420,10 @@ def main(argv=None) -> int:
     from gpaw.mpi import world
 
     db = open_db(a.db)
-    if world.rank == 0:
-        len(db)  # creates the SQLite schema once, before several group masters could race to do it
-    world.barrier()
     if a.candidates:
         frames = read_candidates(Path(a.candidates))
-        label_configurations(frames, db, settings, a.ranks_per_calc, a.retry_failed, a.log_dir, db_name=a.db,
-                             timeout_s=a.timeout_s)
+        label_configurations(frames, db, settings, ranks_per_calc=a.ranks_per_calc, retry_failed=a.retry_failed,
+                             log_dir=a.log_dir, db_name=a.db, timeout_s=a.timeout_s)
     if a.export and world.rank == 0:
         n_exported = export(db, Path(a.export))
         print(f"exported {n_exported} labelled configurations to {a.export}")

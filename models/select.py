@@ -13,11 +13,16 @@ dump, extxyz or ASE trajectory) or the halt file pair_style nequip writes when a
 4. --top-k per source, then --cap over all sources, highest sigma_F first.
 The output extxyz holds positions, species and cell ready for `python -m dft.label`, with provenance in each
 frame's info: source, frame, max_sigma_f, reason, generation.
+
+From Python (models.loop does this):
+    from models.select import SelectionRule, select_frames
+    picked = select_frames([("run1/halt.extxyz", frames)], SelectionRule(0.05, 0.5, top_k=10, cap=30), generation=1)
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,32 +31,54 @@ from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 
 
-def select_frames(max_sigma: np.ndarray, lo: float, hi: float, top_k: int | None = None, min_gap: int = 1,
-                  forced: np.ndarray | None = None) -> list[int]:
-    """Indices of one source's frames to label. `forced` frames (halt) bypass the window."""
+@dataclass(frozen=True)
+class SelectionRule:
+    """The selection rules (module doc): trust window [lo, hi) of max sigma_F in eV/Å, at most top_k frames per
+    source, the last last_n frames of every halt kept, picks at least min_gap frames apart, at most cap in all."""
+    lo_eV_per_A: float
+    hi_eV_per_A: float
+    top_k: int | None = None
+    last_n: int = 3
+    min_gap: int = 1
+    cap: int | None = None
+
+    def check(self) -> SelectionRule:
+        """One-line errors (named as the command-line options) for a rule that cannot select sensibly."""
+        v.nonnegative("--lo", self.lo_eV_per_A, "eV/Å")
+        v.positive("--hi", self.hi_eV_per_A, "eV/Å")
+        v.ordered("--lo", self.lo_eV_per_A, "--hi", self.hi_eV_per_A, "eV/Å")
+        v.integer("--top-k", self.top_k, 1)
+        v.integer("--last-n", self.last_n, 0)
+        v.integer("--min-gap", self.min_gap, 1)
+        v.integer("--cap", self.cap, 1)
+        return self
+
+
+def pick_indices(max_sigma: np.ndarray, rule: SelectionRule, forced: np.ndarray | None = None) -> list[int]:
+    """Indices of one source's frames to label (rules 1, 3 and the per-source top_k); `forced` frames (the end of a
+    halt) bypass the window and the de-duplication."""
     s = np.asarray(max_sigma, float)
     forced = np.zeros(len(s), bool) if forced is None else np.asarray(forced, bool)
-    window = (s >= lo) & (s < hi)
+    window = (s >= rule.lo_eV_per_A) & (s < rule.hi_eV_per_A)
     cand = np.nonzero(window | forced)[0]
     # highest sigma first (forced first of all), greedy de-duplication in frame distance
     order = sorted(cand, key=lambda i: (not forced[i], -s[i]))
     chosen: list[int] = []
     for i in order:
-        if forced[i] or all(abs(i - j) >= min_gap for j in chosen):
+        if forced[i] or all(abs(i - j) >= rule.min_gap for j in chosen):
             chosen.append(i)
-    if top_k is not None:
+    if rule.top_k is not None:
         keep_forced = [i for i in chosen if forced[i]]
-        rest = [i for i in chosen if not forced[i]][: max(0, top_k - len(keep_forced))]
+        rest = [i for i in chosen if not forced[i]][: max(0, rule.top_k - len(keep_forced))]
         chosen = keep_forced + rest
     return sorted(chosen)
 
 
-def select_candidates(sources, lo: float, hi: float, top_k: int | None = None, last_n: int = 3, min_gap: int = 1,
-                      cap: int | None = None, generation: int = 0) -> list:
+def select_frames(sources, rule: SelectionRule, generation: int = 0) -> list:
     """The frames to label from several sources, as new Atoms with provenance in info (rules in the module doc).
 
     sources: (name, frames) pairs; every frame has a per-atom `sigma_f` array. A source whose frames carry
-    `halt_reason` in info is a halt file: its last `last_n` frames are kept whatever their sigma_F.
+    `halt_reason` in info is a halt file: its last `rule.last_n` frames are kept whatever their sigma_F.
     """
     picked = []
     for name, frames in sources:
@@ -60,9 +87,9 @@ def select_candidates(sources, lo: float, hi: float, top_k: int | None = None, l
         s = np.array([f.arrays["sigma_f"].max() for f in frames])
         is_halt = any("halt_reason" in f.info for f in frames)
         forced = np.zeros(len(frames), bool)
-        if is_halt and last_n > 0:
-            forced[-last_n:] = True
-        for i in select_frames(s, lo, hi, top_k, min_gap, forced):
+        if is_halt and rule.last_n > 0:
+            forced[-rule.last_n:] = True
+        for i in pick_indices(s, rule, forced):
             f = frames[i].copy()
             f.calc = None
             for key in list(f.arrays):
@@ -74,8 +101,8 @@ def select_candidates(sources, lo: float, hi: float, top_k: int | None = None, l
             f.info = {k: v for k, v in f.info.items() if v is not None}
             picked.append(f)
     picked.sort(key=lambda f: (f.info["reason"] != "halt", -f.info["max_sigma_f"]))
-    if cap is not None:
-        picked = picked[:cap]
+    if rule.cap is not None:
+        picked = picked[:rule.cap]
     return picked
 
 
@@ -94,34 +121,24 @@ def read_sources(paths) -> list:
     return sources
 
 
-def select_files(paths, out, *, lo: float, hi: float, top_k: int | None = None, last_n: int = 3, min_gap: int = 1,
-                 cap: int | None = None, generation: int = 0, force: bool = False) -> list:
-    """models.select as a function: read, pick (select_candidates), write `out` atomically. An empty selection is
+def select_files(paths, out, rule: SelectionRule, *, generation: int = 0, force: bool = False) -> list:
+    """models.select as a function: read, pick (select_frames), write `out` atomically. An empty selection is
     an error (nothing written): the loop has nothing to label."""
     from ase.io import write
 
     from beamheat.io import atomic_write
 
-    check_rule(lo=lo, hi=hi, top_k=top_k, last_n=last_n, min_gap=min_gap, cap=cap, generation=generation)
+    rule.check()
+    v.integer("--generation", generation, 0)
     out = v.output_file(out, "--out", force=force, inputs=list(paths), mkdir=True)
-    picked = select_candidates(read_sources(paths), lo, hi, top_k, last_n, min_gap, cap, generation)
+    picked = select_frames(read_sources(paths), rule, generation)
     if not picked:
-        raise UserError(f"no frames selected from {len(paths)} file(s): none has max sigma_F in [{lo:g}, {hi:g}) "
-                        f"eV/Å and none is a halt file; {out} not written")
+        raise UserError(f"no frames selected from {len(paths)} file(s): none has max sigma_F in "
+                        f"[{rule.lo_eV_per_A:g}, {rule.hi_eV_per_A:g}) eV/Å and none is a halt file; {out} not "
+                        f"written")
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, lambda f: write(f, picked, format="extxyz"))
     return picked
-
-
-def check_rule(*, lo, hi, top_k, last_n, min_gap, cap, generation) -> None:
-    v.nonnegative("--lo", lo, "eV/Å")
-    v.positive("--hi", hi, "eV/Å")
-    v.ordered("--lo", lo, "--hi", hi, "eV/Å")
-    v.integer("--top-k", top_k, 1)
-    v.integer("--last-n", last_n, 0)
-    v.integer("--min-gap", min_gap, 1)
-    v.integer("--cap", cap, 1)
-    v.integer("--generation", generation, 0)
 
 
 def main(argv=None) -> int:
@@ -138,8 +155,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="output extxyz (never one of the inputs)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
     a = p.parse_args(argv)
-    picked = select_files(a.inputs, a.out, lo=a.lo, hi=a.hi, top_k=a.top_k, last_n=a.last_n, min_gap=a.min_gap,
-                          cap=a.cap, generation=a.generation, force=a.force)
+    rule = SelectionRule(a.lo, a.hi, a.top_k, a.last_n, a.min_gap, a.cap)
+    picked = select_files(a.inputs, a.out, rule, generation=a.generation, force=a.force)
     n_halt = sum(f.info["reason"] == "halt" for f in picked)
     print(f"selected {len(picked)} frames ({n_halt} from halts) from {len(a.inputs)} file(s) -> {a.out}")
     return 0

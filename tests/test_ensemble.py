@@ -15,7 +15,8 @@ from beamheat.lammps_log import read_thermo
 from helpers import rattled, run_lmp
 from models.ensemble import sigma_f
 from models.rerun import main as rerun_main
-from models.select import main as select_main, select_frames
+from models.select import SelectionRule, pick_indices
+from models.select import main as select_main
 
 
 def au_data(tmp_path, atoms=None):
@@ -201,14 +202,14 @@ def test_rerun_with_reference_forces_and_interface(tmp_path, ensemble_models, da
 def test_select_logic_on_hand_made_series():
     s = np.array([0.01, 0.2, 0.25, 0.22, 0.03, 0.9, 0.4, 0.41, 0.02, 2.5])
     # window [0.1, 1.0): frames 1, 2, 3, 5, 6, 7
-    assert select_frames(s, 0.1, 1.0) == [1, 2, 3, 5, 6, 7]
+    assert pick_indices(s, SelectionRule(0.1, 1.0)) == [1, 2, 3, 5, 6, 7]
     # greedy by sigma with a minimum gap of 2 frames: 5 (0.9), then 7 (0.41; 6 is next to 5), then 2 (0.25; its
     # neighbours 1 and 3 are dropped)
-    assert select_frames(s, 0.1, 1.0, min_gap=2) == [2, 5, 7]
-    assert select_frames(s, 0.1, 1.0, top_k=2) == [5, 7]
+    assert pick_indices(s, SelectionRule(0.1, 1.0, min_gap=2)) == [2, 5, 7]
+    assert pick_indices(s, SelectionRule(0.1, 1.0, top_k=2)) == [5, 7]
     forced = np.zeros(len(s), bool)
     forced[-2:] = True  # the last two frames before a halt: kept although 2.5 is above the window
-    assert select_frames(s, 0.1, 1.0, top_k=3, forced=forced) == [5, 8, 9]
+    assert pick_indices(s, SelectionRule(0.1, 1.0, top_k=3), forced=forced) == [5, 8, 9]
 
 
 def test_select_cli_writes_labelable_frames(tmp_path, ensemble_models, dataset):

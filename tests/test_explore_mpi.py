@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ase.db import connect
 from conftest import ROOT, _deploy, _train
 
 pytest.importorskip("mpi4py")
@@ -121,3 +122,63 @@ def test_loop_under_mpirun_bad_config_stops_every_rank(tmp_path):
     assert p.returncode != 0
     errors = [ln for ln in p.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and "select.lo" in errors[0], p.stderr
+
+
+GPAW_STEP = """
+import sys
+from pathlib import Path
+
+from ase import Atoms
+from ase.build import bulk
+
+from models.data import write_frames
+from models.loop import Generation, on_rank0, stage_label
+
+cfg = {"initial": {"data": None}, "type_names": ["H", "Li"],
+       "labeller": {"kind": "gpaw", "settings": {"ecut_eV": 250.0}, "ranks_per_calc": int(sys.argv[2]) or None}}
+
+
+def work(world):
+    gen = Generation(Path(sys.argv[1]), 1)
+    gen.save()
+    cands = [Atoms("H2", positions=[[0, 0, 0], [0.74, 0, 0]]), bulk("Li", "bcc", a=3.45, cubic=True),
+             Atoms("H2", positions=[[0, 0, 0], [0.80, 0, 0]])]
+    for k, a in enumerate(cands):
+        a.info.update({"source": "test", "frame": k, "generation": 1, "reason": "trust window"})
+    write_frames(gen.dir / "candidates.extxyz", cands)
+    r = stage_label(cfg, gen, progress=print, world=world)
+    print("LABELLED", r["n_labelled"], r["n_failed"], "RANKS", world.size if world is not None else 1)
+
+
+on_rank0(work)
+"""
+
+
+@pytest.mark.parametrize("ranks_per_calc", [1, 2])
+def test_gpaw_labeller_under_mpirun_uses_every_rank_and_equals_serial(tmp_path, ranks_per_calc):
+    """The loop's label stage with GPAW under `mpirun -np 2`: both ranks take part in dft.label's rank groups (two
+    groups of one rank, or one group of two), and the labels equal a serial run's."""
+    pytest.importorskip("gpaw", reason="GPAW is installed by scripts/setup.sh unless BEAMHEAT_SKIP_GPAW=1")
+    script = tmp_path / "gpaw_step.py"
+    script.write_text(GPAW_STEP)
+    venv_bin = Path(sys.executable).parent
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    outs = {}
+    mpirun = [str(venv_bin / "mpirun"), "-np", "2"]
+    for name, launcher, per_calc in (("serial", [], 0), ("mpi", mpirun, ranks_per_calc)):
+        p = subprocess.run([*launcher, sys.executable, str(script), str(tmp_path / name), str(per_calc)],
+                           cwd=ROOT, capture_output=True, text=True, env=env, timeout=300, check=False)
+        assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+        outs[name] = p.stdout
+    assert "LABELLED 3 0 RANKS 1" in outs["serial"] and "LABELLED 3 0 RANKS 2" in outs["mpi"]
+    groups = "2 group(s) of 1 rank(s)" if ranks_per_calc == 1 else "1 group(s) of 2 rank(s)"
+    assert groups in outs["mpi"], outs["mpi"]
+    from ase.io import read
+
+    serial = read(tmp_path / "serial" / "gen_001" / "labels.extxyz", index=":")
+    mpi = read(tmp_path / "mpi" / "gen_001" / "labels.extxyz", index=":")
+    assert len(serial) == len(mpi) == 3
+    for a, b in zip(serial, mpi):
+        assert abs(a.get_potential_energy() - b.get_potential_energy()) < 1e-8
+        np.testing.assert_allclose(b.get_forces(), a.get_forces(), atol=1e-8)
+    assert connect(str(tmp_path / "mpi" / "gen_001" / "labels.db")).count() == 3  # once each, no duplicates

