@@ -904,7 +904,8 @@ def stage_evaluate(cfg, work: Path, gen: Generation, progress=print) -> dict:
     if new is not None:
         e = new["ensemble"]
         progress(f"  new frames (ensemble of gen {gen.g - 1}): |dF| RMSE {e['force_error_rmse_eV_per_A']:.4g} eV/Å, "
-                 f"Spearman(sigma_F, dF) {e['spearman_sigma_delta']}")
+                 f"Spearman(sigma_F, dF) per atom {e['spearman_sigma_delta']}, per frame (max) "
+                 f"{e.get('spearman_frame_max_sigma_delta')}")
     return metrics
 
 
@@ -986,6 +987,7 @@ def history(work: Path, upto: int | None = None) -> list[dict]:
                      "test_force_error_rmse": test.get("force_error_rmse_eV_per_A"),
                      "halted_fraction": ex.get("halted_fraction"), "accurate_fraction": ex.get("accurate_fraction"),
                      "spearman_new": new.get("spearman_sigma_delta"),
+                     "spearman_new_frames": new.get("spearman_frame_max_sigma_delta"),
                      "states": {s: v["state"] for s, v in gen.m["stages"].items()},
                      "wall_s": {s: v.get("wall_s") for s, v in gen.m["stages"].items()}})
         g += 1
@@ -1001,17 +1003,18 @@ def status_table(work: Path) -> str:
         return format(v, fmt) if v is not None else "-"
 
     head = (f"{'gen':>3}  {'stages':<7} {'new':>5} {'train':>5} {'F RMSE':>8} {'|dF| RMSE':>9} {'halted':>6} "
-            f"{'accur.':>6} {'rho(new)':>8} {'wall s':>7}")
+            f"{'accur.':>6} {'rho atom':>8} {'rho frame':>9} {'wall s':>7}")
     lines = [f"{work}: stages E explore, S select, L label, T train, D deploy, V evaluate (letter done, * running "
              f"or interrupted, . pending); F RMSE on the fixed test split (eV/Å); halted/accur. from the exploration "
-             f"with the previous generation's ensemble; rho: Spearman(sigma_F, dF) on the new frames", head]
+             f"with the previous generation's ensemble; rho: Spearman(sigma_F, dF) on the new frames, per atom and "
+             f"per frame (max over its atoms)", head]
     for r in rows:
         st = "".join(LETTER[s] if v == "done" else "*" if v == "running" else "." for s, v in r["states"].items())
         wall = sum(v for v in r["wall_s"].values() if v)
         lines.append(f"{r['generation']:>3}  {st:<7} {f(r['n_new'], 'd'):>5} {f(r['n_train'], 'd'):>5} "
                      f"{f(r['test_force_rmse'], '.4f'):>8} {f(r['test_force_error_rmse'], '.4f'):>9} "
                      f"{f(r['halted_fraction'], '.2f'):>6} {f(r['accurate_fraction'], '.2f'):>6} "
-                     f"{f(r['spearman_new'], '.3f'):>8} {wall:>7.1f}")
+                     f"{f(r['spearman_new'], '.3f'):>8} {f(r['spearman_new_frames'], '.3f'):>9} {wall:>7.1f}")
     return "\n".join(lines)
 
 

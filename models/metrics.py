@@ -5,7 +5,8 @@
     m["ensemble"]["force_error_rmse_eV_per_A"], m["ensemble"]["spearman_sigma_delta"], m["members"][0]...
 
 Energies are per atom (eV/atom), forces in eV/Å. `force_*` are per Cartesian component; `force_error_rmse` is the
-RMSE of the per-atom error magnitude |F - F_ref| (the paper's number). The sigma-delta correlations are per atom.
+RMSE of the per-atom error magnitude |F - F_ref| (the paper's number). The sigma-delta correlations are per atom;
+spearman_frame_max_sigma_delta ranks frames by their largest sigma_F and largest dF (what the selection uses).
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ def evaluate(ensemble, frames) -> dict:
     ens = _block(p["energies"].mean(axis=1), p["ref_energy"], p["n_atoms"], mean_f, p["ref_forces"])
     delta = np.linalg.norm(mean_f - p["ref_forces"], axis=1)
     ens.update(correlations(p["sigma_f"], delta))
+    # per frame, max sigma_F against max dF: the quantity the selection ranks frames by
+    ends = np.cumsum(p["n_atoms"])[:-1]
+    frame_delta = np.array([d.max() for d in np.split(delta, ends)])
+    ens["spearman_frame_max_sigma_delta"] = correlations(p["frame_max_sigma_f"], frame_delta)["spearman_sigma_delta"]
     ens["mean_sigma_f_eV_per_A"] = float(p["sigma_f"].mean())
     return {"n_frames": len(frames), "n_atoms": int(p["n_atoms"].sum()), "members": members, "ensemble": ens,
             "_sigma_f": p["sigma_f"], "_delta_f": delta}
