@@ -7,12 +7,10 @@ Set BEAMHEAT_TEST_CACHE=/some/dir to keep the trained models between sessions wh
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, TYPE_NAMES, ase_reference, rattled, run_lmp, run_lmp_file  # noqa: F401 (older imports)
+from helpers import deploy_model, train_model
 
 
 @pytest.fixture(scope="session")
@@ -35,40 +33,23 @@ def dataset(model_dir) -> Path:
     return path
 
 
-def _train(model_dir: Path, dataset: Path, name: str, overrides=()) -> Path:
-    from models.train import train
-
-    ckpt = model_dir / name / "model.ckpt"
-    if not ckpt.exists():
-        train(ROOT / "models/configs/tiny.yaml", dataset, model_dir / name, list(overrides))
-    return ckpt
-
-
-def _deploy(ckpt: Path, out: Path, fmt: str = "torchscript") -> Path:
-    if not out.exists():
-        # a fresh interpreter per compile: nequip sets process-wide state (default dtype, workflow state)
-        subprocess.run([sys.executable, "-m", "models.deploy", str(ckpt), str(out), "--format", fmt],
-                       check=True, cwd=ROOT, capture_output=True)
-    return out
-
-
 @pytest.fixture(scope="session")
 def checkpoint(model_dir, dataset) -> Path:
-    return _train(model_dir, dataset, "tiny")
+    return train_model(model_dir, dataset, "tiny")
 
 
 @pytest.fixture(scope="session")
 def model_ts(model_dir, checkpoint) -> Path:
     """nequip >= 0.7 TorchScript file, float64 model."""
-    return _deploy(checkpoint, model_dir / "tiny.nequip.pth")
+    return deploy_model(checkpoint, model_dir / "tiny.nequip.pth")
 
 
 @pytest.fixture(scope="session")
 def model_pec(model_dir, dataset) -> Path:
     """A model with per-edge-type cutoffs (asymmetric: Cu->Au 3.6 A, Au->Cu 4.0 A)."""
-    ckpt = _train(model_dir, dataset, "tiny_pec",
+    ckpt = train_model(model_dir, dataset, "tiny_pec",
                   ["per_edge_type_cutoff={Au:4.0,Cu:{Au:3.6,Cu:3.3,Pd:3.5},Pd:3.7}", "trainer.max_epochs=5"])
-    return _deploy(ckpt, model_dir / "tiny_pec.nequip.pth")
+    return deploy_model(ckpt, model_dir / "tiny_pec.nequip.pth")
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +65,7 @@ def model_legacy(model_dir, model_ts) -> Path:
 @pytest.fixture(scope="session")
 def model_aoti(model_dir, checkpoint) -> Path:
     """AOTInductor package (~1 min to compile for the tiny model on 2 cores)."""
-    return _deploy(checkpoint, model_dir / "tiny.nequip.pt2", "aotinductor")
+    return deploy_model(checkpoint, model_dir / "tiny.nequip.pt2", "aotinductor")
 
 
 @pytest.fixture(scope="session")
@@ -95,9 +76,9 @@ def model_au_hbn(model_dir) -> Path:
     data = model_dir / "au_hbn_frames.extxyz"
     if not data.exists():
         write_dataset(data, n_frames=36, seed=0, reference="classical_au_hbn")
-    ckpt = _train(model_dir, data, "tiny_au_hbn",
+    ckpt = train_model(model_dir, data, "tiny_au_hbn",
                   ["model_type_names=[Au,B,N]", "n_train=28", "n_val=8", "trainer.max_epochs=15"])
-    return _deploy(ckpt, model_dir / "tiny_au_hbn.nequip.pth")
+    return deploy_model(ckpt, model_dir / "tiny_au_hbn.nequip.pth")
 
 
 @pytest.fixture(scope="session")
@@ -105,6 +86,6 @@ def ensemble_models(model_dir, dataset, model_ts) -> list[Path]:
     """Three tiny models that differ only in their seed (the paper's ensembles: same hyper-parameters)."""
     out = [model_ts]
     for seed in (2, 3):
-        ckpt = _train(model_dir, dataset, f"tiny_seed{seed}", [f"seed={seed}"])
-        out.append(_deploy(ckpt, model_dir / f"tiny_seed{seed}.nequip.pth"))
+        ckpt = train_model(model_dir, dataset, f"tiny_seed{seed}", [f"seed={seed}"])
+        out.append(deploy_model(ckpt, model_dir / f"tiny_seed{seed}.nequip.pth"))
     return out

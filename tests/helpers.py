@@ -76,3 +76,22 @@ def one_line_error(stderr: str) -> str:
     assert len(lines) == 1, stderr
     assert lines[0].startswith("error: ") and "Traceback" not in stderr, stderr
     return lines[0]
+
+
+def train_model(model_dir: Path, dataset: Path, name: str, overrides=()) -> Path:
+    """Train the tiny NequIP config on DATASET into MODEL_DIR/NAME once (kept if there); the checkpoint path."""
+    from models.train import train
+
+    ckpt = model_dir / name / "model.ckpt"
+    if not ckpt.exists():
+        train(ROOT / "models/configs/tiny.yaml", dataset, model_dir / name, list(overrides))
+    return ckpt
+
+
+def deploy_model(ckpt: Path, out: Path, fmt: str = "torchscript") -> Path:
+    """Compile CKPT to OUT with models.deploy once (kept if there)."""
+    if not out.exists():
+        # a fresh interpreter per compile: nequip sets process-wide state (default dtype, workflow state)
+        subprocess.run([sys.executable, "-m", "models.deploy", str(ckpt), str(out), "--format", fmt],
+                       check=True, cwd=ROOT, capture_output=True)
+    return out

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase.db import connect
-from conftest import ROOT, _deploy, _train
+from helpers import ROOT, deploy_model, train_model
 
 pytest.importorskip("mpi4py")
 
@@ -32,9 +32,9 @@ RUNS = ["au_hbn_anneal_300K", "au_hbn_anneal_1500K", "au_hbn_heat_600K"]
 @pytest.fixture(scope="module")
 def au_hbn_ensemble(model_dir, model_au_hbn) -> list[Path]:
     """The session's tiny Au/B/N model and a second one that differs only in its seed."""
-    ckpt = _train(model_dir, model_dir / "au_hbn_frames.extxyz", "tiny_au_hbn_seed2",
+    ckpt = train_model(model_dir, model_dir / "au_hbn_frames.extxyz", "tiny_au_hbn_seed2",
                   ["model_type_names=[Au,B,N]", "n_train=28", "n_val=8", "trainer.max_epochs=15", "seed=2"])
-    return [model_au_hbn, _deploy(ckpt, model_dir / "tiny_au_hbn_seed2.nequip.pth")]
+    return [model_au_hbn, deploy_model(ckpt, model_dir / "tiny_au_hbn_seed2.nequip.pth")]
 
 
 def _explore(cfg: Path, models, out: Path, nprocs: int | None):

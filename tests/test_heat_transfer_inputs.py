@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from beamheat.lammps_log import read_thermo
-from conftest import ROOT, run_lmp_file
+from helpers import ROOT, run_lmp_file
 
 INPUTS = ROOT / "lammps_inputs"
 DATA = INPUTS / "data" / "au_hbn" / "system.data"

@@ -18,7 +18,7 @@ from ase.build import bulk
 from ase.db import connect
 from ase.io import read
 
-from conftest import ROOT
+from helpers import ROOT
 
 YAML = """out: {out}
 type_names: [Au, B, N]

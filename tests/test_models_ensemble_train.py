@@ -12,7 +12,7 @@ import pytest
 import yaml
 from ase.io import read
 
-from conftest import ROOT
+from helpers import ROOT
 
 
 def run(*args, timeout=600):

@@ -285,9 +285,9 @@ ALLEGRO = ["training_module.model._target_=allegro.model.AllegroModel", "~traini
 def model_allegro(model_dir, dataset) -> Path:
     """A tiny strictly local Allegro model (package nequip-allegro), 2 Allegro layers, float64."""
     pytest.importorskip("allegro", reason="nequip-allegro is not installed")
-    from conftest import _deploy, _train
+    from helpers import deploy_model, train_model
 
-    return _deploy(_train(model_dir, dataset, "tiny_allegro", ALLEGRO), model_dir / "tiny_allegro.nequip.pth")
+    return deploy_model(train_model(model_dir, dataset, "tiny_allegro", ALLEGRO), model_dir / "tiny_allegro.nequip.pth")
 
 
 @pytest.mark.parametrize("system", SYSTEMS)
