@@ -11,6 +11,7 @@
 #   BEAMHEAT_WHEELS      a local folder of wheels (e.g. the CPU torch) served to the build over http://127.0.0.1;
 #                        default: pip's configured find-links folder if it holds a torch wheel
 #   PIP_EXTRA_INDEX_URL  passed to the build when set (e.g. https://download.pytorch.org/whl/cpu)
+#   PIP_CERT             CA bundle for pip (default: pip's configured global.cert), passed as build secret pip_cert
 #   IMAGE                image name (default localhost/beamheat:cpu)
 #   SKIP_BUILD=1         test an image built earlier (says so)
 # Prints PASS/FAIL lines with timings; exits non-zero if the build or any smoke test fails.
@@ -72,6 +73,12 @@ if [ "${SKIP_BUILD:-0}" = 1 ]; then
 else
   args=(--build-arg "BASE=$BASE_IMAGE" --build-arg "BEAMHEAT_TORCH=$TORCH" --build-arg "BEAMHEAT_SKIP_GPAW=$SKIP_GPAW")
   [ -z "${PIP_EXTRA_INDEX_URL:-}" ] || args+=(--build-arg "PIP_EXTRA_INDEX_URL=$PIP_EXTRA_INDEX_URL")
+  # this machine's CA bundle, if pip is configured with one (TLS-intercepting proxy): a build secret, not in the image
+  cert="${PIP_CERT:-$(pip config get global.cert 2>/dev/null || true)}"
+  if [ -n "$cert" ] && [ -s "$cert" ]; then
+    args+=(--secret "id=pip_cert,src=$cert")
+    say "pip's CA bundle $cert goes to the build as secret pip_cert"
+  fi
   wheels="${BEAMHEAT_WHEELS:-}"
   if [ -z "$wheels" ]; then
     for d in $(pip config get global.find-links 2>/dev/null) ${PIP_FIND_LINKS:-}; do
