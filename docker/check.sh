@@ -37,6 +37,7 @@ if ((${#tools[@]})); then
   say "installing ${tools[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${tools[@]}" >/dev/null
 fi
+say "beamheat $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' (uncommitted changes)'), docker/check.sh"
 say "podman $(podman --version | awk '{print $3}'), buildah $(buildah --version | awk '{print $3}'), $(nproc) cores"
 
 # 1. the local base image: debootstrap from this machine's own Debian mirror (no registry here)
