@@ -99,6 +99,7 @@ else
   t=$SECONDS
   say "podman build (CPU variant, torch $TORCH, BEAMHEAT_SKIP_GPAW=$SKIP_GPAW)"
   say "  podman build --isolation chroot --pull=never -f docker/Dockerfile -t $IMAGE ${args[*]} ."
+  old_id=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
   buildlog=/var/tmp/beamheat-build.log
   set +e
   podman build --isolation chroot --pull=never -f docker/Dockerfile -t "$IMAGE" "${args[@]}" . 2>&1 | tee "$buildlog" \
@@ -107,6 +108,10 @@ else
   set -e
   if ((rc == 0)); then
     pass "image $IMAGE built ($(elapsed $t)), $(podman image inspect --format '{{.Size}}' "$IMAGE" | awk '{printf "%.2f GB", $1/1e9}')"
+    # the image this build replaced (now untagged): removed, so repeated checks do not pile up GBs
+    if [ -n "$old_id" ] && [ "$old_id" != "$(podman image inspect --format '{{.Id}}' "$IMAGE")" ]; then
+      podman rmi "$old_id" >/dev/null 2>&1 && say "removed the previous $IMAGE (${old_id:0:12})" || true
+    fi
   else
     tail -30 "$buildlog"; fail "podman build, rc $rc ($(elapsed $t); full log $buildlog)"; exit 1
   fi
