@@ -12,6 +12,9 @@ need_apt=()
 command -v g++ >/dev/null || need_apt+=(g++)
 command -v git >/dev/null || need_apt+=(git)
 command -v python3 >/dev/null || need_apt+=(python3)
+# Python.h: mpi4py and GPAW compile C extensions (Debian's python3 ships without its headers)
+python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+  2>/dev/null || need_apt+=(python3-dev)
 if [ -z "${VIRTUAL_ENV:-}" ] && ! python3 -c "import ensurepip" 2>/dev/null; then need_apt+=(python3-venv); fi
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
