@@ -833,12 +833,17 @@ def stage_label(cfg, gen: Generation, progress=print, world=None) -> dict:
                 else []
         frames = label_frames(cands, cfg["labeller"], gen.dir / "labels.db", cfg["type_names"], progress, world) \
             if cands else []
-    write_frames(out, frames)
     n_failed = 0
     if (gen.dir / "labels.db").exists():
         from ase.db import connect
 
-        n_failed = connect(str(gen.dir / "labels.db")).count(status="failed")
+        db = connect(str(gen.dir / "labels.db"))
+        n_failed = db.count(status="failed")
+        if not frames and n_failed:  # a broken labeller, not hard frames: stop before training on nothing new
+            first = next(db.select(status="failed")).get("error", "no reason recorded")
+            raise LoopError(f"{gen.dir / 'labels.db'}: all {n_failed} frames failed to label ({first}); fix the "
+                            f"labeller, delete the failed rows (or the database) and run the loop again")
+    write_frames(out, frames)
     return {"n_labelled": len(frames), "n_failed": n_failed, "labels": str(out), "labels_hash": file_hash(out)}
 
 

@@ -206,6 +206,26 @@ def test_emt_and_lammps_labellers_store_once(tmp_path):
     assert len(out) == 1 and connect(str(tmp_path / "l.db")).count(status="failed") == 1
 
 
+def test_a_labeller_that_fails_every_frame_stops_the_loop(tmp_path):
+    """Every candidate failing (a broken labeller, e.g. an element the potential lacks) is an error with the first
+    reason, not a generation trained on nothing new."""
+    from models.data import write_frames
+    from models.loop import Generation, LoopError, stage_label
+
+    pot = str(ROOT / "lammps_inputs/potentials/classical_au_hbn.in")
+    cfg = {"initial": {"data": None}, "type_names": ["Au", "B", "N"],
+           "labeller": {"kind": "lammps", "potential": pot}}
+    gen = Generation(tmp_path, 1)
+    gen.save()
+    cands = [bulk("Cu", "fcc", a=3.6, cubic=True), bulk("Cu", "fcc", a=3.7, cubic=True)]
+    for k, a in enumerate(cands):
+        a.info.update({"source": "test", "frame": k, "generation": 1, "reason": "trust window"})
+    write_frames(gen.dir / "candidates.extxyz", cands)
+    with pytest.raises(LoopError, match="all 2 frames failed to label"):
+        stage_label(cfg, gen, progress=lambda *a: None)
+    assert not (gen.dir / "labels.extxyz").exists()
+
+
 def test_gpaw_labeller_loop_step_on_two_atom_cells(tmp_path):
     pytest.importorskip("gpaw", reason="GPAW is installed by scripts/setup.sh unless BEAMHEAT_SKIP_GPAW=1")
     from ase import Atoms
