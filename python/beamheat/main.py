@@ -25,6 +25,7 @@ COMMANDS = {  # subcommand: (module, one line)
     "rerun": ("models.rerun", "ensemble sigma_F along a trajectory"),
     "select": ("models.select", "frames for DFT from ensemble disagreement"),
     "label": ("dft.label", "label configurations with GPAW DFT"),
+    "explore": ("models.explore", "LAMMPS exploration runs with an ensemble (the loop's explore stage alone)"),
     "loop": ("models.loop", "the active-learning loop"),
     "demo-data": ("models.demo_data", "demo training frames (EMT or the classical Au/hBN reference)"),
 }
