@@ -81,20 +81,7 @@ torch::Dtype dtype_from_name(const std::string &name, const std::string &path) {
 
 }  // namespace
 
-std::string ModelInfo::describe() const {
-  std::ostringstream s;
-  s << format << " model " << path;
-  if (!nequip_version.empty()) s << " (nequip " << nequip_version << ")";
-  s << ": r_max = " << r_max << " A, types =";
-  for (auto &t : type_names) s << ' ' << t;
-  s << ", dtype = " << model_dtype << ", input dtype = " << input_dtype << ", device = " << device;
-  if (interaction_blocks > 0) s << ", " << interaction_blocks << " interaction blocks";
-  if (!per_edge_type_cutoff.empty()) s << ", per-edge-type cutoffs";
-  if (!has_virial) s << ", no virial";
-  return s.str();
-}
-
-struct Model::Impl {
+struct Impl {
   ModelInfo info;
   torch::Device device{torch::kCPU};
   torch::Dtype input_dtype = torch::kFloat64;
@@ -111,7 +98,7 @@ struct Model::Impl {
   void common_metadata(const std::unordered_map<std::string, std::string> &md, const std::string &path);
 };
 
-void Model::Impl::common_metadata(const std::unordered_map<std::string, std::string> &md,
+void Impl::common_metadata(const std::unordered_map<std::string, std::string> &md,
                                   const std::string &path) {
   auto get = [&](const char *k) {
     auto it = md.find(k);
@@ -144,7 +131,7 @@ void Model::Impl::common_metadata(const std::unordered_map<std::string, std::str
   }
 }
 
-void Model::Impl::load_torchscript(const std::string &path, const std::string &device_req, int local_rank) {
+void Impl::load_torchscript(const std::string &path, const std::string &device_req, int local_rank) {
   std::unordered_map<std::string, std::string> md = {
       {"r_max", ""},          {"type_names", ""},     {"num_types", ""},      {"n_species", ""},
       {"model_dtype", ""},    {"default_dtype", ""},  {"allow_tf32", ""},     {"nequip_version", ""},
@@ -203,7 +190,7 @@ void Model::Impl::load_torchscript(const std::string &path, const std::string &d
   }
 }
 
-void Model::Impl::load_aoti(const std::string &path, const std::string &device_req, int local_rank) {
+void Impl::load_aoti(const std::string &path, const std::string &device_req, int local_rank) {
 #if BEAMHEAT_HAVE_AOTI
   device = choose_device(device_req, local_rank, path);
   try {
@@ -239,7 +226,18 @@ void Model::Impl::load_aoti(const std::string &path, const std::string &device_r
 #endif
 }
 
-Model::Model(const std::string &path, const std::string &device_req, int local_rank) : impl_(new Impl) {
+class TorchModel final : public Model {
+ public:
+  TorchModel(const std::string &path, const std::string &device_req, int local_rank);
+  const ModelInfo &info() const override { return impl_->info; }
+  void compute(const Graph &g, Result &out) override;
+  void compute_local(const Graph &g, int64_t n_own, Result &out) override;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+TorchModel::TorchModel(const std::string &path, const std::string &device_req, int local_rank) : impl_(new Impl) {
   std::ifstream probe(path, std::ios::binary);
   if (!probe.good()) throw ModelError(path + ": cannot open model file");
   probe.close();
@@ -253,11 +251,7 @@ Model::Model(const std::string &path, const std::string &device_req, int local_r
   impl_->info.device = impl_->device.str();
 }
 
-Model::~Model() = default;
-
-const ModelInfo &Model::info() const { return impl_->info; }
-
-void Model::compute(const Graph &g, Result &out) {
+void TorchModel::compute(const Graph &g, Result &out) {
   Impl &m = *impl_;
   // Forces are autograd derivatives inside the model: gradients must be on.
   c10::AutoGradMode grad_mode(true);
@@ -344,7 +338,7 @@ void Model::compute(const Graph &g, Result &out) {
   m.info.has_virial = out.has_virial;
 }
 
-void Model::compute_local(const Graph &g, int64_t n_own, Result &out) {
+void TorchModel::compute_local(const Graph &g, int64_t n_own, Result &out) {
   Impl &m = *impl_;
   if (!m.info.local_energy_ok)
     throw ModelError(m.info.path + ": this model format cannot give forces of a subset's energy");
@@ -393,10 +387,24 @@ void Model::compute_local(const Graph &g, int64_t n_own, Result &out) {
   out.has_virial = false;
 }
 
-void set_torch_threads(int n) {
-  if (n >= 1) torch::set_num_threads(n);
-}
-
-int torch_threads() { return torch::get_num_threads(); }
-
 }  // namespace beamheat
+
+// The one symbol the LAMMPS side looks up (nequip_backend.cpp).
+extern "C" __attribute__((visibility("default"))) const beamheat::Backend *beamheat_nequip_backend() {
+  static const beamheat::Backend table = [] {
+    beamheat::Backend b;
+    b.abi = beamheat::kBackendAbi;
+    b.load = [](const std::string &path, const std::string &device, int local_rank) -> beamheat::Model * {
+      return new beamheat::TorchModel(path, device, local_rank);
+    };
+    b.set_threads = [](int n) {
+      if (n >= 1) torch::set_num_threads(n);
+    };
+    b.threads = [] { return static_cast<int>(torch::get_num_threads()); };
+    static const std::string version = std::to_string(TORCH_VERSION_MAJOR) + "." +
+                                       std::to_string(TORCH_VERSION_MINOR) + "." + std::to_string(TORCH_VERSION_PATCH);
+    b.torch_version = version.c_str();
+    return b;
+  }();
+  return &table;
+}

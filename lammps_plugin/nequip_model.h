@@ -52,30 +52,35 @@ struct Result {
   bool has_virial = false;
 };
 
+// A loaded model. The torch implementation lives in a library of its own (libnequip_torch.so, beside the plugin)
+// that the LAMMPS side loads at run time through backend(): see nequip_backend.cpp for why.
 class Model {
  public:
-  // device: "auto" (CUDA if torch sees one, else CPU), "cpu", "cuda" or "cuda:N".
-  // local_rank picks the GPU (local_rank % device count) when device is "auto" or "cuda".
-  Model(const std::string &path, const std::string &device, int local_rank);
-  ~Model();
-  Model(const Model &) = delete;
-  Model &operator=(const Model &) = delete;
-
-  const ModelInfo &info() const;
-  void compute(const Graph &g, Result &out);
+  virtual ~Model() = default;
+  virtual const ModelInfo &info() const = 0;
+  virtual void compute(const Graph &g, Result &out) = 0;
   // Domain decomposition: energy = sum of the atomic energies of the first n_own nodes only; forces on every node
   // are -d(energy)/d(pos) (ghost nodes get partial forces for their owners). No virial (the caller forms it from
   // positions and forces). Needs info().local_energy_ok.
-  void compute_local(const Graph &g, int64_t n_own, Result &out);
-
-  struct Impl;
-
- private:
-  std::unique_ptr<Impl> impl_;
+  virtual void compute_local(const Graph &g, int64_t n_own, Result &out) = 0;
 };
 
-// torch's intra-op thread count for this process (n >= 1), and the current value
-void set_torch_threads(int n);
-int torch_threads();
+// The torch side's entry points. libnequip_torch.so exports one C function, beamheat_nequip_backend(), that
+// returns this table; abi must equal kBackendAbi (both sides are built together, the check catches stale files).
+constexpr int kBackendAbi = 1;
+struct Backend {
+  int abi = 0;
+  // device: "auto" (CUDA if torch sees one, else CPU), "cpu", "cuda" or "cuda:N"; local_rank picks the GPU
+  // (local_rank % device count) for "auto" and "cuda". Throws ModelError with a one-line message.
+  Model *(*load)(const std::string &path, const std::string &device, int local_rank) = nullptr;
+  void (*set_threads)(int n) = nullptr;  // torch's intra-op threads for this process (n >= 1)
+  int (*threads)() = nullptr;
+  const char *torch_version = "";
+  std::string library;  // the file it came from (filled in by the loader)
+};
+
+// LAMMPS side: loads libnequip_torch.so (next to the plugin, or $BEAMHEAT_NEQUIP_TORCH) once, with its own
+// symbols first; throws ModelError saying what is missing.
+const Backend &backend();
 
 }  // namespace beamheat

@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <malloc.h>
 #include <mpi.h>
 #include <numeric>
 
@@ -100,6 +101,12 @@ void PairNequIP::settings(int narg, char **arg) {
       else if (v == "ghosts") graph_request_ = GRAPH_GHOSTS;
       else error->all(FLERR, "pair_style nequip: graph must be 'auto', 'images' or 'ghosts', not '{}'", v);
       iarg += 2;
+    } else if (strcmp(arg[iarg], "malloc") == 0) {
+      const std::string v = value("malloc");
+      if (v != "keep" && v != "system")
+        error->all(FLERR, "pair_style nequip: malloc must be 'keep' or 'system', not '{}'", v);
+      malloc_keep_ = v == "keep";
+      iarg += 2;
     } else if (strcmp(arg[iarg], "device") == 0) {
       if (iarg + 1 >= narg) error->all(FLERR, "pair_style nequip: 'device' needs a value (auto, cpu, cuda, cuda:N)");
       device_request_ = arg[iarg + 1];
@@ -109,7 +116,7 @@ void PairNequIP::settings(int narg, char **arg) {
     } else {
       error->all(FLERR,
                  "pair_style nequip: unknown keyword '{}' (keywords: device, ensemble, halt_fmax, halt_sigma, "
-                 "halt_file, halt_frames, halt_every, interaction_blocks, graph)",
+                 "halt_file, halt_frames, halt_every, interaction_blocks, graph, malloc)",
                  arg[iarg]);
     }
   }
@@ -156,20 +163,26 @@ void PairNequIP::coeff(int narg, char **arg) {
   const char *omp = getenv("OMP_NUM_THREADS");
   int node_max = node_size;
   MPI_Allreduce(&node_size, &node_max, 1, MPI_INT, MPI_MAX, world);
+  const beamheat::Backend *torch_side = nullptr;
+  try {
+    torch_side = &beamheat::backend();
+  } catch (const std::exception &e) {
+    error->all(FLERR, "pair nequip: {}", e.what());
+  }
   if (omp && *omp) {
-    beamheat::set_torch_threads(std::max(1, atoi(omp)));
+    torch_side->set_threads(std::max(1, atoi(omp)));
   } else if (node_max > 1) {
-    beamheat::set_torch_threads(1);
+    torch_side->set_threads(1);
     if (comm->me == 0)
       utils::logmesg(lmp, "pair nequip: {} MPI ranks share a node and OMP_NUM_THREADS is unset: 1 torch thread per "
                      "rank (set OMP_NUM_THREADS to use more)\n", node_max);
   }
   if (comm->me == 0)
-    utils::logmesg(lmp, "pair nequip: {} torch thread(s) per MPI rank, {} rank(s)\n", beamheat::torch_threads(),
-                   comm->nprocs);
+    utils::logmesg(lmp, "pair nequip: torch {} ({}); {} torch thread(s) per MPI rank, {} rank(s)\n",
+                   torch_side->torch_version, torch_side->library, torch_side->threads(), comm->nprocs);
   for (int m = 0; m < n_models; m++) {
     try {
-      models_.emplace_back(new beamheat::Model(arg[2 + m], device_request_, rank));
+      models_.emplace_back(torch_side->load(arg[2 + m], device_request_, rank));
     } catch (const std::exception &e) {
       error->all(FLERR, "pair nequip: {}", e.what());
     }
@@ -206,6 +219,16 @@ void PairNequIP::coeff(int narg, char **arg) {
   }
   results_.assign(n_models, beamheat::Result());
   const beamheat::ModelInfo &info = models_.front()->info();
+  // On CPU every activation tensor of a large graph is bigger than glibc's mmap threshold, so each one was mapped
+  // fresh and unmapped again: every page faulted in (and zeroed by the kernel) on every call. Keeping freed memory
+  // in the heap (no mmap, no trim) reuses it instead. Process-wide, once; the memory high-water mark stays mapped.
+  static bool malloc_set = false;
+  if (malloc_keep_ && !malloc_set && info.device == "cpu") {
+    malloc_set = mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1;
+    if (comm->me == 0)
+      utils::logmesg(lmp, "pair nequip: malloc keep: {} (pair_style nequip malloc system to leave glibc alone)\n",
+                     malloc_set ? "freed memory is kept for reuse (no mmap, no trim)" : "mallopt refused, unchanged");
+  }
   arg += n_models - 1;  // type names follow the model files
 
   const int nt_model = n_model_types_ = static_cast<int>(info.type_names.size());

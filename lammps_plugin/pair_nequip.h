@@ -2,7 +2,7 @@
 //
 //   pair_style nequip [device auto|cpu|cuda|cuda:N] [ensemble mean|first] [halt_fmax F] [halt_sigma S]
 //                     [halt_file FILE] [halt_frames K] [halt_every N] [interaction_blocks L]
-//                     [graph auto|images|ghosts]
+//                     [graph auto|images|ghosts] [malloc keep|system]
 //   pair_coeff * * model1.nequip.pth [model2 ...] Au B N   (one model type name, or NULL, per LAMMPS atom type)
 //
 // With M > 1 models (same type names and cutoffs) every model runs on the same graph; the dynamics use the
@@ -28,6 +28,9 @@
 //    E_rank is a translation-invariant function of explicit node positions. L comes from the model file's metadata
 //    (models.deploy records it) or the interaction_blocks keyword; strictly local models need L = 1.
 //    Needs a nequip >= 0.7 TorchScript file (the energy module inside it is differentiated here).
+// Memory on CPU (malloc keep, the default): glibc is told to keep freed memory for reuse instead of returning
+// each large tensor to the kernel, which re-faulted every page of every activation on every call (half the step
+// in sys time for the paper architecture; bench/results/routes_cpu2.md). `malloc system` leaves glibc as it is.
 // Threads: each rank uses OMP_NUM_THREADS torch threads; unset and several ranks on a node: 1 (logged). With GPUs,
 // rank r uses GPU (local rank mod GPUs).
 #ifndef BEAMHEAT_PAIR_NEQUIP_H
@@ -75,6 +78,7 @@ class PairNequIP : public Pair {
   void halt(const std::string &why);
 
   std::string device_request_ = "auto";
+  bool malloc_keep_ = true;  // keep freed heap memory for reuse on CPU (see coeff)
   std::vector<std::unique_ptr<beamheat::Model>> models_;
   bool ensemble_first_ = false;        // dynamics from the first model instead of the mean
   double halt_fmax_ = 100.0;           // eV/A; <= 0 switches the check off

@@ -269,7 +269,7 @@ def test_threads_default_to_one_per_rank_with_a_notice(tmp_path, model_ts):
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert "2 MPI ranks share a node and OMP_NUM_THREADS is unset: 1 torch thread per rank" in proc.stdout
-    assert "pair nequip: 1 torch thread(s) per MPI rank, 2 rank(s)" in proc.stdout
+    assert "; 1 torch thread(s) per MPI rank, 2 rank(s)" in proc.stdout
 
 
 ALLEGRO = ["training_module.model._target_=allegro.model.AllegroModel", "~training_module.model.num_features",
