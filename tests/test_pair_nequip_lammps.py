@@ -54,8 +54,43 @@ def test_plugin_loads_through_entry_point_and_logs_model(au_bulk, model_ts):
     log = (au_bulk / "log.test").read_text()
     assert f"Loaded 1 plugins from {plugin_dir()}" in proc.stdout
     m = re.search(r"pair nequip: loaded torchscript model (\S+): r_max = 4 A, types = Au Cu Pd, dtype = float64, "
-                  r"input dtype = float64, device = cpu", log)
+                  r"input dtype = float64, device = (\S+?),", log)
     assert m and m.group(1) == str(model_ts)
+    assert m.group(2) == torch_device(), "device auto must pick the GPU when torch sees one, else the CPU"
+
+
+def torch_device() -> str:
+    """What `device auto` must choose on this machine (one rank): tests run unchanged on CPU and GPU machines."""
+    import torch
+
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
+def test_torch_blas_is_torchs_own_inside_lmp(au_bulk, model_ts):
+    """liblammps exports LAMMPS's reference BLAS under the Fortran names (dgemm_, dgemv_, ddot_) that libtorch_cpu
+    calls to reach its MKL. Linked plainly, torch's float64 matrix products in `lmp` ran on the reference routines
+    (the ASE route was 1.4x faster on the same file). The torch side is opened with RTLD_DEEPBIND to prevent it;
+    the dynamic linker's own record of the bindings shows where the calls go."""
+    proc = run_lmp(header() + f"pair_style nequip device cpu\npair_coeff * * {model_ts} Au\nrun 0\n", au_bulk,
+                   env={"LD_DEBUG": "bindings", "LD_DEBUG_OUTPUT": str(au_bulk / "ld")})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    text = "".join(p.read_text(errors="replace") for p in au_bulk.glob("ld.*"))
+    binds = re.findall(r"binding file \S*/(libtorch_cpu\.so)\S* \[\d+\] to (\S+) \[\d+\]: normal symbol `(dgemm_|dgemv_|ddot_)'",
+                       text)
+    assert {b[2] for b in binds} >= {"dgemm_"}, "the model made no float64 matrix product: the check would be void"
+    wrong = sorted({f"{sym} -> {target}" for _, target, sym in binds if not target.endswith("libtorch_cpu.so")})
+    assert not wrong, f"torch's BLAS calls bound outside torch: {wrong}"
+
+
+def test_malloc_keep_is_logged_and_system_leaves_glibc_alone(au_bulk, model_ts):
+    run = "pair_coeff * * {} Au\nrun 0\n".format(model_ts)
+    keep = run_lmp(header() + "pair_style nequip device cpu\n" + run, au_bulk)
+    assert keep.returncode == 0, keep.stdout[-2000:]
+    assert "pair nequip: malloc keep: freed memory is kept for reuse (no mmap, no trim)" in keep.stdout
+    system = run_lmp(header() + "pair_style nequip device cpu malloc system\n" + run, au_bulk)
+    assert system.returncode == 0 and "malloc keep" not in system.stdout
+    err = error_line(run_lmp(header() + "pair_style nequip malloc sometimes\n", au_bulk))
+    assert "malloc must be 'keep' or 'system', not 'sometimes'" in err
 
 
 def test_legacy_model_logs_format_and_warns_about_missing_virial(au_bulk, model_legacy):
