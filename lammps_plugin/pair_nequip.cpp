@@ -537,6 +537,17 @@ void PairNequIP::finish() {
   natoms_calls_ = 0;
 }
 
+/* the model type of local atom i; an atom of a type pair_coeff maps to NULL is an error */
+int PairNequIP::model_type_of_local(int i) const {
+  const int mt = type_map_[atom->type[i]];
+  if (mt < 0)
+    error->one(FLERR,
+               "pair nequip: atom ID {} has LAMMPS type {}, which pair_coeff maps to NULL; every atom must have a "
+               "model type",
+               atom->tag[i], atom->type[i]);
+  return mt;
+}
+
 /* Nodes = local atoms; edge i -> owner(j) with integer cell shift s so that x_j = x_owner + s . cell. */
 void PairNequIP::build_graph() {
   const int nlocal = atom->nlocal;
@@ -553,12 +564,7 @@ void PairNequIP::build_graph() {
   pos_.resize(3 * static_cast<size_t>(nlocal));
   types_.resize(nlocal);
   for (int i = 0; i < nlocal; i++) {
-    const int mt = type_map_[type[i]];
-    if (mt < 0)
-      error->one(FLERR,
-                 "pair nequip: atom ID {} has LAMMPS type {}, which pair_coeff maps to NULL; every atom must have a "
-                 "model type",
-                 tag[i], type[i]);
+    const int mt = model_type_of_local(i);
     types_[i] = mt;
     for (int d = 0; d < 3; d++) pos_[3 * i + d] = x[i][d];
   }
@@ -621,12 +627,7 @@ void PairNequIP::build_graph_ghosts() {
   edge_src_.clear();
   edge_dst_.clear();
   for (int i = 0; i < nlocal; i++) {
-    const int mt = type_map_[type[i]];
-    if (mt < 0)
-      error->one(FLERR,
-                 "pair nequip: atom ID {} has LAMMPS type {}, which pair_coeff maps to NULL; every atom must have a "
-                 "model type",
-                 tag[i], type[i]);
+    const int mt = model_type_of_local(i);
     node_of_[i] = i;
     node_atom_.push_back(i);
     types_.push_back(mt);

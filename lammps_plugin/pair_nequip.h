@@ -67,6 +67,7 @@ class PairNequIP : public Pair {
  protected:
   void allocate();
   void build_graph();
+  int model_type_of_local(int i) const;
   void build_graph_ghosts();
   void compute_ghosts();
   void reduce_globals();
