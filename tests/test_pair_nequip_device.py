@@ -77,6 +77,7 @@ def test_ensemble_sigma_f_on_device_equals_cpu(device, ensemble_models, tmp_path
     from helpers import run_lmp
 
     atoms = rattled(au_cluster_on_slab(), seed=13)
+    atoms.center(vacuum=6.0, axis=2)  # inside the box for read_data with p p f
     write(tmp_path / "s.data", atoms, format="lammps-data", specorder=TYPE_NAMES, masses=True, atom_style="atomic")
     models = " ".join(str(m) for m in ensemble_models)
     out = {}
