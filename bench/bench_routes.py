@@ -5,7 +5,7 @@
 
 Each route runs as its users run it, one fresh process per measurement, on the same compiled file and system:
 
-  lmp               `lmp -in in.bench` (the PyPI lmp wrapper), pair_style nequip with its defaults
+  lmp               `lmp -in in.bench` (the PyPI lmp wrapper), `pair_style nequip device cpu`, other defaults
   lmp malloc system  the same with `pair_style nequip malloc system` (glibc left alone: isolates that lever)
   ase               python bench/route_ase.py: ase.md.VelocityVerlet + nequip's NequIPCalculator
   ase + tunables    the same with GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824,
@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import statistics
 import subprocess
@@ -37,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+from bench_mpi import loop_time  # noqa: E402  (LAMMPS's `Loop time` of the last run, s)
 
 TUNABLES = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824"
 
@@ -55,7 +55,8 @@ run ${steps}
 """
 
 
-def write_system(workdir: Path) -> list[str]:
+def write_system(workdir: Path) -> tuple[list[str], int]:
+    """system.extxyz (ASE route), system.data and in.bench (lmp route); the element order and the atom count."""
     from ase.io import write
     from bench_pair_nequip import system
 
@@ -65,7 +66,7 @@ def write_system(workdir: Path) -> list[str]:
     write(workdir / "system.extxyz", atoms)
     write(workdir / "system.data", atoms, format="lammps-data", specorder=elements, masses=True, atom_style="atomic")
     (workdir / "in.bench").write_text(LAMMPS_INPUT)
-    return elements
+    return elements, len(atoms)
 
 
 def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[subprocess.CompletedProcess, float, float, float]:
@@ -82,16 +83,15 @@ def run_route(route: str, model: Path, elements: list[str], workdir: Path, a) ->
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     env.pop("GLIBC_TUNABLES", None)
     if route.startswith("lmp"):
-        pkw = "malloc system" if route == "lmp malloc system" else "device cpu"
+        pkw = "device cpu malloc system" if route == "lmp malloc system" else "device cpu"
         cmd = [str(venv_bin / "lmp"), "-in", "in.bench", "-log", "none", "-screen", "lmp.out",
                "-var", "model", str(model), "-var", "elements", " ".join(elements), "-var", "pkw", pkw,
                "-var", "warm", str(a.warm), "-var", "steps", str(a.steps)]
         proc, wall, user, sys_ = timed(cmd, workdir, env)
         out = (workdir / "lmp.out").read_text() if (workdir / "lmp.out").exists() else ""
-        loops = re.findall(r"Loop time of (\S+) on \d+ procs for (\d+) steps", out)
-        if proc.returncode != 0 or len(loops) < 2:
+        if proc.returncode != 0 or out.count("Loop time of") < 2:  # the warm-up run and the timed one
             raise SystemExit(f"error: {route} failed (exit {proc.returncode}):\n{(out + proc.stderr)[-1500:]}")
-        ms = float(loops[-1][0]) / int(loops[-1][1]) * 1e3
+        ms = loop_time(out) / a.steps * 1e3
     else:
         if route == "ase + tunables":
             env["GLIBC_TUNABLES"] = TUNABLES
@@ -119,15 +119,27 @@ def main(argv=None) -> int:
                    help="routes to run (default: all four)")
     p.add_argument("--json", help="write the results here")
     a = p.parse_args(argv)
+    for name in ("rounds", "steps", "threads"):
+        if getattr(a, name) < 1:
+            p.error(f"--{name} must be >= 1, not {getattr(a, name)}")
+    if a.warm < 0:
+        p.error(f"--warm must be >= 0, not {a.warm}")
+    if a.model and not Path(a.model).is_file():
+        p.error(f"{a.model}: no such model file")
+    if a.json and not (Path(a.json).resolve().parent.is_dir() and os.access(Path(a.json).resolve().parent, os.W_OK)):
+        p.error(f"{a.json}: its folder does not exist or is not writable")
+    unknown = sorted(set(a.routes) - {"lmp", "lmp malloc system", "ase", "ase + tunables"})
+    if unknown:
+        p.error(f"unknown route(s) {unknown}; choose from: lmp, 'lmp malloc system', ase, 'ase + tunables'")
 
     from bench_pair_nequip import build_model
 
     workdir = Path(tempfile.mkdtemp(prefix="bench_routes_"))
-    elements = write_system(workdir)
+    elements, n_atoms = write_system(workdir)
     models = {"given": Path(a.model).resolve()} if a.model else {arch: build_model(workdir, arch) for arch in a.arch}
     import torch
 
-    result = {"n_atoms": 1019, "threads": a.threads, "rounds": a.rounds, "warm": a.warm, "steps": a.steps,
+    result = {"n_atoms": n_atoms, "threads": a.threads, "rounds": a.rounds, "warm": a.warm, "steps": a.steps,
               "torch": torch.__version__, "cpu": _cpu_name(), "loadavg_before": os.getloadavg(), "models": {}}
     for arch, model in models.items():
         per_round = {r: [] for r in a.routes}
@@ -149,7 +161,7 @@ def main(argv=None) -> int:
         result["models"][arch] = {"file": str(model), **summary}
     result["loadavg_after"] = os.getloadavg()
 
-    print(f"\n1019 atoms, {a.threads} threads, {a.rounds} rounds x {a.steps} timed steps, each route its own process")
+    print(f"\n{n_atoms} atoms, {a.threads} threads, {a.rounds} rounds x {a.steps} timed steps, each route its own process")
     print("| model | route | median ms/step | min-max | user s | sys s |")
     print("|---|---|---|---|---|---|")
     for arch, res in result["models"].items():
