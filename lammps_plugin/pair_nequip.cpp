@@ -58,7 +58,7 @@ void PairNequIP::allocate() {
 }
 
 /* pair_style nequip [device ...] [ensemble mean|first] [halt_fmax F] [halt_sigma S] [halt_file FILE]
-                     [halt_frames K] [halt_every N] [interaction_blocks L] [graph auto|images|ghosts] */
+                     [halt_frames K] [halt_every N] [sigma_every N] [interaction_blocks L] [graph auto|images|ghosts] */
 void PairNequIP::settings(int narg, char **arg) {
   int iarg = 0;
   auto value = [&](const char *key) -> const char * {
@@ -89,6 +89,10 @@ void PairNequIP::settings(int narg, char **arg) {
       halt_every_ = utils::inumeric(FLERR, value("halt_every"), false, lmp);
       if (halt_every_ < 1) error->all(FLERR, "pair_style nequip: halt_every must be >= 1");
       iarg += 2;
+    } else if (strcmp(arg[iarg], "sigma_every") == 0) {
+      sigma_every_ = utils::inumeric(FLERR, value("sigma_every"), false, lmp);
+      if (sigma_every_ < 1) error->all(FLERR, "pair_style nequip: sigma_every must be >= 1");
+      iarg += 2;
     } else if (strcmp(arg[iarg], "interaction_blocks") == 0) {
       blocks_keyword_ = utils::inumeric(FLERR, value("interaction_blocks"), false, lmp);
       if (blocks_keyword_ < 1)
@@ -116,7 +120,7 @@ void PairNequIP::settings(int narg, char **arg) {
     } else {
       error->all(FLERR,
                  "pair_style nequip: unknown keyword '{}' (keywords: device, ensemble, halt_fmax, halt_sigma, "
-                 "halt_file, halt_frames, halt_every, interaction_blocks, graph, malloc)",
+                 "halt_file, halt_frames, halt_every, sigma_every, interaction_blocks, graph, malloc)",
                  arg[iarg]);
     }
   }
@@ -195,9 +199,17 @@ void PairNequIP::coeff(int narg, char **arg) {
                  b.path, a.path, utils::join_words(b.type_names, " "), b.r_max, utils::join_words(a.type_names, " "),
                  a.r_max);
   }
+  if (sigma_every_ > 1 && n_models > 1 && !ensemble_first_)
+    error->all(FLERR, "pair_style nequip: sigma_every {} needs 'ensemble first' (the ensemble mean needs every "
+                      "member at every step)", sigma_every_);
   if (n_models > 1 && comm->me == 0) {
     utils::logmesg(lmp, "pair nequip: ensemble of {} models on one graph; dynamics from the {}\n", n_models,
                    ensemble_first_ ? "first model" : "ensemble mean");
+    if (sigma_every_ > 1)
+      utils::logmesg(lmp,
+                     "pair nequip: sigma_F from all {} models every {} steps (per-atom and global sigma_F between "
+                     "them are the last computed); {:.2f} model calls per step\n",
+                     n_models, sigma_every_, 1.0 + (n_models - 1.0) / sigma_every_);
     // the same file twice (or two copies of one model): sigma_F is then 0 and means nothing
     std::vector<std::string> contents;
     for (int m = 0; m < n_models; m++) {
@@ -336,6 +348,25 @@ void PairNequIP::combine_ensemble(int nlocal) {
     memory->create(fmean_, nmax_, "pair:fmean");
   }
   const int n3 = 3 * nlocal;
+  if (!sigma_now_) {  // between sigma_F steps (sigma_every, ensemble first): the first model alone
+    const auto &r = results_.front();
+    energy_atom_.assign(r.atomic_energy.begin(), r.atomic_energy.begin() + nlocal);
+    energy_ = r.energy;
+    std::copy(r.virial, r.virial + 9, virial9_);
+    has_virial_ = r.has_virial;
+    force_ = &r.forces;
+    const tagint *tag = atom->tag;
+    double fmax = 0.0;
+    for (int i = 0; i < nlocal; i++) {
+      // per-atom sigma_F of the last sigma_F step, by atom ID (0 for an atom that came from another rank since)
+      sigma_f_[i] = tag[i] < static_cast<tagint>(sigma_by_tag_.size()) ? sigma_by_tag_[tag[i]] : 0.0;
+      const double *fi = &r.forces[3 * i];
+      fmean_[i] = std::sqrt(fi[0] * fi[0] + fi[1] * fi[1] + fi[2] * fi[2]);
+      fmax = std::max(fmax, std::isfinite(fmean_[i]) ? fmean_[i] : INFINITY);
+    }
+    local_[2] = fmax;  // max sigma_F, sum and count stay those of the last sigma_F step
+    return;
+  }
   mean_force_.assign(n3, 0.0);
   for (const auto &r : results_)
     for (int k = 0; k < n3; k++) mean_force_[k] += r.forces[k] / M;
@@ -372,7 +403,15 @@ void PairNequIP::combine_ensemble(int nlocal) {
   local_[1] = ssum;
   local_[2] = fmax;
   local_[3] = nlocal;
-  (void)M;
+  have_sigma_ = true;
+  if (sigma_every_ > 1 && M > 1) {  // kept by atom ID for the steps in between
+    const tagint *tag = atom->tag;
+    tagint tmax = 0;
+    for (int i = 0; i < nlocal; i++) tmax = std::max(tmax, tag[i]);
+    if (static_cast<tagint>(sigma_by_tag_.size()) <= tmax) sigma_by_tag_.resize(tmax + 1, 0.0);
+    std::fill(sigma_by_tag_.begin(), sigma_by_tag_.end(), 0.0);
+    for (int i = 0; i < nlocal; i++) sigma_by_tag_[tag[i]] = sigma_f_[i];
+  }
 }
 
 /* global max/mean sigma_F and max |F| over all ranks (halting is decided on them, the same on every rank);
@@ -682,7 +721,7 @@ void PairNequIP::compute_ghosts() {
   const int M = static_cast<int>(models_.size()), W = 3 * M;
   const size_t nn = node_atom_.size();
   fbuf_.assign(static_cast<size_t>(nall) * W, 0.0);
-  for (int m = 0; m < M; m++) {
+  for (int m = 0; m < n_eval_; m++) {
     auto &r = results_[m];
     double v[9] = {0};
     for (size_t k = 0; k < nn; k++) {
@@ -696,7 +735,7 @@ void PairNequIP::compute_ghosts() {
     r.has_virial = true;
   }
   comm->reverse_comm(this);
-  for (int m = 0; m < M; m++) {
+  for (int m = 0; m < n_eval_; m++) {
     auto &r = results_[m];
     r.forces.resize(3 * static_cast<size_t>(nlocal));
     for (int i = 0; i < nlocal; i++)
@@ -746,7 +785,10 @@ void PairNequIP::compute(int eflag, int vflag) {
   std::memcpy(cell_, cell, sizeof(cell));
   std::memcpy(g.cell, cell, sizeof(cell));
 
-  for (size_t m = 0; m < models_.size(); m++) {
+  const int M_all = static_cast<int>(models_.size());
+  sigma_now_ = M_all == 1 || sigma_every_ == 1 || !have_sigma_ || update->ntimestep % sigma_every_ == 0;
+  n_eval_ = sigma_now_ ? M_all : 1;
+  for (int m = 0; m < n_eval_; m++) {
     try {
       if (!ghost_mode_) {
         models_[m]->compute(g, results_[m]);
@@ -793,7 +835,7 @@ void PairNequIP::compute(int eflag, int vflag) {
   remember_frame(false);
   if (!halted_ && halt_fmax_ > 0 && global_[2] > halt_fmax_)
     halt(fmt::format("max |F| = {:.4g} eV/A > halt_fmax {:.4g}", global_[2], halt_fmax_));
-  else if (!halted_ && halt_sigma_ > 0 && global_[0] > halt_sigma_)
+  else if (!halted_ && sigma_now_ && halt_sigma_ > 0 && global_[0] > halt_sigma_)
     halt(fmt::format("max sigma_F = {:.4g} eV/A > halt_sigma {:.4g}", global_[0], halt_sigma_));
 
   if (eflag_global) eng_vdwl += energy_;

@@ -86,6 +86,11 @@ class PairNequIP : public Pair {
   double halt_sigma_ = 0.0;            // eV/A; <= 0 switches the check off
   std::string halt_file_ = "nequip_halt.extxyz";
   int halt_frames_ = 5, halt_every_ = 10;
+  int sigma_every_ = 1;                // with ensemble first: all members (sigma_F) every N steps, else the first
+  bool sigma_now_ = true;              // this call evaluates every member
+  int n_eval_ = 0;                     // members evaluated in this call
+  bool have_sigma_ = false;            // sigma_F computed at least once
+  std::vector<double> sigma_by_tag_;   // last sigma_F per atom ID on this rank (between sigma_F steps)
   bool halted_ = false;
   std::vector<int> type_map_;           // LAMMPS type (1..ntypes) -> model type index, -1 for NULL
   std::vector<double> cutsq_model_;     // model type (centre, neighbour) -> cutoff^2, row-major

@@ -12,7 +12,7 @@ from ase.io import read, write
 from beamheat.cli import run
 from beamheat.lammps_run import single_point
 from beamheat.lammps_log import read_thermo
-from helpers import rattled, run_lmp
+from helpers import rattled, run_lmp, run_lmp_file
 from models.ensemble import sigma_f
 from models.rerun import main as rerun_main
 from models.select import SelectionRule, pick_indices
@@ -84,6 +84,58 @@ run 60
     assert last[0] == 60 and last[6] == 3
     assert last[3] == pytest.approx(rr["sigma_f"][-1].max(), abs=1e-6)
     assert last[4] == pytest.approx(rr["sigma_f"][-1].mean(), abs=1e-6)
+
+
+def _md_first(tmp_path, files, sigma_every, name):
+    """60 NVE steps driven by the first member; thermo and per-atom sigma_F every 10 steps."""
+    (tmp_path / f"in.{name}").write_text(f"""units metal
+atom_style atomic
+read_data au.data
+pair_style nequip ensemble first sigma_every {sigma_every}
+pair_coeff * * {files} Au
+fix sf all pair 10 nequip sigma_f 0 fmean 0
+compute sig all pair nequip
+dump d all custom 10 {name}.dump id x y z f_sf[1] f_sf[2]
+dump_modify d sort id format float %20.15g
+velocity all create 700 5 mom yes rot yes
+fix nve all nve
+timestep 0.002
+thermo_style custom step pe etotal c_sig[1] c_sig[2] c_sig[3]
+thermo_modify format float %.14g
+thermo 10
+run 60
+""")
+    proc = run_lmp_file(tmp_path / f"in.{name}", tmp_path, {}, log=f"log.{name}")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    cols = ["Step", "PotEng", "TotEng", "c_sig[1]", "c_sig[2]", "c_sig[3]"]
+    th = read_thermo(tmp_path / f"log.{name}", cols)
+    return proc.stdout, np.array([[float(v) for v in th[c]] for c in cols]), (tmp_path / f"{name}.dump").read_text()
+
+
+def test_sigma_every_is_exact_on_its_steps_and_cheaper(tmp_path, ensemble_models):
+    """ensemble first + sigma_every 10: the trajectory is the first member's (as with every member every step), and
+    sigma_F on every 10th step is eq. 2 of all members there, the same numbers as computing it at every step."""
+    au_data(tmp_path)
+    files = " ".join(map(str, ensemble_models))
+    out1, th1, dump1 = _md_first(tmp_path, files, 1, "every1")
+    out10, th10, dump10 = _md_first(tmp_path, files, 10, "every10")
+    assert "sigma_F from all 3 models every 10 steps" in out10 and "1.20 model calls per step" in out10
+    assert th1.shape[1] == 7 and th1[3, 1:].max() > 1e-3
+    np.testing.assert_array_equal(th10, th1)
+    assert dump10 == dump1
+
+
+def test_sigma_every_needs_ensemble_first(tmp_path, ensemble_models):
+    au_data(tmp_path)
+    files = " ".join(map(str, ensemble_models))
+    proc = run_lmp(f"""units metal
+atom_style atomic
+read_data au.data
+pair_style nequip sigma_every 10
+pair_coeff * * {files} Au
+""", tmp_path)
+    assert proc.returncode != 0
+    assert "sigma_every 10 needs 'ensemble first'" in proc.stdout
 
 
 def test_halt_on_bad_configuration(tmp_path, ensemble_models):
