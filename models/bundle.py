@@ -1,0 +1,134 @@
+"""Bundle the last generation of an active-learning loop (models.loop) as a ready ensemble folder.
+
+    python -m models.bundle runs/bundled_au_hbn models/bundled/au_hbn [--generation N] [--force]
+
+Copies the deployed members (member_*.nequip.pth, portable TorchScript) of the last generation whose deploy and
+evaluate stages are done (or --generation N), writes every labelled frame the loop made (all generations'
+labels.extxyz, teacher energies and forces) to labels.extxyz.gz, and metrics.json: per generation the counts, the
+fixed-test-split errors of each member and of the ensemble, the exploration's halted fraction, and the file hashes.
+The loop's YAML, README and the rest of DEST are left as they are; existing member files, labels or metrics are
+replaced only with --force.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
+
+from models.data import file_hash, write_json
+
+
+def generations(loop_dir: Path) -> list[dict]:
+    out = []
+    for d in sorted(loop_dir.glob("gen_[0-9][0-9][0-9]")):
+        path = d / "manifest.json"
+        if path.is_file():
+            try:
+                m = json.loads(path.read_text())
+            except json.JSONDecodeError as e:
+                raise UserError(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from None
+            m["dir"] = d
+            out.append(m)
+    if not out:
+        raise UserError(f"{loop_dir}: no generation folders (gen_NNN/manifest.json); run python -m models.loop first")
+    return out
+
+
+def finished(m: dict) -> bool:
+    st = m.get("stages", {})
+    return all(st.get(s, {}).get("state") == "done" for s in ("deploy", "evaluate"))
+
+
+def gen_summary(m: dict) -> dict:
+    test = m.get("metrics", {}).get("test", {})
+    ens = test.get("ensemble", {})
+    return {"generation": m["generation"], "counts": m.get("counts", {}),
+            "test_frames": test.get("n_frames"), "test_atoms": test.get("n_atoms"),
+            "members": test.get("members", []), "ensemble": ens,
+            "explore": m.get("metrics", {}).get("explore", {}),
+            "spearman": m.get("metrics", {}).get("spearman", m.get("metrics", {}).get("rho", {})),
+            "wall_s": {s: v.get("wall_s") for s, v in m.get("stages", {}).items()}}
+
+
+def bundle(loop_dir: Path, dest: Path, generation: int | None = None, force: bool = False) -> dict:
+    gens = generations(loop_dir)
+    if generation is None:
+        done = [m for m in gens if finished(m)]
+        if not done:
+            raise UserError(f"{loop_dir}: no generation has finished deploy and evaluate yet")
+        chosen = done[-1]
+    else:
+        match = [m for m in gens if m["generation"] == generation]
+        if not match or not finished(match[0]):
+            raise UserError(f"{loop_dir}: generation {generation} does not exist or has not finished deploy/evaluate")
+        chosen = match[0]
+    models = [Path(p) for p in chosen["stages"]["deploy"]["outputs"]["models"]]
+    missing = [str(p) for p in models if not p.is_file()]
+    if missing:
+        raise UserError(f"{missing[0]}: deployed member missing (re-run python -m models.loop)")
+    dest.mkdir(parents=True, exist_ok=True)
+    targets = [dest / f"member_{k}.nequip.pth" for k in range(len(models))] + [dest / "labels.extxyz.gz",
+                                                                                dest / "metrics.json"]
+    exists = [str(t) for t in targets if t.exists()]
+    if exists and not force:
+        raise UserError(f"{exists[0]}: exists; refusing to overwrite (--force replaces the bundle)")
+    for stale in dest.glob("member_*.nequip.pth"):
+        stale.unlink()
+    for k, src in enumerate(models):
+        tmp = dest / f".member_{k}.nequip.pth.tmp"
+        shutil.copyfile(src, tmp)
+        tmp.replace(dest / f"member_{k}.nequip.pth")
+    # every labelled frame of every generation up to the chosen one, in generation order
+    chunks, n_frames = [], 0
+    for m in gens:
+        if m["generation"] > chosen["generation"]:
+            break
+        lab = m["dir"] / "labels.extxyz"
+        if lab.is_file():
+            text = lab.read_text()
+            chunks.append(text)
+            n_frames += sum(1 for line in text.splitlines() if "Properties=" in line)
+    tmp = dest / ".labels.extxyz.gz.tmp"
+    tmp.write_bytes(gzip.compress("".join(chunks).encode(), mtime=0))
+    tmp.replace(dest / "labels.extxyz.gz")
+    metrics = {
+        "loop": str(loop_dir), "generation": chosen["generation"], "n_members": len(models),
+        "members": {f"member_{k}.nequip.pth": file_hash(dest / f"member_{k}.nequip.pth") for k in range(len(models))},
+        "n_labelled_frames": n_frames,
+        "generations": [gen_summary(m) for m in gens if m["generation"] <= chosen["generation"]],
+    }
+    write_json(dest / "metrics.json", metrics)
+    return metrics
+
+
+def parse_args(argv=None):
+    p = ArgumentParser(prog="python -m models.bundle", description=__doc__.split("\n\n")[0],
+                       epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
+    p.add_argument("loop_dir", type=Path, help="the loop's output folder (its YAML's out:)")
+    p.add_argument("dest", type=Path, help="the bundle folder, e.g. models/bundled/au_hbn")
+    p.add_argument("--generation", type=int, help="bundle this generation (default: the last finished one)")
+    p.add_argument("--force", action="store_true", help="replace existing members, labels and metrics in DEST")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    a = parse_args(argv)
+    if not a.loop_dir.is_dir():
+        raise UserError(f"{a.loop_dir}: no such loop folder")
+    m = bundle(a.loop_dir, a.dest, a.generation, a.force)
+    g = m["generations"][-1]
+    ens = g.get("ensemble") or {}
+    rmse = ens.get("force_rmse_eV_per_A")
+    print(f"bundled generation {m['generation']} of {a.loop_dir}: {m['n_members']} members, "
+          f"{m['n_labelled_frames']} labelled frames"
+          + (f", ensemble force RMSE {rmse:.4f} eV/Å on the fixed test split" if rmse is not None else "")
+          + f" -> {a.dest}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(main))
