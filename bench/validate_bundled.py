@@ -17,8 +17,10 @@ Seeds: SEED0 + 1000·i, i = 1..--seeds. The long run (student only): OUT/nequip_
 Quantities (student vs teacher):
   k     interfacial conductance, eV/(nm² ps K): python -m analysis.fit_k on each potential's runs (combined k and
         its 1-σ error). Criterion |k_s - k_t| <= 0.2 k_t.
-  c_p   NP heat capacity per atom, eV/K: fit_k's per-run cp_eV_per_K (dE_np/dT_np of the NVE segment); mean over
-        runs, error std/sqrt(n) (one run: fit_k's own regression error). Criterion within 10 %.
+  c_p   NP heat capacity per atom, eV/K, at equilibrium: the particle alone (support atoms deleted), Langevin at
+        --cp-T (500 and 700 K, around the 600 K of the protocol), --cp-ps of production after 5 ps; c_p =
+        (<E>(T2) - <E>(T1)) / ((T2 - T1) N), each <E> with the error of 10 block means. Criterion within 10 %.
+        (fit_k's per-run dE_np/dT_np over the short NVE window is recorded too, but it is far noisier.)
   drift NVE energy drift, meV/atom/ps: least-squares slope of TotEng vs Time over the nve_contact block of each
         log (read through beamheat.lammps_log), divided by the atom count; mean and max |drift| per potential.
   halts the long student run (--long-ps of NVE at 600/300 K): pair nequip's halt warning ("pair nequip:
@@ -100,6 +102,9 @@ def parse_args(argv=None):
     r.add_argument("--nve-ps", type=float, default=100.0, help="NVE after contact per run, ps (default 100)")
     r.add_argument("--long-ps", type=float, default=200.0, help="NVE of the long student run, ps (default 200)")
     r.add_argument("--skip-long", action="store_true", help="no long student run (no halt statistics)")
+    r.add_argument("--cp-ps", type=float, default=40.0, help="production per temperature for c_p, ps (default 40)")
+    r.add_argument("--cp-T", type=float, nargs=2, default=[500.0, 700.0], metavar=("T1", "T2"),
+                   help="the two temperatures of the c_p runs, K (default 500 700)")
     r.add_argument("--jobs", type=int, default=2, help="LAMMPS processes at a time, 1 thread each (default 2)")
     m = p.add_argument_group("student")
     m.add_argument("--model", help='compiled model file(s), space separated: passed as -var model "F1 F2 ..." '
@@ -190,6 +195,77 @@ def run_job(job: Job) -> Job:
                       "error": job.error})
     say(f"{job.name}: finished in {job.wall_s:.1f} s" + (f" -- FAILED ({job.error})" if job.error else ""))
     return job
+
+CP_INPUT = """# bench/validate_bundled.py: equilibrium energy of the particle alone at one temperature (c_p)
+units           metal
+atom_style      atomic
+boundary        p p m
+read_data       ${data}
+group           support type 2 3
+delete_atoms    group support
+variable        thermo_extra string ""
+variable        dump_extra string ""
+include         ${inputs}/potentials/${potential}.in
+neighbor        2.0 bin
+timestep        0.002
+velocity        all create ${T} ${seed} mom yes rot yes dist gaussian
+fix             heat all langevin ${T} ${T} 0.2 $(v_seed+1) zero yes
+fix             integrate all nve
+thermo_style    custom step time temp pe etotal
+thermo_modify   norm no flush yes
+thermo          50
+print           "beamheat: stage cp_equilibrate T=${T}"
+run             2500
+print           "beamheat: stage cp_production T=${T}"
+run             $(round(v_t_ps/0.002))
+print           "beamheat: stage done"
+"""
+
+
+def cp_command(a, potential: str, T: float, data: Path, models: list[Path], inp: Path) -> list[str]:
+    bindir = Path(sys.executable).parent
+    cmd = [str(bindir / "mpirun"), "-np", "1", str(bindir / "lmp"), "-in", str(inp), "-log", "log.lammps",
+           "-screen", "none", "-var", "inputs", str(ROOT / "lammps_inputs"), "-var", "data", str(data),
+           "-var", "potential", potential, "-var", "seed", str(a.seed0), "-var", "T", fmt(T),
+           "-var", "t_ps", fmt(a.cp_ps)]
+    if potential == STUDENT:
+        if models:
+            cmd += ["-var", "model", " ".join(map(str, models))]
+        if a.nequip_options is not None:
+            cmd += ["-var", "nequip_options", a.nequip_options]
+    return cmd
+
+
+def mean_energy(log: Path, n_blocks: int = 10) -> dict:
+    """<TotEng> and <Temp> of the cp_production block, with the error from n_blocks block means."""
+    th = thermo(log, ["Step", "Time", "Temp", "TotEng"], [])
+    prod = [int(b) for b in dict.fromkeys(th.block.tolist()) if th.stage_name(int(b)) == "cp_production"]
+    if not prod:
+        raise UserError(f"{log}: no cp_production block")
+    sel = th.block == prod[-1]
+    e, t = np.asarray(th["TotEng"][sel]), np.asarray(th["Temp"][sel])
+    if len(e) < 2 * n_blocks:
+        raise UserError(f"{log}: {len(e)} thermo rows in cp_production: too few")
+    blocks = np.array([b.mean() for b in np.array_split(e, n_blocks)])
+    return {"E_eV": float(e.mean()), "E_err_eV": float(blocks.std(ddof=1) / math.sqrt(n_blocks)),
+            "T_K": float(t.mean()), "rows": int(len(e))}
+
+
+def cp_for_potential(jobs: list[Job], n_np: int) -> dict:
+    (lo, hi) = sorted(jobs, key=lambda j: j.info["T"])
+    try:
+        e1, e2 = mean_energy(lo.log), mean_energy(hi.log)
+    except (LogError, UserError) as e:
+        return {"error": str(e).splitlines()[0]}
+    dT = hi.info["T"] - lo.info["T"]
+    cp = (e2["E_eV"] - e1["E_eV"]) / (dT * n_np)
+    err = math.hypot(e1["E_err_eV"], e2["E_err_eV"]) / (dT * n_np)
+    halted = [j.name for j in (lo, hi) if halt_lines(j.log)]
+    out = {"mean_eV_per_K": cp, "err_eV_per_K": err, "method": "equilibrium <E>(T) of the particle alone",
+           "T_K": [lo.info["T"], hi.info["T"]], "E": [e1, e2], "runs": [lo.name, hi.name]}
+    if halted:
+        out["error"] = f"halted: {', '.join(halted)}"
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ log analysis
@@ -460,6 +536,10 @@ def markdown(res: dict) -> str:
         ratio = _pm(c.get("ratio"), c.get("ratio_err"), 3)
         L.append(f"| {name} ({unit}) | {_pm(c['teacher'], c['teacher_err'])} | {_pm(c['student'], c['student_err'])}"
                  f" | {ratio} | within {c['tolerance'] * 100:g} % | **{c['verdict']}** |")
+    cpt = res["cp"][TEACHER]
+    if cpt.get("T_K"):
+        L += ["", f"c_p: the particle alone at equilibrium, (<E>({cpt['T_K'][1]:g} K) - <E>({cpt['T_K'][0]:g} K)) / "
+              f"(ΔT N), {s['cp_ps']:g} ps of Langevin production each, errors from 10 block means."]
     for q in ("k", "cp"):
         c = res["comparison"][q]
         if c.get("errors"):
@@ -526,6 +606,11 @@ def main(argv=None) -> int:
     v.positive("--therm-ps", a.therm_ps, "ps")
     v.positive("--nve-ps", a.nve_ps, "ps")
     v.positive("--long-ps", a.long_ps, "ps")
+    v.positive("--cp-ps", a.cp_ps, "ps")
+    for T in a.cp_T:
+        v.positive("--cp-T", T, "K")
+    if a.cp_T[0] == a.cp_T[1]:
+        raise UserError("--cp-T: the two temperatures must differ")
     v.positive("--diameter-nm", a.diameter_nm, "nm")
     v.nonnegative("--margin-A", a.margin_A, "Å")
     bindir = Path(sys.executable).parent
@@ -547,9 +632,10 @@ def main(argv=None) -> int:
 
     settings = {"diameter_nm": a.diameter_nm, "margin_A": a.margin_A, "height_ratio": 0.7, "support": "hbn",
                 "seeds": a.seeds, "seed0": a.seed0, "therm_ps": a.therm_ps, "nve_ps": a.nve_ps,
-                "long_ps": a.long_ps, "skip_long": a.skip_long, "jobs": a.jobs,
+                "long_ps": a.long_ps, "skip_long": a.skip_long, "cp_ps": a.cp_ps, "cp_T": list(a.cp_T), "jobs": a.jobs,
                 "model": " ".join(map(str, models)) or None, "nequip_options": a.nequip_options}
-    protocol_keys = ("diameter_nm", "margin_A", "height_ratio", "support", "therm_ps", "nve_ps", "long_ps",
+    protocol_keys = ("diameter_nm", "margin_A", "height_ratio", "support", "therm_ps", "nve_ps", "long_ps", "cp_ps",
+                     "cp_T",
                      "model", "nequip_options", "seed0")
     sfile = out / "settings.json"
     if sfile.is_file():
@@ -587,8 +673,12 @@ def main(argv=None) -> int:
         s = seeds[0]
         jobs.insert(0, Job(STUDENT, s, a.long_ps, out / f"{STUDENT}_long_{s}",
                            lmp_command(a, STUDENT, s, a.long_ps, data, models), kind="long"))
+    cp_in = out / "cp.in"
+    atomic_write(cp_in, CP_INPUT)
+    cp_jobs = [Job(pot, a.seed0, 0.0, out / f"cp_{pot}_{fmt(T)}K", cp_command(a, pot, T, data, models, cp_in),
+                   kind="cp", info={"T": T}) for pot in (TEACHER, STUDENT) for T in a.cp_T]
     with ThreadPoolExecutor(max_workers=a.jobs) as pool:
-        list(pool.map(run_job, jobs))
+        list(pool.map(run_job, jobs[:1] + cp_jobs + jobs[1:]))
     say("all runs finished; analysing")
 
     rows = {TEACHER: [], STUDENT: []}
@@ -614,6 +704,7 @@ def main(argv=None) -> int:
                                            for q in ("all", "interface", "worst10", "max")}
 
     comparison = {}
+    cps = {pot: cp_for_potential([j for j in cp_jobs if j.potential == pot], n_np) for pot in (TEACHER, STUDENT)}
     for q, tol in (("k", K_TOL), ("cp", CP_TOL)):
         vals, errs = {}, {}
         for pot in (TEACHER, STUDENT):
@@ -623,11 +714,9 @@ def main(argv=None) -> int:
                 if kr.get("error"):
                     errs[pot] = kr["error"]
             else:
-                cp = kr.get("cp") or {}
+                cp = cps[pot]
                 vals[pot] = (cp.get("mean_eV_per_K"), cp.get("err_eV_per_K"))
-                if kr.get("error") and not cp.get("mean_eV_per_K"):
-                    errs[pot] = kr["error"]
-                elif cp.get("error"):
+                if cp.get("error"):
                     errs[pot] = cp["error"]
         c = {"teacher": vals[TEACHER][0], "teacher_err": vals[TEACHER][1], "student": vals[STUDENT][0],
              "student_err": vals[STUDENT][1],
@@ -655,11 +744,11 @@ def main(argv=None) -> int:
         "machine": machine, "wall_s": time.perf_counter() - _t0,
         "system": {"data": str(data), "geometry": str(geometry), "n_atoms": n_atoms, "n_atoms_np": n_np,
                    "n_atoms_support": n_sub, "A_nm2": geo.get("A_nm2"), "np_types": np_types},
-        "comparison": comparison, "k": ks, "drift": drift, "runs": rows, "long": long_row, "sigma_f": sig,
+        "comparison": comparison, "k": ks, "cp": cps, "drift": drift, "runs": rows, "long": long_row, "sigma_f": sig,
         "halt_text": HALT_TEXT.decode(),
         "commands": {"build": shlex.join(build_cmd),
                      "runs": [{"run": j.name, "cwd": str(j.dir), "command": shlex.join(j.cmd), "env": "OMP_NUM_THREADS=1",
-                               "wall_s": j.wall_s, "rerun": not j.skipped} for j in jobs],
+                               "wall_s": j.wall_s, "rerun": not j.skipped} for j in jobs + cp_jobs],
                      "fit_k": [c for pot in (TEACHER, STUDENT) for c in ks[pot]["commands"]]},
     }
     write_json(res_json, result)

@@ -25,6 +25,12 @@ nve_ps="${1:-15}"
 seeds="${2:-2}"
 therm_ps="${3:-5}"
 jobs="${BEAMHEAT_JOBS:-$(nproc)}"
+for x in "$nve_ps" "$therm_ps"; do
+  [[ "$x" =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] && [[ ! "$x" =~ ^0*\.?0*$ ]] || {
+    echo "error: scripts/demo.sh: NVE_PS and THERM_PS must be positive numbers of ps, not '$x'" >&2; exit 2; }
+done
+[[ "$seeds" =~ ^[1-9][0-9]*$ ]] || { echo "error: scripts/demo.sh: SEEDS must be a whole number >= 1, not '$seeds'" >&2; exit 2; }
+[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "error: scripts/demo.sh: BEAMHEAT_JOBS must be a whole number >= 1, not '$jobs'" >&2; exit 2; }
 root="$PWD"
 out="${BEAMHEAT_DEMO_OUT:-runs/demo}"
 if [ -e "$out" ]; then  # never overwrite an earlier result: keep it as a numbered backup

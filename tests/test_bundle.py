@@ -1,0 +1,81 @@
+"""models.bundle: a finished loop generation becomes a ready ensemble folder (members, all labels, metrics)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+from ase.build import bulk
+from ase.calculators.emt import EMT
+from ase.io import read, write
+
+from beamheat.cli import run
+from models.bundle import main as bundle_main
+
+
+def fake_loop(root, n_gen=2, finished_last=True):
+    for g in range(n_gen):
+        d = root / f"gen_{g:03d}"
+        (d / "deploy").mkdir(parents=True)
+        models = []
+        for k in range(3):
+            p = d / "deploy" / f"member_{k}.nequip.pth"
+            p.write_bytes(f"model {g} {k}".encode())
+            models.append(str(p))
+        frames = []
+        for i in range(2 + g):
+            a = bulk("Cu", "fcc", a=3.6 + 0.01 * i, cubic=True)
+            a.calc = EMT()
+            a.get_forces()
+            frames.append(a)
+        write(d / "labels.extxyz", frames)
+        done = {"state": "done", "wall_s": 1.0}
+        stages = {"label": done, "train": done, "deploy": {**done, "outputs": {"models": models}},
+                  "evaluate": done if (g < n_gen - 1 or finished_last) else {"state": "pending"}}
+        (d / "manifest.json").write_text(json.dumps({
+            "generation": g, "stages": stages, "counts": {"n_labelled": 2 + g},
+            "metrics": {"test": {"n_frames": 4, "ensemble": {"force_rmse_eV_per_A": 0.2 - 0.05 * g}}}}))
+    return root
+
+
+def test_bundle_takes_the_last_finished_generation_and_every_label(tmp_path, capsys):
+    loop = fake_loop(tmp_path / "loop")
+    dest = tmp_path / "bundle"
+    assert run(bundle_main, [str(loop), str(dest)]) == 0
+    assert "bundled generation 1" in capsys.readouterr().out
+    assert [(dest / f"member_{k}.nequip.pth").read_bytes() for k in range(3)] == [b"model 1 0", b"model 1 1",
+                                                                                   b"model 1 2"]
+    frames = read(gzip.open(dest / "labels.extxyz.gz", "rt"), index=":", format="extxyz")
+    assert len(frames) == 2 + 3
+    m = json.loads((dest / "metrics.json").read_text())
+    assert m["generation"] == 1 and m["n_members"] == 3 and m["n_labelled_frames"] == 5
+    assert [g["ensemble"]["force_rmse_eV_per_A"] for g in m["generations"]] == pytest.approx([0.2, 0.15])
+    # never overwritten without --force; with it, an earlier generation on request
+    before = (dest / "metrics.json").read_text()
+    assert run(bundle_main, [str(loop), str(dest)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "member_0.nequip.pth: exists" in err and "--force" in err
+    assert (dest / "metrics.json").read_text() == before
+    assert run(bundle_main, [str(loop), str(dest), "--generation", "0", "--force"]) == 0
+    assert (dest / "member_0.nequip.pth").read_bytes() == b"model 0 0"
+    assert json.loads((dest / "metrics.json").read_text())["n_labelled_frames"] == 2
+
+
+def test_bundle_errors(tmp_path, capsys):
+    assert run(bundle_main, [str(tmp_path / "nope"), str(tmp_path / "b")]) == 1
+    assert "no such loop folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert run(bundle_main, [str(tmp_path / "empty"), str(tmp_path / "b")]) == 1
+    assert "no generation folders" in capsys.readouterr().err
+    loop = fake_loop(tmp_path / "loop", n_gen=1, finished_last=False)
+    assert run(bundle_main, [str(loop), str(tmp_path / "b")]) == 1
+    assert "no generation has finished" in capsys.readouterr().err
+    loop2 = fake_loop(tmp_path / "loop2")
+    assert run(bundle_main, [str(loop2), str(tmp_path / "b"), "--generation", "7"]) == 1
+    assert "generation 7 does not exist" in capsys.readouterr().err
+    (loop2 / "gen_001" / "manifest.json").write_text("{not json")
+    assert run(bundle_main, [str(loop2), str(tmp_path / "b")]) == 1
+    err = capsys.readouterr().err
+    assert "gen_001/manifest.json: not valid JSON" in err and "Traceback" not in err
+    assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
