@@ -151,19 +151,25 @@ def log_done(log: Path) -> bool:
     return data.startswith(DONE_MARK) or (b"\n" + DONE_MARK) in data
 
 
-def lmp_command(a, potential: str, seed: int, t_nve_ps: float, data: Path, models: list[Path]) -> list[str]:
+def lmp_command(a, potential: str, data: Path, models: list[Path], inp: Path = INPUT, **var) -> list[str]:
+    """`mpirun -np 1 lmp -in INP` with the inputs, data, potential (and the student's model and options) and VAR."""
     bindir = Path(sys.executable).parent
-    cmd = [str(bindir / "mpirun"), "-np", "1", str(bindir / "lmp"), "-in", str(INPUT),
+    cmd = [str(bindir / "mpirun"), "-np", "1", str(bindir / "lmp"), "-in", str(inp),
            "-log", "log.lammps", "-screen", "none",
-           "-var", "inputs", str(ROOT / "lammps_inputs"), "-var", "data", str(data),
-           "-var", "potential", potential, "-var", "seed", str(seed), "-var", "t_therm_ps", fmt(a.therm_ps),
-           "-var", "t_nve_ps", fmt(t_nve_ps), "-var", "dump_ps", "1"]
+           "-var", "inputs", str(ROOT / "lammps_inputs"), "-var", "data", str(data), "-var", "potential", potential]
+    for k, val in var.items():
+        cmd += ["-var", k, fmt(val) if isinstance(val, float) else str(val)]
     if potential == STUDENT:
         if models:
             cmd += ["-var", "model", " ".join(map(str, models))]
         if a.nequip_options is not None:
             cmd += ["-var", "nequip_options", a.nequip_options]
     return cmd
+
+
+def ht_command(a, potential: str, seed: int, t_nve_ps: float, data: Path, models: list[Path]) -> list[str]:
+    return lmp_command(a, potential, data, models, seed=seed, t_therm_ps=float(a.therm_ps),
+                       t_nve_ps=float(t_nve_ps), dump_ps=1)
 
 
 def run_job(job: Job) -> Job:
@@ -223,17 +229,7 @@ print           "beamheat: stage done"
 
 
 def cp_command(a, potential: str, T: float, data: Path, models: list[Path], inp: Path) -> list[str]:
-    bindir = Path(sys.executable).parent
-    cmd = [str(bindir / "mpirun"), "-np", "1", str(bindir / "lmp"), "-in", str(inp), "-log", "log.lammps",
-           "-screen", "none", "-var", "inputs", str(ROOT / "lammps_inputs"), "-var", "data", str(data),
-           "-var", "potential", potential, "-var", "seed", str(a.seed0), "-var", "T", fmt(T),
-           "-var", "t_ps", fmt(a.cp_ps)]
-    if potential == STUDENT:
-        if models:
-            cmd += ["-var", "model", " ".join(map(str, models))]
-        if a.nequip_options is not None:
-            cmd += ["-var", "nequip_options", a.nequip_options]
-    return cmd
+    return lmp_command(a, potential, data, models, inp, seed=a.seed0, T=float(T), t_ps=float(a.cp_ps))
 
 
 def mean_energy(log: Path, n_blocks: int = 10) -> dict:
@@ -667,12 +663,12 @@ def main(argv=None) -> int:
 
     # runs
     seeds = [a.seed0 + 1000 * i for i in range(1, a.seeds + 1)]
-    jobs = [Job(pot, s, a.nve_ps, out / f"{pot}_{s}", lmp_command(a, pot, s, a.nve_ps, data, models))
+    jobs = [Job(pot, s, a.nve_ps, out / f"{pot}_{s}", ht_command(a, pot, s, a.nve_ps, data, models))
             for s in seeds for pot in (TEACHER, STUDENT)]
     if not a.skip_long:
         s = seeds[0]
         jobs.insert(0, Job(STUDENT, s, a.long_ps, out / f"{STUDENT}_long_{s}",
-                           lmp_command(a, STUDENT, s, a.long_ps, data, models), kind="long"))
+                           ht_command(a, STUDENT, s, a.long_ps, data, models), kind="long"))
     cp_in = out / "cp.in"
     atomic_write(cp_in, CP_INPUT)
     cp_jobs = [Job(pot, a.seed0, 0.0, out / f"cp_{pot}_{fmt(T)}K", cp_command(a, pot, T, data, models, cp_in),
