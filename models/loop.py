@@ -47,7 +47,10 @@ The YAML (paths relative to the YAML's folder, the current folder, or the reposi
              kinds: [bulk, surface, particle, support, particle_on_support]}
   systems:  [{name: au_hbn, support: hbn, diameter_nm: 1.0, height_ratio: 0.7, margin_A: 4}]  # or {file: x.extxyz}
   protocols: [{name: anneal, kind: anneal, T_K: [600, 900], steps: 1000},
-              {name: heat, kind: heat_transfer, T_K: 600, T_support_K: 300, thermalise_steps: 500, steps: 1000}]
+              {name: heat, kind: heat_transfer, T_K: 600, T_support_K: 300, thermalise_steps: 500, steps: 1000},
+              {name: heat_relaxed, kind: heat_transfer, relax: true, from_generation: 4}]
+            # relax: minimise first (the minimiser's path is explored too); from_generation N (systems too): used
+            # from generation N on, so entries added to a running loop leave finished generations as they were
   explore:  {dump_every: 20, halt_fmax: 100, seed: 1, dt_ps: 0.002, ranks_per_run: 1}
   select:   {lo: 0.05, hi: 0.5, budget: 20, top_k: 6, last_n: 3, min_gap: 3}
   labeller: {kind: lammps, potential: classical_au_hbn}   # | {kind: emt} | {kind: gpaw, settings: {...}}
@@ -183,6 +186,13 @@ def load_config(path: Path, out: str | None = None) -> dict:
     for k, pr in enumerate(cfg["protocols"]):
         if pr.get("kind", "anneal") not in ("anneal", "heat_transfer"):
             raise LoopError(f"{path}: protocols[{k}].kind {pr.get('kind')!r}: choose anneal or heat_transfer")
+        if not isinstance(pr.get("relax", False), bool):
+            raise LoopError(f"{path}: protocols[{k}].relax must be true or false, not {pr.get('relax')!r}")
+    for key in ("systems", "protocols"):
+        for k, entry in enumerate(cfg[key]):
+            fg = entry.get("from_generation", 1)
+            if not isinstance(fg, int) or isinstance(fg, bool) or fg < 1:
+                raise LoopError(f"{path}: {key}[{k}].from_generation must be a whole number >= 1, not {fg!r}")
     if cfg["stop"]["generations"] is None or int(cfg["stop"]["generations"]) < 1:
         raise LoopError(f"{path}: stop.generations must be >= 1")
     return cfg
@@ -468,6 +478,13 @@ def _files_hash(paths) -> list[str]:
     return [file_hash(p) if Path(p).exists() else None for p in paths]
 
 
+def for_generation(cfg: dict, g: int) -> dict:
+    """The configuration generation g explores: systems and protocols with from_generation <= g (default 1), so
+    that entries added to a running loop leave the finished generations' inputs as they were."""
+    return {**cfg, "systems": [s for s in cfg["systems"] if s.get("from_generation", 1) <= g],
+            "protocols": [p for p in cfg["protocols"] if p.get("from_generation", 1) <= g]}
+
+
 def explore_runs(cfg: dict) -> list[dict]:
     runs = []
     for sysd in cfg["systems"]:
@@ -509,7 +526,8 @@ def _explore_jobs(cfg, work: Path, gen_dir: Path, g: int, models: list[Path]) ->
                "thermalise_steps": pr.get("thermalise_steps", 500), "steps": pr.get("steps", 1000),
                "dt_ps": pr.get("dt_ps", ex["dt_ps"]), "damp_ps": ex["damp_ps"],
                "seed": int(ex["seed"]) + 1000 * g + k + 1, "dump_every": ex["dump_every"],
-               "halt_sigma": ex["halt_sigma"], "halt_fmax": ex["halt_fmax"], "halt_frames": ex["halt_frames"]}
+               "halt_sigma": ex["halt_sigma"], "halt_fmax": ex["halt_fmax"], "halt_frames": ex["halt_frames"],
+               "relax": "yes" if pr.get("relax") else "no"}
         jobs.append({"index": k, "n_jobs": len(runs), "name": r["name"], "system": r["system"], "T_K": r["T_K"],
                      "dir": str(rdir), "var": {key: str(v) for key, v in var.items()},
                      "type_names": list(cfg["type_names"]), "timeout_s": ex["timeout_s"],
@@ -1048,12 +1066,13 @@ def run_loop(cfg: dict, force: bool = False, progress=print, world=None) -> list
         gen.save()
         if g > 0:
             models = _models(work, g - 1)
-            out = run_stage(gen, "explore", {"models_hash": _files_hash(models), "systems": cfg["systems"],
-                                             "protocols": cfg["protocols"],
+            cfg_g = for_generation(cfg, g)
+            out = run_stage(gen, "explore", {"models_hash": _files_hash(models), "systems": cfg_g["systems"],
+                                             "protocols": cfg_g["protocols"],
                                              "explore": {k: v for k, v in cfg["explore"].items()
                                                          if k != "ranks_per_run"},  # results do not depend on it
                                              "lo": cfg["select"]["lo"], "type_names": cfg["type_names"]},
-                            lambda: stage_explore(cfg, work, gen, models, progress, world), force, progress)
+                            lambda: stage_explore(cfg_g, work, gen, models, progress, world), force, progress)
             run_stage(gen, "select", {"explore_hash": _hash(out), "select": cfg["select"]},
                       lambda: stage_select(cfg, gen, progress), force, progress)
             label_in = {"candidates_hash": gen.stage("select")["outputs"]["candidates_hash"]}

@@ -171,6 +171,49 @@ def test_changed_inputs_are_refused_without_force(killed_and_resumed, tmp_path):
     assert proc.stderr.strip().splitlines()[-1].startswith("error: gen_001: stage select finished with other inputs")
 
 
+def test_entries_from_a_later_generation_leave_finished_generations_alone(killed_and_resumed, tmp_path):
+    """A system and a protocol added with from_generation 3 to the finished 2-generation loop: rerun with --force
+    (the YAML changed), every finished stage keeps its inputs, so nothing is redone."""
+    import shutil
+
+    o = killed_and_resumed
+    work = tmp_path / "work"
+    shutil.copytree(o["work"], work)
+    before = {g: manifest(work, g) for g in (0, 1)}
+    extra = ("  - {name: au_big, support: hbn, diameter_nm: 1.0, height_ratio: 0.7, margin_A: 3, from_generation: 3}\n"
+             "protocols:\n")
+    text = o["cfg"].read_text().replace(f"out: {o['work']}", f"out: {work}").replace("protocols:\n", extra)
+    text = text.replace("steps: 200}", "steps: 200}\n  - {name: relaxed, kind: heat_transfer, relax: true, "
+                                        "steps: 50, from_generation: 3}")
+    cfg = tmp_path / "loop.yaml"
+    cfg.write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "models.loop", str(cfg), "--force"], cwd=ROOT, capture_output=True,
+                          text=True, env=_env(), timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    for g in (0, 1):
+        after = manifest(work, g)
+        for stage, st in before[g]["stages"].items():
+            assert after["stages"][stage]["finished"] == st["finished"], (g, stage)
+    assert "starting" not in proc.stdout
+
+
+def test_for_generation_and_its_checks(tmp_path):
+    from models.loop import LoopError, for_generation, load_config
+
+    cfg = {"systems": [{"name": "a"}, {"name": "b", "from_generation": 3}],
+           "protocols": [{"kind": "anneal"}, {"kind": "heat_transfer", "relax": True, "from_generation": 2}]}
+    assert [s["name"] for s in for_generation(cfg, 1)["systems"]] == ["a"]
+    assert len(for_generation(cfg, 2)["protocols"]) == 2 and len(for_generation(cfg, 2)["systems"]) == 1
+    assert len(for_generation(cfg, 3)["systems"]) == 2
+    for bad, msg in (("from_generation: 0", "from_generation must be a whole number >= 1"),
+                     ("from_generation: x", "from_generation must be a whole number >= 1"),
+                     ("relax: maybe", "relax must be true or false")):
+        y = tmp_path / "bad.yaml"
+        y.write_text(YAML.format(out=tmp_path / "w").replace("steps: 200}", f"steps: 200, {bad}}}"))
+        with pytest.raises(LoopError, match=msg):
+            load_config(y)
+
+
 def test_emt_and_lammps_labellers_store_once(tmp_path):
     from ase.calculators.emt import EMT
 
