@@ -417,6 +417,7 @@ def label_frames(frames, lab: dict, db_path: Path, type_names, progress=print, w
 class Generation:
     def __init__(self, work: Path, g: int):
         self.g = g
+        self.redo = False  # set by run_stage: the current stage is redone because its inputs changed
         self.dir = work / f"gen_{g:03d}"
         self.path = self.dir / "manifest.json"
         if self.path.exists():
@@ -441,6 +442,9 @@ def run_stage(gen: Generation, name: str, inputs: dict, fn, force: bool, progres
     """Run one stage unless it is done with the same inputs; record its state, input hash, outputs and wall time."""
     h = _hash(inputs)
     st = gen.stage(name)
+    # items a stage keeps between attempts (trained members) are redone only when its inputs changed: --force on
+    # an unchanged, interrupted stage resumes it
+    gen.redo = st["state"] in ("done", "running") and st.get("inputs_hash") not in (None, h)
     if st["state"] == "done":
         if st.get("inputs_hash") == h:
             progress(f"gen {gen.g} {name}: done ({st.get('wall_s', 0):.1f} s), skipped")
@@ -1088,7 +1092,7 @@ def run_loop(cfg: dict, force: bool = False, progress=print, world=None) -> list
             train_in["split_hash"] = file_hash(work / "gen_000" / "train" / "split.json")
             if cfg["train"]["finetune"]:
                 train_in["previous"] = Generation(work, g - 1).stage("train")["outputs"]["checkpoints_hash"]
-        tr = run_stage(gen, "train", train_in, lambda: stage_train(cfg, work, gen, force, progress), force, progress)
+        tr = run_stage(gen, "train", train_in, lambda: stage_train(cfg, work, gen, gen.redo, progress), force, progress)
         dep = run_stage(gen, "deploy", {"checkpoints_hash": tr["checkpoints_hash"]},
                         lambda: stage_deploy(gen, progress), force, progress)
         run_stage(gen, "evaluate", {"models_hash": dep["models_hash"], "lo": cfg["select"]["lo"],

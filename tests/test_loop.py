@@ -179,6 +179,13 @@ def test_entries_from_a_later_generation_leave_finished_generations_alone(killed
     o = killed_and_resumed
     work = tmp_path / "work"
     shutil.copytree(o["work"], work)
+    # and generation 1's training as if interrupted after its members finished: --force must resume it, keeping them
+    m1 = manifest(work, 1)
+    m1["stages"]["train"]["state"] = "running"
+    (work / "gen_001" / "manifest.json").write_text(json.dumps(m1))
+    ckpts = sorted((work / "gen_001" / "train").glob("member_*/model.ckpt"))
+    mtimes = [c.stat().st_mtime_ns for c in ckpts]
+    assert len(ckpts) == 2
     before = {g: manifest(work, g) for g in (0, 1)}
     extra = ("  - {name: au_big, support: hbn, diameter_nm: 1.0, height_ratio: 0.7, margin_A: 3, from_generation: 3}\n"
              "protocols:\n")
@@ -193,8 +200,10 @@ def test_entries_from_a_later_generation_leave_finished_generations_alone(killed
     for g in (0, 1):
         after = manifest(work, g)
         for stage, st in before[g]["stages"].items():
-            assert after["stages"][stage]["finished"] == st["finished"], (g, stage)
-    assert "starting" not in proc.stdout
+            if (g, stage) != (1, "train"):
+                assert after["stages"][stage]["finished"] == st["finished"], (g, stage)
+    assert "starting" not in proc.stdout and "gen 1 train: resuming" in proc.stdout
+    assert [c.stat().st_mtime_ns for c in ckpts] == mtimes   # no member trained again
 
 
 def test_for_generation_and_its_checks(tmp_path):
