@@ -211,12 +211,17 @@ def honest_interval(value: float, sigmas: dict[str, float], boot: np.ndarray | N
             "determined": determined}
 
 
-def combine_runs(values: np.ndarray, sigmas: np.ndarray) -> dict:
-    """Mean of independent runs of one system, with the larger of the standard error from their spread and the
-    error propagated from each run's own sigma."""
+def combine_runs(values: np.ndarray, sigmas: np.ndarray, weights: np.ndarray | None = None) -> dict:
+    """Weighted mean of independent runs of one system (equal weights by default), with the larger of the
+    standard error from their spread and the error propagated from each run's own sigma. For energy-balance runs
+    the weights are each run's integral of dT dt, so the mean is the pooled k = sum Q / (A sum int dT dt): a short
+    run counts for what it measured, and no weight depends on the run's own k or its error."""
     v, s = np.asarray(values, float), np.asarray(sigmas, float)
     n = len(v)
-    spread = float(np.std(v, ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-    propagated = float(np.sqrt(np.sum(s**2)) / n)
-    return {"mean": float(v.mean()), "n": n, "sigma_spread": spread, "sigma_propagated": propagated,
+    w = np.ones(n) if weights is None else np.asarray(weights, float)
+    W = w.sum()
+    mean = float(np.sum(w * v) / W)
+    spread = float(np.sqrt(np.sum(w**2 * (v - mean) ** 2) * n / (n - 1)) / W) if n > 1 else float("nan")
+    propagated = float(np.sqrt(np.sum(w**2 * s**2)) / W)
+    return {"mean": mean, "n": n, "sigma_spread": spread, "sigma_propagated": propagated,
             "std": float(np.std(v, ddof=1)) if n > 1 else float("nan")}

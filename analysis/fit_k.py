@@ -163,15 +163,15 @@ def main(argv=None) -> int:
     if len(results) > 1:
         out = combine(results)
         if out.k.k_eV_per_nm2_ps_K is None:
-            print(f"{len(results)} runs: none reliable, no combined k")
+            print(f"{len(results)} runs: none usable, no combined k")
         else:
-            print(f"{len(results)} runs, {out.n_runs_reliable} reliable: combined {fmt_k(out.k)} "
-                  f"[largest error: {out.k.k_err_source}]")
+            print(f"{len(results)} runs, {out.n_runs_reliable} determined alone, {out.n_runs_combined} averaged: "
+                  f"combined {fmt_k(out.k)} [largest error: {out.k.k_err_source}]")
         for ex in out.excluded_runs:
             print(f"  left out (unreliable): {ex['log']}: {'; '.join(ex['reasons'])}")
         for name, st in out.by_support.items():
             std = st.k_std_eV_per_nm2_ps_K
-            print(f"  support {name}: {st.n_runs} reliable runs, k = {st.k_mean_eV_per_nm2_ps_K:.4g}"
+            print(f"  support {name}: {st.n_runs} runs averaged, k = {st.k_mean_eV_per_nm2_ps_K:.4g}"
                   + (f" ± {std:.2g} (std)" if std is not None else "") + " eV/(nm² ps K)")
         print(f"  table: {', '.join(str(p) for p in write_table(results, out.by_support, table))}")
         if not out.reliable:

@@ -24,7 +24,7 @@ TABLE_COLUMNS = [
 
 
 def write_table(results: list[RunResult], by_support: dict[str, KStats], prefix: Path) -> list[Path]:
-    """Paper Table 3 style: V, A, c_p, k per run (CSV + markdown), then per-support mean +- std of reliable runs."""
+    """Paper Table 3 style: V, A, c_p, k per run (CSV + markdown), then per-support mean +- std of the averaged runs."""
     cols = TABLE_COLUMNS
     csv_path, md_path = prefix.with_suffix(".csv"), prefix.with_suffix(".md")
     rows = [[fn(r) for _, fn in cols] for r in results]
@@ -38,7 +38,7 @@ def write_table(results: list[RunResult], by_support: dict[str, KStats], prefix:
         return "" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
     lines = ["| " + " | ".join(c for c, _ in cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
-    lines += ["", "| support | reliable runs | k mean (eV/(nm² ps K)) | k std | k mean (MW/(m² K)) |",
+    lines += ["", "| support | runs averaged | k mean (eV/(nm² ps K)) | k std | k mean (MW/(m² K)) |",
               "|---|---|---|---|---|"]
     for name, st in by_support.items():
         lines.append(f"| {name} | {st.n_runs} | {st.k_mean_eV_per_nm2_ps_K:.4g} | "

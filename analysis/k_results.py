@@ -140,7 +140,7 @@ RunResult = TransientResult | SteadyResult
 
 @dataclass(kw_only=True)
 class KStats(Record):
-    """Mean and spread of k over the reliable runs of one system or support."""
+    """Mean and spread of k over the averaged runs (reliable, or undetermined alone) of one system or support."""
     n_runs: int
     k_mean_eV_per_nm2_ps_K: float
     k_std_eV_per_nm2_ps_K: float | None             # None with one run
@@ -156,11 +156,13 @@ class RunSummary(Record):
 
 @dataclass(kw_only=True)
 class CombinedResult(Record):
-    """Several runs: k from the reliable ones (analysis.k_analysis.combine). The geometry keys are present when
-    every reliable run has the same value; notes when runs of several systems were averaged."""
+    """Several runs: k averaged over the runs (analysis.k_analysis.combine), including those too short to be
+    determined alone. The geometry keys are present when every averaged run has the same value; notes when runs of
+    several systems were averaged."""
     n_runs: int
-    n_runs_reliable: int
-    excluded_runs: list[dict]                       # {"log": first log, "reasons": [...]} of each unreliable run
+    n_runs_reliable: int                            # runs whose own interval determines k
+    n_runs_combined: int                            # runs in the mean: the reliable ones and the undetermined ones
+    excluded_runs: list[dict]                       # {"log": first log, "reasons": [...]} of each run left out
     by_label: dict[str, KStats]
     by_support: dict[str, KStats]
     runs: list[RunResult]
