@@ -16,12 +16,12 @@
 # unreliable, heating refuses it and is rerun with --allow-unreliable, and the report's first line warns.
 # README.md ("The main job") gives the run length that a k within 25 % needs.
 #
-#   scripts/demo.sh [NVE_PS] [SEEDS] [THERM_PS]     (after scripts/setup.sh; defaults 15 2 5)
+#   scripts/demo.sh [NVE_PS] [SEEDS] [THERM_PS]     (after scripts/setup.sh; defaults 30 2 5)
 #   BEAMHEAT_DEMO_OUT=dir scripts/demo.sh ...        another output folder (an existing one is moved aside)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${VIRTUAL_ENV:-}" ]; then . .venv/bin/activate; fi
-nve_ps="${1:-15}"
+nve_ps="${1:-30}"
 seeds="${2:-2}"
 therm_ps="${3:-5}"
 jobs="${BEAMHEAT_JOBS:-$(nproc)}"
