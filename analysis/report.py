@@ -234,13 +234,15 @@ def read_k(path: Path) -> dict:
     return out
 
 
-def read_heating(outdir: Path) -> list[dict]:
-    """heating_<E>keV.json files, by beam energy."""
+def read_heating(outdir: Path, allow_missing: bool = False) -> list[dict]:
+    """heating_<E>keV.json files, by beam energy (none is an error unless allow_missing: k not positive)."""
     found = []
     for p in outdir.iterdir():
         m = _HEATING_RE.match(p.name)
         if m:
             found.append((float(m.group(1)), p))
+    if not found and allow_missing:
+        return []
     if not found:
         raise UserError(f"{outdir / 'heating_300keV.json'}: heating result file not found (no heating_<E>keV.json "
                         f"in {outdir}; write it with python -m analysis.heating predict --json)")
@@ -397,6 +399,8 @@ def plot_dT_dose(path: Path, heating: list[dict]) -> str:
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    if not heating:
+        ax.text(0.5, 0.5, "ΔT not predicted: k is not positive", ha="center", va="center", transform=ax.transAxes)
     for i, h in enumerate(heating):
         d = np.array(h["dose_rate_e_per_A2_s"])
         y = np.array(h["dT_K"])
@@ -520,7 +524,8 @@ def make_report(outdir: Path, force: bool = False) -> dict:
               "A_nm2": _num(geo, "A_nm2", geo_path), "S_nm2": _num(geo, "S_nm2", geo_path, required=False),
               "t_nm": _num(geo, "t_nm", geo_path, required=False), "geometry": str(geo_path)}
     k = read_k(outdir / "k.json")
-    heating = read_heating(outdir)
+    k_pos = bool(k["k_eV_per_nm2_ps_K"]) and k["k_eV_per_nm2_ps_K"] > 0
+    heating = read_heating(outdir, allow_missing=not k_pos)
     dirs = run_dirs(outdir)
     runs = [read_run(d) for d in dirs]
     dumps = [read_dump_sigma(d / "heat_transfer.dump", np_types) if (d / "heat_transfer.dump").is_file() else None
@@ -556,6 +561,8 @@ def make_report(outdir: Path, force: bool = False) -> dict:
         if not h["reliable"]:
             warnings.append(f"ΔT at {h['beam_keV']:g} keV is NOT reliable ({h['file']}: "
                             f"{'; '.join(h['warnings']) or 'marked reliable: false'})")
+    if not heating:
+        warnings.append("ΔT under the beam NOT predicted: k is not positive (eq. 5 needs k > 0)")
     halted = [r["dir"] for r in runs if r["halted"]]
     if halted:
         warnings.append(f"run(s) halted by pair nequip (σF or force limit): {', '.join(halted)}")

@@ -51,7 +51,7 @@ def test_heat_transfer_from_the_repository_root_uses_the_bundled_ensemble(tmp_pa
     assert "pair nequip: halting" not in log
     th = read_thermo(tmp_path / "log.lammps", ["Time", "v_dT", "c_nequip_pair[1]", "c_nequip_pair[2]"])
     sig_max, sig_mean = np.asarray(th["c_nequip_pair[1]"]), np.asarray(th["c_nequip_pair[2]"])
-    assert np.all(sig_max > 0) and np.all(sig_mean <= sig_max) and sig_max.max() < 1.0
+    assert np.all(sig_max > 0) and np.all(sig_mean <= sig_max) and sig_max.max() < 1.5
     assert (tmp_path / "ht.dump").read_text().splitlines()[8].split()[-1] == "f_sf[1]"
 
 
