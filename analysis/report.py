@@ -416,7 +416,8 @@ def plot_dT_dose(path: Path, heating: list[dict]) -> str:
     ax.set_ylabel("ΔT (K)")
     ax.set_title("steady-state ΔT (eq. 5); bands: 68 % interval", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    if heating:  # without a curve the panel carries its note instead
+        ax.legend(fontsize=8)
     return _save_png(fig, path)
 
 
