@@ -3,9 +3,13 @@
     python -m models.bundle runs/bundled_au_hbn models/bundled/au_hbn [--generation N] [--force]
 
 Copies the deployed members (member_*.nequip.pth, portable TorchScript) of the last generation whose deploy and
-evaluate stages are done (or --generation N), writes every labelled frame the loop made (all generations'
+evaluate stages are done (or --generation N), best first: member_0 is the member with the smallest force error
+(RMSE of |F - F_ref|) on that generation's validation split (GEN/train/data/val.extxyz, frames of every
+generation), because `pair_style nequip ensemble first` lets member_0 alone drive the dynamics (--keep-order copies
+them in the loop's order). It writes every labelled frame the loop made (all generations'
 labels.extxyz, teacher energies and forces) to labels.extxyz.gz, and metrics.json: per generation the counts, the
-fixed-test-split errors of each member and of the ensemble, the exploration's halted fraction, and the file hashes.
+fixed-test-split errors of each member and of the ensemble, the exploration's halted fraction, the file hashes,
+and under "order" where each member came from with its validation error.
 The loop's YAML, README and the rest of DEST are left as they are; existing member files, labels or metrics are
 replaced only with --force.
 """
@@ -20,6 +24,7 @@ from pathlib import Path
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 
 from models.data import file_hash, write_json
+from models.loop import validation_errors
 
 
 def generations(loop_dir: Path) -> list[dict]:
@@ -54,7 +59,8 @@ def gen_summary(m: dict) -> dict:
             "wall_s": {s: v.get("wall_s") for s, v in m.get("stages", {}).items()}}
 
 
-def bundle(loop_dir: Path, dest: Path, generation: int | None = None, force: bool = False) -> dict:
+def bundle(loop_dir: Path, dest: Path, generation: int | None = None, force: bool = False,
+           keep_order: bool = False) -> dict:
     gens = generations(loop_dir)
     if generation is None:
         done = [m for m in gens if finished(m)]
@@ -70,6 +76,8 @@ def bundle(loop_dir: Path, dest: Path, generation: int | None = None, force: boo
     missing = [str(p) for p in models if not p.is_file()]
     if missing:
         raise UserError(f"{missing[0]}: deployed member missing (re-run python -m models.loop)")
+    errors = None if keep_order else validation_errors(chosen["dir"], chosen, models)
+    order = sorted(range(len(models)), key=lambda j: errors[j]) if errors else list(range(len(models)))
     dest.mkdir(parents=True, exist_ok=True)
     targets = [dest / f"member_{k}.nequip.pth" for k in range(len(models))] + [dest / "labels.extxyz.gz",
                                                                                 dest / "metrics.json"]
@@ -78,7 +86,7 @@ def bundle(loop_dir: Path, dest: Path, generation: int | None = None, force: boo
         raise UserError(f"{exists[0]}: exists; refusing to overwrite (--force replaces the bundle)")
     for stale in dest.glob("member_*.nequip.pth"):
         stale.unlink()
-    for k, src in enumerate(models):
+    for k, src in enumerate(models[j] for j in order):
         tmp = dest / f".member_{k}.nequip.pth.tmp"
         shutil.copyfile(src, tmp)
         tmp.replace(dest / f"member_{k}.nequip.pth")
@@ -98,6 +106,10 @@ def bundle(loop_dir: Path, dest: Path, generation: int | None = None, force: boo
     metrics = {
         "loop": str(loop_dir), "generation": chosen["generation"], "n_members": len(models),
         "members": {f"member_{k}.nequip.pth": file_hash(dest / f"member_{k}.nequip.pth") for k in range(len(models))},
+        "order": [{"member": f"member_{k}.nequip.pth", "from": str(models[j]),
+                   "val_force_error_rmse_eV_per_A": errors[j] if errors else None} for k, j in enumerate(order)],
+        "order_rule": ("smallest validation force error first (member_0 drives `ensemble first` dynamics)"
+                       if errors else "the loop's order"),
         "n_labelled_frames": n_frames,
         "generations": [gen_summary(m) for m in gens if m["generation"] <= chosen["generation"]],
     }
@@ -112,6 +124,8 @@ def parse_args(argv=None):
     p.add_argument("dest", type=Path, help="the bundle folder, e.g. models/bundled/au_hbn")
     p.add_argument("--generation", type=int, help="bundle this generation (default: the last finished one)")
     p.add_argument("--force", action="store_true", help="replace existing members, labels and metrics in DEST")
+    p.add_argument("--keep-order", action="store_true",
+                   help="copy the members in the loop's order (default: smallest validation force error first)")
     return p.parse_args(argv)
 
 
@@ -119,7 +133,7 @@ def main(argv=None) -> int:
     a = parse_args(argv)
     if not a.loop_dir.is_dir():
         raise UserError(f"{a.loop_dir}: no such loop folder")
-    m = bundle(a.loop_dir, a.dest, a.generation, a.force)
+    m = bundle(a.loop_dir, a.dest, a.generation, a.force, a.keep_order)
     g = m["generations"][-1]
     ens = g.get("ensemble") or {}
     rmse = ens.get("force_rmse_eV_per_A")
@@ -127,6 +141,9 @@ def main(argv=None) -> int:
           f"{m['n_labelled_frames']} labelled frames"
           + (f", ensemble force RMSE {rmse:.4f} eV/Å on the fixed test split" if rmse is not None else "")
           + f" -> {a.dest}")
+    if m["order"][0]["val_force_error_rmse_eV_per_A"] is not None:
+        print("  member order (validation |dF| RMSE, eV/Å): " + ", ".join(
+            f"{Path(o['from']).name} {o['val_force_error_rmse_eV_per_A']:.4f}" for o in m["order"]))
     return 0
 
 

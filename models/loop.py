@@ -55,7 +55,9 @@ The YAML (paths relative to the YAML's folder, the current folder, or the reposi
   select:   {lo: 0.05, hi: 0.5, budget: 20, top_k: 6, last_n: 3, min_gap: 3}
   labeller: {kind: lammps, potential: classical_au_hbn}   # | {kind: emt} | {kind: gpaw, settings: {...}}
   train:    {config: models/configs/tiny.yaml, ensemble: 3, overrides: [trainer.max_epochs=10], seed: 1,
-             test_fraction: 0.2, val_fraction: 0.15, finetune: false}
+             test_fraction: 0.2, val_fraction: 0.15, finetune: false,
+             by_generation: [{from_generation: 5, finetune: true, overrides: [trainer.max_epochs=40]}]}
+            # by_generation: later generations' train settings (each entry from its generation on, in order)
   stop:     {generations: 3, accurate_fraction: 0.95}
 """
 
@@ -150,7 +152,24 @@ def load_config(path: Path, out: str | None = None) -> dict:
         raise LoopError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
     if not isinstance(user, dict):
         raise LoopError(f"{path}: expected a mapping at the top level")
+    later = (user.get("train") or {}).pop("by_generation", []) if isinstance(user.get("train"), dict) else []
     cfg = _merge(DEFAULTS, user, path.name)
+    if not isinstance(later, list):
+        raise LoopError(f"{path}: train.by_generation must be a list of mappings with from_generation")
+    for k, entry in enumerate(later):
+        if not isinstance(entry, dict):
+            raise LoopError(f"{path}: train.by_generation[{k}] must be a mapping")
+        fg = entry.get("from_generation")
+        if not isinstance(fg, int) or isinstance(fg, bool) or fg < 1:
+            raise LoopError(f"{path}: train.by_generation[{k}].from_generation must be a whole number >= 1, "
+                            f"not {fg!r}")
+        _merge(DEFAULTS["train"], {key: v for key, v in entry.items() if key != "from_generation"},
+               f"{path.name}.train.by_generation[{k}]")
+        if "config" in entry:
+            entry["config"] = str(resolve_path(entry["config"], path.resolve().parent))
+            if not Path(entry["config"]).is_file():
+                raise LoopError(f"{path}: train.by_generation[{k}].config {entry['config']}: file not found")
+    cfg["train_by_generation"] = sorted(later, key=lambda e: e["from_generation"])
     base = path.resolve().parent
     cfg["out"] = str(Path(out or cfg["out"]).resolve())  # relative to the current folder
     if not cfg["type_names"]:
@@ -186,6 +205,9 @@ def load_config(path: Path, out: str | None = None) -> dict:
     for k, pr in enumerate(cfg["protocols"]):
         if pr.get("kind", "anneal") not in ("anneal", "heat_transfer"):
             raise LoopError(f"{path}: protocols[{k}].kind {pr.get('kind')!r}: choose anneal or heat_transfer")
+        if pr.get("ensemble", "mean") not in ("mean", "first"):
+            raise LoopError(f"{path}: protocols[{k}].ensemble {pr.get('ensemble')!r}: choose mean (the ensemble "
+                            f"mean drives the MD) or first (the best member does, as in the main job)")
         if not isinstance(pr.get("relax", False), bool):
             raise LoopError(f"{path}: protocols[{k}].relax must be true or false, not {pr.get('relax')!r}")
     for key in ("systems", "protocols"):
@@ -489,6 +511,17 @@ def for_generation(cfg: dict, g: int) -> dict:
             "protocols": [p for p in cfg["protocols"] if p.get("from_generation", 1) <= g]}
 
 
+def train_for_generation(cfg: dict, g: int) -> dict:
+    """The train settings of generation g: train, updated by every train.by_generation entry with from_generation
+    <= g in order (so a running loop can train later generations longer, or fine-tuned, without touching the
+    finished ones' inputs)."""
+    t = copy.deepcopy(cfg["train"])
+    for entry in cfg.get("train_by_generation", []):
+        if entry["from_generation"] <= g:
+            t.update({k: copy.deepcopy(v) for k, v in entry.items() if k != "from_generation"})
+    return t
+
+
 def explore_runs(cfg: dict) -> list[dict]:
     runs = []
     for sysd in cfg["systems"]:
@@ -509,7 +542,7 @@ def _explore_jobs(cfg, work: Path, gen_dir: Path, g: int, models: list[Path]) ->
     runs = explore_runs(cfg)
     if not runs:
         raise LoopError("no exploration runs: add systems and protocols to the loop YAML")
-    jobs = []
+    jobs, best = [], None
     for k, r in enumerate(runs):
         rdir = gen_dir / "explore" / r["name"]
         data = work / "systems" / f"{r['system']}.data"
@@ -525,18 +558,48 @@ def _explore_jobs(cfg, work: Path, gen_dir: Path, g: int, models: list[Path]) ->
                   atom_style="atomic")
             tmp.replace(data)
         pr = r["protocol"]
-        var = {"data": data, "models": " ".join(str(m) for m in models), "elements": " ".join(cfg["type_names"]),
+        if pr.get("ensemble") == "first" and best is None:
+            best = members_best_first(work, g - 1, models)
+        driven = best if pr.get("ensemble") == "first" else models
+        var = {"data": data, "models": " ".join(str(m) for m in driven), "elements": " ".join(cfg["type_names"]),
                "protocol": pr.get("kind", "anneal"), "T_K": r["T_K"], "T_support_K": pr.get("T_support_K", 300),
                "thermalise_steps": pr.get("thermalise_steps", 500), "steps": pr.get("steps", 1000),
                "dt_ps": pr.get("dt_ps", ex["dt_ps"]), "damp_ps": ex["damp_ps"],
                "seed": int(ex["seed"]) + 1000 * g + k + 1, "dump_every": ex["dump_every"],
                "halt_sigma": ex["halt_sigma"], "halt_fmax": ex["halt_fmax"], "halt_frames": ex["halt_frames"],
                "relax": "yes" if pr.get("relax") else "no"}
+        if "ensemble" in pr:
+            var["ensemble"] = pr["ensemble"]
         jobs.append({"index": k, "n_jobs": len(runs), "name": r["name"], "system": r["system"], "T_K": r["T_K"],
                      "dir": str(rdir), "var": {key: str(v) for key, v in var.items()},
                      "type_names": list(cfg["type_names"]), "timeout_s": ex["timeout_s"],
                      "done": (rdir / "result.json").exists()})
     return jobs
+
+
+def validation_errors(gen_dir: Path, manifest: dict, models: list[Path]) -> list[float] | None:
+    """Per member, the RMSE of |F - F_ref| (eV/Å) on the generation's validation split (frames of every
+    generation): from the manifest when its evaluate stage recorded it, else computed from the deployed members;
+    None without a validation split."""
+    rec = manifest.get("metrics", {}).get("validation", {}).get("members")
+    if rec and len(rec) == len(models):
+        return [float(r["force_error_rmse_eV_per_A"]) for r in rec]
+    val = gen_dir / "train" / "data" / "val.extxyz"
+    if not val.is_file() or val.stat().st_size == 0:
+        return None
+    from models.ensemble import Ensemble
+    from models.metrics import evaluate
+
+    res = evaluate(Ensemble([str(p) for p in models]), read_labelled(val))
+    return [float(r["force_error_rmse_eV_per_A"]) for r in res["members"]]
+
+
+def members_best_first(work: Path, g: int, models: list[Path]) -> list[Path]:
+    """Generation g's members ordered by validation force error, smallest first: the member that drives
+    `ensemble first` dynamics (as models.bundle orders a bundle)."""
+    gen = Generation(work, g)
+    errors = validation_errors(gen.dir, gen.m, models)
+    return [models[j] for j in sorted(range(len(models)), key=lambda j: errors[j])] if errors else list(models)
 
 
 def _lammps_subprocess(job: dict) -> tuple[object, str]:
@@ -911,6 +974,9 @@ def stage_evaluate(cfg, work: Path, gen: Generation, progress=print) -> dict:
     ens = Ensemble([str(m) for m in _models(work, gen.g)])
     if test.exists() and test.stat().st_size > 0:
         metrics["test"] = public(evaluate(ens, read_labelled(test)))
+    val = gen.dir / "train" / "data" / "val.extxyz"  # frames of every generation: ranks the members (models.bundle)
+    if val.exists() and val.stat().st_size > 0:
+        metrics["validation"] = public(evaluate(ens, read_labelled(val)))
     new = None
     if gen.g > 0:
         labels = gen.dir / "labels.extxyz"
@@ -1085,14 +1151,16 @@ def run_loop(cfg: dict, force: bool = False, progress=print, world=None) -> list
         label_in["labeller"] = cfg["labeller"] if not cfg["initial"]["data"] or g > 0 else None
         run_stage(gen, "label", label_in, lambda: stage_label(cfg, gen, progress, world), force, progress)
         labels_hash = [Generation(work, k).stage("label")["outputs"]["labels_hash"] for k in range(g + 1)]
-        train_in = {"labels_hash": labels_hash, "train": cfg["train"],
-                    "config_hash": _yaml_hash(cfg["train"]["config"]),
+        cfg_t = {**cfg, "train": train_for_generation(cfg, g)}
+        train_in = {"labels_hash": labels_hash, "train": cfg_t["train"],
+                    "config_hash": _yaml_hash(cfg_t["train"]["config"]),
                     "type_names": cfg["type_names"]}
         if g > 0:
             train_in["split_hash"] = file_hash(work / "gen_000" / "train" / "split.json")
-            if cfg["train"]["finetune"]:
+            if cfg_t["train"]["finetune"]:
                 train_in["previous"] = Generation(work, g - 1).stage("train")["outputs"]["checkpoints_hash"]
-        tr = run_stage(gen, "train", train_in, lambda: stage_train(cfg, work, gen, gen.redo, progress), force, progress)
+        tr = run_stage(gen, "train", train_in, lambda: stage_train(cfg_t, work, gen, gen.redo, progress), force,
+                       progress)
         dep = run_stage(gen, "deploy", {"checkpoints_hash": tr["checkpoints_hash"]},
                         lambda: stage_deploy(gen, progress), force, progress)
         run_stage(gen, "evaluate", {"models_hash": dep["models_hash"], "lo": cfg["select"]["lo"],

@@ -79,3 +79,25 @@ def test_bundle_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "gen_001/manifest.json: not valid JSON" in err and "Traceback" not in err
     assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
+
+
+def test_bundle_puts_the_member_with_the_smallest_validation_error_first(tmp_path, capsys):
+    """`ensemble first` dynamics follow member_0 alone, so the bundle copies the members best first."""
+    loop = fake_loop(tmp_path / "loop")
+    man = loop / "gen_001" / "manifest.json"
+    m = json.loads(man.read_text())
+    m["metrics"]["validation"] = {"members": [{"force_error_rmse_eV_per_A": e} for e in (0.30, 0.10, 0.20)]}
+    man.write_text(json.dumps(m))
+    dest = tmp_path / "bundle"
+    assert run(bundle_main, [str(loop), str(dest)]) == 0
+    out = capsys.readouterr().out
+    assert "member_1.nequip.pth 0.1000, member_2.nequip.pth 0.2000, member_0.nequip.pth 0.3000" in out
+    assert [(dest / f"member_{k}.nequip.pth").read_bytes() for k in range(3)] == [b"model 1 1", b"model 1 2",
+                                                                                   b"model 1 0"]
+    order = json.loads((dest / "metrics.json").read_text())["order"]
+    assert [o["val_force_error_rmse_eV_per_A"] for o in order] == pytest.approx([0.10, 0.20, 0.30])
+    assert order[0]["from"].endswith("gen_001/deploy/member_1.nequip.pth")
+    # --keep-order: the loop's order
+    assert run(bundle_main, [str(loop), str(dest), "--force", "--keep-order"]) == 0
+    assert (dest / "member_0.nequip.pth").read_bytes() == b"model 1 0"
+    assert json.loads((dest / "metrics.json").read_text())["order_rule"] == "the loop's order"

@@ -192,6 +192,10 @@ def test_entries_from_a_later_generation_leave_finished_generations_alone(killed
     text = o["cfg"].read_text().replace(f"out: {o['work']}", f"out: {work}").replace("protocols:\n", extra)
     text = text.replace("steps: 200}", "steps: 200}\n  - {name: relaxed, kind: heat_transfer, relax: true, "
                                         "steps: 50, from_generation: 3}")
+    # and later generations trained longer, fine-tuned: train.by_generation leaves generations 0-1's inputs alone
+    assert "val_fraction: 0.15}" in text
+    text = text.replace("val_fraction: 0.15}", "val_fraction: 0.15, by_generation: [{from_generation: 3, "
+                                                "finetune: true, overrides: [trainer.max_epochs=2]}]}")
     cfg = tmp_path / "loop.yaml"
     cfg.write_text(text)
     proc = subprocess.run([sys.executable, "-m", "models.loop", str(cfg), "--force"], cwd=ROOT, capture_output=True,
@@ -219,6 +223,29 @@ def test_for_generation_and_its_checks(tmp_path):
                      ("relax: maybe", "relax must be true or false")):
         y = tmp_path / "bad.yaml"
         y.write_text(YAML.format(out=tmp_path / "w").replace("steps: 200}", f"steps: 200, {bad}}}"))
+        with pytest.raises(LoopError, match=msg):
+            load_config(y)
+
+
+def test_train_by_generation_and_its_checks(tmp_path):
+    from models.loop import LoopError, load_config, train_for_generation
+
+    y = tmp_path / "loop.yaml"
+    later = ("by_generation: [{from_generation: 3, finetune: true, overrides: [trainer.max_epochs=9]}, "
+             "{from_generation: 4, ensemble: 3}]")
+    y.write_text(YAML.format(out=tmp_path / "w").replace("val_fraction: 0.15}", f"val_fraction: 0.15, {later}}}"))
+    cfg = load_config(y)
+    assert "by_generation" not in cfg["train"]           # so finished generations' train inputs stay as they were
+    t1, t3, t4 = (train_for_generation(cfg, g) for g in (1, 3, 4))
+    assert t1 == cfg["train"] and t1["finetune"] is False and t1["overrides"] == ["trainer.max_epochs=3"]
+    assert t3["finetune"] is True and t3["overrides"] == ["trainer.max_epochs=9"] and t3["ensemble"] == 2
+    assert t4["finetune"] is True and t4["ensemble"] == 3
+    for bad, msg in (("[{finetune: true}]", r"by_generation\[0\].from_generation must be a whole number"),
+                     ("[{from_generation: 2, epochs: 3}]", "unknown key 'epochs'"),
+                     ("[{from_generation: 2, config: nope.yaml}]", "nope.yaml: file not found"),
+                     ("{from_generation: 2}", "must be a list")):
+        y.write_text(YAML.format(out=tmp_path / "w").replace("val_fraction: 0.15}",
+                                                              f"val_fraction: 0.15, by_generation: {bad}}}"))
         with pytest.raises(LoopError, match=msg):
             load_config(y)
 
