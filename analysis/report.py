@@ -30,7 +30,7 @@ import numpy as np
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import atomic_write, read_json, write_json
-from beamheat.lammps_log import MissingColumnsError, read_thermo
+from beamheat.lammps_log import MissingColumnsError, read_thermo, read_warnings
 from beamheat.units import EV_PER_NM2_PS_K_TO_MW_PER_M2_K, K_B_EV_PER_K
 
 INTERFACE_CUTOFF_A = 5.0
@@ -145,17 +145,7 @@ def run_dirs(outdir: Path) -> list[Path]:
 
 def halt_lines(path: Path) -> list[str]:
     """pair nequip's halt warnings in a log (plain or gzipped)."""
-    import gzip
-
-    with open(path, "rb") as f:
-        gz = f.read(2) == b"\x1f\x8b"
-    opener = gzip.open if gz else open
-    out = []
-    with opener(path, "rb") as f:
-        for line in f:
-            if HALT_TEXT in line:
-                out.append(line.decode(errors="replace").strip())
-    return out
+    return [line for _, line in read_warnings(path, HALT_TEXT)]
 
 
 def read_run(d: Path) -> dict:

@@ -65,7 +65,7 @@ from analysis.report import (HALT_TEXT, LOG_SIGMA_MAX, halt_lines, read_dump_sig
 from beamheat import validate as v  # noqa: E402
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: E402
 from beamheat.io import atomic_write, read_json, write_json  # noqa: E402
-from beamheat.lammps_log import LogError, MissingColumnsError, read_thermo  # noqa: E402
+from beamheat.lammps_log import LogError, MissingColumnsError, read_thermo, read_warnings  # noqa: E402
 
 TEACHER, STUDENT = "classical_au_hbn", "nequip"
 K_TOL, CP_TOL = 0.2, 0.1
@@ -295,7 +295,7 @@ def analyse_log(job: Job, n_atoms: int) -> dict:
     blocks = [int(b) for b in dict.fromkeys(th.block.tolist())]
     # the stage of each halt: the last stage marker before the warning in the log; its time from that stage's
     # thermo block(s) that cover the halt step (the timestep is reset to 0 after the relaxation)
-    for h, stage in halt_stages(job.log):
+    for stage, h in read_warnings(job.log, HALT_TEXT):
         m = HALT_RE.search(h)
         rec = {"message": h, "stage": stage}
         if m:
@@ -331,18 +331,6 @@ def analyse_log(job: Job, n_atoms: int) -> dict:
         conv = 1e3 / n_atoms
         out["drift_meV_per_atom_ps"] = float(slope * conv)
         out["drift_err_meV_per_atom_ps"] = float(math.sqrt(max(cov[0, 0], 0.0)) * conv) if cov is not None else None
-    return out
-
-
-def halt_stages(log: Path) -> list[tuple[str, str | None]]:
-    """(halt warning, name of the last 'beamheat: stage' marker before it) for each of pair nequip's halts."""
-    out, stage = [], None
-    with open(log, "rb") as f:
-        for line in f:
-            if line.startswith(b"beamheat: stage "):
-                stage = line.split()[2].decode(errors="replace")
-            elif HALT_TEXT in line:
-                out.append((line.decode(errors="replace").strip(), stage))
     return out
 
 

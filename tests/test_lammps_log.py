@@ -30,3 +30,26 @@ def test_reader_is_independent_of_chunk_boundaries(tmp_path, monkeypatch):
         np.testing.assert_array_equal(whole[c], chunked[c])
     np.testing.assert_array_equal(whole.block, chunked.block)
     assert sorted(whole.notes) == sorted(chunked.notes)
+
+
+def test_read_warnings_with_their_stage_plain_and_gzipped(tmp_path):
+    import gzip
+
+    from beamheat.lammps_log import LogError, read_warnings
+
+    text = ("LAMMPS (22 Jul 2025)\nWARNING: before any stage (src/x.cpp:1)\nbeamheat: stage thermalise\n"
+            "Step Temp\n0 1.0\nWARNING: pair nequip: halting at step 5: max sigma_F = 2 eV/A > halt_sigma 1.5\n"
+            "beamheat: stage nve\nnot a WARNING-free line? no: this mentions WARNING too\n"
+            "WARNING: pair nequip: halting at step 9: max |F| = 200 eV/A > halt_fmax 100\n")
+    plain = tmp_path / "log.lammps"
+    plain.write_text(text)
+    gz = tmp_path / "log.lammps.gz"
+    gz.write_bytes(gzip.compress(text.encode()))
+    for path in (plain, gz):
+        halts = read_warnings(path, b"pair nequip: halting")
+        assert [stage for stage, _ in halts] == ["thermalise", "nve"]
+        assert halts[0][1].startswith("WARNING: pair nequip: halting at step 5")
+        assert len(read_warnings(path)) == 4 and read_warnings(path)[0][0] is None
+        assert read_warnings(path, "halt_fmax")[0][1].endswith("halt_fmax 100")
+    with pytest.raises(LogError, match="nope.lammps: file not found"):
+        read_warnings(tmp_path / "nope.lammps")

@@ -369,6 +369,26 @@ def read_thermo(paths: str | Path | Sequence[str | Path], columns: Sequence[str]
     return Thermo(columns, block, headers, notes, stages, unfinished)
 
 
+def read_warnings(path: str | Path, contains: str | bytes | None = None) -> list[tuple[str | None, str]]:
+    """The WARNING lines of a log (plain or gzipped) that contain CONTAINS (all with None), each with the name of
+    the last `beamheat: stage NAME` marker before it (None: none yet), in order: e.g. pair nequip's halts."""
+    path = Path(path)
+    want = contains.encode() if isinstance(contains, str) else contains
+    out: list[tuple[str | None, str]] = []
+    stage = None
+    try:
+        with _open(path) as f:
+            for line in f:
+                if line.startswith(b"beamheat: stage "):
+                    parts = line.split()
+                    stage = parts[2].decode(errors="replace") if len(parts) > 2 else None
+                elif b"WARNING" in line and (want is None or want in line):
+                    out.append((stage, line.decode(errors="replace").strip()))
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise LogError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from None
+    return out
+
+
 def read_stages(paths: str | Path | Sequence[str | Path]) -> list[str | None]:
     """The stage marker of every thermo block of the files, in order (None: no marker before it), whatever the
     blocks' columns; no rows are parsed."""
