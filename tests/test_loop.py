@@ -250,6 +250,31 @@ def test_train_by_generation_and_its_checks(tmp_path):
             load_config(y)
 
 
+def test_protocols_driven_by_the_first_member_get_the_best_member_first(tmp_path):
+    """ensemble: first explores the main job's dynamics: the member with the smallest validation error drives."""
+    from models.loop import _explore_jobs, load_config, members_best_first
+
+    y = tmp_path / "loop.yaml"
+    y.write_text(YAML.format(out=tmp_path / "w").replace(
+        "steps: 200}", "steps: 200}\n  - {name: main, kind: heat_transfer, ensemble: first, steps: 50}"))
+    cfg = load_config(y)
+    work = Path(cfg["out"])
+    (work / "gen_000").mkdir(parents=True)
+    errors = [0.30, 0.10, 0.20]
+    (work / "gen_000" / "manifest.json").write_text(json.dumps({"generation": 0, "stages": {}, "metrics": {
+        "validation": {"members": [{"force_error_rmse_eV_per_A": e} for e in errors]}}}))
+    models = [tmp_path / f"m{j}.nequip.pth" for j in range(3)]
+    assert members_best_first(work, 0, models) == [models[1], models[2], models[0]]
+    jobs = {j["name"]: j["var"] for j in _explore_jobs(cfg, work, work / "gen_001", 1, models)}
+    first, mean = jobs["au_hbn_main_600K"], jobs["au_hbn_anneal_600K"]
+    assert first["ensemble"] == "first" and "ensemble" not in mean    # explore.in's default: mean
+    assert first["models"].split() == [str(models[k]) for k in (1, 2, 0)]
+    assert mean["models"].split() == [str(m) for m in models]
+    y.write_text(YAML.format(out=tmp_path / "w").replace("steps: 200}", "steps: 200, ensemble: best}"))
+    with pytest.raises(Exception, match="ensemble 'best': choose mean"):
+        load_config(y)
+
+
 def test_emt_and_lammps_labellers_store_once(tmp_path):
     from ase.calculators.emt import EMT
 
