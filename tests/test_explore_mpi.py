@@ -43,6 +43,8 @@ def _explore(cfg: Path, models, out: Path, nprocs: int | None):
     if nprocs:
         cmd = [str(venv_bin / "mpirun"), "-np", str(nprocs), *cmd]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    if nprocs:  # the MPI route's own thread default: one torch thread per rank (not every core in each rank)
+        env.pop("OMP_NUM_THREADS")
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env, check=False)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     return p.stdout + p.stderr, json.loads((out / "explore.json").read_text())
@@ -88,6 +90,9 @@ def test_mpirun_np2_exploration_equals_serial(tmp_path, au_hbn_ensemble):
                 np.testing.assert_allclose(b.positions, a.positions, rtol=0, atol=1e-10)
     # the in-process route wrote the same kind of screen file as the subprocess route
     assert all("EXPLORE DONE" in (tmp_path / "mpi" / "explore" / r / "lammps.out").read_text() for r in RUNS)
+    # with OMP_NUM_THREADS unset, each rank's LAMMPS instance (a group of one rank) ran torch on one thread
+    assert all("1 torch thread(s) per MPI rank" in (tmp_path / "mpi" / "explore" / r / "lammps.out").read_text()
+               for r in RUNS)
 
 
 def test_mpi_world_is_none_without_a_launcher(monkeypatch):
