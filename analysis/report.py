@@ -457,6 +457,8 @@ def markdown(rep: dict) -> str:
     m = rep["model"]
     if m.get("tau_ps"):
         lines += ["", f"eq. 6 with these: ΔT0 = {m['dT0_K']:.4g} K (mean at contact), τ = {m['tau_ps']:.4g} ps"]
+    elif m.get("no_curve_because"):
+        lines += ["", f"no eq. 6 curve: {m['no_curve_because']}"]
     lines += ["", "![ΔT(t)](figures/dT_t.png)", "", "## Ensemble uncertainty σF", ""]
     sig = rep["sigma_f"]
     if sig["available"]:
@@ -540,7 +542,12 @@ def make_report(outdir: Path, force: bool = False) -> dict:
     model = {"dT0_K": float(np.mean([r["dT0_K"] for r in runs])), "C_np_eV_per_K": C_np,
              "C_support_eV_per_K": C_sub, "C_support_source": C_sub_source,
              "k_eV_per_nm2_ps_K": k["k_eV_per_nm2_ps_K"], "tau_ps": None}
-    if k["k_eV_per_nm2_ps_K"]:
+    if not (k["k_eV_per_nm2_ps_K"] and k["k_eV_per_nm2_ps_K"] > 0):
+        model["no_curve_because"] = f"k = {_g(k['k_eV_per_nm2_ps_K'], '.3g')} is not positive"
+    elif not (C_np and C_np > 0):
+        model["no_curve_because"] = (f"the particle's heat capacity {_g(C_np, '.3g')} eV/K is not positive (its "
+                                     f"energy did not rise with its temperature in the runs)")
+    else:
         inv = 1.0 / C_np + (1.0 / C_sub if C_sub else 0.0)
         model["tau_ps"] = 1.0 / (k["k_eV_per_nm2_ps_K"] * system["A_nm2"] * inv)
 

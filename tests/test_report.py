@@ -210,3 +210,19 @@ def test_missing_k_json_is_one_line_naming_it(outdir, capsys):
 def test_interface_fraction_rounding():
     assert math.ceil(0.1 * 10 - 1e-9) == 1
     np.testing.assert_allclose(worst_mean(np.array([[1.0, 2.0, 3.0]])), [3.0])  # fewer than 10 atoms: the worst one
+
+
+def test_no_eq6_curve_from_a_nonpositive_heat_capacity_or_k(outdir):
+    """A particle whose energy did not rise with its temperature (c_p <= 0), or k <= 0, gives no tau: the report
+    says why instead of printing a negative relaxation time."""
+    kj = k_json()
+    for r in kj["runs"]:
+        r["cp_eV_per_K"] = -1.2e-8
+    (outdir / "k.json").write_text(json.dumps(kj))
+    rep = make_report(outdir)
+    assert rep["model"]["tau_ps"] is None and "heat capacity" in rep["model"]["no_curve_because"]
+    text = (outdir / "report.md").read_text()
+    assert "no eq. 6 curve: the particle's heat capacity" in text and "τ = -" not in text
+    (outdir / "k.json").write_text(json.dumps(k_json(k=-1e-6, err=2e-6)))
+    rep = make_report(outdir, force=True)
+    assert rep["model"]["tau_ps"] is None and "is not positive" in rep["model"]["no_curve_because"]
