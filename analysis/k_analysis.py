@@ -30,7 +30,20 @@ from beamheat.results import ABSENT
 from beamheat.units import EV_PER_NM2_PS_K_TO_MW_PER_M2_K
 
 UNDETERMINED = "the interval reaches zero or is wider than k: k is undetermined"
+LOST_CONTACT_A = 6.0  # growth of the particle-support centre-of-mass distance beyond which the bodies separated
 METHODS = ("auto", "energy_balance", "exp_fit")
+
+
+def lost_contact(t_ps: np.ndarray, sep_A: np.ndarray, limit_A: float = LOST_CONTACT_A) -> str | None:
+    """Why a run is not a heat-transfer run, or None: the particle-support centre-of-mass distance (heat_transfer.in's
+    v_sep_A) grew by more than LIMIT_A over the window, so the bodies came apart and heat stopped crossing."""
+    grown = sep_A - sep_A[0]
+    if not len(sep_A) or grown.max() <= limit_A:
+        return None
+    i = int(np.argmax(grown > limit_A))
+    return (f"lost contact: the particle-support centre-of-mass distance grew from {sep_A[0]:.2f} to "
+            f"{sep_A.max():.2f} Å (more than {limit_A:g} Å by {t_ps[i]:.3g} ps after contact): the bodies separated, "
+            f"so the run measures no interface")
 
 
 def analyse_transient(paths: list[Path], geo: Geometry, *, columns: Columns = Columns(), start_ps: float | None = None,
@@ -43,7 +56,7 @@ def analyse_transient(paths: list[Path], geo: Geometry, *, columns: Columns = Co
     if method not in METHODS:
         raise UserError(f"--method {method}: choose auto, energy_balance or exp_fit")
     want = [columns.time] + column_terms(columns.t_np) + column_terms(columns.t_support)
-    optional = column_terms(columns.e_np)
+    optional = column_terms(columns.e_np) + column_terms(columns.separation)
     if not infinite_support:
         optional += column_terms(columns.e_support)
     try:
@@ -140,6 +153,10 @@ def analyse_transient(paths: list[Path], geo: Geometry, *, columns: Columns = Co
                          f"{gap:.1f} sigma: the particle's temperature is not a function of its energy alone "
                          f"(structural changes) or the decay is not exponential; the energy balance needs neither")
     notes += [f"eq.-6 fit: {m}" for m in exp_issues] if primary == "energy_balance" else []
+    lost = lost_contact(t[mask] - t0, column_values(th, columns.separation)[mask]) \
+        if has_columns(th, columns.separation) else None
+    if lost:
+        issues = [*issues, lost]
     return TransientResult(
         **run_header(paths, geo), n_atoms_support=geo.n_atoms_support, block=int(blk), **seg, **stop_info,
         t_contact_ps=float(t0), t_end_ps=float(t[mask][-1]), n_points=int(mask.sum()),

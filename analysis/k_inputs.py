@@ -24,6 +24,7 @@ class Columns:
     e_np: str = "v_E_np"
     e_support: str = "v_E_support"
     power: str = "v_P_np"
+    separation: str = "v_sep_A"
 
 
 def load_geometry(log_path: Path, geometry: str | Path | None = None, *, area_nm2: float | None = None,

@@ -129,10 +129,10 @@ def _block(columns: list[str], rows: np.ndarray, step0: int, dt_steps: int, warn
 
 def write_log(path, model: Cooling, columns=("Time", "v_T_np", "v_T_support", "v_E_np", "v_E_support"),
               warn_every: int | None = None, truncate_last: bool = False, thermalisation: bool = True,
-              steps=None, markers: bool = True, nve: bool = True) -> str:
+              steps=None, markers: bool = True, nve: bool = True, extra: dict | None = None) -> str:
     """Write a heat-transfer log; returns the text. `steps` restricts the NVE block to a slice of rows.
     markers: print the stage markers of heat_transfer.in; nve False: a run killed before contact."""
-    s = model.series()
+    s = {**model.series(), **(extra or {})}  # extra: more NVE columns, e.g. {"v_sep_A": array}
     dt_steps = int(round(model.dt_out_ps / 0.002))
     text = PREAMBLE.format(natoms=model.n_np + (model.n_sub or 0))
     if thermalisation:

@@ -251,6 +251,37 @@ def test_undetermined_run_is_flagged_alone_and_averaged_in(tmp_path, capsys):
     assert "3 runs, 2 determined alone, 3 averaged" in capsys.readouterr().out
 
 
+def test_a_run_whose_bodies_came_apart_is_excluded(tmp_path, capsys):
+    """heat_transfer.in logs the particle-support centre-of-mass distance (v_sep_A). A run in which it grows by
+    more than 6 Å lost contact: no interface was measured, so the run is not reliable, and not averaged in (it is
+    not merely undetermined). Jitter and reshaping (the classical Au45/hBN run wanders 1.5 Å in 60 ps) are not."""
+    model = Cooling(seed=5)
+    n = len(model.series()["Time"])
+    rng = np.random.default_rng(1)
+    jitter = 6.0 + 0.3 * rng.standard_normal(n)
+    drift = 6.0 + np.linspace(0.0, 25.0, n) + 0.05 * rng.standard_normal(n)  # the sheet flies off
+    logs = []
+    for name, sep in (("kept", jitter), ("apart", drift)):
+        d = tmp_path / name
+        d.mkdir()
+        write_log(d / "log.lammps", model, columns=("Time", "v_T_np", "v_T_support", "v_E_np", "v_E_support",
+                                                    "v_sep_A"), extra={"v_sep_A": sep})
+        geometry(d, model)
+        logs.append(d / "log.lammps")
+    kept = fit_json(tmp_path / "kept", [logs[0]])
+    assert kept["reliable"] is True
+    apart = fit_json(tmp_path / "apart", [logs[1]])
+    assert apart["reliable"] is False
+    reason = apart["unreliable_reasons"][-1]
+    assert reason.startswith("lost contact: the particle-support centre-of-mass distance grew from 6.")
+    assert "by 47." in reason or "by 48." in reason  # 6 Å of the 25 Å over 200 ps: about 48 ps after contact
+    out = fit_json(tmp_path, logs)
+    assert out["n_runs"] == 2 and out["n_runs_combined"] == 1
+    assert [e["log"] for e in out["excluded_runs"]] == [str(logs[1])]
+    assert out["k_eV_per_nm2_ps_K"] == pytest.approx(kept["k_eV_per_nm2_ps_K"], rel=1e-9)
+    assert "lost contact" in capsys.readouterr().err
+
+
 def test_many_undetermined_runs_give_an_unbiased_k(tmp_path):
     """Twenty runs each too short to determine k alone (eq. 4 with the interface's stochastic flux): their mean
     covers the true k within its stated 95 % interval, while the mean of only the runs determined alone lies above
