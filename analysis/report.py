@@ -200,6 +200,9 @@ def read_k(path: Path) -> dict:
     iv95 = _interval(kj.get("k_interval95_eV_per_nm2_ps_K"))
     reasons = list(kj.get("unreliable_reasons") or [])
     reliable = kj.get("reliable", True) is not False
+    for ex in kj.get("excluded_runs") or []:  # runs fit_k left out of the combination, e.g. lost contact
+        if isinstance(ex, dict) and ex.get("reasons"):
+            reasons.append(f"left out {Path(str(ex.get('log', '?'))).parent.name}: {'; '.join(map(str, ex['reasons']))}")
     if k is None:
         reliable, reasons = False, reasons or ["no k (no reliable run)"]
     elif iv and (iv[1] - iv[0] > k or iv[0] <= 0):

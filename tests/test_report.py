@@ -226,3 +226,15 @@ def test_no_eq6_curve_from_a_nonpositive_heat_capacity_or_k(outdir):
     (outdir / "k.json").write_text(json.dumps(k_json(k=-1e-6, err=2e-6)))
     rep = make_report(outdir, force=True)
     assert rep["model"]["tau_ps"] is None and "is not positive" in rep["model"]["no_curve_because"]
+
+
+def test_runs_fit_k_left_out_are_named_in_the_warning(outdir):
+    kj = k_json()
+    kj.update(reliable=False, unreliable_reasons=["no run gave a usable k"], k_eV_per_nm2_ps_K=None,
+              excluded_runs=[{"log": str(outdir / "heat_transfer_1" / "log.lammps"),
+                              "reasons": ["lost contact: the particle-support centre-of-mass distance grew"]}])
+    (outdir / "k.json").write_text(json.dumps(kj))
+    rep = make_report(outdir)
+    assert not rep["reliable"]
+    first = (outdir / "report.md").read_text().splitlines()[0]
+    assert "left out heat_transfer_1: lost contact" in first
