@@ -75,7 +75,7 @@ for beam in "300 104" "80 37"; do
   if ! python -m analysis.heating predict "${args[@]}" > "$out/heating_${1}keV.txt"; then
     echo "   !! heating refused k (above); used anyway (--allow-unreliable) so that the report can show it, marked"
     if ! python -m analysis.heating predict "${args[@]}" --allow-unreliable > "$out/heating_${1}keV.txt"; then
-      echo "   !! no dT at ${1} keV: eq. 5 needs k > 0 (the report says so)"; continue
+      echo "   !! no dT at ${1} keV: eq. 5 needs a positive k (the report says why)"; continue
     fi
   fi
   echo "   ${1} keV:"; grep -E "^S =|dose rate (1e\+04|1e\+06) " "$out/heating_${1}keV.txt" | sed "s/^/   /" || true
