@@ -37,8 +37,10 @@ METHODS = ("auto", "energy_balance", "exp_fit")
 def lost_contact(t_ps: np.ndarray, sep_A: np.ndarray, limit_A: float = LOST_CONTACT_A) -> str | None:
     """Why a run is not a heat-transfer run, or None: the particle-support centre-of-mass distance (heat_transfer.in's
     v_sep_A) grew by more than LIMIT_A over the window, so the bodies came apart and heat stopped crossing."""
+    if not len(sep_A):
+        return None
     grown = sep_A - sep_A[0]
-    if not len(sep_A) or grown.max() <= limit_A:
+    if grown.max() <= limit_A:
         return None
     i = int(np.argmax(grown > limit_A))
     return (f"lost contact: the particle-support centre-of-mass distance grew from {sep_A[0]:.2f} to "
