@@ -53,23 +53,16 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def shifted(atoms, particle, gap: float):
-    """A copy with the particle moved rigidly along z so that its lowest atom is GAP Å above the support's top."""
-    a = atoms.copy()
-    z = a.positions[:, 2]
-    a.positions[particle, 2] += gap - (z[particle].min() - z[~particle].max())
-    return a
-
-
 def curve(atoms, particle, gaps, pair_style: str, pair_coeff, type_names) -> np.ndarray:
     """E_b at each gap (eV), relative to the particle 15 Å beyond the largest gap."""
+    from beamheat.build import rigid_gap
     from beamheat.lammps_run import single_point
 
     def energy(a):
         return single_point(a, pair_style, pair_coeff, type_names)["energy_eV"]
 
-    far = energy(shifted(atoms, particle, max(gaps) + 15.0))
-    return np.array([energy(shifted(atoms, particle, g)) - far for g in gaps])
+    far = energy(rigid_gap(atoms, particle, max(gaps) + 15.0))
+    return np.array([energy(rigid_gap(atoms, particle, g)) - far for g in gaps])
 
 
 def well(gaps, e) -> dict:

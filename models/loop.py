@@ -102,6 +102,10 @@ DEFAULTS = {
 }
 
 
+# protocol kind scan: rigid particle-support gaps (Å), compressed to beyond the paper's r_max (5 Å)
+SCAN_GAPS_A = (2.6, 2.8, 3.0, 3.2, 3.4, 3.6, 3.9, 4.3, 4.8, 5.5, 6.5)
+
+
 class LoopError(UserError):
     pass
 
@@ -203,8 +207,19 @@ def load_config(path: Path, out: str | None = None) -> dict:
         if "file" in sysd:
             sysd["file"] = str(resolve_path(sysd["file"], base))
     for k, pr in enumerate(cfg["protocols"]):
-        if pr.get("kind", "anneal") not in ("anneal", "heat_transfer"):
-            raise LoopError(f"{path}: protocols[{k}].kind {pr.get('kind')!r}: choose anneal or heat_transfer")
+        if pr.get("kind", "anneal") not in ("anneal", "heat_transfer", "scan"):
+            raise LoopError(f"{path}: protocols[{k}].kind {pr.get('kind')!r}: choose anneal, heat_transfer or scan")
+        if pr.get("kind") == "scan":
+            gaps = pr.setdefault("gaps_A", list(SCAN_GAPS_A))
+            if not isinstance(gaps, list) or len(gaps) < 2 or not all(
+                    isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in gaps):
+                raise LoopError(f"{path}: protocols[{k}].gaps_A must list at least two gaps > 0 Å, not {gaps!r}")
+            for key, dflt in (("shifts", 4), ("rattle_A", 0.05), ("rattle_support_A", 0.02)):
+                val = pr.setdefault(key, dflt)
+                if not isinstance(val, (int, float)) or isinstance(val, bool) or val < 0 or (
+                        key == "shifts" and (int(val) != val or val < 1)):
+                    raise LoopError(f"{path}: protocols[{k}].{key} must be a number >= 0"
+                                    f"{' (whole, >= 1)' if key == 'shifts' else ''}, not {val!r}")
         if pr.get("ensemble", "mean") not in ("mean", "first"):
             raise LoopError(f"{path}: protocols[{k}].ensemble {pr.get('ensemble')!r}: choose mean (the ensemble "
                             f"mean drives the MD) or first (the best member does, as in the main job)")
@@ -526,6 +541,10 @@ def explore_runs(cfg: dict) -> list[dict]:
     runs = []
     for sysd in cfg["systems"]:
         for pr in cfg["protocols"]:
+            if pr.get("kind") == "scan":  # no dynamics, so no temperature
+                runs.append({"system": sysd["name"], "protocol": pr, "T_K": None,
+                             "name": f"{sysd['name']}_{pr.get('name', 'scan')}"})
+                continue
             temps = pr.get("T_K", 600)
             for T in temps if isinstance(temps, list) else [temps]:
                 runs.append({"system": sysd["name"], "protocol": pr, "T_K": float(T),
@@ -558,6 +577,13 @@ def _explore_jobs(cfg, work: Path, gen_dir: Path, g: int, models: list[Path]) ->
                   atom_style="atomic")
             tmp.replace(data)
         pr = r["protocol"]
+        if pr.get("kind") == "scan":
+            scan = {key: pr[key] for key in ("gaps_A", "shifts", "rattle_A", "rattle_support_A")}
+            jobs.append({"index": k, "n_jobs": len(runs), "name": r["name"], "system": r["system"], "T_K": None,
+                         "dir": str(rdir), "scan": dict(scan, seed=int(ex["seed"]) + 1000 * g + k + 1,
+                                                        data=str(data), models=[str(m) for m in models]),
+                         "type_names": list(cfg["type_names"]), "done": (rdir / "result.json").exists()})
+            continue
         if pr.get("ensemble") == "first" and best is None:
             best = members_best_first(work, g - 1, models)
         driven = best if pr.get("ensemble") == "first" else models
@@ -600,6 +626,73 @@ def members_best_first(work: Path, g: int, models: list[Path]) -> list[Path]:
     gen = Generation(work, g)
     errors = validation_errors(gen.dir, gen.m, models)
     return [models[j] for j in sorted(range(len(models)), key=lambda j: errors[j])] if errors else list(models)
+
+
+def scan_frames(system, particle, gaps_A, shifts: int, rattle_A: float, rattle_support_A: float, seed: int) -> list:
+    """Rigid particle-support scans (protocol kind scan): SHIFTS rattled copies of SYSTEM (particle atoms by
+    rattle_A, support atoms by rattle_support_A, Å, Gaussian), each at every gap of GAPS_A (Å, lowest particle atom
+    to highest support atom), the first at the built lateral position and the others shifted at random by up to
+    3 Å in x and y. Within one copy only the gap changes, so the labels' energy differences along it are the
+    particle-support interaction alone: the adhesion that force-based selection cannot see (a 0.6 eV well spread
+    over a 261-atom frame moves no force by more than a few 0.01 eV/Å)."""
+    from beamheat.build import rigid_gap
+
+    rng = np.random.default_rng(seed)
+    frames = []
+    for c in range(int(shifts)):
+        base = system.copy()
+        base.positions[particle] += rng.normal(size=(int(particle.sum()), 3)) * rattle_A
+        base.positions[~particle] += rng.normal(size=(int((~particle).sum()), 3)) * rattle_support_A
+        shift = np.zeros(2) if c == 0 else rng.uniform(0.0, 3.0, 2)
+        for gap in gaps_A:
+            a = rigid_gap(base, particle, float(gap), shift)
+            a.info.update({"copy": c, "gap_A": float(gap), "shift_x_A": float(shift[0]), "shift_y_A": float(shift[1])})
+            frames.append(a)
+    return frames
+
+
+def _run_scan(job: dict, progress=print) -> dict:
+    """A scan job (rank 0, no LAMMPS): scan_frames of the system, each with the ensemble's per-atom sigma_f and
+    member energies, into DIR/scan.extxyz; result.json as an exploration run's, plus the scan file and the
+    members' spread of the binding curve (eV)."""
+    from ase.io import read
+
+    from models.ensemble import Ensemble
+
+    rdir, sc = Path(job["dir"]), job["scan"]
+    if rdir.exists():
+        shutil.rmtree(rdir)
+    rdir.mkdir(parents=True)
+    t0 = time.perf_counter()
+    progress(f"  explore {job['index'] + 1}/{job['n_jobs']} {job['name']}: rigid scan, {sc['shifts']} x "
+             f"{len(sc['gaps_A'])} gaps {min(sc['gaps_A']):g}-{max(sc['gaps_A']):g} Å")
+    system = read(sc["data"], format="lammps-data", atom_style="atomic")
+    types = system.get_array("type")
+    system.set_chemical_symbols([job["type_names"][t - 1] for t in types])
+    particle = types == 1
+    frames = scan_frames(system, particle, sc["gaps_A"], sc["shifts"], sc["rattle_A"], sc["rattle_support_A"],
+                         sc["seed"])
+    ens = Ensemble(sc["models"])
+    energies = []
+    for k, a in enumerate(frames):
+        r = ens.evaluate(a)
+        a.arrays["sigma_f"] = r["sigma_f"]
+        a.info["frame"] = k
+        energies.append(r["energies_eV"])
+    # each member's binding curve relative to the copy's largest gap; their spread at each frame
+    e = np.array(energies).reshape(int(sc["shifts"]), len(sc["gaps_A"]), -1)
+    far = int(np.argmax(sc["gaps_A"]))
+    spread = (e - e[:, far:far + 1, :]).std(axis=2)
+    write_frames(rdir / "scan.extxyz", frames)
+    res = {"name": job["name"], "system": job["system"], "protocol": "scan", "T_K": None, "halted": False,
+           "reason": None, "crashed": False, "n_frames": len(frames),
+           "frame_max_sigma_f": [float(a.arrays["sigma_f"].max()) for a in frames],
+           "binding_spread_eV": float(spread.max()), "wall_s": time.perf_counter() - t0, "dump": None,
+           "halt_file": None, "scan": str(rdir / "scan.extxyz")}
+    write_json(rdir / "result.json", res)
+    progress(f"    {job['name']}: {len(frames)} frames, max sigma_F {max(res['frame_max_sigma_f']):.3g} eV/Å, "
+             f"members' binding energies spread up to {res['binding_spread_eV']:.3g} eV ({res['wall_s']:.1f} s)")
+    return res
 
 
 def _lammps_subprocess(job: dict) -> tuple[object, str]:
@@ -819,13 +912,15 @@ def run_explore_jobs(jobs: list[dict], world=None, ranks_per_run: int = 1, progr
     for j in jobs:
         if j["done"]:
             progress(f"  explore {j['index'] + 1}/{j['n_jobs']} {j['name']}: done earlier, kept")
+    new = [_run_scan(j, progress) for j in todo if "scan" in j]  # quick, on rank 0
+    todo = [j for j in todo if "scan" not in j]
     if world is None or world.size == 1 or not todo:
-        new = [_run_job(j, None, progress) for j in todo]
+        new += [_run_job(j, None, progress) for j in todo]
     else:
         progress(f"  {len(todo)} run(s) on {world.size} MPI ranks ({ranks_per_run} per run)")
         for r in range(1, world.size):
             world.send(("explore", todo, ranks_per_run), dest=r, tag=TAG_JOBS)
-        new = _explore_groups(todo, world, ranks_per_run, progress)
+        new += _explore_groups(todo, world, ranks_per_run, progress)
     fatal = [r["fatal"] for r in new if "fatal" in r]
     if fatal:
         raise LoopError(fatal[0])
@@ -835,7 +930,9 @@ def run_explore_jobs(jobs: list[dict], world=None, ranks_per_run: int = 1, progr
 
 
 def explore_summary(cfg, results: list[dict]) -> dict:
-    all_sig = np.concatenate([r["frame_max_sigma_f"] for r in results]) if results else np.zeros(0)
+    """Counts and sigma_F fractions of the dynamics runs (scans are set frames, not dynamics: counted as runs only)."""
+    dyn = [r for r in results if not r.get("scan")]
+    all_sig = np.concatenate([r["frame_max_sigma_f"] for r in dyn]) if dyn else np.zeros(0)
     lo = cfg["select"]["lo"]
     out = {"n_runs": len(results), "n_halted": sum(r["halted"] for r in results),
            "n_crashed": sum(r["crashed"] for r in results), "n_frames": int(all_sig.size),
@@ -886,6 +983,22 @@ def _read_dump(path: Path, type_names) -> list:
     return out
 
 
+def _scan_selected(name: str, frames: list, g: int) -> list:
+    """Every frame of a scan goes to the labeller, whatever its sigma_F (the point of a scan: its error is in the
+    energy differences, which sigma_F does not see), with provenance as select_frames gives it."""
+    out = []
+    for k, f in enumerate(frames):
+        a = f.copy()
+        a.calc = None
+        for key in list(a.arrays):
+            if key not in ("numbers", "positions", "sigma_f"):
+                del a.arrays[key]
+        a.info = {"source": f"{name}/scan.extxyz", "frame": k, "gap_A": float(f.info["gap_A"]),
+                  "max_sigma_f": float(f.arrays["sigma_f"].max()), "reason": "scan", "generation": g}
+        out.append(a)
+    return out
+
+
 def stage_select(cfg, gen: Generation, progress=print) -> dict:
     from ase.io import read
 
@@ -893,8 +1006,12 @@ def stage_select(cfg, gen: Generation, progress=print) -> dict:
 
     s = cfg["select"]
     sources = []
+    scans = []
     for name in gen.stage("explore")["outputs"]["runs"]:
         res = json.loads((gen.dir / "explore" / name / "result.json").read_text())
+        if res.get("scan"):
+            scans += _scan_selected(name, read(res["scan"], index=":"), gen.g)
+            continue
         frames = _read_dump(Path(res["dump"]), cfg["type_names"])
         if frames:
             sources.append((f"{name}/explore.dump", frames))
@@ -902,10 +1019,13 @@ def stage_select(cfg, gen: Generation, progress=print) -> dict:
             sources.append((f"{name}/halt.extxyz", read(res["halt_file"], index=":")))
     rule = SelectionRule(s["lo"], s["hi"], s["top_k"], s["last_n"], s["min_gap"], cap=s["budget"])
     picked = select_frames(sources, rule, gen.g) if sources else []
-    write_frames(gen.dir / "candidates.extxyz", picked)
     n_halt = sum(f.info["reason"] == "halt" for f in picked)
-    progress(f"  selected {len(picked)} frames ({n_halt} from halts) from {len(sources)} source(s)")
-    return {"n_selected": len(picked), "n_halt": n_halt, "candidates": str(gen.dir / "candidates.extxyz"),
+    progress(f"  selected {len(picked)} frames ({n_halt} from halts) from {len(sources)} source(s)"
+             + (f", and all {len(scans)} scan frames" if scans else ""))
+    picked += scans
+    write_frames(gen.dir / "candidates.extxyz", picked)
+    return {"n_selected": len(picked), "n_halt": n_halt, "n_scan": len(scans),
+            "candidates": str(gen.dir / "candidates.extxyz"),
             "candidates_hash": file_hash(gen.dir / "candidates.extxyz")}
 
 
@@ -1022,7 +1142,8 @@ def figures(cfg, work: Path, gen: Generation, new) -> list[str]:
         sig = []
         for name in gen.stage("explore")["outputs"]["runs"]:
             res = json.loads((gen.dir / "explore" / name / "result.json").read_text())
-            sig += res["frame_max_sigma_f"]
+            if not res.get("scan"):
+                sig += res["frame_max_sigma_f"]
         if sig:
             fig, ax = plt.subplots(figsize=(5.5, 4))
             ax.hist(sig, bins=40, color="C0")

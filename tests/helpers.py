@@ -79,13 +79,14 @@ def one_line_error(stderr: str) -> str:
     return lines[0]
 
 
-def train_model(model_dir: Path, dataset: Path, name: str, overrides=()) -> Path:
-    """Train the tiny NequIP config on DATASET into MODEL_DIR/NAME once (kept if there); the checkpoint path."""
+def train_model(model_dir: Path, dataset: Path, name: str, overrides=(), config: str = "tiny.yaml") -> Path:
+    """Train a NequIP config of models/configs (default the tiny one) on DATASET into MODEL_DIR/NAME once (kept if
+    there); the checkpoint path."""
     from models.train import train
 
     ckpt = model_dir / name / "model.ckpt"
     if not ckpt.exists():
-        train(ROOT / "models/configs/tiny.yaml", dataset, model_dir / name, list(overrides))
+        train(ROOT / "models/configs" / config, dataset, model_dir / name, list(overrides))
     return ckpt
 
 

@@ -355,3 +355,50 @@ def test_gpaw_labeller_loop_step_on_two_atom_cells(tmp_path):
     assert all(r.settings_hash for r in rows)  # dft.label's schema
     again = stage_label(cfg, gen, progress=lambda *a: None)  # resumed: nothing recomputed
     assert again["labels_hash"] == out["labels_hash"] and connect(str(gen.dir / "labels.db")).count() == 2
+
+
+def test_scan_protocol_labels_every_rigid_gap(tmp_path):
+    """protocol kind scan: rigid particle-support copies at each gap (only the gap changes within a copy), each
+    frame with the ensemble's sigma_F; select takes them all whatever their sigma_F; the teacher's labels along a
+    copy give a binding well (the adhesion the loop must teach), and the scan is not counted as dynamics."""
+    from models.loop import (_explore_jobs, _scan_selected, explore_summary, label_frames, load_config,
+                             run_explore_jobs)
+
+    gaps = [2.6, 3.2, 4.0, 6.5]
+    y = tmp_path / "loop.yaml"
+    y.write_text(YAML.format(out=tmp_path / "w").replace(
+        "steps: 200}", f"steps: 200}}\n  - {{name: adhesion, kind: scan, gaps_A: {gaps}, shifts: 2}}"))
+    cfg = load_config(y)
+    work = Path(cfg["out"])
+    models = sorted((ROOT / "models" / "bundled" / "au_hbn").glob("member_*.nequip.pth"))[:2]
+    jobs = [j for j in _explore_jobs(cfg, work, work / "gen_001", 1, models) if "scan" in j]
+    assert [j["name"] for j in jobs] == ["au_hbn_adhesion"]
+    res = run_explore_jobs(jobs, progress=lambda *a: None)[0]
+    frames = read(res["scan"], index=":")
+    assert res["n_frames"] == len(frames) == 2 * len(gaps)
+    assert np.isfinite(res["binding_spread_eV"]) and res["binding_spread_eV"] >= 0
+    p = np.array(frames[0].get_chemical_symbols()) == "Au"
+    for c in range(2):
+        copy = frames[c * len(gaps):(c + 1) * len(gaps)]
+        for gap, f in zip(gaps, copy):
+            z = f.positions[:, 2]
+            assert z[p].min() - z[~p].max() == pytest.approx(gap, abs=1e-9)
+            assert f.arrays["sigma_f"].shape == (len(f),) and (f.arrays["sigma_f"] >= 0).all()
+            np.testing.assert_allclose(f.positions[~p], copy[0].positions[~p], atol=1e-12)   # support untouched
+            inner = f.positions[p] - f.positions[p].mean(axis=0)
+            np.testing.assert_allclose(inner, copy[0].positions[p] - copy[0].positions[p].mean(axis=0), atol=1e-9)
+    assert not np.allclose(frames[0].positions, frames[len(gaps)].positions)          # copies differ
+    picked = _scan_selected(res["name"], frames, 1)
+    assert len(picked) == len(frames) and {f.info["reason"] for f in picked} == {"scan"}
+    summary = explore_summary(cfg, [res])
+    assert summary["n_runs"] == 1 and summary["n_frames"] == 0 and summary["accurate_fraction"] is None
+    lab = label_frames(picked, cfg["labeller"], tmp_path / "l.db", cfg["type_names"], progress=lambda *a: None)
+    e = np.array([f.get_potential_energy() for f in lab]).reshape(2, len(gaps))
+    binding = e - e[:, -1:]
+    assert (binding[:, 1] < -0.1).all() and (binding[:, 1] < binding[:, 0]).all()   # a well near 3.2 Å
+    for bad, msg in (("gaps_A: [3.0]", "gaps_A must list at least two gaps"),
+                     ("shifts: 0", "shifts must be a number"), ("rattle_A: -1", "rattle_A must be a number")):
+        y.write_text(YAML.format(out=tmp_path / "w").replace(
+            "steps: 200}", f"steps: 200}}\n  - {{name: adhesion, kind: scan, {bad}}}"))
+        with pytest.raises(Exception, match=msg):
+            load_config(y)

@@ -163,6 +163,17 @@ def assemble(np_atoms: Atoms, slab: Atoms, gap_A: float, vacuum_A: float) -> Ato
     return system[order]
 
 
+def rigid_gap(system: Atoms, particle: np.ndarray, gap_A: float, shift_xy_A=(0.0, 0.0)) -> Atoms:
+    """A copy with the particle (boolean mask) moved rigidly: its lowest atom gap_A above the support's highest,
+    and shifted laterally by shift_xy_A. The particle's and the support's own geometries are untouched, so energy
+    differences between such copies are the particle-support interaction alone (adhesion scans)."""
+    a = system.copy()
+    z = a.positions[:, 2]
+    a.positions[particle, 2] += gap_A - (z[particle].min() - z[~particle].max())
+    a.positions[particle, :2] += np.asarray(shift_xy_A, float)
+    return a
+
+
 def type_map(system: Atoms, np_element: str) -> dict[str, int]:
     elements = [np_element] + sorted(set(system.get_chemical_symbols()) - {np_element},
                                      key=lambda e: atomic_numbers[e])
