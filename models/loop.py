@@ -51,6 +51,9 @@ The YAML (paths relative to the YAML's folder, the current folder, or the reposi
               {name: heat_relaxed, kind: heat_transfer, relax: true, from_generation: 4}]
             # relax: minimise first (the minimiser's path is explored too); from_generation N (systems too): used
             # from generation N on, so entries added to a running loop leave finished generations as they were
+            # {name: adhesion, kind: scan, gaps_A: [2.6, ..., 6.5], shifts: 4, rattle_A: 0.05,
+            #  rattle_support_A: 0.02}: no dynamics; rigid particle-support scans of each system (scan_frames), all
+            # labelled whatever their sigma_F (adhesion errors are in energy differences sigma_F does not see)
   explore:  {dump_every: 20, halt_fmax: 100, seed: 1, dt_ps: 0.002, ranks_per_run: 1}
   select:   {lo: 0.05, hi: 0.5, budget: 20, top_k: 6, last_n: 3, min_gap: 3}
   labeller: {kind: lammps, potential: classical_au_hbn}   # | {kind: emt} | {kind: gpaw, settings: {...}}

@@ -33,6 +33,25 @@ class LennardJones(_NequipLennardJones):
         super().__init__(*args, **kwargs)
         if self.lj_style != "lj":
             raise ValueError(f"lj_style {self.lj_style!r}: only 'lj' is supported here")
+        # epsilon is trained as its logarithm, on the pairs that start above 0 (the others stay exactly 0): nequip's
+        # clamp at 0 with Adam's ~lr-sized first steps (0.01 against a 0.003 eV epsilon) killed the term for good
+        # in the first epoch (measured: trained epsilon -0.057 and -0.031 eV, so the term gave nothing)
+        eps0 = self.epsilon.detach().clone()
+        trainable = bool(self.epsilon.requires_grad)
+        del self.epsilon
+        mask = eps0 > 0
+        self.register_buffer("epsilon_mask", mask.to(eps0.dtype))
+        self.log_epsilon = torch.nn.Parameter(torch.log(torch.where(mask, eps0, torch.ones_like(eps0))),
+                                              requires_grad=trainable)
+        self.register_buffer("epsilon", torch.Tensor())  # only for the type annotation the base class declares
+
+    def pair_epsilon(self) -> torch.Tensor:
+        """epsilon per type pair (eV; upper triangle, model_type_names order)."""
+        return torch.exp(self.log_epsilon) * self.epsilon_mask
+
+    def __repr__(self) -> str:
+        return (f"LennardJones(sigma={self.sigma.data.tolist()}, epsilon={self.pair_epsilon().data.tolist()}, "
+                f"exponent={self.exponent})")
 
     def forward(self, data: AtomicDataDict.Type) -> AtomicDataDict.Type:
         data = with_edge_vectors_(data, with_lengths=True)
@@ -43,7 +62,7 @@ class LennardJones(_NequipLennardJones):
         t2 = torch.index_select(atom_types, 0, edge_index[1])
         sigma = self._param(self.sigma, t1, t2)
         delta = self._param(self.delta, t1, t2)
-        epsilon = self._param(self.epsilon, t1, t2)
+        epsilon = self._param(self.pair_epsilon(), t1, t2)
         x = torch.pow(sigma / (r - delta), self.exponent)
         eng = (2.0 * epsilon) * (x * x - x)
         cut = self.cutoff(data[AtomicDataDict.NORM_LENGTH_KEY]).view(-1)

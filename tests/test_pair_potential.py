@@ -61,12 +61,14 @@ def test_pair_energy_and_force_follow_the_lennard_jones_equation(lj):
             h = 1e-6
             dedr = (lj_pair(r + h, eps, sig) - lj_pair(r - h, eps, sig)) / (2 * h)
             assert f[1, 0] == pytest.approx(-dedr, rel=1e-6, abs=1e-12) and f[0, 0] == pytest.approx(dedr, rel=1e-6)
-    # Au-Au and B-N pairs have epsilon 0: no energy, and (nequip clamps epsilon at 0) no gradient to train it
+    # Au-Au and B-N pairs have epsilon 0: no energy, and no parameter to train (epsilon is trained as a logarithm
+    # on the pairs that start above 0)
     for types in ([0, 0], [1, 2]):
         assert _energy(lj, [[0, 0, 0], [3.0, 0, 0]], types)[0] == 0.0
     # three atoms: the sum of the pairs within r_max (the Au-N pair at 5.5 Å is beyond it)
     e, _ = _energy(lj, [[0, 0, 0], [3.6, 0, 0], [-5.5, 0, 0]], [0, 1, 2])
     assert e == pytest.approx(lj_pair(3.6, 0.004, 3.3), rel=1e-12)
+    assert lj.log_epsilon.requires_grad and not lj.epsilon_mask.requires_grad
     torch.jit.script(lj)
 
 
@@ -91,6 +93,10 @@ def test_trained_tiny_lj_model_agrees_between_lammps_and_python(model_dir, tmp_p
     np.testing.assert_allclose(lmp["forces_eV_per_A"], ref["mean_forces"], atol=1e-8)
     # the deployed model carries the trained Lennard-Jones parameters, and they moved from their start
     m = torch.jit.load(str(model))
-    eps = [p for n, p in m.named_parameters() if n.endswith("pair_potential.epsilon")]
-    assert len(eps) == 1 and eps[0].shape == (3, 3) and float(eps[0][0, 0]) == 0.0
-    assert float(eps[0][0, 1]) != pytest.approx(0.003, abs=1e-12)
+    log_eps = [p for n, p in m.named_parameters() if n.endswith("pair_potential.log_epsilon")]
+    mask = [b for n, b in m.named_buffers() if n.endswith("pair_potential.epsilon_mask")]
+    assert len(log_eps) == 1 and len(mask) == 1
+    eps = torch.exp(log_eps[0]) * mask[0]
+    assert eps.shape == (3, 3) and float(eps[0, 0]) == 0.0 and float(eps[1, 2]) == 0.0   # Au-Au, B-N: none
+    for j in (1, 2):   # Au-B, Au-N: trained, positive
+        assert 0 < float(eps[0, j]) and float(eps[0, j]) != pytest.approx(0.003, abs=1e-9)
