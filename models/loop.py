@@ -221,8 +221,8 @@ def load_config(path: Path, out: str | None = None) -> dict:
                 val = pr.setdefault(key, dflt)
                 if not isinstance(val, (int, float)) or isinstance(val, bool) or val < 0 or (
                         key == "shifts" and (int(val) != val or val < 1)):
-                    raise LoopError(f"{path}: protocols[{k}].{key} must be a number >= 0"
-                                    f"{' (whole, >= 1)' if key == 'shifts' else ''}, not {val!r}")
+                    what = "a whole number >= 1" if key == "shifts" else "a number >= 0 (Å)"
+                    raise LoopError(f"{path}: protocols[{k}].{key} must be {what}, not {val!r}")
         if pr.get("ensemble", "mean") not in ("mean", "first"):
             raise LoopError(f"{path}: protocols[{k}].ensemble {pr.get('ensemble')!r}: choose mean (the ensemble "
                             f"mean drives the MD) or first (the best member does, as in the main job)")

@@ -397,7 +397,8 @@ def test_scan_protocol_labels_every_rigid_gap(tmp_path):
     binding = e - e[:, -1:]
     assert (binding[:, 1] < -0.1).all() and (binding[:, 1] < binding[:, 0]).all()   # a well near 3.2 Å
     for bad, msg in (("gaps_A: [3.0]", "gaps_A must list at least two gaps"),
-                     ("shifts: 0", "shifts must be a number"), ("rattle_A: -1", "rattle_A must be a number")):
+                     ("shifts: 0", "shifts must be a whole number >= 1"),
+                     ("rattle_A: -1", r"rattle_A must be a number >= 0 \(Å\)")):
         y.write_text(YAML.format(out=tmp_path / "w").replace(
             "steps: 200}", f"steps: 200}}\n  - {{name: adhesion, kind: scan, {bad}}}"))
         with pytest.raises(Exception, match=msg):
