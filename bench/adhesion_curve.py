@@ -91,7 +91,7 @@ def markdown(res: dict) -> str:
 
 def main(argv=None) -> int:
     a = parse_args(argv)
-    from ase.io import read
+    from beamheat.geometry import read_typed_data
 
     v.input_file(a.system, "--system")
     names = a.elements.split()
@@ -104,15 +104,7 @@ def main(argv=None) -> int:
         raise UserError("--gaps-A: give at least two gaps, all > 0 Å")
     out_json, out_md = a.results.with_suffix(".json"), a.results.with_suffix(".md")
     v.output_files([out_json, out_md], "--results", force=a.force)
-    try:
-        atoms = read(a.system, format="lammps-data", atom_style="atomic")
-    except Exception as e:  # noqa: BLE001 - any parse failure is a bad input file
-        raise UserError(f"{a.system}: cannot read as a LAMMPS data file ({e})") from None
-    types = atoms.get_array("type") if "type" in atoms.arrays else atoms.numbers
-    if max(types) > len(names):
-        raise UserError(f"{a.system}: {max(types)} atom types but --elements names {len(names)}")
-    atoms.set_chemical_symbols([names[t - 1] for t in types])
-    atoms.pbc = True
+    atoms, types = read_typed_data(a.system, names)
     particle = types == 1
     if not particle.any() or particle.all():
         raise UserError(f"{a.system}: needs particle atoms (type 1) and support atoms (other types)")

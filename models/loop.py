@@ -580,11 +580,12 @@ def _explore_jobs(cfg, work: Path, gen_dir: Path, g: int, models: list[Path]) ->
                   atom_style="atomic")
             tmp.replace(data)
         pr = r["protocol"]
+        seed = int(ex["seed"]) + 1000 * g + k + 1
         if pr.get("kind") == "scan":
             scan = {key: pr[key] for key in ("gaps_A", "shifts", "rattle_A", "rattle_support_A")}
             jobs.append({"index": k, "n_jobs": len(runs), "name": r["name"], "system": r["system"], "T_K": None,
-                         "dir": str(rdir), "scan": dict(scan, seed=int(ex["seed"]) + 1000 * g + k + 1,
-                                                        data=str(data), models=[str(m) for m in models]),
+                         "dir": str(rdir), "scan": dict(scan, seed=seed, data=str(data),
+                                                        models=[str(m) for m in models]),
                          "type_names": list(cfg["type_names"]), "done": (rdir / "result.json").exists()})
             continue
         if pr.get("ensemble") == "first" and best is None:
@@ -594,7 +595,7 @@ def _explore_jobs(cfg, work: Path, gen_dir: Path, g: int, models: list[Path]) ->
                "protocol": pr.get("kind", "anneal"), "T_K": r["T_K"], "T_support_K": pr.get("T_support_K", 300),
                "thermalise_steps": pr.get("thermalise_steps", 500), "steps": pr.get("steps", 1000),
                "dt_ps": pr.get("dt_ps", ex["dt_ps"]), "damp_ps": ex["damp_ps"],
-               "seed": int(ex["seed"]) + 1000 * g + k + 1, "dump_every": ex["dump_every"],
+               "seed": seed, "dump_every": ex["dump_every"],
                "halt_sigma": ex["halt_sigma"], "halt_fmax": ex["halt_fmax"], "halt_frames": ex["halt_frames"],
                "relax": "yes" if pr.get("relax") else "no"}
         if "ensemble" in pr:
@@ -658,7 +659,7 @@ def _run_scan(job: dict, progress=print) -> dict:
     """A scan job (rank 0, no LAMMPS): scan_frames of the system, each with the ensemble's per-atom sigma_f and
     member energies, into DIR/scan.extxyz; result.json as an exploration run's, plus the scan file and the
     members' spread of the binding curve (eV)."""
-    from ase.io import read
+    from beamheat.geometry import read_typed_data
 
     from models.ensemble import Ensemble
 
@@ -669,9 +670,7 @@ def _run_scan(job: dict, progress=print) -> dict:
     t0 = time.perf_counter()
     progress(f"  explore {job['index'] + 1}/{job['n_jobs']} {job['name']}: rigid scan, {sc['shifts']} x "
              f"{len(sc['gaps_A'])} gaps {min(sc['gaps_A']):g}-{max(sc['gaps_A']):g} Å")
-    system = read(sc["data"], format="lammps-data", atom_style="atomic")
-    types = system.get_array("type")
-    system.set_chemical_symbols([job["type_names"][t - 1] for t in types])
+    system, types = read_typed_data(Path(sc["data"]), job["type_names"])
     particle = types == 1
     frames = scan_frames(system, particle, sc["gaps_A"], sc["shifts"], sc["rattle_A"], sc["rattle_support_A"],
                          sc["seed"])
@@ -989,17 +988,10 @@ def _read_dump(path: Path, type_names) -> list:
 def _scan_selected(name: str, frames: list, g: int) -> list:
     """Every frame of a scan goes to the labeller, whatever its sigma_F (the point of a scan: its error is in the
     energy differences, which sigma_F does not see), with provenance as select_frames gives it."""
-    out = []
-    for k, f in enumerate(frames):
-        a = f.copy()
-        a.calc = None
-        for key in list(a.arrays):
-            if key not in ("numbers", "positions", "sigma_f"):
-                del a.arrays[key]
-        a.info = {"source": f"{name}/scan.extxyz", "frame": k, "gap_A": float(f.info["gap_A"]),
-                  "max_sigma_f": float(f.arrays["sigma_f"].max()), "reason": "scan", "generation": g}
-        out.append(a)
-    return out
+    from models.select import picked_frame
+
+    return [picked_frame(f, f"{name}/scan.extxyz", k, "scan", g, gap_A=float(f.info["gap_A"]))
+            for k, f in enumerate(frames)]
 
 
 def stage_select(cfg, gen: Generation, progress=print) -> dict:

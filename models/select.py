@@ -74,6 +74,20 @@ def pick_indices(max_sigma: np.ndarray, rule: SelectionRule, forced: np.ndarray 
     return sorted(chosen)
 
 
+def picked_frame(frame, source, index: int, reason: str, generation: int, **info):
+    """A frame chosen for labelling, as a new Atoms: positions, numbers and sigma_f only, and its provenance in info
+    (source, frame, max_sigma_f, reason, generation, and any INFO that is not None)."""
+    f = frame.copy()
+    f.calc = None
+    for key in list(f.arrays):
+        if key not in ("numbers", "positions", "sigma_f"):
+            del f.arrays[key]
+    f.info = {"source": str(source), "frame": int(index), **info, "max_sigma_f": float(frame.arrays["sigma_f"].max()),
+              "reason": reason, "generation": generation}
+    f.info = {k: v for k, v in f.info.items() if v is not None}
+    return f
+
+
 def select_frames(sources, rule: SelectionRule, generation: int = 0) -> list:
     """The frames to label from several sources, as new Atoms with provenance in info (rules in the module doc).
 
@@ -90,16 +104,9 @@ def select_frames(sources, rule: SelectionRule, generation: int = 0) -> list:
         if is_halt and rule.last_n > 0:
             forced[-rule.last_n:] = True
         for i in pick_indices(s, rule, forced):
-            f = frames[i].copy()
-            f.calc = None
-            for key in list(f.arrays):
-                if key not in ("numbers", "positions", "sigma_f"):
-                    del f.arrays[key]
-            reason = "halt" if forced[i] else "trust window"
-            f.info = {"source": str(name), "frame": int(f.info.get("frame", i)), "step": f.info.get("step"),
-                      "max_sigma_f": float(s[i]), "reason": reason, "generation": generation}
-            f.info = {k: v for k, v in f.info.items() if v is not None}
-            picked.append(f)
+            picked.append(picked_frame(frames[i], name, int(frames[i].info.get("frame", i)),
+                                       "halt" if forced[i] else "trust window", generation,
+                                       step=frames[i].info.get("step")))
     picked.sort(key=lambda f: (f.info["reason"] != "halt", -f.info["max_sigma_f"]))
     if rule.cap is not None:
         picked = picked[:rule.cap]

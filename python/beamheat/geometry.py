@@ -192,6 +192,23 @@ def read_structure(path: Path, frame: int = -1):
     return atoms
 
 
+def read_typed_data(path: Path, elements) -> tuple:
+    """A LAMMPS data file (atom_style atomic) with the element of each type from ELEMENTS (type 1 first), periodic;
+    returns (atoms, types). One-line errors for an unreadable file or more types than ELEMENTS names."""
+    from ase.io import read
+
+    try:
+        atoms = read(path, format="lammps-data", atom_style="atomic")
+    except Exception as e:  # noqa: BLE001 - any parse failure is a bad input file
+        raise UserError(f"{path}: cannot read as a LAMMPS data file ({e})") from None
+    types = atoms.get_array("type") if "type" in atoms.arrays else atoms.numbers
+    if max(types) > len(elements):
+        raise UserError(f"{path}: {max(types)} atom types but {len(elements)} element names ({' '.join(elements)})")
+    atoms.set_chemical_symbols([elements[t - 1] for t in types])
+    atoms.pbc = True
+    return atoms, types
+
+
 def main(argv=None) -> int:
     """python -m beamheat.geometry FILE [--frame -1] [--np-types 1] [--element Au] [--json OUT]"""
     from . import validate as v

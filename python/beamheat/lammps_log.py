@@ -379,7 +379,7 @@ def read_warnings(path: str | Path, contains: str | bytes | None = None) -> list
     try:
         with _open(path) as f:
             for line in f:
-                if line.startswith(b"beamheat: stage "):
+                if line.startswith(_STAGE):
                     parts = line.split()
                     stage = parts[2].decode(errors="replace") if len(parts) > 2 else None
                 elif b"WARNING" in line and (want is None or want in line):
