@@ -11,7 +11,9 @@ relative to the particle 15 Å further away than the largest gap:
     E_b(gap) = E(gap) - E(separated), eV
 for the teacher (lammps_inputs/potentials/classical_au_hbn.in) and for each member of the student (pair_style
 nequip, one member at a time: the bundled ensemble models/bundled/au_hbn by default), all as LAMMPS single points
-(beamheat.lammps_run). The well depth is min over the gaps of E_b. Verdict on the ensemble mean's well depth:
+(beamheat.lammps_run). A student trained on labels minus a long-range baseline runs overlaid on it (--baseline:
+the bundle's baseline.in by default, as potentials/nequip.in does); the baseline's own curve is listed beside, so
+the table shows what the network adds. The well depth is min over the gaps of E_b. Verdict on the ensemble mean's well depth:
 "agree" when within 20 % of the teacher's, else "disagree"; the members' spread is reported beside it.
 
 Writes RESULTS.json and RESULTS.md (not overwritten without --force) and prints the table.
@@ -44,6 +46,9 @@ def parse_args(argv=None):
     p.add_argument("--elements", default="Au B N", help='element of each LAMMPS type (default "Au B N")')
     p.add_argument("--model", help='student model file(s), space separated (default: models/bundled/au_hbn, all '
                                    'members)')
+    p.add_argument("--baseline",
+                   help="long-range baseline (overlay template) the student runs on; 'none' for the network alone "
+                        "(default: the bundle's baseline.in with the bundled members, none with --model)")
     p.add_argument("--gaps-A", type=float, nargs="+", metavar="GAP",
                    default=[2.8, 3.0, 3.2, 3.4, 3.6, 3.8, 4.0, 4.5, 5.0, 5.5, 6.0, 7.0, 8.0],
                    help="particle-support gaps, Å (default 2.8 ... 8.0)")
@@ -76,11 +81,14 @@ def markdown(res: dict) -> str:
              f"System `{res['system']}`; student {len(s['members'])} member(s): "
              + ", ".join(f"`{Path(m).name}`" for m in s["members"]) + ".",
              f"Command: `{res['command']}`", "",
-             "| gap (Å) | teacher E_b (eV) | student mean E_b (eV) | student members (eV) |",
-             "|---|---|---|---|"]
+             f"Baseline: `{s['baseline']}` (the student runs overlaid on it)." if s["baseline"] else
+             "Baseline: none (the network alone).", "",
+             "| gap (Å) | teacher E_b (eV) | student mean E_b (eV) | baseline alone (eV) | student members (eV) |",
+             "|---|---|---|---|---|"]
     for k, g in enumerate(res["gaps_A"]):
         mem = ", ".join(f"{c[k]:+.3f}" for c in s["curves_eV"])
-        lines.append(f"| {g:.2f} | {t['curve_eV'][k]:+.3f} | {s['mean_curve_eV'][k]:+.3f} | {mem} |")
+        bl = f"{s['baseline_curve_eV'][k]:+.3f}" if s["baseline"] else "-"
+        lines.append(f"| {g:.2f} | {t['curve_eV'][k]:+.3f} | {s['mean_curve_eV'][k]:+.3f} | {bl} | {mem} |")
     lines += ["", f"Well: teacher {t['well']['depth_eV']:+.3f} eV at {t['well']['gap_A']:.2f} Å; student mean "
                   f"{s['well']['depth_eV']:+.3f} eV at {s['well']['gap_A']:.2f} Å "
                   f"(members {', '.join(f'{w:+.3f}' for w in s['member_depths_eV'])}).",
@@ -100,6 +108,19 @@ def main(argv=None) -> int:
         raise UserError(f"{BUNDLED}: no member_*.nequip.pth (give --model)")
     for f in files:
         v.input_file(f, "--model")
+    baseline = None
+    if a.baseline and a.baseline != "none":
+        v.input_file(Path(a.baseline), "--baseline")
+        baseline = Path(a.baseline)
+    elif a.baseline is None and not a.model and (BUNDLED / "baseline.in").is_file():
+        baseline = BUNDLED / "baseline.in"
+    if baseline is not None:
+        from beamheat.lammps_run import baseline_commands
+
+        try:
+            baseline_commands(baseline)
+        except ValueError as e:
+            raise UserError(str(e)) from None
     if len(a.gaps_A) < 2 or min(a.gaps_A) <= 0:
         raise UserError("--gaps-A: give at least two gaps, all > 0 Å")
     out_json, out_md = a.results.with_suffix(".json"), a.results.with_suffix(".md")
@@ -114,11 +135,19 @@ def main(argv=None) -> int:
     style, coeffs = potential_commands(TEACHER)
     print(f"teacher ({TEACHER.name}) ...", flush=True)
     t = curve(atoms, particle, gaps, style, coeffs, names)
-    curves = []
+    curves, b_curve = [], None
+    if baseline is not None:
+        from beamheat.lammps_run import baseline_commands
+
+        print(f"baseline ({baseline}) ...", flush=True)
+        b_curve = curve(atoms, particle, gaps, *baseline_commands(baseline), names)
     for f in files:
         print(f"student {f.name} ...", flush=True)
-        curves.append(curve(atoms, particle, gaps, "pair_style nequip", f"pair_coeff * * {f} {' '.join(names)}",
-                            names))
+        if baseline is None:
+            style, coeffs = "pair_style nequip", f"pair_coeff * * {f} {' '.join(names)}"
+        else:
+            style, coeffs = baseline_commands(baseline, "nequip", f"nequip {f} {' '.join(names)}")
+        curves.append(curve(atoms, particle, gaps, style, coeffs, names))
     curves = np.array(curves)
     mean = curves.mean(axis=0)
     tw, sw = well(gaps, t), well(gaps, mean)
@@ -129,6 +158,8 @@ def main(argv=None) -> int:
            "gaps_A": gaps.tolist(),
            "teacher": {"potential": str(TEACHER), "curve_eV": t.tolist(), "well": tw},
            "student": {"members": [str(f) for f in files], "curves_eV": curves.tolist(),
+                       "baseline": str(baseline) if baseline else None,
+                       "baseline_curve_eV": b_curve.tolist() if b_curve is not None else None,
                        "mean_curve_eV": mean.tolist(), "well": sw,
                        "member_depths_eV": [float(c.min()) for c in curves]},
            "depth_ratio": ratio, "tolerance": TOL, "verdict": verdict}

@@ -9,7 +9,9 @@ generation), because `pair_style nequip ensemble first` lets member_0 alone driv
 them in the loop's order). It writes every labelled frame the loop made (all generations'
 labels.extxyz, teacher energies and forces) to labels.extxyz.gz, and metrics.json: per generation the counts, the
 fixed-test-split errors of each member and of the ensemble, the exploration's halted fraction, the file hashes,
-and under "order" where each member came from with its validation error.
+and under "order" where each member came from with its validation error. When that generation was trained on labels
+minus a long-range baseline (the loop's train.baseline), the baseline goes beside the members as baseline.in, which
+potentials/nequip.in overlays on them; labels.extxyz.gz keeps the teacher's full energies and forces.
 The loop's YAML, README and the rest of DEST are left as they are; existing member files, labels or metrics are
 replaced only with --force.
 """
@@ -79,17 +81,24 @@ def bundle(loop_dir: Path, dest: Path, generation: int | None = None, force: boo
     errors = None if keep_order else validation_errors(chosen["dir"], chosen, models)
     order = sorted(range(len(models)), key=lambda j: errors[j]) if errors else list(range(len(models)))
     dest.mkdir(parents=True, exist_ok=True)
+    baseline = chosen["stages"].get("train", {}).get("outputs", {}).get("baseline")
+    if baseline and not Path(baseline).is_file():
+        raise UserError(f"{baseline}: the baseline generation {chosen['generation']} was trained with is missing")
     targets = [dest / f"member_{k}.nequip.pth" for k in range(len(models))] + [dest / "labels.extxyz.gz",
-                                                                                dest / "metrics.json"]
+                                                                                dest / "metrics.json",
+                                                                                dest / "baseline.in"]
     exists = [str(t) for t in targets if t.exists()]
     if exists and not force:
         raise UserError(f"{exists[0]}: exists; refusing to overwrite (--force replaces the bundle)")
     for stale in dest.glob("member_*.nequip.pth"):
         stale.unlink()
-    for k, src in enumerate(models[j] for j in order):
-        tmp = dest / f".member_{k}.nequip.pth.tmp"
+    copies = [(src, dest / f"member_{k}.nequip.pth") for k, src in enumerate(models[j] for j in order)]
+    for src, dst in copies + ([(Path(baseline), dest / "baseline.in")] if baseline else []):
+        tmp = dst.with_name(f".{dst.name}.tmp")
         shutil.copyfile(src, tmp)
-        tmp.replace(dest / f"member_{k}.nequip.pth")
+        tmp.replace(dst)
+    if not baseline:
+        (dest / "baseline.in").unlink(missing_ok=True)  # members without one must not run overlaid on a stale one
     # every labelled frame of every generation up to the chosen one, in generation order
     chunks, n_frames = [], 0
     for m in gens:
@@ -111,6 +120,9 @@ def bundle(loop_dir: Path, dest: Path, generation: int | None = None, force: boo
         "order_rule": ("smallest validation force error first (member_0 drives `ensemble first` dynamics)"
                        if errors else "the loop's order"),
         "n_labelled_frames": n_frames,
+        "baseline": ({"file": "baseline.in", "from": str(baseline), "hash": file_hash(dest / "baseline.in"),
+                      "note": "the members learned the labels minus this; potentials/nequip.in overlays it"}
+                     if baseline else None),
         "generations": [gen_summary(m) for m in gens if m["generation"] <= chosen["generation"]],
     }
     write_json(dest / "metrics.json", metrics)
@@ -137,7 +149,8 @@ def main(argv=None) -> int:
     g = m["generations"][-1]
     ens = g.get("ensemble") or {}
     rmse = ens.get("force_rmse_eV_per_A")
-    print(f"bundled generation {m['generation']} of {a.loop_dir}: {m['n_members']} members, "
+    print(f"bundled generation {m['generation']} of {a.loop_dir}: {m['n_members']} members"
+          + (f" + baseline.in ({m['baseline']['from']})" if m["baseline"] else "") + ", "
           f"{m['n_labelled_frames']} labelled frames"
           + (f", ensemble force RMSE {rmse:.4f} eV/Å on the fixed test split" if rmse is not None else "")
           + f" -> {a.dest}")

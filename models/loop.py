@@ -59,8 +59,13 @@ The YAML (paths relative to the YAML's folder, the current folder, or the reposi
   labeller: {kind: lammps, potential: classical_au_hbn}   # | {kind: emt} | {kind: gpaw, settings: {...}}
   train:    {config: models/configs/tiny.yaml, ensemble: 3, overrides: [trainer.max_epochs=10], seed: 1,
              test_fraction: 0.2, val_fraction: 0.15, finetune: false,
-             by_generation: [{from_generation: 5, finetune: true, overrides: [trainer.max_epochs=40]}]}
+             by_generation: [{from_generation: 5, finetune: true, overrides: [trainer.max_epochs=40]}],
+             baseline: null}
             # by_generation: later generations' train settings (each entry from its generation on, in order)
+            # baseline: a LAMMPS overlay template (name in lammps_inputs/potentials, or a path), e.g.
+            # baseline_lj_au_hbn: the members learn the labels minus it (models.baseline, cached in OUT/baseline)
+            # and run with it (pair_style hybrid/overlay nequip ... + its styles) in exploration, evaluation and
+            # the bundle; sigma_F is the NequIP members' alone (the baseline is the same in every member)
   stop:     {generations: 3, accurate_fraction: 0.95}
 """
 
@@ -100,7 +105,7 @@ DEFAULTS = {
     "select": {"lo": 0.05, "hi": 0.5, "budget": 20, "top_k": None, "last_n": 3, "min_gap": 1},
     "labeller": {"kind": "emt", "potential": None, "type_names": None, "settings": {}, "ranks_per_calc": None},
     "train": {"config": "models/configs/tiny.yaml", "ensemble": 3, "overrides": [], "seed": 1,
-              "test_fraction": 0.2, "val_fraction": 0.15, "finetune": False},
+              "test_fraction": 0.2, "val_fraction": 0.15, "finetune": False, "baseline": None},
     "stop": {"generations": 3, "accurate_fraction": None},
 }
 
@@ -148,6 +153,15 @@ def resolve_path(p: str | Path, base: Path) -> Path:
     return (base / p).resolve()
 
 
+def _baseline_path(name, path: Path, key: str) -> str:
+    from models.baseline import resolve_baseline
+
+    try:
+        return str(resolve_baseline(name, path.resolve().parent))
+    except ValueError as e:
+        raise LoopError(f"{path}: {key}: {e}") from None
+
+
 def load_config(path: Path, out: str | None = None) -> dict:
     import yaml
 
@@ -176,6 +190,8 @@ def load_config(path: Path, out: str | None = None) -> dict:
             entry["config"] = str(resolve_path(entry["config"], path.resolve().parent))
             if not Path(entry["config"]).is_file():
                 raise LoopError(f"{path}: train.by_generation[{k}].config {entry['config']}: file not found")
+        if entry.get("baseline"):
+            entry["baseline"] = _baseline_path(entry["baseline"], path, f"train.by_generation[{k}].baseline")
     cfg["train_by_generation"] = sorted(later, key=lambda e: e["from_generation"])
     base = path.resolve().parent
     cfg["out"] = str(Path(out or cfg["out"]).resolve())  # relative to the current folder
@@ -198,6 +214,8 @@ def load_config(path: Path, out: str | None = None) -> dict:
         if not Path(lab["potential"]).is_file():
             raise LoopError(f"{path}: labeller.potential {pot}: file not found")
     cfg["train"]["config"] = str(resolve_path(cfg["train"]["config"], base))
+    if cfg["train"]["baseline"]:
+        cfg["train"]["baseline"] = _baseline_path(cfg["train"]["baseline"], path, "train.baseline")
     if not Path(cfg["train"]["config"]).is_file():
         raise LoopError(f"{path}: train.config {cfg['train']['config']}: file not found")
     if cfg["initial"]["data"]:
@@ -565,6 +583,7 @@ def _explore_jobs(cfg, work: Path, gen_dir: Path, g: int, models: list[Path]) ->
     if not runs:
         raise LoopError("no exploration runs: add systems and protocols to the loop YAML")
     jobs, best = [], None
+    baseline = train_for_generation(cfg, g - 1)["baseline"]  # the explored members run with their own baseline
     for k, r in enumerate(runs):
         rdir = gen_dir / "explore" / r["name"]
         data = work / "systems" / f"{r['system']}.data"
@@ -600,6 +619,9 @@ def _explore_jobs(cfg, work: Path, gen_dir: Path, g: int, models: list[Path]) ->
                "relax": "yes" if pr.get("relax") else "no"}
         if "ensemble" in pr:
             var["ensemble"] = pr["ensemble"]
+        if baseline:
+            var["baseline"] = baseline
+        var["inputs"] = EXPLORE_IN.parent
         jobs.append({"index": k, "n_jobs": len(runs), "name": r["name"], "system": r["system"], "T_K": r["T_K"],
                      "dir": str(rdir), "var": {key: str(v) for key, v in var.items()},
                      "type_names": list(cfg["type_names"]), "timeout_s": ex["timeout_s"],
@@ -1065,13 +1087,36 @@ def stage_train(cfg, work: Path, gen: Generation, force: bool = False, progress=
 
     t = cfg["train"]
     files = [p for p in _label_files(work, gen.g) if p.stat().st_size > 0]
+    if t["baseline"]:
+        progress(f"  training targets: labels minus the baseline {t['baseline']}")
+        files = [_residual(work, p, t["baseline"], cfg["type_names"]) for p in files]
     split = work / "gen_000" / "train" / "split.json" if gen.g > 0 else None
     prev = work / f"gen_{gen.g - 1:03d}" / "train" if (gen.g > 0 and t["finetune"]) else None
     r = train_ensemble(t["config"], files, gen.dir / "train", int(t["ensemble"]), list(t["overrides"]),
                        int(t["seed"]), float(t["test_fraction"]), float(t["val_fraction"]), split,
                        cfg["type_names"], prev, evaluate=False, force=force, progress=progress)
-    return {"n_train": r["n_train"], "n_val": r["n_val"], "n_test": r["n_test"],
-            "checkpoints_hash": _files_hash(r["members"])}
+    out = {"n_train": r["n_train"], "n_val": r["n_val"], "n_test": r["n_test"],
+           "checkpoints_hash": _files_hash(r["members"])}
+    if t["baseline"]:
+        out["baseline"] = t["baseline"]  # models.bundle ships it beside the members
+    return out
+
+
+def _residual(work: Path, labels: Path, baseline: str, type_names) -> Path:
+    """LABELS minus BASELINE (models.baseline), cached in OUT/baseline by both files' hashes."""
+    from models.baseline import residual_file
+
+    return residual_file(labels, baseline, type_names, work / "baseline", _self_comm())
+
+
+def _targets(cfg, work: Path, frames, g: int) -> list:
+    """Labelled FRAMES as generation g's members predict them: minus the baseline they were trained with."""
+    b = train_for_generation(cfg, g)["baseline"]
+    if not b or not frames:
+        return frames
+    from models.baseline import residual_frames
+
+    return residual_frames(frames, b, cfg["type_names"], _self_comm())
 
 
 def stage_deploy(gen: Generation, progress=print) -> dict:
@@ -1096,9 +1141,9 @@ def stage_evaluate(cfg, work: Path, gen: Generation, progress=print) -> dict:
     metrics = {}
     test = work / "gen_000" / "train" / "data" / "test.extxyz"
     ens = Ensemble([str(m) for m in _models(work, gen.g)])
-    if test.exists() and test.stat().st_size > 0:
-        metrics["test"] = public(evaluate(ens, read_labelled(test)))
-    val = gen.dir / "train" / "data" / "val.extxyz"  # frames of every generation: ranks the members (models.bundle)
+    if test.exists() and test.stat().st_size > 0:  # generation 0's frames: as labelled
+        metrics["test"] = public(evaluate(ens, _targets(cfg, work, read_labelled(test), gen.g)))
+    val = gen.dir / "train" / "data" / "val.extxyz"  # this generation's targets: ranks the members (models.bundle)
     if val.exists() and val.stat().st_size > 0:
         metrics["validation"] = public(evaluate(ens, read_labelled(val)))
     new = None
@@ -1106,7 +1151,7 @@ def stage_evaluate(cfg, work: Path, gen: Generation, progress=print) -> dict:
         labels = gen.dir / "labels.extxyz"
         if labels.stat().st_size > 0:
             prev = Ensemble([str(m) for m in _models(work, gen.g - 1)])
-            new = evaluate(prev, read_labelled(labels))
+            new = evaluate(prev, _targets(cfg, work, read_labelled(labels), gen.g - 1))
             metrics["new_frames_previous_ensemble"] = public(new)
             np.savez(gen.dir / "new_frames_sigma_delta.npz", sigma_f=new["_sigma_f"], delta_f=new["_delta_f"])
         metrics["explore"] = {k: v for k, v in gen.stage("explore")["outputs"].items() if k != "runs"}
@@ -1262,11 +1307,15 @@ def run_loop(cfg: dict, force: bool = False, progress=print, world=None) -> list
         if g > 0:
             models = _models(work, g - 1)
             cfg_g = for_generation(cfg, g)
-            out = run_stage(gen, "explore", {"models_hash": _files_hash(models), "systems": cfg_g["systems"],
-                                             "protocols": cfg_g["protocols"],
-                                             "explore": {k: v for k, v in cfg["explore"].items()
-                                                         if k != "ranks_per_run"},  # results do not depend on it
-                                             "lo": cfg["select"]["lo"], "type_names": cfg["type_names"]},
+            explore_in = {"models_hash": _files_hash(models), "systems": cfg_g["systems"],
+                          "protocols": cfg_g["protocols"],
+                          "explore": {k: v for k, v in cfg["explore"].items()
+                                      if k != "ranks_per_run"},  # results do not depend on it
+                          "lo": cfg["select"]["lo"], "type_names": cfg["type_names"]}
+            b = train_for_generation(cfg, g - 1)["baseline"]
+            if b:
+                explore_in["baseline_hash"] = file_hash(b)
+            out = run_stage(gen, "explore", explore_in,
                             lambda: stage_explore(cfg_g, work, gen, models, progress, world), force, progress)
             run_stage(gen, "select", {"explore_hash": _hash(out), "select": cfg["select"]},
                       lambda: stage_select(cfg, gen, progress), force, progress)
@@ -1277,9 +1326,13 @@ def run_loop(cfg: dict, force: bool = False, progress=print, world=None) -> list
         run_stage(gen, "label", label_in, lambda: stage_label(cfg, gen, progress, world), force, progress)
         labels_hash = [Generation(work, k).stage("label")["outputs"]["labels_hash"] for k in range(g + 1)]
         cfg_t = {**cfg, "train": train_for_generation(cfg, g)}
-        train_in = {"labels_hash": labels_hash, "train": cfg_t["train"],
+        # without a baseline the inputs are as before baselines existed: finished generations are not redone
+        train_in = {"labels_hash": labels_hash,
+                    "train": {k: v for k, v in cfg_t["train"].items() if k != "baseline" or v},
                     "config_hash": _yaml_hash(cfg_t["train"]["config"]),
                     "type_names": cfg["type_names"]}
+        if cfg_t["train"]["baseline"]:
+            train_in["baseline_hash"] = file_hash(cfg_t["train"]["baseline"])
         if g > 0:
             train_in["split_hash"] = file_hash(work / "gen_000" / "train" / "split.json")
             if cfg_t["train"]["finetune"]:

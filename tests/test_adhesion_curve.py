@@ -39,6 +39,31 @@ def test_teacher_well_and_student_curve_with_a_verdict(tmp_path, model_au_hbn):
     assert len(p.stderr.strip().splitlines()) == 1 and res.with_suffix(".json").read_text() == before
 
 
+def test_baseline_adds_to_the_network_and_is_the_teachers_adhesion(tmp_path, model_au_hbn):
+    """A student on a baseline is the network plus the baseline (hybrid/overlay adds); the bundled baseline is the
+    teacher's Au-B/N Lennard-Jones, and a rigid scan changes nothing else of the teacher, so alone it gives the
+    teacher's binding curve exactly."""
+    gaps = ["3.0", "3.6", "5.5"]
+    base = ROOT / "lammps_inputs" / "potentials" / "baseline_lj_au_hbn.in"
+    runs = {}
+    for name, extra in (("net", ["--baseline", "none"]), ("over", ["--baseline", base])):
+        p = _run(["--model", model_au_hbn, "--gaps-A", *gaps, "--results", tmp_path / name, *extra], tmp_path)
+        assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+        runs[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    net, over = runs["net"]["student"], runs["over"]["student"]
+    assert net["baseline"] is None and over["baseline"] == str(base)
+    b = over["baseline_curve_eV"]
+    for k in range(len(gaps)):
+        assert abs(over["curves_eV"][0][k] - (net["curves_eV"][0][k] + b[k])) < 1e-8
+        assert abs(b[k] - runs["over"]["teacher"]["curve_eV"][k]) < 1e-8
+    assert "baseline alone" in (tmp_path / "over.md").read_text()
+    # the teacher's own file is not an overlay template: one line, naming it
+    p = _run(["--model", model_au_hbn, "--baseline", ROOT / "lammps_inputs" / "potentials" / "classical_au_hbn.in",
+              "--results", tmp_path / "bad"], tmp_path)
+    err = p.stderr.strip().splitlines()
+    assert p.returncode != 0 and len(err) == 1 and "classical_au_hbn.in: not a baseline file" in err[0], p.stderr
+
+
 def test_bad_inputs_give_one_line_errors(tmp_path, model_au_hbn):
     bad = tmp_path / "bad.data"
     bad.write_text("not a data file\n")

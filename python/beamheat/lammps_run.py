@@ -60,6 +60,27 @@ def potential_commands(path: str | Path) -> tuple[str, list[str]]:
     return styles[0], coeffs
 
 
+BASELINE_SLOTS = ("${nequip_style}", "${nequip_coeff}")
+
+
+def baseline_commands(path: str | Path, nequip_style: str = "zero 1.0", nequip_coeff: str = "zero",
+                      ) -> tuple[str, list[str]]:
+    """The pair_style and pair_coeff lines of a baseline file (an overlay template, e.g.
+    lammps_inputs/potentials/baseline_lj_au_hbn.in) with its NequIP slots filled: by default with the pair style
+    `zero`, which gives the baseline alone. A ValueError names the file when it is not such a template."""
+    style, coeffs = potential_commands(path)
+    words = style.split()
+    if len(words) < 2 or words[1] != "hybrid/overlay" or BASELINE_SLOTS[0] not in style \
+            or not any(BASELINE_SLOTS[1] in c for c in coeffs):
+        raise ValueError(f"{path}: not a baseline file: expected 'pair_style hybrid/overlay ${{nequip_style}} ...' "
+                         f"and 'pair_coeff * * ${{nequip_coeff}}' (see lammps_inputs/potentials/baseline_lj_au_hbn.in)")
+
+    def fill(line: str) -> str:
+        return line.replace(BASELINE_SLOTS[0], nequip_style).replace(BASELINE_SLOTS[1], nequip_coeff)
+
+    return fill(style), [fill(c) for c in coeffs]
+
+
 def setup_system(lmp, atoms: Atoms, type_names: Sequence[str], newton: bool = True) -> Prism:
     """Create box and atoms for `atoms` in an open LAMMPS instance; LAMMPS type k+1 = type_names[k]."""
     missing = sorted(set(atoms.get_chemical_symbols()) - set(type_names))

@@ -1,0 +1,78 @@
+"""A long-range baseline under a NequIP model (Δ-learning): the model learns labels minus the baseline, and runs with
+it (pair_style hybrid/overlay nequip ... + the baseline's styles).
+
+A baseline is a LAMMPS overlay template (lammps_inputs/potentials/baseline_lj_au_hbn.in explains the format); its
+energies and forces come from LAMMPS single points (beamheat.lammps_run), the same code that runs it in MD.
+
+    from models.baseline import residual_frames
+    targets = residual_frames(labelled_frames, "lammps_inputs/potentials/baseline_lj_au_hbn.in", ["Au", "B", "N"])
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from models.data import file_hash, read_labelled, write_frames
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def resolve_baseline(name: str | Path, base: Path | None = None) -> Path:
+    """A baseline given by name (a file lammps_inputs/potentials/NAME.in) or path (absolute, or relative to BASE,
+    the current folder or the repository); a ValueError when there is none or it is not an overlay template."""
+    from beamheat.lammps_run import baseline_commands
+
+    name = str(name)
+    cands = [ROOT / "lammps_inputs" / "potentials" / f"{name}.in"] if "/" not in name else []
+    p = Path(name).expanduser()
+    cands += [p] if p.is_absolute() else [b / p for b in (base, Path.cwd(), ROOT) if b is not None]
+    path = next((c for c in cands if c.is_file()), None)
+    if path is None:
+        raise ValueError(f"baseline {name}: file not found")
+    baseline_commands(path)  # a one-line ValueError when it is not an overlay template
+    return path.resolve()
+
+
+def baseline_values(frames, baseline: str | Path, type_names: Sequence[str], comm=None) -> list[tuple]:
+    """(energy eV, forces eV/Å) of the baseline alone for each frame, in order."""
+    from beamheat.lammps_run import baseline_commands, single_point
+
+    style, coeffs = baseline_commands(baseline)
+    out = []
+    for a in frames:
+        r = single_point(a, style, coeffs, list(type_names), comm=comm)
+        out.append((float(r["energy_eV"]), np.asarray(r["forces_eV_per_A"], float)))
+    return out
+
+
+def residual_frames(frames, baseline: str | Path, type_names: Sequence[str], comm=None) -> list:
+    """Copies of labelled FRAMES with energy and forces minus the baseline's (the model's training targets). The
+    baseline's own values are kept in info['baseline_energy_eV'] and arrays['baseline_forces']."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    out = []
+    for a, (eb, fb) in zip(frames, baseline_values(frames, baseline, type_names, comm)):
+        e, f = a.get_potential_energy(), a.get_forces()
+        b = a.copy()
+        b.calc = None
+        b.info["baseline_energy_eV"] = eb
+        b.arrays["baseline_forces"] = fb
+        b.calc = SinglePointCalculator(b, energy=float(e) - eb, forces=np.asarray(f) - fb)
+        out.append(b)
+    return out
+
+
+def residual_file(labels: Path, baseline: str | Path, type_names: Sequence[str], cache: Path, comm=None) -> Path:
+    """LABELS (an extxyz of labelled frames) minus the baseline, written once into CACHE under a name made of the
+    hashes of both files and the type names, and read from there afterwards."""
+    import hashlib
+
+    key = hashlib.sha256(repr((file_hash(labels), file_hash(baseline), list(type_names))).encode()).hexdigest()[:16]
+    out = Path(cache) / f"{Path(labels).parent.name}_{key}.extxyz"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_frames(out, residual_frames(read_labelled(labels), baseline, type_names, comm))
+    return out
