@@ -210,6 +210,94 @@ def test_entries_from_a_later_generation_leave_finished_generations_alone(killed
     assert [c.stat().st_mtime_ns for c in ckpts] == mtimes   # no member trained again
 
 
+def lj_au_bn(atoms):
+    """The teacher's Au-B and Au-N Lennard-Jones (lj/cut 10 Å, unshifted) by hand: energy (eV) and forces (eV/Å)."""
+    from ase.neighborlist import neighbor_list
+
+    i, j, d, vec = neighbor_list("ijdD", atoms, 10.0)
+    sym = np.array(atoms.get_chemical_symbols())
+    energy, forces = 0.0, np.zeros((len(atoms), 3))
+    for other, (eps, sigma) in (("B", (0.0036333, 3.2856)), ("N", (0.0022495, 3.0972))):
+        m = (sym[i] == "Au") & (sym[j] == other)          # each Au-X pair once
+        sr6 = (sigma / d[m]) ** 6
+        energy += float((4 * eps * (sr6 ** 2 - sr6)).sum())
+        push = (24 * eps * (2 * sr6 ** 2 - sr6) / d[m] ** 2)[:, None] * vec[m]   # -dE/dr along r_j - r_i
+        np.add.at(forces, i[m], -push)
+        np.add.at(forces, j[m], push)
+    return energy, forces
+
+
+def test_a_baseline_from_a_later_generation(killed_and_resumed, tmp_path):
+    """train.by_generation adds the Lennard-Jones baseline from generation 2 to the finished loop: generations 0-1
+    keep their inputs; generation 2 trains on the labels minus the teacher's Au-B/N Lennard-Jones (checked against
+    a sum by hand) and is evaluated on those targets; generation 3 explores with its members overlaid on the
+    baseline; models.bundle ships the baseline beside the members."""
+    import shutil
+
+    from models.baseline import residual_frames
+
+    o = killed_and_resumed
+    work = tmp_path / "work"
+    shutil.copytree(o["work"], work)
+    before = {g: manifest(work, g) for g in (0, 1)}
+    text = o["cfg"].read_text().replace(f"out: {o['work']}", f"out: {work}").replace("generations: 2", "generations: 4")
+    text = text.replace("val_fraction: 0.15}", "val_fraction: 0.15, by_generation: [{from_generation: 2, "
+                                                "baseline: baseline_lj_au_hbn, overrides: [trainer.max_epochs=2]}]}")
+    cfg = tmp_path / "loop.yaml"
+    cfg.write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "models.loop", str(cfg), "--force"], cwd=ROOT, capture_output=True,
+                          text=True, env=_env(), timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    for g in (0, 1):
+        for stage, st in before[g]["stages"].items():
+            assert manifest(work, g)["stages"][stage]["finished"] == st["finished"], (g, stage)
+    base = str(ROOT / "lammps_inputs" / "potentials" / "baseline_lj_au_hbn.in")
+    m2, m3 = manifest(work, 2), manifest(work, 3)
+    assert m2["stages"]["train"]["outputs"]["baseline"] == base and "labels minus the baseline" in proc.stdout
+    # the training targets: the teacher's labels minus its own Au-B/N Lennard-Jones
+    train = read(work / "gen_002" / "train" / "data" / "train.extxyz", index=":")
+    from models.data import frame_uid
+
+    labels = {frame_uid(f): f for g in range(3) for f in read(work / f"gen_{g:03d}" / "labels.extxyz", index=":")}
+    checked = 0
+    for f in train:
+        ref = labels[frame_uid(f)]
+        e_lj, f_lj = lj_au_bn(ref)
+        assert f.get_potential_energy() == pytest.approx(ref.get_potential_energy() - e_lj, abs=1e-6)
+        np.testing.assert_allclose(f.get_forces(), ref.get_forces() - f_lj, atol=1e-6)
+        checked += abs(e_lj) > 1e-3   # frames with particle and support
+    assert checked >= 3
+    # evaluated on those targets: the fixed test split minus the baseline
+    from models.ensemble import Ensemble
+    from models.metrics import evaluate
+
+    test = read(work / "gen_000" / "train" / "data" / "test.extxyz", index=":")
+    mine = evaluate(Ensemble([str(m) for m in sorted((work / "gen_002" / "deploy").glob("member_*.nequip.pth"))]),
+                    residual_frames(test, base, ["Au", "B", "N"]))["ensemble"]
+    assert m2["metrics"]["test"]["ensemble"]["force_rmse_eV_per_A"] == pytest.approx(mine["force_rmse_eV_per_A"])
+    # generation 3 explored generation 2's members overlaid on the baseline; generation 2 explored without
+    out3 = (work / "gen_003" / "explore" / "au_hbn_anneal_600K" / "lammps.out").read_text()
+    out2 = (work / "gen_002" / "explore" / "au_hbn_anneal_600K" / "lammps.out").read_text()
+    assert f"NequIP overlaid on the baseline {base}" in out3 and "overlaid" not in out2
+    assert m3["stages"]["explore"]["inputs"]["baseline_hash"] and "baseline_hash" not in m2["stages"]["explore"]["inputs"]
+    dest = tmp_path / "bundle"
+    p = subprocess.run([sys.executable, "-m", "models.bundle", str(work), str(dest)], cwd=ROOT, capture_output=True,
+                       text=True, env=_env())
+    assert p.returncode == 0 and "+ baseline.in" in p.stdout, p.stdout + p.stderr
+    assert (dest / "baseline.in").read_text() == Path(base).read_text()
+    assert json.loads((dest / "metrics.json").read_text())["baseline"]["from"] == base
+    # a baseline that is not an overlay template: one line, naming it
+    y = tmp_path / "bad.yaml"
+    y.write_text(text.replace("baseline: baseline_lj_au_hbn", "baseline: classical_au_hbn"))
+    from models.loop import LoopError, load_config
+
+    with pytest.raises(LoopError, match=r"baseline: .*classical_au_hbn.in: not a baseline file"):
+        load_config(y)
+    y.write_text(text.replace("baseline: baseline_lj_au_hbn", "baseline: nope"))
+    with pytest.raises(LoopError, match="baseline nope: file not found"):
+        load_config(y)
+
+
 def test_for_generation_and_its_checks(tmp_path):
     from models.loop import LoopError, for_generation, load_config
 
