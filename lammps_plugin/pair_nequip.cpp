@@ -126,14 +126,40 @@ void PairNequIP::settings(int narg, char **arg) {
   }
 }
 
-/* this rank's index among the ranks on its node (picks the GPU: local rank mod GPUs), and the node's rank count */
+/* The launcher's count of this job's ranks on this node and this rank's index among them (MPICH/Hydra, Open MPI,
+   MVAPICH2, Slurm's srun), or -1. LAMMPS may run on a sub-communicator (the lammps Python module in groups, the
+   -partition switch): ranks of other groups share the node too, and a count over `world` alone misses them, but a
+   count over MPI_COMM_WORLD would be collective over ranks that are not here (a hang). */
+static int launcher_local(const char *const *names) {
+  for (int k = 0; names[k]; k++) {
+    const char *v = getenv(names[k]);
+    if (v && *v) {
+      char *end = nullptr;
+      const long n = strtol(v, &end, 10);
+      if (end != v && *end == '\0' && n >= 0) return static_cast<int>(n);
+    }
+  }
+  return -1;
+}
+
+/* this rank's index among the ranks on its node (picks the GPU: local rank mod GPUs), and the node's rank count:
+   the launcher's when it gives them (all of the job's ranks on the node), else those of `world` on the node */
 int PairNequIP::local_rank(int *node_size) const {
+  static const char *const size_vars[] = {"MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE",
+                                          "MV2_COMM_WORLD_LOCAL_SIZE", "SLURM_NTASKS_ON_NODE", nullptr};
+  static const char *const rank_vars[] = {"MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK",
+                                          "MV2_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", nullptr};
   MPI_Comm node;
   int rank = 0, size = 1;
   MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, comm->me, MPI_INFO_NULL, &node);
   MPI_Comm_rank(node, &rank);
   MPI_Comm_size(node, &size);
   MPI_Comm_free(&node);
+  const int job_size = launcher_local(size_vars), job_rank = launcher_local(rank_vars);
+  if (job_size >= size && job_rank >= 0 && job_rank < job_size) {
+    size = job_size;
+    rank = job_rank;
+  }
   if (node_size) *node_size = size;
   return rank;
 }

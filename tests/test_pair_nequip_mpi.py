@@ -272,6 +272,43 @@ def test_threads_default_to_one_per_rank_with_a_notice(tmp_path, model_ts):
     assert "; 1 torch thread(s) per MPI rank, 2 rank(s)" in proc.stdout
 
 
+SUBCOMM = """
+import sys
+from mpi4py import MPI
+from beamheat.lammps_run import _lammps
+world = MPI.COMM_WORLD
+sub = world.Split(world.rank, 0)      # two LAMMPS instances of one rank each, on the same node
+lmp = _lammps(log=f"log.{world.rank}", comm=sub)
+lmp.file(sys.argv[1])
+lmp.close()
+"""
+
+
+def test_threads_count_the_ranks_of_the_node_on_sub_communicators(tmp_path, model_ts):
+    """LAMMPS on a sub-communicator of one rank (the lammps Python module in groups, as models.loop runs its
+    explorations under mpirun): the other group's rank shares the node too. The launcher's local rank count
+    (MPICH's MPI_LOCALNRANKS here) says so, where a count over the instance's own communicator saw one rank and
+    gave torch every core in both."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("mpi4py")
+    boundary = write_system(tmp_path, "triclinic")
+    (tmp_path / "in.t").write_text(single_point_input(boundary, f"nequip\npair_coeff * * {model_ts} "
+                                                                 f"{' '.join(TYPE_NAMES)}"))
+    (tmp_path / "sub.py").write_text(SUBCOMM)
+    venv_bin = Path(sys.executable).parent
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    proc = subprocess.run([str(venv_bin / "mpirun"), "-np", "2", sys.executable, "sub.py", "in.t"], cwd=tmp_path,
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    for r in (0, 1):
+        log = (tmp_path / f"log.{r}").read_text()
+        assert "2 MPI ranks share a node and OMP_NUM_THREADS is unset: 1 torch thread per rank" in log, log[-1500:]
+        assert "; 1 torch thread(s) per MPI rank, 1 rank(s)" in log
+
+
 ALLEGRO = ["training_module.model._target_=allegro.model.AllegroModel", "~training_module.model.num_features",
            "~training_module.model.radial_mlp_depth", "~training_module.model.radial_mlp_width",
            "+training_module.model.radial_chemical_embed={_target_:allegro.nn.TwoBodyBesselScalarEmbed,num_bessels:8}",
