@@ -753,10 +753,11 @@ def _lammps_inprocess(job: dict, comm) -> tuple[object, str]:
         args += ["-var", key, v]
     cwd = os.getcwd()
     os.chdir(rdir)  # each rank is its own process: the relative dump/halt/log files land in the run folder
-    # pair nequip counts the ranks that share a node on its own communicator, which is this run's group: a group of
-    # one would take every core for torch in each of the job's ranks (measured: 5 s per step instead of 0.14 s with
-    # two ranks on 2 cores). One torch thread per rank unless OMP_NUM_THREADS says otherwise; restored afterwards so
-    # that nequip-train on rank 0 keeps its threads.
+    # pair nequip counts the ranks that share a node from the launcher's variables (MPI_LOCALNRANKS, ...), else on
+    # its own communicator, which is this run's group: a group of one would then take every core for torch in each
+    # of the job's ranks (measured: 5 s per step instead of 0.14 s with two ranks on 2 cores). For launchers that set
+    # none: one torch thread per rank unless OMP_NUM_THREADS says otherwise; restored afterwards so that
+    # nequip-train on rank 0 keeps its threads.
     omp = os.environ.get("OMP_NUM_THREADS")
     if not omp:
         os.environ["OMP_NUM_THREADS"] = "1"
