@@ -109,6 +109,9 @@ def parse_args(argv=None):
     m = p.add_argument_group("student")
     m.add_argument("--model", help='compiled model file(s), space separated: passed as -var model "F1 F2 ..." '
                    "(default: the bundled ensemble models/bundled/au_hbn)")
+    m.add_argument("--baseline", help="long-range baseline (overlay template) the student runs on, passed as "
+                   "-var baseline FILE (default: not passed; potentials/nequip.in overlays the bundle's baseline.in "
+                   "on the bundled ensemble)")
     m.add_argument("--nequip-options", help='pair_style nequip keywords, passed as -var nequip_options "..." '
                    "(default: not passed; the input's own choice)")
     return p.parse_args(argv)
@@ -164,6 +167,8 @@ def lmp_command(a, potential: str, data: Path, models: list[Path], inp: Path = I
             cmd += ["-var", "model", " ".join(map(str, models))]
         if a.nequip_options is not None:
             cmd += ["-var", "nequip_options", a.nequip_options]
+        if a.baseline:
+            cmd += ["-var", "baseline", str(Path(a.baseline).resolve())]
     return cmd
 
 
@@ -608,6 +613,8 @@ def main(argv=None) -> int:
             raise UserError("--model: no file given")
         for f in models:
             v.input_file(f, "--model", "model file")
+    if a.baseline:
+        v.input_file(Path(a.baseline), "--baseline", "baseline file")
     out = Path(a.out).resolve()
     results = Path(a.results)
     res_json, res_md = results.with_name(results.name + ".json"), results.with_name(results.name + ".md")
@@ -617,10 +624,11 @@ def main(argv=None) -> int:
     settings = {"diameter_nm": a.diameter_nm, "margin_A": a.margin_A, "height_ratio": 0.7, "support": "hbn",
                 "seeds": a.seeds, "seed0": a.seed0, "therm_ps": a.therm_ps, "nve_ps": a.nve_ps,
                 "long_ps": a.long_ps, "skip_long": a.skip_long, "cp_ps": a.cp_ps, "cp_T": list(a.cp_T), "jobs": a.jobs,
-                "model": " ".join(map(str, models)) or None, "nequip_options": a.nequip_options}
+                "model": " ".join(map(str, models)) or None, "nequip_options": a.nequip_options,
+                "baseline": str(Path(a.baseline).resolve()) if a.baseline else None}
     protocol_keys = ("diameter_nm", "margin_A", "height_ratio", "support", "therm_ps", "nve_ps", "long_ps", "cp_ps",
                      "cp_T",
-                     "model", "nequip_options", "seed0")
+                     "model", "nequip_options", "baseline", "seed0")
     sfile = out / "settings.json"
     if sfile.is_file():
         old = read_json(sfile, "settings")
