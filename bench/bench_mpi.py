@@ -1,6 +1,7 @@
 """Benchmark: pair_style nequip on several MPI ranks (issue 14). Not a test; nothing here asserts a time.
 
     python bench/bench_mpi.py [--model FILE] [--rounds 5] [--steps 10] [--json OUT] [--table-only | --no-table]
+                              [--device cpu|cuda|cuda:N|auto] [--configs 1x1,1x2,2x1,4x1]
 
 1. Steps/s against ranks. System: Au octahedron (19 atoms) on a 20x20x10 B2 CuPd slab, 8019 atoms, `p p f` with
    vacuum; the tiny 2-block model (r_max 4 A, models/configs/tiny.yaml, one epoch: weights do not change the cost).
@@ -10,6 +11,10 @@
    thread (ghost graphs), and 4 ranks x 1 thread (oversubscribed on 2 cores, for the record). The slab is split
    in x and y only (`processors * * 1`): LAMMPS splits space, not atoms, and a cut along z would give one rank the
    slab and the other the vacuum (seen: 122k against 31k edges per rank, slower than one rank).
+   `--device` is passed to `pair_style nequip device ...` (default: no keyword, i.e. the style's `auto`, which is
+   the CPU on a machine without a GPU; with GPUs each rank takes GPU local rank mod GPUs). `--configs` picks the
+   RANKSxTHREADS configurations (default the four above); one using more cores than the machine has is labelled
+   oversubscribed.
 2. Redundant work against system size, rank count and L. `run 0` per case; the plugin logs the nodes and edges
    of all ranks' graphs: redundant = 1 - atoms / sum(nodes) and 1 - one-rank edges / sum(edges). L is set with
    `interaction_blocks` on a copy of the model without the recorded value (the counts are those an L-block
@@ -77,6 +82,29 @@ def lmp(workdir: Path, text: str, nprocs: int, threads: int, timeout=1200) -> st
     return p.stdout
 
 
+def pair_style(device: str | None) -> str:
+    """`nequip` (the style's default device, auto) or `nequip device DEV`."""
+    return "nequip" if not device else f"nequip device {device}"
+
+
+def config_name(ranks: int, threads: int) -> str:
+    name = f"{ranks} rank{'s' if ranks > 1 else ''} x {threads} thread{'s' if threads > 1 else ''}"
+    return name + (" (oversubscribed)" if ranks * threads > (os.cpu_count() or 1) else "")
+
+
+def parse_configs(text: str) -> list[tuple[int, int]]:
+    out = []
+    for item in text.replace(",", " ").split():
+        try:
+            r, t = (int(x) for x in item.lower().split("x"))
+            if r < 1 or t < 1:
+                raise ValueError
+        except ValueError:
+            raise SystemExit(f"bench_mpi.py: --configs {item!r}: expected RANKSxTHREADS, e.g. 2x1") from None
+        out.append((r, t))
+    return out
+
+
 def md_input(data: str, pair: str, steps: int) -> str:
     return f"""units metal
 atom_style atomic
@@ -99,13 +127,13 @@ def loop_time(out: str) -> float:
 
 def speed(a, model: Path, tmp: Path) -> dict:
     n = write_system(tmp / "big.data", (20, 20, 10))
-    configs = [("1 rank x 1 thread", 1, 1, ""), ("1 rank x 2 threads", 1, 2, ""),
-               ("2 ranks x 1 thread", 2, 1, ""), ("4 ranks x 1 thread (oversubscribed)", 4, 1, "")]
-    pair = f"nequip\npair_coeff * * {model} {' '.join(TYPES)}"
+    configs = [(config_name(r, t), r, t) for r, t in parse_configs(a.configs)]
+    pair = f"{pair_style(a.device)}\npair_coeff * * {model} {' '.join(TYPES)}"
     times = {c[0]: [] for c in configs}
-    print(f"speed: {n} atoms, {a.rounds} rounds x {a.steps} steps, separate processes", flush=True)
+    print(f"speed: {n} atoms, {a.rounds} rounds x {a.steps} steps, separate processes, pair_style {pair_style(a.device)}",
+          flush=True)
     for r in range(a.rounds):
-        for name, np_, th, _ in configs:
+        for name, np_, th in configs:
             t = loop_time(lmp(tmp, md_input("big.data", pair, a.steps), np_, th)) / a.steps
             times[name].append(t)
         print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1] * 1e3:.0f} ms" for k, v in times.items()), flush=True)
@@ -116,20 +144,24 @@ def summarise(times: dict, n: int, rounds: int, steps: int) -> dict:
     """Medians, and the fastest round (least disturbed by other jobs on a shared machine) as a second estimate."""
     med = {k: statistics.median(v) for k, v in times.items()}
     best = {k: min(v) for k, v in times.items()}
-    base = med["1 rank x 1 thread"]
+    base_name = "1 rank x 1 thread" if "1 rank x 1 thread" in med else next(iter(med))
+    base = med[base_name]
     res = {"n_atoms": n, "rounds": rounds, "steps": steps, "median_step_ms": {k: v * 1e3 for k, v in med.items()},
            "steps_per_s": {k: 1 / v for k, v in med.items()},
            "speedup_vs_1rank_1thread": {k: base / v for k, v in med.items()},
-           "speedup_2ranks_vs_1rank_2threads": med["1 rank x 2 threads"] / med["2 ranks x 1 thread"],
            "fastest_round_step_ms": {k: v * 1e3 for k, v in best.items()},
-           "fastest_round_speedup_vs_1rank_1thread": {k: best["1 rank x 1 thread"] / v for k, v in best.items()},
+           "fastest_round_speedup_vs_1rank_1thread": {k: best[base_name] / v for k, v in best.items()},
            "per_round_ms": {k: [t * 1e3 for t in v] for k, v in times.items()}}
-    print("\n| configuration | median ms/step | steps/s | speed-up vs 1 rank x 1 thread | fastest round ms | "
+    if "1 rank x 2 threads" in med and "2 ranks x 1 thread" in med:
+        res["speedup_2ranks_vs_1rank_2threads"] = med["1 rank x 2 threads"] / med["2 ranks x 1 thread"]
+    if base_name != "1 rank x 1 thread":  # speed-ups are then against the first configuration
+        res["speedup_base"] = base_name
+    print(f"\n| configuration | median ms/step | steps/s | speed-up vs {base_name} | fastest round ms | "
           "speed-up (fastest rounds) |")
     print("|---|---|---|---|---|---|")
     for k in med:
         print(f"| {k} | {med[k] * 1e3:.0f} | {1 / med[k]:.2f} | {base / med[k]:.2f} | {best[k] * 1e3:.0f} | "
-              f"{best['1 rank x 1 thread'] / best[k]:.2f} |")
+              f"{best[base_name] / best[k]:.2f} |")
     return res
 
 
@@ -148,7 +180,7 @@ atom_style atomic
 boundary p p f
 processors * * 1
 read_data t.data
-pair_style nequip interaction_blocks {L}
+pair_style {pair_style(a.device)} interaction_blocks {L}
 pair_coeff * * {bare} {' '.join(TYPES)}
 run 0
 """
@@ -169,6 +201,10 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--json", help="write results here")
+    p.add_argument("--device", help="pair_style nequip device: cpu, cuda, cuda:N or auto (default: no keyword, the "
+                                    "style's auto: the CPU where torch sees no GPU)")
+    p.add_argument("--configs", default="1x1,1x2,2x1,4x1",
+                   help="RANKSxTHREADS configurations for the speed runs (default 1x1,1x2,2x1,4x1)")
     p.add_argument("--resummarise", help="recompute the summary of a JSON written earlier (per-round times) in place")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--table-only", action="store_true")
@@ -184,6 +220,8 @@ def main(argv=None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench_mpi_"))
     model = Path(a.model).resolve() if a.model else build_model(tmp)
     result = {"model": str(model), "cpu_count": os.cpu_count(), "load_average_at_start": os.getloadavg()}
+    if a.device:
+        result["device"] = a.device
     if not a.table_only:
         result["speed"] = speed(a, model, tmp)
     if not a.no_table:

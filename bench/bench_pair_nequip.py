@@ -1,6 +1,7 @@
 """Benchmark: pair_style nequip in LAMMPS vs the paper's ASE route, and the plugin's overhead over the bare model.
 
     python bench/bench_pair_nequip.py [--arch tiny|paper] [--rounds 7] [--steps 10] [--threads 2] [--json OUT]
+                                      [--device cpu|cuda|cuda:N|auto]
 
 System: Au octahedron (19 atoms) on a 10x10x5 B2 CuPd slab, 1019 atoms, p p f. Model (r_max 5 A, l_max 1) trained
 for one epoch on the EMT demo data (the weights do not change the cost): `paper` is the paper's architecture
@@ -14,6 +15,10 @@ for one epoch on the EMT demo data (the weights do not change the cost): `paper`
 Speed-up = ase step time / lammps step time; overhead = lammps step time / bare forward time. The plugin also
 times its own model calls (`pair nequip: ... model ... ms/call` in the LAMMPS log); overhead_in_plugin = lammps
 step time / that, i.e. everything LAMMPS and the plugin add around the identical model call.
+
+`--device` (default cpu) runs all three on that device: `pair_style nequip device DEV`, the ASE calculator on DEV,
+and the bare model loaded onto DEV with the graph's tensors moved there (its time includes reading the forces back
+to the host, as the other two routes must). `auto` is CUDA where torch sees a GPU, else the CPU.
 """
 
 from __future__ import annotations
@@ -69,6 +74,8 @@ def main(argv=None) -> int:
     p.add_argument("--arch", choices=sorted(ARCH), default="paper", help="model architecture (default paper)")
     p.add_argument("--model", help="compiled model to use instead of training one")
     p.add_argument("--json", help="write results here")
+    p.add_argument("--device", default="cpu",
+                   help="cpu (default), cuda, cuda:N, or auto (CUDA where torch sees a GPU); all three routes")
     a = p.parse_args(argv)
 
     os.environ["OMP_NUM_THREADS"] = str(a.threads)
@@ -79,6 +86,7 @@ def main(argv=None) -> int:
     from ase import units as ase_units
 
     torch.set_num_threads(a.threads)
+    device = a.device if a.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     from beamheat.lammps_run import _lammps, setup_system
     from beamheat.graph import nequip_graph
     from nequip.integrations.ase import NequIPCalculator
@@ -86,34 +94,34 @@ def main(argv=None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench_nequip_"))
     model = Path(a.model) if a.model else build_model(tmp, a.arch)
     extra = {"r_max": "", "type_names": ""}
-    bare = torch.jit.freeze(torch.jit.load(str(model), _extra_files=extra).eval())
+    bare = torch.jit.freeze(torch.jit.load(str(model), map_location=device, _extra_files=extra).eval())
     r_max = float(extra["r_max"])
     type_names = extra["type_names"].decode().split()
     atoms = system()
     n = len(atoms)
     print(f"system: {n} atoms ({atoms.get_chemical_formula()}), model {model.name}, r_max {r_max} A, "
-          f"{a.threads} threads, {a.rounds} rounds x {a.steps} steps", flush=True)
+          f"{a.threads} threads, {a.rounds} rounds x {a.steps} steps, device {device}", flush=True)
 
     # --- LAMMPS
     lammps_log = tmp / "log.lammps"
     lmp = _lammps(str(lammps_log))
     setup_system(lmp, atoms, type_names)
     lmp.commands_list([
-        "pair_style nequip", f"pair_coeff * * {model} {' '.join(type_names)}",
+        f"pair_style nequip device {device}", f"pair_coeff * * {model} {' '.join(type_names)}",
         "velocity all create 300 12345 mom yes rot yes", "timestep 0.002", "fix nve all nve",
         "thermo 1000", "run 3",
     ])
 
     # --- ASE route
     ase_atoms = atoms.copy()
-    ase_atoms.calc = NequIPCalculator.from_compiled_model(str(model), device="cpu",
+    ase_atoms.calc = NequIPCalculator.from_compiled_model(str(model), device=device,
                                                          chemical_species_to_atom_type_map=True)
     MaxwellBoltzmannDistribution(ase_atoms, temperature_K=300, rng=np.random.default_rng(1))
     dyn = VelocityVerlet(ase_atoms, timestep=2.0 * ase_units.fs)
     dyn.run(2)
 
     # --- bare model on the same graph
-    inp = nequip_graph(atoms, type_names, r_max)
+    inp = nequip_graph(atoms, type_names, r_max, device=device)
     for _ in range(3):
         bare(dict(inp))
     n_edges = int(inp["edge_index"].shape[1])
@@ -141,7 +149,7 @@ def main(argv=None) -> int:
     med_plugin_model = statistics.median(plugin_model_ms) / 1e3
     result = {
         "n_atoms": n, "n_edges": n_edges, "threads": a.threads, "rounds": a.rounds, "steps_per_round": a.steps,
-        "model": str(model), "torch": torch.__version__,
+        "model": str(model), "torch": torch.__version__, "device": device,
         "median_step_ms": {k: v * 1e3 for k, v in med.items()},
         "steps_per_s": {k: 1.0 / v for k, v in med.items()},
         "speedup_lammps_vs_ase": med["ase"] / med["lammps"],

@@ -121,8 +121,13 @@ def test_sigma_every_is_exact_on_its_steps_and_cheaper(tmp_path, ensemble_models
     out10, th10, dump10 = _md_first(tmp_path, files, 10, "every10")
     assert "sigma_F from all 3 models every 10 steps" in out10 and "1.20 model calls per step" in out10
     assert th1.shape[1] == 7 and th1[3, 1:].max() > 1e-3
-    np.testing.assert_array_equal(th10, th1)
-    assert dump10 == dump1
+    # the same numbers: bitwise on the CPU; GPU reductions are not bitwise reproducible (seen on an H100: the 15th
+    # digit of a dump column), so to round-off
+    np.testing.assert_allclose(th10, th1, rtol=1e-12, atol=1e-14)
+    d1, d10 = (np.array([[float(x) for x in ln.split()] for ln in d.splitlines() if ln[:1] in " -0123456789"
+                         and len(ln.split()) == 6]) for d in (dump1, dump10))
+    assert d1.shape == d10.shape and d1.shape[0] >= 6
+    np.testing.assert_allclose(d10, d1, rtol=1e-12, atol=1e-14)
 
 
 def test_sigma_every_needs_ensemble_first(tmp_path, ensemble_models):

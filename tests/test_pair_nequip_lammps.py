@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -64,6 +65,23 @@ def torch_device() -> str:
     import torch
 
     return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
+def test_torch_side_exports_its_entry_point_alone():
+    """libnequip_torch.so is opened with RTLD_DEEPBIND, so it comes first in the symbol lookup of libtorch itself:
+    a C++ library symbol it exported (a weak std:: template instance) would replace libstdc++'s for torch. On an
+    H100 machine that crashed torch::jit::load at pair_coeff in every `lmp`. The build exports one symbol."""
+    import shutil
+    import subprocess
+
+    from beamheat.lammps_plugin import plugin_dir
+
+    nm = shutil.which("nm")
+    if nm is None:
+        pytest.skip("nm (binutils) not found")
+    lib = Path(plugin_dir()) / "libnequip_torch.so"
+    out = subprocess.run([nm, "-D", "--defined-only", str(lib)], capture_output=True, text=True, check=True).stdout
+    assert [ln.split()[-1] for ln in out.splitlines() if ln.strip()] == ["beamheat_nequip_backend"], out[:2000]
 
 
 def test_torch_blas_is_torchs_own_inside_lmp(au_bulk, model_ts):
