@@ -171,6 +171,21 @@ def test_changed_inputs_are_refused_without_force(killed_and_resumed, tmp_path):
     assert proc.stderr.strip().splitlines()[-1].startswith("error: gen_001: stage select finished with other inputs")
 
 
+def _rerun_forced(tmp_path, text: str, work: Path, before: dict, keep_out=(), timeout=300):
+    """Run the loop YAML TEXT with --force over WORK; every stage of the generations in BEFORE (their manifests)
+    must be left as it was, except the (generation, stage) pairs in KEEP_OUT."""
+    cfg = tmp_path / "loop.yaml"
+    cfg.write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "models.loop", str(cfg), "--force"], cwd=ROOT, capture_output=True,
+                          text=True, env=_env(), timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    for g, m in before.items():
+        for stage, st in m["stages"].items():
+            if (g, stage) not in keep_out:
+                assert manifest(work, g)["stages"][stage]["finished"] == st["finished"], (g, stage)
+    return proc
+
+
 def test_entries_from_a_later_generation_leave_finished_generations_alone(killed_and_resumed, tmp_path):
     """A system and a protocol added with from_generation 3 to the finished 2-generation loop: rerun with --force
     (the YAML changed), every finished stage keeps its inputs, so nothing is redone."""
@@ -196,16 +211,7 @@ def test_entries_from_a_later_generation_leave_finished_generations_alone(killed
     assert "val_fraction: 0.15}" in text
     text = text.replace("val_fraction: 0.15}", "val_fraction: 0.15, by_generation: [{from_generation: 3, "
                                                 "finetune: true, overrides: [trainer.max_epochs=2]}]}")
-    cfg = tmp_path / "loop.yaml"
-    cfg.write_text(text)
-    proc = subprocess.run([sys.executable, "-m", "models.loop", str(cfg), "--force"], cwd=ROOT, capture_output=True,
-                          text=True, env=_env(), timeout=300)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    for g in (0, 1):
-        after = manifest(work, g)
-        for stage, st in before[g]["stages"].items():
-            if (g, stage) != (1, "train"):
-                assert after["stages"][stage]["finished"] == st["finished"], (g, stage)
+    proc = _rerun_forced(tmp_path, text, work, before, keep_out=[(1, "train")])
     assert "starting" not in proc.stdout and "gen 1 train: resuming" in proc.stdout
     assert [c.stat().st_mtime_ns for c in ckpts] == mtimes   # no member trained again
 
@@ -243,14 +249,7 @@ def test_a_baseline_from_a_later_generation(killed_and_resumed, tmp_path):
     text = o["cfg"].read_text().replace(f"out: {o['work']}", f"out: {work}").replace("generations: 2", "generations: 4")
     text = text.replace("val_fraction: 0.15}", "val_fraction: 0.15, by_generation: [{from_generation: 2, "
                                                 "baseline: baseline_lj_au_hbn, overrides: [trainer.max_epochs=2]}]}")
-    cfg = tmp_path / "loop.yaml"
-    cfg.write_text(text)
-    proc = subprocess.run([sys.executable, "-m", "models.loop", str(cfg), "--force"], cwd=ROOT, capture_output=True,
-                          text=True, env=_env(), timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    for g in (0, 1):
-        for stage, st in before[g]["stages"].items():
-            assert manifest(work, g)["stages"][stage]["finished"] == st["finished"], (g, stage)
+    proc = _rerun_forced(tmp_path, text, work, before, timeout=900)
     base = str(ROOT / "lammps_inputs" / "potentials" / "baseline_lj_au_hbn.in")
     m2, m3 = manifest(work, 2), manifest(work, 3)
     assert m2["stages"]["train"]["outputs"]["baseline"] == base and "labels minus the baseline" in proc.stdout

@@ -23,10 +23,11 @@ MEMBERS = sorted(BUNDLED.glob("member_*.nequip.pth"))
 def test_bundle_folder_is_complete():
     """Five members, the loop config that made them, their labelled data, metrics and a README saying what they are."""
     assert len(MEMBERS) == 5
-    for name in ("loop.yaml", "README.md", "metrics.json", "labels.extxyz.gz"):
+    for name in ("loop.yaml", "README.md", "metrics.json", "labels.extxyz.gz", "baseline.in"):
         assert (BUNDLED / name).is_file(), name
     metrics = json.loads((BUNDLED / "metrics.json").read_text())
     assert metrics["n_members"] == 5 and set(metrics["members"]) == {m.name for m in MEMBERS}
+    assert metrics["baseline"]["file"] == "baseline.in"
     assert "not DFT" in (BUNDLED / "README.md").read_text()
     from ase.io import read
     frames = read(BUNDLED / "labels.extxyz.gz", index=":")
@@ -48,6 +49,9 @@ def test_heat_transfer_from_the_repository_root_uses_the_bundled_ensemble(tmp_pa
     assert "ensemble of 5 models on one graph; dynamics from the first model" in log
     assert "sigma_F from all 5 models every 10 steps" in log
     assert "bundled/au_hbn/member_4.nequip.pth" in log and "261 atoms" in log
+    # the members learned the labels minus the bundle's long-range baseline, and run overlaid on it
+    assert "NequIP overlaid on the baseline" in log and "bundled/au_hbn/baseline.in" in log
+    assert "pair_style      hybrid/overlay nequip ensemble first sigma_every 10 halt_sigma 1.5 lj/cut 10.0" in log
     assert "pair nequip: halting" not in log
     th = read_thermo(tmp_path / "log.lammps", ["Time", "v_dT", "c_nequip_pair[1]", "c_nequip_pair[2]"])
     sig_max, sig_mean = np.asarray(th["c_nequip_pair[1]"]), np.asarray(th["c_nequip_pair[2]"])
