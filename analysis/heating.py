@@ -197,17 +197,16 @@ def gather_inputs(*, geometry=None, k_json=None, eels_json=None, S_nm2=None, A_n
 
 
 def _samples(value, err, interval, n, rng):
-    """Samples of a positive quantity: split normal through its 68 % interval (or value +- err); none below 0."""
+    """Samples of a quantity: split normal through its 68 % interval (or value +- err). Samples at or below zero
+    are kept: for k or lambda they mean an unbounded dT (predict), so an interval that reaches zero is not cut."""
     if interval:
         lo, hi = max(value - interval[0], 0.0), max(interval[1] - value, 0.0)
     else:
         lo = hi = float(err or 0.0)
     if lo == hi == 0:
         return np.full(n, value)
-    z = rng.standard_normal(4 * n)
-    x = value + np.where(z < 0, lo, hi) * z
-    x = x[x > 0][:n]
-    return x if len(x) == n else np.concatenate([x, np.full(n - len(x), value)])
+    z = rng.standard_normal(4 * n)[:n]
+    return value + np.where(z < 0, lo, hi) * z
 
 
 def predict(dose_rate_e_per_A2_s, **inputs) -> HeatingPrediction:
@@ -223,8 +222,13 @@ def predict(dose_rate_e_per_A2_s, **inputs) -> HeatingPrediction:
     k_s = _samples(x.k, x.k_err, x.k_interval, n, rng)
     lam_s = _samples(x.lambda_nm, x.lambda_err, x.lambda_interval, n, rng)
     E_s = _samples(x.E, x.E_err, x.E_interval, n, rng)
-    factor = (E_s / x.E) * (x.k / k_s) * (x.lambda_nm / lam_s)   # dT scales as <E>/(k lambda)
-    q = np.percentile(factor, [2.5, 16, 84, 97.5])
+    # dT scales as <E>/(k lambda); a k (or lambda) at or below zero lets no heat out: dT is unbounded there, so when
+    # more than 16 % (2.5 %) of k's distribution lies there the 68 % (95 %) interval has no upper end (inf; null
+    # in JSON) instead of one that truncating the distribution would invent
+    ok = (k_s > 0) & (lam_s > 0)
+    factor = np.full(n, np.inf)
+    factor[ok] = (np.maximum(E_s[ok], 0.0) / x.E) * (x.k / k_s[ok]) * (x.lambda_nm / lam_s[ok])
+    q = np.percentile(factor, [2.5, 16, 84, 97.5], method="nearest")
     return HeatingPrediction(inputs=x, dose_rate_e_per_A2_s=dose.tolist(), dT_K=dT.tolist(),
                              dT_err_K=(dT * rel).tolist(), relative_uncertainty=rel,
                              dT_interval_K=[[float(d * q[1]), float(d * q[2])] for d in dT],
@@ -418,7 +422,8 @@ def main(argv=None) -> int:
     for w in r.warnings:
         print(f"WARNING: {w}", file=sys.stderr)
     for d, dt, (lo, hi) in zip(r.dose_rate_e_per_A2_s, r.dT_K, r.dT_interval_K):
-        print(f"  dose rate {d:.3g} e⁻/(Å² s): ΔT = {dt:.3g} K (68 % interval {lo:.3g} – {hi:.3g} K)")
+        upper = f"{hi:.3g} K" if np.isfinite(hi) else "unbounded (k may be zero)"
+        print(f"  dose rate {d:.3g} e⁻/(Å² s): ΔT = {dt:.3g} K (68 % interval {lo:.3g} K – {upper})")
     if out:
         write_json(out, r.to_json())
     return 0

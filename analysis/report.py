@@ -122,8 +122,12 @@ def _num(d: dict, key: str, path, required: bool = True):
 
 
 def _interval(x):
-    if isinstance(x, (list, tuple)) and len(x) == 2 and all(isinstance(y, (int, float)) for y in x):
-        return [float(x[0]), float(x[1])]
+    """[lo, hi] from heating's JSON; an upper end of null is an unbounded interval (k may be zero): [lo, inf]."""
+    if isinstance(x, (list, tuple)) and len(x) == 2 and isinstance(x[0], (int, float)):
+        if isinstance(x[1], (int, float)):
+            return [float(x[0]), float(x[1])]
+        if x[1] is None:
+            return [float(x[0]), float("inf")]
     return None
 
 
@@ -404,6 +408,7 @@ def plot_dT_dose(path: Path, heating: list[dict]) -> str:
         if all(x is not None for x in iv):
             lo = np.array([x[0] for x in iv])[order]
             hi = np.array([x[1] for x in iv])[order]
+            hi = np.where(np.isfinite(hi), hi, 1e3 * y.max())   # unbounded: the band runs off the top
             ax.fill_between(d[order], np.maximum(lo, 1e-300), hi, color=f"C{i}", alpha=0.2, lw=0)
     ax.set_xlabel("dose rate (e⁻/(Å² s))")
     ax.set_ylabel("ΔT (K)")
@@ -486,7 +491,8 @@ def markdown(rep: dict) -> str:
                    f"{'reliable' if h['reliable'] else 'NOT reliable'}"), "",
                   "| dose rate (e⁻/(Å² s)) | ΔT (K) | 68 % interval (K) |", "|---|---|---|"]
         for d, x, i in zip(h["dose_rate_e_per_A2_s"], h["dT_K"], h["dT_interval_K"]):
-            lines.append(f"| {d:.3g} | {x:.3g} | {f'{i[0]:.3g} – {i[1]:.3g}' if i else '–'} |")
+            hi = (f"{i[1]:.3g}" if np.isfinite(i[1]) else "unbounded (k may be zero)") if i else ""
+            lines.append(f"| {d:.3g} | {x:.3g} | {f'{i[0]:.3g} – {hi}' if i else '–'} |")
         lines.append("")
     lines += ["![ΔT against dose rate](figures/dT_dose.png)", ""]
     return "\n".join(lines)

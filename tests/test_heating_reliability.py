@@ -42,7 +42,16 @@ def test_unreliable_k_is_refused_unless_allowed(tmp_path, capsys):
     assert run(heating_main, args + ["--allow-unreliable"]) == 0
     captured = capsys.readouterr()
     assert "WARNING" in captured.err and "marked unreliable" in captured.err
-    assert json.loads((tmp_path / "dT.json").read_text())["reliable"] is False
+    r = json.loads((tmp_path / "dT.json").read_text())
+    assert r["reliable"] is False
+    # k = 4.5e-5 +- 7.9e-4: k is zero or below with probability ~0.48, so dT has no upper bound at 68 % or 95 %
+    # (null in JSON), where sampling only k > 0 made up a finite one
+    (lo, hi), (lo95, hi95) = r["dT_interval_K"][0], r["dT_interval95_K"][0]
+    assert hi is None and hi95 is None and 0 < lo95 <= lo < r["dT_K"][0]
+    assert "unbounded (k may be zero)" in captured.out
+    from analysis.report import _interval
+
+    assert _interval([lo, None]) == [lo, float("inf")] and _interval([None, None]) is None
 
 
 def test_interval_wider_than_k_is_refused_even_without_a_flag(tmp_path, capsys):
