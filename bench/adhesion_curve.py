@@ -100,6 +100,7 @@ def markdown(res: dict) -> str:
 def main(argv=None) -> int:
     a = parse_args(argv)
     from beamheat.geometry import read_typed_data
+    from beamheat.lammps_run import baseline_commands, potential_commands
 
     v.input_file(a.system, "--system")
     names = a.elements.split()
@@ -115,10 +116,8 @@ def main(argv=None) -> int:
     elif a.baseline is None and not a.model and (BUNDLED / "baseline.in").is_file():
         baseline = BUNDLED / "baseline.in"
     if baseline is not None:
-        from beamheat.lammps_run import baseline_commands
-
         try:
-            baseline_commands(baseline)
+            baseline_alone = baseline_commands(baseline)
         except ValueError as e:
             raise UserError(str(e)) from None
     if len(a.gaps_A) < 2 or min(a.gaps_A) <= 0:
@@ -130,17 +129,13 @@ def main(argv=None) -> int:
     if not particle.any() or particle.all():
         raise UserError(f"{a.system}: needs particle atoms (type 1) and support atoms (other types)")
     gaps = np.array(sorted(a.gaps_A))
-    from beamheat.lammps_run import potential_commands
-
     style, coeffs = potential_commands(TEACHER)
     print(f"teacher ({TEACHER.name}) ...", flush=True)
     t = curve(atoms, particle, gaps, style, coeffs, names)
     curves, b_curve = [], None
     if baseline is not None:
-        from beamheat.lammps_run import baseline_commands
-
         print(f"baseline ({baseline}) ...", flush=True)
-        b_curve = curve(atoms, particle, gaps, *baseline_commands(baseline), names)
+        b_curve = curve(atoms, particle, gaps, *baseline_alone, names)
     for f in files:
         print(f"student {f.name} ...", flush=True)
         if baseline is None:

@@ -17,24 +17,6 @@ import numpy as np
 
 from models.data import file_hash, read_labelled, write_frames
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def resolve_baseline(name: str | Path, base: Path | None = None) -> Path:
-    """A baseline given by name (a file lammps_inputs/potentials/NAME.in) or path (absolute, or relative to BASE,
-    the current folder or the repository); a ValueError when there is none or it is not an overlay template."""
-    from beamheat.lammps_run import baseline_commands
-
-    name = str(name)
-    cands = [ROOT / "lammps_inputs" / "potentials" / f"{name}.in"] if "/" not in name else []
-    p = Path(name).expanduser()
-    cands += [p] if p.is_absolute() else [b / p for b in (base, Path.cwd(), ROOT) if b is not None]
-    path = next((c for c in cands if c.is_file()), None)
-    if path is None:
-        raise ValueError(f"baseline {name}: file not found")
-    baseline_commands(path)  # a one-line ValueError when it is not an overlay template
-    return path.resolve()
-
 
 def baseline_values(frames, baseline: str | Path, type_names: Sequence[str], comm=None) -> list[tuple]:
     """(energy eV, forces eV/Å) of the baseline alone for each frame, in order."""

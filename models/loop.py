@@ -153,13 +153,27 @@ def resolve_path(p: str | Path, base: Path) -> Path:
     return (base / p).resolve()
 
 
-def _baseline_path(name, path: Path, key: str) -> str:
-    from models.baseline import resolve_baseline
+def _potential_file(name, path: Path, key: str) -> str:
+    """A LAMMPS potential include file given by name (lammps_inputs/potentials/NAME.in) or by path (resolve_path
+    from the YAML's folder); KEY names the YAML key in the error when there is none."""
+    pot = str(name)
+    cand = ROOT / "lammps_inputs" / "potentials" / f"{pot}.in"
+    out = cand if cand.exists() and "/" not in pot else resolve_path(pot, path.resolve().parent)
+    if not out.is_file():
+        raise LoopError(f"{path}: {key} {pot}: file not found")
+    return str(out)
 
+
+def _baseline_path(name, path: Path, key: str) -> str:
+    """_potential_file, which must be an overlay template (beamheat.lammps_run.baseline_commands)."""
+    from beamheat.lammps_run import baseline_commands
+
+    out = _potential_file(name, path, key)
     try:
-        return str(resolve_baseline(name, path.resolve().parent))
+        baseline_commands(out)
     except ValueError as e:
         raise LoopError(f"{path}: {key}: {e}") from None
+    return out
 
 
 def load_config(path: Path, out: str | None = None) -> dict:
@@ -208,11 +222,7 @@ def load_config(path: Path, out: str | None = None) -> dict:
     if lab["kind"] == "lammps":
         if not lab["potential"]:
             raise LoopError(f"{path}: labeller.potential is required for the lammps labeller")
-        pot = str(lab["potential"])
-        cand = ROOT / "lammps_inputs" / "potentials" / f"{pot}.in"
-        lab["potential"] = str(cand if cand.exists() and "/" not in pot else resolve_path(pot, base))
-        if not Path(lab["potential"]).is_file():
-            raise LoopError(f"{path}: labeller.potential {pot}: file not found")
+        lab["potential"] = _potential_file(lab["potential"], path, "labeller.potential")
     cfg["train"]["config"] = str(resolve_path(cfg["train"]["config"], base))
     if cfg["train"]["baseline"]:
         cfg["train"]["baseline"] = _baseline_path(cfg["train"]["baseline"], path, "train.baseline")
@@ -1110,14 +1120,11 @@ def _residual(work: Path, labels: Path, baseline: str, type_names) -> Path:
     return residual_file(labels, baseline, type_names, work / "baseline", _self_comm())
 
 
-def _targets(cfg, work: Path, frames, g: int) -> list:
-    """Labelled FRAMES as generation g's members predict them: minus the baseline they were trained with."""
+def _targets(cfg, work: Path, labels: Path, g: int) -> list:
+    """The labelled frames of LABELS as generation g's members predict them: minus the baseline they were trained
+    with (the cached file _residual writes)."""
     b = train_for_generation(cfg, g)["baseline"]
-    if not b or not frames:
-        return frames
-    from models.baseline import residual_frames
-
-    return residual_frames(frames, b, cfg["type_names"], _self_comm())
+    return read_labelled(_residual(work, labels, b, cfg["type_names"]) if b else labels)
 
 
 def stage_deploy(gen: Generation, progress=print) -> dict:
@@ -1143,7 +1150,7 @@ def stage_evaluate(cfg, work: Path, gen: Generation, progress=print) -> dict:
     test = work / "gen_000" / "train" / "data" / "test.extxyz"
     ens = Ensemble([str(m) for m in _models(work, gen.g)])
     if test.exists() and test.stat().st_size > 0:  # generation 0's frames: as labelled
-        metrics["test"] = public(evaluate(ens, _targets(cfg, work, read_labelled(test), gen.g)))
+        metrics["test"] = public(evaluate(ens, _targets(cfg, work, test, gen.g)))
     val = gen.dir / "train" / "data" / "val.extxyz"  # this generation's targets: ranks the members (models.bundle)
     if val.exists() and val.stat().st_size > 0:
         metrics["validation"] = public(evaluate(ens, read_labelled(val)))
@@ -1152,7 +1159,7 @@ def stage_evaluate(cfg, work: Path, gen: Generation, progress=print) -> dict:
         labels = gen.dir / "labels.extxyz"
         if labels.stat().st_size > 0:
             prev = Ensemble([str(m) for m in _models(work, gen.g - 1)])
-            new = evaluate(prev, _targets(cfg, work, read_labelled(labels), gen.g - 1))
+            new = evaluate(prev, _targets(cfg, work, labels, gen.g - 1))
             metrics["new_frames_previous_ensemble"] = public(new)
             np.savez(gen.dir / "new_frames_sigma_delta.npz", sigma_f=new["_sigma_f"], delta_f=new["_delta_f"])
         metrics["explore"] = {k: v for k, v in gen.stage("explore")["outputs"].items() if k != "runs"}
