@@ -88,7 +88,20 @@ from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from models.data import file_hash, frame_uid, read_labelled, write_frames, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPLORE_IN = ROOT / "lammps_inputs" / "explore.in"
+
+
+def _inputs_dir() -> Path:
+    """The source tree's lammps_inputs, else the installed copy (beamheat.lammps_plugin.inputs_dir): with the
+    package installed, models/ lies in site-packages, where ROOT has no lammps_inputs."""
+    if (ROOT / "lammps_inputs" / "explore.in").is_file():
+        return ROOT / "lammps_inputs"
+    from beamheat.lammps_plugin import inputs_dir
+
+    return inputs_dir()
+
+
+INPUTS = _inputs_dir()
+EXPLORE_IN = INPUTS / "explore.in"
 STAGES_G0 = ("label", "train", "deploy", "evaluate")
 STAGES = ("explore", "select", "label", "train", "deploy", "evaluate")
 LETTER = {"explore": "E", "select": "S", "label": "L", "train": "T", "deploy": "D", "evaluate": "V"}
@@ -157,7 +170,7 @@ def _potential_file(name, path: Path, key: str) -> str:
     """A LAMMPS potential include file given by name (lammps_inputs/potentials/NAME.in) or by path (resolve_path
     from the YAML's folder); KEY names the YAML key in the error when there is none."""
     pot = str(name)
-    cand = ROOT / "lammps_inputs" / "potentials" / f"{pot}.in"
+    cand = INPUTS / "potentials" / f"{pot}.in"
     out = cand if cand.exists() and "/" not in pot else resolve_path(pot, path.resolve().parent)
     if not out.is_file():
         raise LoopError(f"{path}: {key} {pot}: file not found")
