@@ -164,6 +164,29 @@ int PairNequIP::local_rank(int *node_size) const {
   return rank;
 }
 
+/* every rank's device (and node-local rank) in rank 0's log: one line when all ranks share one kind of device,
+   else one entry per rank, so that the GPU each rank took (local rank mod GPUs) can be read off the log */
+void PairNequIP::log_devices(int node_rank, int node_size) {
+  constexpr int width = 64;
+  char mine[width] = {0};
+  snprintf(mine, width, "%s", models_.front()->info().device.c_str());
+  std::vector<char> all(comm->me == 0 ? static_cast<size_t>(width) * comm->nprocs : 1);
+  std::vector<int> local(comm->me == 0 ? comm->nprocs : 1);
+  MPI_Gather(mine, width, MPI_CHAR, all.data(), width, MPI_CHAR, 0, world);
+  MPI_Gather(&node_rank, 1, MPI_INT, local.data(), 1, MPI_INT, 0, world);
+  if (comm->me != 0) return;
+  std::vector<std::string> devices;
+  for (int r = 0; r < comm->nprocs; r++) devices.emplace_back(&all[static_cast<size_t>(r) * width]);
+  if (std::all_of(devices.begin(), devices.end(), [&](const std::string &d) { return d == devices[0]; })) {
+    utils::logmesg(lmp, "pair nequip: device {} on {} rank(s){}\n", devices[0], comm->nprocs,
+                   comm->nprocs > 1 ? fmt::format(" ({} per node)", node_size) : "");
+    return;
+  }
+  std::vector<std::string> items;
+  for (int r = 0; r < comm->nprocs; r++) items.push_back(fmt::format("{}: {} (local rank {})", r, devices[r], local[r]));
+  utils::logmesg(lmp, "pair nequip: devices by rank: {}\n", utils::join_words(items, ", "));
+}
+
 /* pair_coeff * * MODEL_FILE [MODEL_FILE ...] NAME_1 ... NAME_ntypes   (NAME = a model type name or NULL) */
 void PairNequIP::coeff(int narg, char **arg) {
   if (!allocated) allocate();
@@ -225,6 +248,7 @@ void PairNequIP::coeff(int narg, char **arg) {
                  b.path, a.path, utils::join_words(b.type_names, " "), b.r_max, utils::join_words(a.type_names, " "),
                  a.r_max);
   }
+  log_devices(rank, node_size);
   if (sigma_every_ > 1 && n_models > 1 && !ensemble_first_)
     error->all(FLERR, "pair_style nequip: sigma_every {} needs 'ensemble first' (the ensemble mean needs every "
                       "member at every step)", sigma_every_);

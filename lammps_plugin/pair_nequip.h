@@ -72,6 +72,7 @@ class PairNequIP : public Pair {
   void compute_ghosts();
   void reduce_globals();
   int local_rank(int *node_size = nullptr) const;
+  void log_devices(int node_rank, int node_size);
   int pack_reverse_comm(int, int, double *) override;
   void unpack_reverse_comm(int, int *, double *) override;
   void combine_ensemble(int nlocal);

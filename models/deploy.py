@@ -1,6 +1,6 @@
 """Compile a trained NequIP checkpoint into a file that `pair_style nequip` (and models.rerun) loads.
 
-    python -m models.deploy CHECKPOINT OUT [--format torchscript|aotinductor] [--device cpu|cuda]
+    python -m models.deploy CHECKPOINT OUT [--format torchscript|aotinductor|package] [--device cpu|cuda]
     python -m models.deploy ENSEMBLE_DIR OUT_DIR [--format ...]     # every member_J/model.ckpt -> OUT_DIR/member_J.*
 
 An ensemble directory (from `python -m models.train --ensemble`) is compiled in one call: OUT_DIR/member_J.nequip.pth
@@ -11,7 +11,10 @@ Formats
   torchscript   OUT must end in .nequip.pth. Portable across CPU/GPU and torch versions >= the one that wrote it.
   aotinductor   OUT must end in .nequip.pt2. Ahead-of-time compiled C++/CUDA; tied to the torch version and the
                 CPU ISA / GPU architecture it was built on. Built with nequip's own `nequip-compile` (target
-                pair_nequip), which takes ~1-2 min for a small model.
+                pair_nequip), which takes ~1-2 min for a small model. CHECKPOINT may also be a package.
+  package       OUT must end in .nequip.zip. nequip's portable archive of the model and the code that builds it
+                (`nequip-package build`): independent of the torch version and machine; nequip-compile turns it
+                into either of the two above anywhere (models.accelerate does so for a bundle).
 
 Why TorchScript is written here rather than by `nequip-compile --mode torchscript`: on torch >= 2.10 nequip's
 CLI refuses TorchScript because PyTorch has deprecated (not removed) it. `torch.jit.script`/`torch.jit.save`
@@ -31,7 +34,7 @@ from pathlib import Path
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, UserError, run
 
-FORMATS = {"torchscript": ".nequip.pth", "aotinductor": ".nequip.pt2"}
+FORMATS = {"torchscript": ".nequip.pth", "aotinductor": ".nequip.pt2", "package": ".nequip.zip"}
 
 
 class DeployError(UserError):
@@ -108,6 +111,19 @@ def deploy_aotinductor(checkpoint: Path, out: Path, device: str = "cpu", tf32: b
         os.replace(tmp, out)
 
 
+def deploy_package(checkpoint: Path, out: Path) -> None:
+    """nequip's own packager (`nequip-package build`), under the final name in a scratch folder beside OUT (the
+    archive's inner folder is named after it), then moved into place."""
+    import tempfile
+
+    from nequip.scripts.package import main as nequip_package
+
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".deploy-") as scratch:
+        tmp = Path(scratch) / out.name
+        nequip_package(["build", str(checkpoint), str(tmp)])
+        os.replace(tmp, out)
+
+
 def check_device(device: str) -> str:
     """cpu, or cuda[:N] with a GPU there: refused in one line before anything is loaded."""
     import torch
@@ -137,6 +153,8 @@ def deploy(checkpoint: str | Path, out: str | Path, fmt: str = "torchscript", de
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "torchscript":
         deploy_torchscript(checkpoint, out, device, tf32)
+    elif fmt == "package":
+        deploy_package(checkpoint, out)
     else:
         deploy_aotinductor(checkpoint, out, device, tf32)
     return out
@@ -194,10 +212,11 @@ def deploy_ensemble_subprocess(ens_dir: str | Path, out_dir: str | Path, fmt: st
 
 def main(argv=None) -> int:
     p = ArgumentParser(prog="python -m models.deploy", description=__doc__.split("\n\n")[0],
-                       epilog="Formats: torchscript (.nequip.pth), aotinductor (.nequip.pt2).")
+                       epilog="Formats: torchscript (.nequip.pth), aotinductor (.nequip.pt2), package (.nequip.zip).")
     p.add_argument("checkpoint", help="nequip training checkpoint (.ckpt) or package (.nequip.zip), or an ensemble "
                    "directory from models.train --ensemble")
-    p.add_argument("out", help="output model file (.nequip.pth for torchscript, .nequip.pt2 for aotinductor); for "
+    p.add_argument("out", help="output model file (.nequip.pth for torchscript, .nequip.pt2 for aotinductor, "
+                   ".nequip.zip for package); for "
                    "an ensemble directory, the output directory")
     p.add_argument("--format", choices=sorted(FORMATS), default=None,
                    help="default: from OUT's suffix, else torchscript")
@@ -219,7 +238,7 @@ def main(argv=None) -> int:
         files = deploy_ensemble(a.checkpoint, a.out, fmt, a.device, a.tf32, a.force)
         print(f"wrote {len(files)} {fmt} models to {a.out}")
         return 0
-    fmt = a.format or ("aotinductor" if a.out.endswith(".pt2") else "torchscript")
+    fmt = a.format or next((f for f, suffix in FORMATS.items() if a.out.endswith(suffix)), "torchscript")
     out = deploy(a.checkpoint, a.out, fmt, a.device, a.tf32)
     print(f"wrote {fmt} model {out}")
     return 0

@@ -87,3 +87,16 @@ python - <<'PY'
 from beamheat.lammps_plugin import plugin_path
 print("setup: LAMMPS plugin", plugin_path())
 PY
+
+# 5. the bundled NequIP ensemble compiled for this CPU (AOTInductor: the same forces, about 3x faster than its
+#    TorchScript members; tied to this torch and CPU, so made here, never shipped). scripts/demo.sh uses it when it
+#    is up to date and the TorchScript members otherwise. Kept between runs; BEAMHEAT_SKIP_ACCELERATE=1 skips it.
+if [ "${BEAMHEAT_SKIP_ACCELERATE:-0}" != 1 ]; then
+  if python -m models.accelerate --check >/dev/null 2>&1; then
+    echo "setup: bundled ensemble already compiled for this CPU (models/bundled/au_hbn/aoti_cpu)"
+  else
+    echo "setup: compiling the bundled ensemble for this CPU (python -m models.accelerate; a few minutes, once)"
+    python -m models.accelerate models/bundled/au_hbn \
+      || echo "setup: warning: compiling failed (above); the main job runs the TorchScript members, about 3x slower"
+  fi
+fi

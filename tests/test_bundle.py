@@ -11,7 +11,15 @@ from ase.calculators.emt import EMT
 from ase.io import read, write
 
 from beamheat.cli import run
+import models.bundle
 from models.bundle import main as bundle_main
+
+
+@pytest.fixture(autouse=True)
+def fake_packager(monkeypatch):
+    """nequip-package on a real checkpoint is tested in test_accelerate.py; here each member's 'package' is a copy of
+    its checkpoint's bytes, so the tests can tell which checkpoint went where."""
+    monkeypatch.setattr(models.bundle, "package", lambda ckpt, out: out.write_bytes(b"package of " + ckpt.read_bytes()))
 
 
 def fake_loop(root, n_gen=2, finished_last=True):
@@ -23,6 +31,8 @@ def fake_loop(root, n_gen=2, finished_last=True):
             p = d / "deploy" / f"member_{k}.nequip.pth"
             p.write_bytes(f"model {g} {k}".encode())
             models.append(str(p))
+            (d / "train" / f"member_{k}").mkdir(parents=True)
+            (d / "train" / f"member_{k}" / "model.ckpt").write_bytes(f"checkpoint {g} {k}".encode())
         frames = []
         for i in range(2 + g):
             a = bulk("Cu", "fcc", a=3.6 + 0.01 * i, cubic=True)
@@ -46,6 +56,9 @@ def test_bundle_takes_the_last_finished_generation_and_every_label(tmp_path, cap
     assert "bundled generation 1" in capsys.readouterr().out
     assert [(dest / f"member_{k}.nequip.pth").read_bytes() for k in range(3)] == [b"model 1 0", b"model 1 1",
                                                                                    b"model 1 2"]
+    # beside each member its portable package, built from the checkpoint the member was deployed from
+    assert [(dest / f"member_{k}.nequip.zip").read_bytes() for k in range(3)] == [
+        b"package of checkpoint 1 0", b"package of checkpoint 1 1", b"package of checkpoint 1 2"]
     frames = read(gzip.open(dest / "labels.extxyz.gz", "rt"), index=":", format="extxyz")
     assert len(frames) == 2 + 3
     m = json.loads((dest / "metrics.json").read_text())
@@ -74,6 +87,10 @@ def test_bundle_errors(tmp_path, capsys):
     loop2 = fake_loop(tmp_path / "loop2")
     assert run(bundle_main, [str(loop2), str(tmp_path / "b"), "--generation", "7"]) == 1
     assert "generation 7 does not exist" in capsys.readouterr().err
+    (loop2 / "gen_001" / "train" / "member_2" / "model.ckpt").unlink()
+    assert run(bundle_main, [str(loop2), str(tmp_path / "b")]) == 1
+    err = capsys.readouterr().err
+    assert "gen_001/train/member_2/model.ckpt: checkpoint of a deployed member missing" in err
     (loop2 / "gen_001" / "manifest.json").write_text("{not json")
     assert run(bundle_main, [str(loop2), str(tmp_path / "b")]) == 1
     err = capsys.readouterr().err
@@ -96,6 +113,8 @@ def test_bundle_puts_the_member_with_the_smallest_validation_error_first(tmp_pat
                                                                                    b"model 1 0"]
     order = json.loads((dest / "metrics.json").read_text())["order"]
     assert [o["val_force_error_rmse_eV_per_A"] for o in order] == pytest.approx([0.10, 0.20, 0.30])
+    assert (dest / "member_0.nequip.zip").read_bytes() == b"package of checkpoint 1 1"  # packages follow the order
+    assert order[0]["checkpoint"].endswith("gen_001/train/member_1/model.ckpt")
     assert order[0]["from"].endswith("gen_001/deploy/member_1.nequip.pth")
     # --keep-order: the loop's order
     assert run(bundle_main, [str(loop), str(dest), "--force", "--keep-order"]) == 0

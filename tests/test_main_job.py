@@ -28,6 +28,9 @@ def test_bundle_folder_is_complete():
     metrics = json.loads((BUNDLED / "metrics.json").read_text())
     assert metrics["n_members"] == 5 and set(metrics["members"]) == {m.name for m in MEMBERS}
     assert metrics["baseline"]["file"] == "baseline.in"
+    # each member's nequip package, from which models.accelerate compiles it for the machine it runs on
+    assert set(metrics["packages"]) == {m.name.replace(".pth", ".zip") for m in MEMBERS}
+    assert all(m.with_name(m.name.replace(".pth", ".zip")).is_file() for m in MEMBERS)
     assert "not DFT" in (BUNDLED / "README.md").read_text()
     from ase.io import read
     frames = read(BUNDLED / "labels.extxyz.gz", index=":")
@@ -71,6 +74,13 @@ def test_main_job_shortened_end_to_end(tmp_path):
         assert step in proc.stdout
     log = (out / "heat_transfer_1" / "log.lammps").read_text()
     assert "ensemble of 5 models" in log and "pair nequip: halting" not in log
+    # the members compiled for this CPU when they are up to date (scripts/setup.sh compiles them), else TorchScript;
+    # either way overlaid on the bundle's baseline
+    if "members: compiled for this CPU" in proc.stdout:
+        assert log.count("loaded aotinductor model") == 5 and "aoti_cpu/member_4.nequip.pt2" in log
+    else:
+        assert "members: TorchScript" in proc.stdout and log.count("loaded torchscript model") == 5
+    assert "NequIP overlaid on the baseline" in log and "bundled/au_hbn/baseline.in" in log
     k = json.loads((out / "k.json").read_text())
     rep = json.loads((out / "report.json").read_text())
     # one run of 1 ps cannot pin k down: fit_k says so, heating was told to go on, and the report warns first
