@@ -1,4 +1,4 @@
-"""Compile a bundled ensemble for this machine (AOTInductor): the same forces, about 3x faster than TorchScript on a CPU.
+"""Compile a bundled ensemble for this machine (AOTInductor): the same forces, 1.7x faster in the main job.
 
     python -m models.accelerate [BUNDLE] [--device cpu|cuda] [--jobs N] [--force]
     python -m models.accelerate [BUNDLE] --check     # up to date? prints the compiled files on one line, else exit 1

@@ -14,7 +14,7 @@ minus a long-range baseline (the loop's train.baseline), the baseline goes besid
 potentials/nequip.in overlays on them; labels.extxyz.gz keeps the teacher's full energies and forces.
 Each member also goes in as member_K.nequip.zip, nequip's portable package of the same checkpoint (nequip-package
 build), from which `python -m models.accelerate` compiles the members for the machine they run on (AOTInductor,
-about 3x faster than TorchScript on a CPU).
+1.7x faster than TorchScript in the main job).
 The loop's YAML, README and the rest of DEST are left as they are; existing member files, labels or metrics are
 replaced only with --force.
 """

@@ -11,17 +11,32 @@
 #      <E> = 43.6 eV; lambda = 104 nm at 300 keV and 37 nm at 80 keV; and the knock-on limit (eq. 7);
 #   5. the report (analysis.report): report.md, report.json, figures/ (dT(t) with the eq. 6 curve, sigma_F(t) as in
 #      Fig. 2, dT against dose rate as in Fig. 3/4).
-# The defaults fit about 15 minutes on 2 cores. They are far too short for a tight k: the interface of the
-# classical teacher (and so of its NequIP students) conducts weakly, and fit_k then says loudly that k is
+# The defaults fit about 15 minutes on 2 cores (2 x 90 ps took 14 min here). They are too short for a tight k: the interface
+# of the classical teacher (and so of its NequIP students) conducts weakly, and fit_k then says loudly that k is
 # unreliable, heating refuses it and is rerun with --allow-unreliable, and the report's first line warns.
 # README.md ("The main job") gives the run length that a k within 25 % needs.
 #
-#   scripts/demo.sh [NVE_PS] [SEEDS] [THERM_PS]     (after scripts/setup.sh; defaults 30 2 5)
+#   scripts/demo.sh [NVE_PS] [SEEDS] [THERM_PS]     (after scripts/setup.sh; defaults 90 2 5 with the compiled members, 50 2 5 without)
 #   BEAMHEAT_DEMO_OUT=dir scripts/demo.sh ...        another output folder (an existing one is moved aside)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${VIRTUAL_ENV:-}" ]; then . .venv/bin/activate; fi
-nve_ps="${1:-30}"
+# the members compiled for this CPU (python -m models.accelerate, run by scripts/setup.sh) when they are up to date:
+# the same forces (checked to 1e-6 eV/A when compiled), 1.7x faster (bench/bench_accelerate.py); else the
+# portable TorchScript members. The default length fills about 15 minutes on 2 cores either way.
+bundle="$PWD/models/bundled/au_hbn"
+check_err="$(mktemp)"
+if compiled="$(python -m models.accelerate "$bundle" --check 2>"$check_err")"; then
+  model_vars=(-var model "$compiled" -var baseline "$bundle/baseline.in")
+  members="compiled for this CPU (AOTInductor, $bundle/aoti_cpu)"
+  default_nve_ps=90
+else
+  model_vars=()
+  members="TorchScript ($(sed 's/^error: //' "$check_err"))"
+  default_nve_ps=50
+fi
+rm -f "$check_err"
+nve_ps="${1:-$default_nve_ps}"
 seeds="${2:-2}"
 therm_ps="${3:-5}"
 jobs="${BEAMHEAT_JOBS:-$(nproc)}"
@@ -48,17 +63,7 @@ stamp
 
 echo "== 2/5 heat transfer on the bundled NequIP ensemble: relax, ${therm_ps} ps thermalisation + ${nve_ps} ps NVE," \
      "${seeds} seeds, ${jobs} at a time"
-# the members compiled for this CPU (python -m models.accelerate, run by scripts/setup.sh) when they are up to date:
-# the same forces (checked to 1e-6 eV/A when compiled), about 3x faster; else the portable TorchScript members
-bundle="$root/models/bundled/au_hbn"
-if compiled="$(python -m models.accelerate "$bundle" --check 2>"$out/accelerate_check.txt")"; then
-  model_vars=(-var model "$compiled" -var baseline "$bundle/baseline.in")
-  echo "   members: compiled for this CPU (AOTInductor, $bundle/aoti_cpu)"
-else
-  model_vars=()
-  echo "   members: TorchScript ($(sed 's/^error: //' "$out/accelerate_check.txt"))"
-fi
-rm -f "$out/accelerate_check.txt"
+echo "   members: $members"
 export OMP_NUM_THREADS=1
 seq 1 "$seeds" | xargs -P "$jobs" -I{} bash -c '
   d="$0/heat_transfer_{}"; mkdir -p "$d"; cd "$d"

@@ -88,7 +88,7 @@ from beamheat.lammps_plugin import plugin_path
 print("setup: LAMMPS plugin", plugin_path())
 PY
 
-# 5. the bundled NequIP ensemble compiled for this CPU (AOTInductor: the same forces, about 3x faster than its
+# 5. the bundled NequIP ensemble compiled for this CPU (AOTInductor: the same forces, 1.7x faster than its
 #    TorchScript members; tied to this torch and CPU, so made here, never shipped). scripts/demo.sh uses it when it
 #    is up to date and the TorchScript members otherwise. Kept between runs; BEAMHEAT_SKIP_ACCELERATE=1 skips it.
 if [ "${BEAMHEAT_SKIP_ACCELERATE:-0}" != 1 ]; then
@@ -97,6 +97,6 @@ if [ "${BEAMHEAT_SKIP_ACCELERATE:-0}" != 1 ]; then
   else
     echo "setup: compiling the bundled ensemble for this CPU (python -m models.accelerate; a few minutes, once)"
     python -m models.accelerate models/bundled/au_hbn \
-      || echo "setup: warning: compiling failed (above); the main job runs the TorchScript members, about 3x slower"
+      || echo "setup: warning: compiling failed (above); the main job runs the TorchScript members, 1.7x slower"
   fi
 fi

@@ -29,7 +29,7 @@ COMMANDS = {  # subcommand: (module, one line)
     "explore": ("models.explore", "LAMMPS exploration runs with an ensemble (the loop's explore stage alone)"),
     "loop": ("models.loop", "the active-learning loop"),
     "bundle": ("models.bundle", "a loop generation as a ready ensemble folder"),
-    "accelerate": ("models.accelerate", "compile a bundled ensemble for this machine (AOTInductor, ~3x faster)"),
+    "accelerate": ("models.accelerate", "compile a bundled ensemble for this machine (AOTInductor, 1.7x faster on the main job)"),
     "demo-data": ("models.demo_data", "demo training frames (EMT or the classical Au/hBN reference)"),
 }
 
