@@ -51,8 +51,10 @@ def default_bundle() -> Path:
 
 def members(bundle: Path) -> list[tuple[Path, Path]]:
     """(member_K.nequip.pth, member_K.nequip.zip) of a bundle, in member order."""
-    if not bundle.is_dir():
+    if not bundle.exists():
         raise AccelerateError(f"{bundle}: no such bundle folder")
+    if not bundle.is_dir():
+        raise AccelerateError(f"{bundle}: a file, not a bundle folder (give the folder with member_K.nequip.pth)")
     pth = sorted(bundle.glob("member_*.nequip.pth"), key=lambda p: int(re.sub(r"\D", "", p.name) or 0))
     if not pth:
         raise AccelerateError(f"{bundle}: no member_K.nequip.pth (not a bundle; make one with python -m models.bundle)")

@@ -101,6 +101,8 @@ def test_bad_bundles_get_one_line(tmp_path, capsys):
         return err
 
     assert "nope: no such bundle folder" in error(tmp_path / "nope")
+    (tmp_path / "file").write_text("x")
+    assert "file: a file, not a bundle folder" in error(tmp_path / "file")
     (tmp_path / "empty").mkdir()
     assert "no member_K.nequip.pth" in error(tmp_path / "empty", "--check")
     b = tmp_path / "b"
