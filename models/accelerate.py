@@ -26,8 +26,6 @@ import gzip
 import json
 import os
 import re
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -146,15 +144,11 @@ def compare(torchscript: Path, compiled: Path, atoms) -> dict:
 
 
 def _compile(pkg: Path, out: Path, device: str) -> float:
-    """models.deploy --format aotinductor in a fresh interpreter (nequip sets process-wide state while compiling)."""
-    here = str(Path(__file__).resolve().parents[1])  # the same models package in the child, installed or not
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([here] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    """models.deploy --format aotinductor in a fresh interpreter; the seconds it took."""
+    from models.deploy import deploy_subprocess
+
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "models.deploy", str(pkg), str(out), "--format", "aotinductor",
-                           "--device", device, "--force"], capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
-        raise AccelerateError(f"{pkg}: AOTInductor compile failed: " + " | ".join(tail))
+    deploy_subprocess(pkg, out, "aotinductor", device)
     return time.perf_counter() - t0
 
 

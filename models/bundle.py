@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -67,16 +66,9 @@ def gen_summary(m: dict) -> dict:
 
 def package(checkpoint: Path, out: Path) -> None:
     """models.deploy --format package in a fresh interpreter (nequip sets process-wide state while loading)."""
-    import subprocess
-    import sys
+    from models.deploy import deploy_subprocess
 
-    here = str(Path(__file__).resolve().parents[1])  # the same models package in the child, installed or not
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([here] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
-    proc = subprocess.run([sys.executable, "-m", "models.deploy", str(checkpoint), str(out), "--format", "package",
-                           "--force"], capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
-        raise UserError(f"{checkpoint}: packaging failed: " + " | ".join(tail))
+    deploy_subprocess(checkpoint, out, "package")
 
 
 def bundle(loop_dir: Path, dest: Path, generation: int | None = None, force: bool = False,

@@ -195,15 +195,28 @@ def deploy_ensemble(ens_dir: str | Path, out_dir: str | Path, fmt: str = "torchs
     return files
 
 
+def run_deploy_cli(args: list[str]):
+    """`python -m models.deploy ARGS` in a fresh interpreter (nequip sets process-wide state while loading and
+    compiling), with this same models package importable in the child, installed or not. The finished process."""
+    import subprocess
+
+    here = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([here] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    return subprocess.run([sys.executable, "-m", "models.deploy", *args], capture_output=True, text=True, env=env)
+
+
+def deploy_subprocess(source: str | Path, out: str | Path, fmt: str, device: str = "cpu") -> None:
+    """deploy() of one file in a fresh interpreter (OUT replaced); a failure is one DeployError line."""
+    proc = run_deploy_cli([str(source), str(out), "--format", fmt, "--device", device, "--force"])
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
+        raise DeployError(f"{source}: {fmt} deploy failed: " + " | ".join(tail))
+
+
 def deploy_ensemble_subprocess(ens_dir: str | Path, out_dir: str | Path, fmt: str = "torchscript",
                                device: str = "cpu") -> list[Path]:
     """deploy_ensemble in a fresh interpreter (nequip sets process-wide state while compiling)."""
-    import subprocess
-
-    cmd = [sys.executable, "-m", "models.deploy", str(ens_dir), str(out_dir), "--format", fmt, "--device", device]
-    here = str(Path(__file__).resolve().parents[1])  # the same models package in the child, installed or not
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([here] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    proc = run_deploy_cli([str(ens_dir), str(out_dir), "--format", fmt, "--device", device])
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
         raise DeployError(f"compiling {ens_dir} failed: " + " | ".join(tail))
