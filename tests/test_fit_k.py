@@ -327,6 +327,29 @@ def test_stated_intervals_cover_the_truth(tmp_path):
     assert hit95 >= 0.85 * n, (hit95, np.median(rel))
 
 
+def test_intervals_hold_with_the_interfaces_back_and_forth_energy(tmp_path):
+    """MD adds to the diffusive heat noise a bounded part that swings energy between the two groups over a few ps
+    (bench/k_calibration.py measured 0.09 eV over 3.4 ps on the classical Au45/hBN runs). It must not make the
+    stated intervals too narrow: over 20 runs shaped like the main job's (Au45 on hBN, 90 ps) the 95 % interval
+    holds the true k at least 17 times, and the runs combined hold it in their 95 % interval."""
+    kw = dict(n_np=45, n_sub=216, cp_np_eV_per_K=2.9e-4, cp_sub_eV_per_K=2.6e-4, k_eV_per_nm2_ps_K=4e-5,
+              area_nm2=0.82, t_end_ps=90.0, dt_out_ps=0.1, noise_T_K=40.0, noise_E_eV=0.03, slosh_eV=0.09,
+              slosh_ps=3.4)
+    runs, hit95 = [], 0
+    for seed in range(20):
+        m = Stochastic(seed=700 + seed, **kw)
+        path = tmp_path / f"log{seed}.lammps"
+        write_log(path, m)
+        r = analyse_transient([path], Geometry(n_atoms_np=m.n_np, A_nm2=m.area_nm2, n_atoms_support=m.n_sub),
+                              n_boot=50)
+        lo95, hi95 = r.k.k_interval95_eV_per_nm2_ps_K
+        hit95 += lo95 <= m.k_eV_per_nm2_ps_K <= hi95
+        runs.append(r)
+    assert hit95 >= 17, hit95
+    lo, hi = combine(runs).k.k_interval95_eV_per_nm2_ps_K
+    assert lo <= kw["k_eV_per_nm2_ps_K"] <= hi
+
+
 # ------------------------------------------------------------------------------------------- typed results
 # the keys (and their order) of fit_k's JSON for one transient run, as analysis.heating and users read them
 TRANSIENT_KEYS = [
