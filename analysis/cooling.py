@@ -165,9 +165,9 @@ def energy_balance_k(t_ps, dT_K, Q_eV, area_nm2: float, n_blocks: int = 10, n_bo
     2 k_B T_np T_sub k A per ps: fluctuation-dissipation), and block increments of that are independent. On top
     of it rides a bounded part that swings back and forth over a few ps (the vibrating interface moves energy
     between the two groups' per-atom energies and back): it cancels from the sum of the increments but adds to
-    each one, so point edges and short blocks overstate the error. On 32 runs of the classical teacher (Au45 on
-    hBN, 90 ps each; bench/k_calibration.py) point edges and 20 blocks stated +-69 % for a run-to-run scatter of
-    52 %; edge means over half a block and 10 blocks state +-55 % for a scatter of 48 %."""
+    each one, so point edges and short blocks overstate the error. On 30 runs of the classical teacher (Au45 on
+    hBN, 90 ps each; bench/results/k_calibration_au45_hbn.md) one run's k scatters by 52 % and this states 58 %
+    (median); point edges and 20 blocks stated about 70 %."""
     I = integral_dT(t_ps, dT_K)
     Q = np.asarray(Q_eV, float)
     n = len(Q)

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from analysis.cooling import integral_dT, interface_heat  # noqa: E402
-from analysis.k_analysis import analyse_transient  # noqa: E402
+from analysis.k_analysis import analyse_transient, usable  # noqa: E402
 from analysis.k_inputs import load_geometry  # noqa: E402
 from beamheat import validate as v  # noqa: E402
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: E402
@@ -117,7 +117,12 @@ def markdown(res: dict) -> str:
          f"({100 * c['hit68'] / c['n_runs']:.0f} %) |",
          f"| runs whose 95 % interval holds the pooled k | {c['hit95']}/{c['n_runs']} "
          f"({100 * c['hit95'] / c['n_runs']:.0f} %) |",
-         f"| runs fit_k calls reliable alone | {c['n_reliable']}/{c['n_runs']} |", "",
+         f"| runs fit_k calls reliable alone | {c['n_reliable']}/{c['n_runs']} |", ""]
+    if c["excluded"]:
+        L += [f"{len(c['excluded'])} of {c['n_runs'] + len(c['excluded'])} runs are left out, as fit_k leaves them "
+              "out of a combined k:", ""] + [f"- seed {e['seed']}: {'; '.join(e['reasons'])}" for e in c["excluded"]]
+        L += [""]
+    L += [
          "## Where the noise comes from", "",
          "var[ΔQ − k A ΔI] over a lag L, all runs, fitted by 2 D L + 2 s² (1 − exp(−L/τ)):", "",
          f"- D = {nm['D_eV2_per_ps']:.3g} eV²/ps; fluctuation–dissipation k_B ⟨T_np T_sup⟩ k A = "
@@ -166,9 +171,12 @@ def main(argv=None) -> int:
         raise UserError(f"{len(failed)} run(s) failed, first: {failed[0].error}")
 
     geo = load_geometry(jobs[0].log, geometry)
-    rows, series = [], []
+    rows, series, excluded = [], [], []
     for j in jobs:
         r = analyse_transient([j.log], geo, n_boot=200)
+        if not usable(r):  # e.g. the bodies came apart: fit_k leaves such a run out of the combined k too
+            excluded.append({"seed": j.seed, "reasons": list(r.unreliable_reasons)})
+            continue
         rows.append({"seed": j.seed, "k": r.k.k_eV_per_nm2_ps_K, "err": r.k.k_err_eV_per_nm2_ps_K,
                      "interval68": r.k.k_interval_eV_per_nm2_ps_K, "interval95": r.k.k_interval95_eV_per_nm2_ps_K,
                      "heat_eV": r.heat_out_eV, "integral_K_ps": r.integral_dT_K_ps, "reliable": r.reliable,
@@ -184,7 +192,7 @@ def main(argv=None) -> int:
            "z_rms": float(np.sqrt(np.mean(((k - pooled) / err) ** 2))),
            "hit68": int(sum(lo <= pooled <= hi for lo, hi in (r["interval68"] for r in rows))),
            "hit95": int(sum(lo <= pooled <= hi for lo, hi in (r["interval95"] for r in rows))),
-           "n_reliable": int(sum(r["reliable"] for r in rows))}
+           "n_reliable": int(sum(r["reliable"] for r in rows)), "excluded": excluded}
     res = {"settings": vars(a), "system": f"Au{geo.n_atoms_np} on hBN ({geo.n_atoms_np + geo.n_atoms_support} atoms), "
            f"A = {geo.area_nm2:.4g} nm²", "calibration": cal, "noise": noise_model(series, pooled, geo.area_nm2),
            "runs": rows, "machine": machine_info(),
