@@ -18,8 +18,11 @@ Quantities (student vs teacher):
   k     interfacial conductance, eV/(nm² ps K): python -m analysis.fit_k on each potential's runs (combined k and
         its 1-σ error). Criterion |k_s - k_t| <= 0.2 k_t.
   c_p   NP heat capacity per atom, eV/K, at equilibrium: the particle alone (support atoms deleted), Langevin at
-        --cp-T (500 and 700 K, around the 600 K of the protocol), --cp-ps of production after 5 ps; c_p =
-        (<E>(T2) - <E>(T1)) / ((T2 - T1) N), each <E> with the error of 10 block means. Criterion within 10 %.
+        each of --cp-T (default 300 450 600 K: the range the particle cools through in the protocol, which is
+        what eq. 6's c_p stands for), --cp-seeds runs each, --cp-ps of production after 5 ps. <E>(T) is the
+        mean over the seeds, its error the larger of their standard error and the 10-block-mean errors. The
+        judged c_p = (<E>(T_last) - <E>(T_first)) / ((T_last - T_first) N); c_p over each pair of neighbouring
+        temperatures is reported too. Criterion within 10 %.
         (fit_k's per-run dE_np/dT_np over the short NVE window is recorded too, but it is far noisier.)
   drift NVE energy drift, meV/atom/ps: least-squares slope of TotEng vs Time over the nve_contact block of each
         log (read through beamheat.lammps_log), divided by the atom count; mean and max |drift| per potential.
@@ -103,8 +106,9 @@ def parse_args(argv=None):
     r.add_argument("--long-ps", type=float, default=200.0, help="NVE of the long student run, ps (default 200)")
     r.add_argument("--skip-long", action="store_true", help="no long student run (no halt statistics)")
     r.add_argument("--cp-ps", type=float, default=40.0, help="production per temperature for c_p, ps (default 40)")
-    r.add_argument("--cp-T", type=float, nargs=2, default=[500.0, 700.0], metavar=("T1", "T2"),
-                   help="the two temperatures of the c_p runs, K (default 500 700)")
+    r.add_argument("--cp-T", type=float, nargs="+", default=[300.0, 450.0, 600.0], metavar="T",
+                   help="temperatures of the c_p runs, K, at least two (default 300 450 600)")
+    r.add_argument("--cp-seeds", type=int, default=3, help="c_p runs per temperature and potential (default 3)")
     r.add_argument("--jobs", type=int, default=2, help="LAMMPS processes at a time, 1 thread each (default 2)")
     m = p.add_argument_group("student")
     m.add_argument("--model", help='compiled model file(s), space separated: passed as -var model "F1 F2 ..." '
@@ -233,8 +237,8 @@ print           "beamheat: stage done"
 """
 
 
-def cp_command(a, potential: str, T: float, data: Path, models: list[Path], inp: Path) -> list[str]:
-    return lmp_command(a, potential, data, models, inp, seed=a.seed0, T=float(T), t_ps=float(a.cp_ps))
+def cp_command(a, potential: str, T: float, seed: int, data: Path, models: list[Path], inp: Path) -> list[str]:
+    return lmp_command(a, potential, data, models, inp, seed=seed, T=float(T), t_ps=float(a.cp_ps))
 
 
 def mean_energy(log: Path, n_blocks: int = 10) -> dict:
@@ -253,17 +257,32 @@ def mean_energy(log: Path, n_blocks: int = 10) -> dict:
 
 
 def cp_for_potential(jobs: list[Job], n_np: int) -> dict:
-    (lo, hi) = sorted(jobs, key=lambda j: j.info["T"])
+    """<E>(T) over the seeds at each temperature, c_p between neighbouring temperatures and over the whole range."""
+    by_T: dict[float, list] = {}
     try:
-        e1, e2 = mean_energy(lo.log), mean_energy(hi.log)
+        for j in jobs:
+            by_T.setdefault(j.info["T"], []).append(mean_energy(j.log))
     except (LogError, UserError) as e:
         return {"error": str(e).splitlines()[0]}
-    dT = hi.info["T"] - lo.info["T"]
-    cp = (e2["E_eV"] - e1["E_eV"]) / (dT * n_np)
-    err = math.hypot(e1["E_err_eV"], e2["E_err_eV"]) / (dT * n_np)
-    halted = [j.name for j in (lo, hi) if halt_lines(j.log)]
-    out = {"mean_eV_per_K": cp, "err_eV_per_K": err, "method": "equilibrium <E>(T) of the particle alone",
-           "T_K": [lo.info["T"], hi.info["T"]], "E": [e1, e2], "runs": [lo.name, hi.name]}
+    E = []
+    for T in sorted(by_T):
+        es = by_T[T]
+        e = np.array([x["E_eV"] for x in es])
+        block = math.sqrt(sum(x["E_err_eV"] ** 2 for x in es)) / len(es)
+        spread = float(e.std(ddof=1) / math.sqrt(len(e))) if len(e) > 1 else 0.0
+        E.append({"T_K": T, "E_eV": float(e.mean()), "E_err_eV": max(block, spread), "n_seeds": len(es),
+                  "E_per_seed_eV": e.tolist(), "T_mean_K": float(np.mean([x["T_K"] for x in es]))})
+
+    def cp_between(a, b):
+        dT = b["T_K"] - a["T_K"]
+        return {"T_K": [a["T_K"], b["T_K"]], "cp_eV_per_K": (b["E_eV"] - a["E_eV"]) / (dT * n_np),
+                "err_eV_per_K": math.hypot(a["E_err_eV"], b["E_err_eV"]) / (dT * n_np)}
+
+    whole = cp_between(E[0], E[-1])
+    out = {"mean_eV_per_K": whole["cp_eV_per_K"], "err_eV_per_K": whole["err_eV_per_K"],
+           "method": "equilibrium <E>(T) of the particle alone", "T_K": whole["T_K"], "E": E,
+           "intervals": [cp_between(a, b) for a, b in zip(E, E[1:])], "runs": [j.name for j in jobs]}
+    halted = [j.name for j in jobs if halt_lines(j.log)]
     if halted:
         out["error"] = f"halted: {', '.join(halted)}"
     return out
@@ -525,10 +544,17 @@ def markdown(res: dict) -> str:
         ratio = _pm(c.get("ratio"), c.get("ratio_err"), 3)
         L.append(f"| {name} ({unit}) | {_pm(c['teacher'], c['teacher_err'])} | {_pm(c['student'], c['student_err'])}"
                  f" | {ratio} | within {c['tolerance'] * 100:g} % | **{c['verdict']}** |")
-    cpt = res["cp"][TEACHER]
+    cpt, cps = res["cp"][TEACHER], res["cp"][STUDENT]
     if cpt.get("T_K"):
         L += ["", f"c_p: the particle alone at equilibrium, (<E>({cpt['T_K'][1]:g} K) - <E>({cpt['T_K'][0]:g} K)) / "
-              f"(ΔT N), {s['cp_ps']:g} ps of Langevin production each, errors from 10 block means."]
+              f"(ΔT N), {s.get('cp_seeds', 1)} seed(s) of {s['cp_ps']:g} ps Langevin production at each temperature; "
+              "errors: the larger of the seeds' standard error and 10 block means. Between neighbouring "
+              "temperatures:", "", "| T (K) | teacher c_p | student c_p | ratio |", "|---|---|---|---|"]
+        for it, iss in zip(cpt.get("intervals", []), cps.get("intervals", [])):
+            r = iss["cp_eV_per_K"] / it["cp_eV_per_K"]
+            r_err = abs(r) * math.hypot(it["err_eV_per_K"] / it["cp_eV_per_K"], iss["err_eV_per_K"] / iss["cp_eV_per_K"])
+            L.append(f"| {it['T_K'][0]:g}–{it['T_K'][1]:g} | {_pm(it['cp_eV_per_K'], it['err_eV_per_K'])} | "
+                     f"{_pm(iss['cp_eV_per_K'], iss['err_eV_per_K'])} | {_pm(r, r_err, 3)} |")
     for q in ("k", "cp"):
         c = res["comparison"][q]
         if c.get("errors"):
@@ -598,8 +624,10 @@ def main(argv=None) -> int:
     v.positive("--cp-ps", a.cp_ps, "ps")
     for T in a.cp_T:
         v.positive("--cp-T", T, "K")
-    if a.cp_T[0] == a.cp_T[1]:
-        raise UserError("--cp-T: the two temperatures must differ")
+    a.cp_T = sorted(set(a.cp_T))
+    if len(a.cp_T) < 2:
+        raise UserError("--cp-T: give at least two different temperatures")
+    v.integer("--cp-seeds", a.cp_seeds, 1)
     v.positive("--diameter-nm", a.diameter_nm, "nm")
     v.nonnegative("--margin-A", a.margin_A, "Å")
     bindir = Path(sys.executable).parent
@@ -623,11 +651,12 @@ def main(argv=None) -> int:
 
     settings = {"diameter_nm": a.diameter_nm, "margin_A": a.margin_A, "height_ratio": 0.7, "support": "hbn",
                 "seeds": a.seeds, "seed0": a.seed0, "therm_ps": a.therm_ps, "nve_ps": a.nve_ps,
-                "long_ps": a.long_ps, "skip_long": a.skip_long, "cp_ps": a.cp_ps, "cp_T": list(a.cp_T), "jobs": a.jobs,
+                "long_ps": a.long_ps, "skip_long": a.skip_long, "cp_ps": a.cp_ps, "cp_T": list(a.cp_T), "cp_seeds": a.cp_seeds,
+                "jobs": a.jobs,
                 "model": " ".join(map(str, models)) or None, "nequip_options": a.nequip_options,
                 "baseline": str(Path(a.baseline).resolve()) if a.baseline else None}
     protocol_keys = ("diameter_nm", "margin_A", "height_ratio", "support", "therm_ps", "nve_ps", "long_ps", "cp_ps",
-                     "cp_T",
+                     "cp_T", "cp_seeds",
                      "model", "nequip_options", "baseline", "seed0")
     sfile = out / "settings.json"
     if sfile.is_file():
@@ -667,8 +696,9 @@ def main(argv=None) -> int:
                            ht_command(a, STUDENT, s, a.long_ps, data, models), kind="long"))
     cp_in = out / "cp.in"
     atomic_write(cp_in, CP_INPUT)
-    cp_jobs = [Job(pot, a.seed0, 0.0, out / f"cp_{pot}_{fmt(T)}K", cp_command(a, pot, T, data, models, cp_in),
-                   kind="cp", info={"T": T}) for pot in (TEACHER, STUDENT) for T in a.cp_T]
+    cp_jobs = [Job(pot, a.seed0 + 1000 * i, 0.0, out / f"cp_{pot}_{fmt(T)}K_{i}",
+                   cp_command(a, pot, T, a.seed0 + 1000 * i, data, models, cp_in), kind="cp", info={"T": T})
+               for pot in (TEACHER, STUDENT) for T in a.cp_T for i in range(1, a.cp_seeds + 1)]
     with ThreadPoolExecutor(max_workers=a.jobs) as pool:
         list(pool.map(run_job, jobs[:1] + cp_jobs + jobs[1:]))
     say("all runs finished; analysing")
