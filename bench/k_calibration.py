@@ -21,7 +21,6 @@ overwritten without --force.
 from __future__ import annotations
 
 import shlex
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,7 +41,8 @@ from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: 
 from beamheat.io import atomic_write, write_json  # noqa: E402
 from beamheat.lammps_log import read_thermo  # noqa: E402
 from beamheat.units import K_B_EV_PER_K  # noqa: E402
-from validate_bundled import TEACHER, Job, fmt, lmp_command, machine_info, run_job, say  # noqa: E402
+from validate_bundled import (TEACHER, Job, build_system, lmp_command, machine_info, results_files, run_job,
+                              say)  # noqa: E402
 
 LAGS_PS = (0.1, 0.2, 0.5, 1, 2, 3, 5, 7, 10, 15, 20, 30, 45, 60)
 
@@ -133,8 +133,9 @@ def markdown(res: dict) -> str:
     L += ["", "## Runs", "", "| seed | k (eV/(nm² ps K)) | stated σ | reliable alone |", "|---|---|---|---|"]
     L += [f"| {r['seed']} | {r['k']:.4g} | {r['err']:.2g} | {'yes' if r['reliable'] else 'no'} |" for r in res["runs"]]
     mi = res["machine"]
-    L += ["", "## Machine", "", f"{mi.get('cpu', '?')}, {mi['cpu_count']} cores; {mi.get('versions', '')}; git "
-          f"{mi.get('git', '?')}.", "", "## Commands", "", "```", *res["commands"], "```", ""]
+    L += ["", "## Machine", "", f"{mi.get('cpu', '?')}, {mi['cpu_count']} cores; lammps "
+          f"{mi.get('lammps_version', '?')}; git {mi.get('git_commit', '?')[:12]}"
+          f"{' (dirty)' if mi.get('git_dirty') else ''}.", "", "## Commands", "", "```", *res["commands"], "```", ""]
     return "\n".join(L)
 
 
@@ -147,18 +148,9 @@ def main(argv=None) -> int:
     v.positive("--diameter-nm", a.diameter_nm, "nm")
     v.nonnegative("--margin-A", a.margin_A, "Å")
     out = Path(a.out).resolve()
-    results = Path(a.results)
-    res_json, res_md = results.with_name(results.name + ".json"), results.with_name(results.name + ".md")
-    v.output_files([res_json, res_md], "--results", force=a.force, mkdir=True)
+    res_json, res_md = results_files(a.results, a.force)
     out.mkdir(parents=True, exist_ok=True)
-    data, geometry = out / "system.data", out / "geometry.json"
-    build = [sys.executable, "-m", "beamheat.build", "--out", str(out), "--support", "hbn", "--diameter-nm",
-             fmt(a.diameter_nm), "--height-ratio", "0.7", "--margin-A", fmt(a.margin_A)]
-    if not (data.is_file() and geometry.is_file()):
-        say("system: " + shlex.join(build))
-        p = subprocess.run(build, cwd=ROOT, capture_output=True, text=True)
-        if p.returncode != 0:
-            raise UserError(f"beamheat.build failed: {(p.stderr.strip().splitlines() or ['?'])[-1]}")
+    data, geometry, build = build_system(out, a.diameter_nm, a.margin_A)
     opts = SimpleNamespace(nequip_options=None, baseline=None)
     seeds = [a.seed0 + 1000 * i for i in range(1, a.runs + 1)]
     jobs = [Job(TEACHER, s, a.nve_ps, out / f"{TEACHER}_{s}",

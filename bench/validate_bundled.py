@@ -158,6 +158,30 @@ def log_done(log: Path) -> bool:
     return data.startswith(DONE_MARK) or (b"\n" + DONE_MARK) in data
 
 
+def results_files(prefix: str, force: bool) -> tuple[Path, Path]:
+    """PREFIX.json and PREFIX.md, checked writable (not overwritten without --force)."""
+    results = Path(prefix)
+    res_json, res_md = results.with_name(results.name + ".json"), results.with_name(results.name + ".md")
+    v.output_files([res_json, res_md], "--results", force=force, mkdir=True)
+    return res_json, res_md
+
+
+def build_system(out: Path, diameter_nm: float = 1.0, margin_A: float = 6.0) -> tuple[Path, Path, list[str]]:
+    """The main job's system (a flat Au particle on monolayer hBN, beamheat.build) in OUT, built once:
+    (system.data, geometry.json, the build command)."""
+    data, geometry = out / "system.data", out / "geometry.json"
+    cmd = [sys.executable, "-m", "beamheat.build", "--out", str(out), "--support", "hbn", "--diameter-nm",
+           fmt(diameter_nm), "--height-ratio", "0.7", "--margin-A", fmt(margin_A)]
+    if not (data.is_file() and geometry.is_file()):
+        say("system: " + shlex.join(cmd))
+        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise UserError(f"beamheat.build failed: {(p.stderr.strip().splitlines() or ['?'])[-1]}")
+    else:
+        say(f"system: reusing {data}")
+    return data, geometry, cmd
+
+
 def lmp_command(a, potential: str, data: Path, models: list[Path], inp: Path = INPUT, **var) -> list[str]:
     """`mpirun -np 1 lmp -in INP` with the inputs, data, potential (and the student's model and options) and VAR."""
     bindir = Path(sys.executable).parent
@@ -644,9 +668,7 @@ def main(argv=None) -> int:
     if a.baseline:
         v.input_file(Path(a.baseline), "--baseline", "baseline file")
     out = Path(a.out).resolve()
-    results = Path(a.results)
-    res_json, res_md = results.with_name(results.name + ".json"), results.with_name(results.name + ".md")
-    v.output_files([res_json, res_md], "--results", force=a.force, mkdir=True)
+    res_json, res_md = results_files(a.results, a.force)
     out.mkdir(parents=True, exist_ok=True)
 
     settings = {"diameter_nm": a.diameter_nm, "margin_A": a.margin_A, "height_ratio": 0.7, "support": "hbn",
@@ -671,16 +693,7 @@ def main(argv=None) -> int:
         + ("" if a.skip_long else f", long student run {a.long_ps:g} ps") + f"; {a.jobs} at a time; out {out}")
 
     # system
-    data, geometry = out / "system.data", out / "geometry.json"
-    build_cmd = [sys.executable, "-m", "beamheat.build", "--out", str(out), "--support", "hbn", "--diameter-nm",
-                 fmt(a.diameter_nm), "--height-ratio", "0.7", "--margin-A", fmt(a.margin_A)]
-    if not (data.is_file() and geometry.is_file()):
-        say("system: " + shlex.join(build_cmd))
-        p = subprocess.run(build_cmd, cwd=ROOT, capture_output=True, text=True)
-        if p.returncode != 0:
-            raise UserError(f"beamheat.build failed: {(p.stderr.strip().splitlines() or ['?'])[-1]}")
-    else:
-        say(f"system: reusing {data}")
+    data, geometry, build_cmd = build_system(out, a.diameter_nm, a.margin_A)
     geo = read_json(geometry, "geometry")
     n_np, n_sub = int(geo["n_atoms_np"]), int(geo.get("n_atoms_support") or 0)
     n_atoms = n_np + n_sub

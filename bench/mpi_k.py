@@ -1,0 +1,169 @@
+"""Does `mpirun -np 2` give the one-rank k? heat_transfer.in on the bundled NequIP ensemble, 1 rank against 2.
+
+Runs lammps_inputs/heat_transfer.in with -var potential nequip (the bundled TorchScript members: the compiled ones
+carry no receptive field and run on one rank only) on the main job's system, --seeds seeds, each once with
+`mpirun -np 1` and once with `mpirun -np 2` (one torch thread per rank). Reported:
+
+  trajectory  the same seed on 1 and 2 ranks starts from the same state and sees the same forces (to round-off:
+              tests/test_pair_nequip_mpi.py), so the thermo agrees at first and drifts apart only as chaos grows
+              the round-off: the largest |T_np(2 ranks) - T_np(1 rank)| over the first 1, 5 and 20 ps of NVE;
+  k           python -m analysis.fit_k on the 1-rank runs and on the 2-rank runs (combined k and its error), and
+              their difference in combined standard errors (within 2 = the same within statistical error);
+  speed       ms per MD step of each run (LAMMPS' Loop time of the NVE block over its steps).
+
+The 1-rank runs go two at a time, the 2-rank runs one at a time (2 cores). Finished runs are kept. Results:
+RESULTS.json and RESULTS.md, not overwritten without --force.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from beamheat import validate as v  # noqa: E402
+from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: E402
+from beamheat.io import atomic_write, read_json, write_json  # noqa: E402
+from beamheat.lammps_log import read_thermo  # noqa: E402
+from validate_bundled import build_system, fmt, log_done, machine_info, results_files, say  # noqa: E402
+
+INPUT = ROOT / "lammps_inputs" / "heat_transfer.in"
+LOOP_RE = re.compile(rb"Loop time of ([0-9.eE+-]+) on (\d+) procs for (\d+) steps")
+
+
+def parse_args(argv=None):
+    p = ArgumentParser(prog="python bench/mpi_k.py", description=__doc__.split("\n\n")[0],
+                       epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
+    p.add_argument("--out", default="runs/mpi_k", help="folder for the system and the runs (default runs/mpi_k)")
+    p.add_argument("--results", default="bench/results/mpi_k_au45_hbn",
+                   help="prefix of RESULTS.json and RESULTS.md (default bench/results/mpi_k_au45_hbn)")
+    p.add_argument("--force", action="store_true", help="overwrite existing results files")
+    p.add_argument("--seeds", type=int, default=2, help="seeds, each run on 1 and on 2 ranks (default 2)")
+    p.add_argument("--seed0", type=int, default=48213, help="seed i is SEED0 + 1000·i (default 48213, the demo's)")
+    p.add_argument("--therm-ps", type=float, default=5.0, help="thermalisation at 600/300 K, ps (default 5)")
+    p.add_argument("--nve-ps", type=float, default=40.0, help="NVE after contact, ps (default 40)")
+    return p.parse_args(argv)
+
+
+def command(ranks: int, seed: int, data: Path, a) -> list[str]:
+    bindir = Path(sys.executable).parent
+    return [str(bindir / "mpirun"), "-np", str(ranks), str(bindir / "lmp"), "-in", str(INPUT), "-log", "log.lammps",
+            "-screen", "none", "-var", "inputs", str(ROOT / "lammps_inputs"), "-var", "data", str(data),
+            "-var", "potential", "nequip", "-var", "seed", str(seed), "-var", "t_therm_ps", fmt(a.therm_ps),
+            "-var", "t_nve_ps", fmt(a.nve_ps), "-var", "dump_ps", "1"]
+
+
+def run_one(job: dict) -> dict:
+    d = Path(job["dir"])
+    d.mkdir(parents=True, exist_ok=True)
+    log = d / "log.lammps"
+    if log_done(log):
+        say(f"{d.name}: already done, not rerun")
+        return job
+    say(f"{d.name}: start")
+    t = time.perf_counter()
+    p = subprocess.run(job["cmd"], cwd=d, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True)
+    job["wall_s"] = time.perf_counter() - t
+    if p.returncode != 0 or not log_done(log):
+        tail = (p.stdout + p.stderr).strip().splitlines()
+        raise UserError(f"{log}: run failed (exit {p.returncode}){': ' + tail[-1][:300] if tail else ''}")
+    say(f"{d.name}: finished in {job['wall_s']:.0f} s")
+    return job
+
+
+def nve(log: Path):
+    th = read_thermo(log)
+    b = [b for b in dict.fromkeys(th.block.tolist()) if th.stage_name(b) == "nve_contact"][-1]
+    m = th.block == b
+    return th["Time"][m] - th["Time"][m][0], th["v_T_np"][m]
+
+
+def ms_per_step(log: Path) -> float | None:
+    loops = LOOP_RE.findall(log.read_bytes())
+    if not loops:
+        return None
+    secs, _, steps = loops[-1]     # the NVE block is the input's last run
+    return 1000 * float(secs) / int(steps)
+
+
+def fit_k(logs: list[Path], geometry: Path, out: Path) -> dict:
+    cmd = [sys.executable, "-m", "analysis.fit_k", *map(str, logs), "--geometry", str(geometry), "--json", str(out),
+           "--table", str(out.with_suffix("")) + "_table", "--no-plot", "--force"]
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if p.returncode not in (0, 1) or not out.is_file():
+        raise UserError(f"fit_k failed: {(p.stderr.strip().splitlines() or ['?'])[-1]}")
+    r = read_json(out, "fit_k result")
+    return {"k": r["k_eV_per_nm2_ps_K"], "err": r["k_err_eV_per_nm2_ps_K"], "reliable": r.get("reliable"),
+            "n_runs_combined": r.get("n_runs_combined", 1), "command": shlex.join(cmd)}
+
+
+def main(argv=None) -> int:
+    a = parse_args(argv)
+    v.integer("--seeds", a.seeds, 1)
+    v.positive("--therm-ps", a.therm_ps, "ps")
+    v.positive("--nve-ps", a.nve_ps, "ps")
+    out = Path(a.out).resolve()
+    res_json, res_md = results_files(a.results, a.force)
+    out.mkdir(parents=True, exist_ok=True)
+    data, geometry, build = build_system(out)
+    seeds = [a.seed0 + 1000 * i for i in range(1, a.seeds + 1)]
+    jobs = {(r, s): {"ranks": r, "seed": s, "dir": str(out / f"np{r}_{s}"), "cmd": command(r, s, data, a)}
+            for r in (1, 2) for s in seeds}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(run_one, [jobs[1, s] for s in seeds]))
+    for s in seeds:
+        run_one(jobs[2, s])
+
+    traj = []
+    for s in seeds:
+        (t1, T1), (t2, T2) = nve(Path(jobs[1, s]["dir"]) / "log.lammps"), nve(Path(jobs[2, s]["dir"]) / "log.lammps")
+        n = min(len(t1), len(t2))
+        dT = np.abs(T2[:n] - T1[:n])
+        traj.append({"seed": s, **{f"max_dT_np_first_{w}ps_K": float(dT[t1[:n] <= w].max()) for w in (1, 5, 20)},
+                     "ms_per_step_1_rank": ms_per_step(Path(jobs[1, s]["dir"]) / "log.lammps"),
+                     "ms_per_step_2_ranks": ms_per_step(Path(jobs[2, s]["dir"]) / "log.lammps")})
+    ks = {r: fit_k([Path(jobs[r, s]["dir"]) / "log.lammps" for s in seeds], geometry, out / f"k_np{r}.json")
+          for r in (1, 2)}
+    gap = abs(ks[2]["k"] - ks[1]["k"]) / math.hypot(ks[1]["err"], ks[2]["err"])
+    res = {"settings": vars(a), "trajectory": traj, "k": {str(r): v_ for r, v_ in ks.items()},
+           "k_difference_in_sigma": gap, "machine": machine_info(),
+           "commands": [shlex.join(build)] + [f"(cd {j['dir']} && OMP_NUM_THREADS=1 {shlex.join(j['cmd'])})"
+                                              for j in jobs.values()] + [ks[1]["command"], ks[2]["command"]]}
+    L = ["# heat_transfer.in with the bundled NequIP ensemble on 1 and 2 MPI ranks", "",
+         f"Au45 on hBN (261 atoms), {a.therm_ps:g} ps thermalisation + {a.nve_ps:g} ps NVE, seeds "
+         f"{', '.join(map(str, seeds))}, each on 1 and on 2 ranks (TorchScript members, 1 torch thread per rank).", "",
+         "| ranks | combined k (eV/(nm² ps K)) | runs | reliable |", "|---|---|---|---|"]
+    L += [f"| {r} | {ks[r]['k']:.4g} ± {ks[r]['err']:.2g} | {ks[r]['n_runs_combined']} | "
+          f"{'yes' if ks[r]['reliable'] else 'no'} |" for r in (1, 2)]
+    L += ["", f"Difference: {gap:.2f} combined standard errors "
+          f"({'the same within statistical error' if gap < 2 else 'NOT the same within statistical error'}).", "",
+          "Same seed, 1 against 2 ranks: largest |ΔT_np| over the first 1, 5 and 20 ps of NVE (K), and ms per step:",
+          "", "| seed | 1 ps | 5 ps | 20 ps | ms/step 1 rank | ms/step 2 ranks |", "|---|---|---|---|---|---|"]
+    L += [f"| {t['seed']} | {t['max_dT_np_first_1ps_K']:.3g} | {t['max_dT_np_first_5ps_K']:.3g} | "
+          f"{t['max_dT_np_first_20ps_K']:.3g} | {t['ms_per_step_1_rank']:.1f} | {t['ms_per_step_2_ranks']:.1f} |"
+          for t in traj]
+    mi = res["machine"]
+    L += ["", "## Machine", "", f"{mi.get('cpu', '?')}, {mi['cpu_count']} cores; git "
+          f"{mi.get('git_commit', '?')[:12]}{' (dirty)' if mi.get('git_dirty') else ''}.", "", "## Commands", "",
+          "```", *res["commands"], "```", ""]
+    write_json(res_json, res)
+    atomic_write(res_md, "\n".join(L))
+    say(f"mpi_k: k on 1 rank {ks[1]['k']:.3g} +- {ks[1]['err']:.2g}, on 2 ranks {ks[2]['k']:.3g} +- "
+        f"{ks[2]['err']:.2g}: {gap:.2f} sigma apart; wrote {res_md}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))
