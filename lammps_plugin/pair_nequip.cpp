@@ -369,6 +369,13 @@ void PairNequIP::init_style() {
   const double user = comm->cutghostuser;
   if (user < need) comm->cutghostuser = need;
   comm_reverse = comm_reverse_off = 3 * static_cast<int>(models_.size());
+  // Under pair_style hybrid/overlay, Comm sizes its buffers from the hybrid style's comm_reverse, which PairHybrid
+  // took from its sub-styles when pair_style was read, before pair_coeff loaded the models. Raise it here (Comm::init
+  // runs after Force::init), or an ensemble's reverse communication (3 values per model and atom) overruns them.
+  if (force->pair && force->pair != this) {
+    force->pair->comm_reverse = std::max(force->pair->comm_reverse, comm_reverse);
+    force->pair->comm_reverse_off = std::max(force->pair->comm_reverse_off, comm_reverse_off);
+  }
   if (comm->me == 0)
     utils::logmesg(lmp,
                    "pair nequip: {}: each rank's graph = own atoms + ghosts within {} interaction blocks x r_max {} A "

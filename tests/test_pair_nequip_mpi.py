@@ -227,6 +227,40 @@ run 3
         assert list(b.symbols) == list(a.symbols)
 
 
+def test_ensemble_overlaid_on_a_baseline_on_2_ranks(tmp_path, ensemble_models):
+    """The bundled ensemble's set-up (pair_style hybrid/overlay nequip + lj/cut): Comm's buffers must hold the
+    ensemble's reverse communication (3 values per model and atom) although PairHybrid read its sub-styles'
+    comm_reverse before the models were loaded. Before that was fixed, 2 ranks corrupted the heap (crash or
+    'free(): invalid pointer' at a later run's set-up)."""
+    boundary = write_system(tmp_path, "slab_ppf")
+    files = " ".join(map(str, ensemble_models))
+    text = f"""units metal
+atom_style atomic
+boundary {boundary}
+read_data sys.data
+pair_style hybrid/overlay nequip ensemble first sigma_every 2 lj/cut 8.0
+pair_coeff * * nequip {files} {' '.join(TYPE_NAMES)}
+pair_coeff * * lj/cut 0.002 2.6
+fix sf all pair 1 nequip sigma_f 0
+velocity all create 600 5 mom yes rot yes loop geom
+fix nve all nve
+timestep 0.002
+thermo 10
+run 20
+run 20
+dump d all custom 1 f.dump id fx fy fz f_sf
+dump_modify d sort id format float %.17g
+run 0
+"""
+    out = {}
+    for n in (1, 2):
+        d, proc = run_on(tmp_path, n, text, f"overlay{n}")
+        out[n] = dump_last(d / "f.dump", 5)
+    print(f"overlay 2 vs 1 rank after 40 steps: max |dF| {np.abs(out[2][:, 1:4] - out[1][:, 1:4]).max():.3g} eV/A")
+    assert out[1][:, 4].max() > 1e-3  # sigma_F from all 3 models
+    np.testing.assert_allclose(out[2], out[1], rtol=0, atol=1e-8)
+
+
 def test_receptive_field_required_on_several_ranks(tmp_path, model_ts):
     """A file without the interaction-block count: refused on 2 ranks with a one-line error saying how; the
     pair_style keyword supplies it; a keyword below the file's value is refused."""
