@@ -251,10 +251,11 @@ def test_undetermined_run_is_flagged_alone_and_averaged_in(tmp_path, capsys):
     assert "3 runs, 2 determined alone, 3 averaged" in capsys.readouterr().out
 
 
-def test_a_run_whose_bodies_came_apart_is_excluded(tmp_path, capsys):
+def test_a_run_whose_bodies_came_apart_is_excluded(tmp_path, capsys, monkeypatch):
     """heat_transfer.in logs the particle-support centre-of-mass distance (v_sep_A). A run in which it grows by
     more than 6 Å lost contact: no interface was measured, so the run is not reliable, and not averaged in (it is
     not merely undetermined). Jitter and reshaping (the classical Au45/hBN run wanders 1.5 Å in 60 ps) are not."""
+    monkeypatch.chdir(tmp_path)  # two logs: fit_k writes its default table (fit_k_table.*) into the cwd
     model = Cooling(seed=5)
     n = len(model.series()["Time"])
     rng = np.random.default_rng(1)
