@@ -1,7 +1,7 @@
 """Benchmark: pair_style nequip on several MPI ranks (issue 14). Not a test; nothing here asserts a time.
 
     python bench/bench_mpi.py [--model FILE] [--rounds 5] [--steps 10] [--json OUT] [--table-only | --no-table]
-                              [--device cpu|cuda|cuda:N|auto] [--configs 1x1,1x2,2x1,4x1]
+                              [--device cpu|cuda|cuda:N|auto] [--configs 1x1,1x2,2x1,4x1] [--contention]
 
 1. Steps/s against ranks. System: Au octahedron (19 atoms) on a 20x20x10 B2 CuPd slab, 8019 atoms, `p p f` with
    vacuum; the tiny 2-block model (r_max 4 A, models/configs/tiny.yaml, one epoch: weights do not change the cost).
@@ -11,6 +11,9 @@
    thread (ghost graphs), and 4 ranks x 1 thread (oversubscribed on 2 cores, for the record). The slab is split
    in x and y only (`processors * * 1`): LAMMPS splits space, not atoms, and a cut along z would give one rank the
    slab and the other the vacuum (seen: 122k against 31k edges per rank, slower than one rank).
+   `--contention` adds, per round, half the slab (20x10x10, one rank's share) on 1 rank alone and as two 1-rank
+   processes started together: the slow-down of sharing the machine, and the ceiling of a 2-rank run that did no
+   redundant work (1-rank time of the whole slab over the two-at-once time of half of it).
    `--device` is passed to `pair_style nequip device ...` (default: no keyword, i.e. the style's `auto`, which is
    the CPU on a machine without a GPU; with GPUs each rank takes GPU local rank mod GPUs). `--configs` picks the
    RANKSxTHREADS configurations (default the four above); one using more cores than the machine has is labelled
@@ -82,6 +85,26 @@ def lmp(workdir: Path, text: str, nprocs: int, threads: int, timeout=1200) -> st
     return p.stdout
 
 
+def lmp_side_by_side(workdir: Path, text: str, copies: int) -> list[str]:
+    """`copies` one-rank, one-thread `lmp` processes started together, each in its own folder; their outputs."""
+    venv_bin = Path(sys.executable).parent
+    procs = []
+    for k in range(copies):
+        d = workdir / f"copy_{k}"
+        d.mkdir(exist_ok=True)
+        (d / "in.bench").write_text(text.replace("read_data ", "read_data ../"))
+        procs.append(subprocess.Popen([str(venv_bin / "mpirun"), "-np", "1", str(venv_bin / "lmp"), "-in", "in.bench",
+                                       "-log", "none"], cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True, env=dict(os.environ, OMP_NUM_THREADS="1")))
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=1200)
+        if p.returncode != 0:
+            raise RuntimeError(out[-2000:] + err[-2000:])
+        outs.append(out)
+    return outs
+
+
 def pair_style(device: str | None) -> str:
     """`nequip` (the style's default device, auto) or `nequip device DEV`."""
     return "nequip" if not device else f"nequip device {device}"
@@ -132,12 +155,33 @@ def speed(a, model: Path, tmp: Path) -> dict:
     times = {c[0]: [] for c in configs}
     print(f"speed: {n} atoms, {a.rounds} rounds x {a.steps} steps, separate processes, pair_style {pair_style(a.device)}",
           flush=True)
+    if a.contention:  # one rank's share of the atoms (half the slab), alone and two processes at once
+        half = write_system(tmp / "half.data", (20, 10, 10))
+        times[HALF_ALONE], times[HALF_TWO] = [], []
     for r in range(a.rounds):
         for name, np_, th in configs:
             t = loop_time(lmp(tmp, md_input("big.data", pair, a.steps), np_, th)) / a.steps
             times[name].append(t)
+        if a.contention:
+            times[HALF_ALONE].append(loop_time(lmp(tmp, md_input("half.data", pair, a.steps), 1, 1)) / a.steps)
+            two = lmp_side_by_side(tmp, md_input("half.data", pair, a.steps), 2)
+            times[HALF_TWO].append(statistics.mean(loop_time(o) for o in two) / a.steps)
         print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1] * 1e3:.0f} ms" for k, v in times.items()), flush=True)
-    return summarise(times, n, a.rounds, a.steps)
+    res = summarise(times, n, a.rounds, a.steps)
+    if a.contention:
+        med = res["median_step_ms"]
+        res["contention"] = {
+            "half_system_atoms": half,
+            "slowdown_two_processes_at_once": med[HALF_TWO] / med[HALF_ALONE],
+            "ceiling_2_ranks_no_redundant_work": med.get("1 rank x 1 thread", float("nan")) / med[HALF_TWO]}
+        print(f"\ncontention: two one-rank processes at once on {half} atoms each take "
+              f"{res['contention']['slowdown_two_processes_at_once']:.2f}x the time of one alone; 2 ranks without any "
+              f"redundant work could reach {res['contention']['ceiling_2_ranks_no_redundant_work']:.2f}x here")
+    return res
+
+
+HALF_ALONE = "half the atoms, 1 rank x 1 thread, alone"
+HALF_TWO = "half the atoms, 1 rank x 1 thread, two processes at once (mean)"
 
 
 def summarise(times: dict, n: int, rounds: int, steps: int) -> dict:
@@ -206,6 +250,9 @@ def main(argv=None) -> int:
     p.add_argument("--configs", default="1x1,1x2,2x1,4x1",
                    help="RANKSxTHREADS configurations for the speed runs (default 1x1,1x2,2x1,4x1)")
     p.add_argument("--resummarise", help="recompute the summary of a JSON written earlier (per-round times) in place")
+    p.add_argument("--contention", action="store_true",
+                   help="also time half the slab (one rank's share) on 1 rank alone and as two processes at once: "
+                        "what sharing the machine costs, and the 2-rank speed-up with no redundant work")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--table-only", action="store_true")
     g.add_argument("--no-table", action="store_true")

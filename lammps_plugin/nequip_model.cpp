@@ -363,16 +363,29 @@ void TorchModel::compute_local(const Graph &g, int64_t n_own, Result &out) {
   input.insert("pos", pos);
   input.insert("edge_index", dev(torch::from_blob(const_cast<int64_t *>(g.edge_index), {2, g.n_edges}, i64)));
   input.insert("atom_types", dev(torch::from_blob(const_cast<int64_t *>(g.atom_types), {g.n_nodes}, i64)));
-  input.insert("cell", dev(torch::from_blob(const_cast<double *>(g.cell), {1, 3, 3}, f64)));
+  // edges to periodic images of nodes carry cell shifts: their part of the virial is -cell^T . dE/dcell
+  bool shifted = false;
+  for (int64_t k = 0; k < 3 * g.n_edges && !shifted; k++) shifted = g.edge_shift[k] != 0.0;
+  torch::Tensor cell = dev(torch::from_blob(const_cast<double *>(g.cell), {1, 3, 3}, f64)).detach();
+  if (shifted) cell = cell.clone().requires_grad_(true);
+  input.insert("cell", cell);
   input.insert("edge_cell_shift", dev(torch::from_blob(const_cast<double *>(g.edge_shift), {g.n_edges, 3}, f64)));
   auto result = m.energy.forward({input}).toGenericDict();
   if (!result.contains("atomic_energy")) throw ModelError(m.info.path + ": energy model returned no atomic_energy");
   torch::Tensor atomic = result.at("atomic_energy").toTensor().reshape({-1});
   torch::Tensor own = atomic.narrow(0, 0, n_own).sum();
   torch::Tensor forces;
+  std::fill(out.virial, out.virial + 9, 0.0);
   if (own.requires_grad()) {
-    auto grads = torch::autograd::grad({own}, {pos}, {}, false, false, true);
+    std::vector<torch::Tensor> wrt{pos};
+    if (shifted) wrt.push_back(cell);
+    auto grads = torch::autograd::grad({own}, wrt, {}, false, false, true);
     forces = grads[0].defined() ? -grads[0] : torch::zeros_like(pos);
+    if (shifted && grads[1].defined()) {
+      torch::Tensor w = -torch::matmul(cell.detach().reshape({3, 3}).transpose(0, 1), grads[1].reshape({3, 3}));
+      w = w.to(torch::kCPU, torch::kFloat64).contiguous();
+      std::memcpy(out.virial, w.data_ptr<double>(), sizeof(double) * 9);
+    }
   } else {
     forces = torch::zeros_like(pos);
   }

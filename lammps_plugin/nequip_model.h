@@ -60,14 +60,15 @@ class Model {
   virtual const ModelInfo &info() const = 0;
   virtual void compute(const Graph &g, Result &out) = 0;
   // Domain decomposition: energy = sum of the atomic energies of the first n_own nodes only; forces on every node
-  // are -d(energy)/d(pos) (ghost nodes get partial forces for their owners). No virial (the caller forms it from
-  // positions and forces). Needs info().local_energy_ok.
+  // are -d(energy)/d(pos) (ghost nodes get partial forces for their owners). out.virial holds only the part from
+  // edges with cell shifts, -cell^T . d(energy)/d(cell) (zero without shifts); the caller adds sum x (x) f over
+  // the nodes, and has_virial is false. Needs info().local_energy_ok.
   virtual void compute_local(const Graph &g, int64_t n_own, Result &out) = 0;
 };
 
 // The torch side's entry points. libnequip_torch.so exports one C function, beamheat_nequip_backend(), that
 // returns this table; abi must equal kBackendAbi (both sides are built together, the check catches stale files).
-constexpr int kBackendAbi = 1;
+constexpr int kBackendAbi = 2;  // 2: compute_local returns the cell-shift part of the virial
 struct Backend {
   int abi = 0;
   // device: "auto" (CUDA if torch sees one, else CPU), "cpu", "cuda" or "cuda:N"; local_rank picks the GPU

@@ -710,23 +710,31 @@ void PairNequIP::build_graph() {
 
 /* Nodes = own atoms (nodes 0..nlocal-1, in order), then ghosts reached breadth-first: edges leave nodes at most
    L-1 hops from an own atom, so every node whose features reach an own atom's energy has its full neighbourhood,
-   and nodes L hops away close the graph. Ghost images are explicit nodes: no cell shifts. */
+   and nodes L hops away close the graph. One node per atom ID: a ghost that is a periodic image of an atom
+   already in the graph (an own atom, or a ghost reached in fewer or as many hops) is that node, reached through an
+   edge with an integer cell shift, as on one rank. This is exact: an atom's features do not depend on which image
+   carries them, and the first image reached has the most complete neighbourhood. It removes the images of a rank's
+   own atoms across the periodic sides it does not share (on one rank, every ghost), and ghosts seen twice. */
 void PairNequIP::build_graph_ghosts() {
   const int nlocal = atom->nlocal, nall = nlocal + atom->nghost;
   double **x = atom->x;
   const int *type = atom->type;
   const tagint *tag = atom->tag;
+  const double *h = domain->h;  // xx yy zz yz xz xy
   const int nt = n_model_types_;
   node_of_.assign(nall, -1);
+  node_of_tag_.clear();
   node_atom_.clear();
   types_.clear();
   edge_src_.clear();
   edge_dst_.clear();
+  shift_.clear();
   for (int i = 0; i < nlocal; i++) {
     const int mt = model_type_of_local(i);
     node_of_[i] = i;
     node_atom_.push_back(i);
     types_.push_back(mt);
+    node_of_tag_.emplace(tag[i], i);
   }
   std::vector<int> frontier(node_atom_), next;
   const int *numneigh = list->numneigh;
@@ -746,13 +754,31 @@ void PairNequIP::build_graph_ghosts() {
         if (dx * dx + dy * dy + dz * dz >= cutsq_model_[tc * nt + tj]) continue;
         int nj = node_of_[j];
         if (nj < 0) {
-          nj = node_of_[j] = static_cast<int>(node_atom_.size());
-          node_atom_.push_back(j);
-          types_.push_back(tj);
-          next.push_back(j);
+          const auto found = node_of_tag_.find(tag[j]);
+          if (found == node_of_tag_.end()) {
+            nj = static_cast<int>(node_atom_.size());
+            node_atom_.push_back(j);
+            types_.push_back(tj);
+            next.push_back(j);
+            node_of_tag_.emplace(tag[j], nj);
+          } else {
+            nj = found->second;
+          }
+          node_of_[j] = nj;
+        }
+        // frontier atoms carry their nodes (c = node_atom_[nc]); j may be an image of node nj's atom:
+        // x_j = x[node_atom_[nj]] + s . cell, so that the model's edge vector pos[nj] - pos[nc] + s . cell = x_j - x_c
+        double s[3] = {0.0, 0.0, 0.0};
+        const int aj = node_atom_[nj];
+        if (aj != j) {
+          const double ex = x[j][0] - x[aj][0], ey = x[j][1] - x[aj][1], ez = x[j][2] - x[aj][2];
+          s[2] = std::round(ez / h[2]);
+          s[1] = std::round((ey - s[2] * h[3]) / h[1]);
+          s[0] = std::round((ex - s[1] * h[5] - s[2] * h[4]) / h[0]);
         }
         edge_src_.push_back(nc);
         edge_dst_.push_back(nj);
+        shift_.insert(shift_.end(), s, s + 3);
       }
     }
     if (d == 0) own_edges = edge_src_.size();
@@ -762,7 +788,6 @@ void PairNequIP::build_graph_ghosts() {
   pos_.resize(3 * nn);
   for (size_t k = 0; k < nn; k++)
     for (int d = 0; d < 3; d++) pos_[3 * k + d] = x[node_atom_[k]][d];
-  shift_.assign(3 * ne, 0.0);
   edge_index_.resize(2 * ne);
   std::copy(edge_src_.begin(), edge_src_.end(), edge_index_.begin());
   std::copy(edge_dst_.begin(), edge_dst_.end(), edge_index_.begin() + ne);
@@ -780,7 +805,8 @@ void PairNequIP::compute_ghosts() {
   fbuf_.assign(static_cast<size_t>(nall) * W, 0.0);
   for (int m = 0; m < n_eval_; m++) {
     auto &r = results_[m];
-    double v[9] = {0};
+    double v[9];
+    std::copy(r.virial, r.virial + 9, v);  // the edges' cell shifts (compute_local), then sum x (x) f over nodes
     for (size_t k = 0; k < nn; k++) {
       const double *xk = &pos_[3 * k], *fk = &r.forces[3 * k];
       for (int a = 0; a < 3; a++)
@@ -852,6 +878,7 @@ void PairNequIP::compute(int eflag, int vflag) {
       } else if (g.n_nodes > 0) {
         models_[m]->compute_local(g, nlocal, results_[m]);
       } else {  // a subdomain without atoms (vacuum)
+        std::fill(results_[m].virial, results_[m].virial + 9, 0.0);
         results_[m].forces.clear();
         results_[m].atomic_energy.clear();
         results_[m].energy = 0.0;

@@ -40,6 +40,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace beamheat {
@@ -103,6 +104,7 @@ class PairNequIP : public Pair {
   bool ghost_mode_ = false;
   std::vector<int> node_of_, depth_;    // LAMMPS atom index -> graph node (-1: none), hop depth
   std::vector<int> node_atom_;          // graph node -> LAMMPS atom index
+  std::unordered_map<tagint, int> node_of_tag_;  // atom ID -> its graph node (one node per atom ID)
   std::vector<double> fbuf_;            // per-atom (local + ghost) forces of every model, 3*M per atom
   double local_[4] = {0};               // this rank: max sigma_F, sum sigma_F, max |F|, own atoms
   double graph_counts_[3] = {0};        // this rank, this call: nodes, edges, edges out of own atoms

@@ -164,15 +164,50 @@ run 100
 
 
 def test_graph_ghosts_on_one_rank_equals_images(tmp_path, model_ts):
-    """The ghost-node graph on one rank (periodic images as explicit nodes, forces reverse-communicated onto the
-    atoms they image) equals the periodic-image graph: isolates the decomposition from the MPI exchange."""
+    """The ghost graph keeps one node per atom ID: on one rank every ghost is a periodic image of an own atom, so
+    `graph ghosts` builds the periodic-image graph (own atoms only, cell-shifted edges), nothing redundant, and
+    gives its forces, energies and virial. The virial's cell-shift part (-cell^T dE/dcell) is checked here."""
     boundary = write_system(tmp_path, "triclinic")
     pair = f"nequip graph ghosts\npair_coeff * * {model_ts} {' '.join(TYPE_NAMES)}"
     d, proc = run_on(tmp_path, 1, single_point_input(boundary, pair), "ghosts")
     d0, proc0 = run_on(tmp_path, 1, single_point_input(boundary, pair.replace(" graph ghosts", "")), "images")
+    n = len(triclinic_bulk())
+    assert re.search(rf"ghost graphs over 1 rank\(s\): {n} nodes and \d+ edges per step for {n} atoms; redundant work "
+                     r"0\.0% of nodes, 0\.0% of edges", proc.stdout), proc.stdout[-2000:]
     a, b = dump_last(d / "forces.dump", 5), dump_last(d0 / "forces.dump", 5)
     assert np.abs(a[:, 1:4] - b[:, 1:4]).max() <= F_TOL
-    np.testing.assert_allclose(thermo_rows(proc.stdout)[-1], thermo_rows(proc0.stdout)[-1], rtol=1e-11, atol=1e-9)
+    ta, tb = thermo_rows(proc.stdout)[-1], thermo_rows(proc0.stdout)[-1]
+    assert np.abs(tb[2:]).max() > 1e3  # a virial worth checking (bar)
+    np.testing.assert_allclose(ta, tb, rtol=1e-11, atol=1e-9)
+
+
+def test_ghost_graph_has_one_node_per_atom_id_on_2_ranks(tmp_path, model_ts):
+    """Each rank's graph holds its own atoms plus, once each, the other rank's atoms within L = 2 hops of r_max =
+    4 A; the images of its own atoms across the periodic sides are those atoms (cell-shifted edges), not nodes.
+    Node and edge counts from the log against an ASE neighbour list of the periodic system (the forces and virial
+    of such graphs are checked in test_single_point_exact_on_1_2_4_ranks)."""
+    from ase.neighborlist import neighbor_list
+
+    boundary = write_system(tmp_path, "slab_ppf")
+    pair = f"nequip\npair_coeff * * {model_ts} {' '.join(TYPE_NAMES)}"
+    d, proc = run_on(tmp_path, 2, single_point_input(boundary, pair, processors="processors 2 1 1"), "x")
+    m = re.search(r"ghost graphs over 2 rank\(s\): (\d+) nodes and (\d+) edges per step for (\d+) atoms", proc.stdout)
+    assert m, proc.stdout[-2000:]
+    a = slab_ppf()
+    a.pbc = (True, True, False)
+    i, j = neighbor_list("ij", a, 4.0)
+    neigh = [j[i == k] for k in range(len(a))]  # one entry per image within r_max
+    rank = (a.get_scaled_positions(wrap=True)[:, 0] >= 0.5).astype(int)  # `processors 2 1 1` cuts x at L/2
+    nodes = edges = 0
+    for r in (0, 1):
+        seen, frontier = set(np.flatnonzero(rank == r)), list(np.flatnonzero(rank == r))
+        for _hop in range(2):
+            edges += sum(len(neigh[c]) for c in frontier)
+            frontier = sorted({int(n) for c in frontier for n in neigh[c]} - seen)
+            seen |= set(frontier)
+        nodes += len(seen)
+    print(f"2 ranks along x: {m.group(1)} nodes, {m.group(2)} edges (expected {nodes}, {edges}) for {len(a)} atoms")
+    assert (int(m.group(1)), int(m.group(2)), int(m.group(3))) == (nodes, edges, len(a))
 
 
 def test_ensemble_on_4_ranks(tmp_path, ensemble_models):
