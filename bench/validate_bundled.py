@@ -436,6 +436,9 @@ def k_for_potential(potential: str, rows: list[dict], out: Path, geometry: Path)
     if err:
         res["error"] = err
         return res
+    # runs fit_k itself leaves out of the combined k (lost contact, a killed run, ...), with its reasons
+    res["excluded"] += [{"log": e.get("log"), "reason": "; ".join(e.get("reasons") or [])}
+                        for e in js.get("excluded_runs") or []]
     res["json"] = str(out / f"k_{potential}.json")
     res["k_eV_per_nm2_ps_K"] = js.get("k_eV_per_nm2_ps_K")
     res["k_err_eV_per_nm2_ps_K"] = js.get("k_err_eV_per_nm2_ps_K")
@@ -578,6 +581,14 @@ def markdown(res: dict) -> str:
         ratio = _pm(c.get("ratio"), c.get("ratio_err"), 3)
         L.append(f"| {name} ({unit}) | {_pm(c['teacher'], c['teacher_err'])} | {_pm(c['student'], c['student_err'])}"
                  f" | {ratio} | within {c['tolerance'] * 100:g} % | **{c['verdict']}** |")
+    for pot, who in ((TEACHER, "teacher"), (STUDENT, "student")):
+        kr = res["k"].get(pot) or {}
+        ex = kr.get("excluded") or []
+        used = len(kr.get("logs") or []) - sum(1 for e in ex if e.get("log") in (kr.get("logs") or []))
+        L.append("" if who == "teacher" else None)
+        L.append(f"- {who}'s k from {used} run(s); left out: "
+                 + ("none" if not ex else "; ".join(f"{Path(e['log']).parent.name} ({e['reason']})" for e in ex)))
+    L = [x for x in L if x is not None]
     cpt, cps = res["cp"][TEACHER], res["cp"][STUDENT]
     if cpt.get("T_K"):
         L += ["", f"c_p: the particle alone at equilibrium, (<E>({cpt['T_K'][1]:g} K) - <E>({cpt['T_K'][0]:g} K)) / "
