@@ -644,6 +644,15 @@ int PairNequIP::model_type_of_local(int i) const {
   return mt;
 }
 
+/* the integer cell shift s of an image: x_image = x_atom + s . cell, with h = domain->h (xx yy zz yz xz xy) and
+   the cell's rows a = (xx,0,0), b = (xy,yy,0), c = (xz,yz,zz) */
+static void cell_shift(const double *x_image, const double *x_atom, const double *h, double s[3]) {
+  const double ex = x_image[0] - x_atom[0], ey = x_image[1] - x_atom[1], ez = x_image[2] - x_atom[2];
+  s[2] = std::round(ez / h[2]);
+  s[1] = std::round((ey - s[2] * h[3]) / h[1]);
+  s[0] = std::round((ex - s[1] * h[5] - s[2] * h[4]) / h[0]);
+}
+
 /* Nodes = local atoms; edge i -> owner(j) with integer cell shift s so that x_j = x_owner + s . cell. */
 void PairNequIP::build_graph() {
   const int nlocal = atom->nlocal;
@@ -692,10 +701,7 @@ void PairNequIP::build_graph() {
         if (tag[j] > maxtag || owner_of_tag_[tag[j]] < 0)
           error->one(FLERR, "pair nequip: ghost atom ID {} has no local owner (more than one rank?)", tag[j]);
         owner = owner_of_tag_[tag[j]];
-        const double ex = x[j][0] - x[owner][0], ey = x[j][1] - x[owner][1], ez = x[j][2] - x[owner][2];
-        s[2] = std::round(ez / h[2]);
-        s[1] = std::round((ey - s[2] * h[3]) / h[1]);
-        s[0] = std::round((ex - s[1] * h[5] - s[2] * h[4]) / h[0]);
+        cell_shift(x[j], x[owner], h, s);
       }
       edge_src_.push_back(i);
       edge_dst_.push_back(owner);
@@ -769,13 +775,7 @@ void PairNequIP::build_graph_ghosts() {
         // frontier atoms carry their nodes (c = node_atom_[nc]); j may be an image of node nj's atom:
         // x_j = x[node_atom_[nj]] + s . cell, so that the model's edge vector pos[nj] - pos[nc] + s . cell = x_j - x_c
         double s[3] = {0.0, 0.0, 0.0};
-        const int aj = node_atom_[nj];
-        if (aj != j) {
-          const double ex = x[j][0] - x[aj][0], ey = x[j][1] - x[aj][1], ez = x[j][2] - x[aj][2];
-          s[2] = std::round(ez / h[2]);
-          s[1] = std::round((ey - s[2] * h[3]) / h[1]);
-          s[0] = std::round((ex - s[1] * h[5] - s[2] * h[4]) / h[0]);
-        }
+        if (node_atom_[nj] != j) cell_shift(x[j], x[node_atom_[nj]], h, s);
         edge_src_.push_back(nc);
         edge_dst_.push_back(nj);
         shift_.insert(shift_.end(), s, s + 3);

@@ -102,7 +102,7 @@ class PairNequIP : public Pair {
   int blocks_ = 0;                      // L used for the ghost shell
   enum { GRAPH_AUTO, GRAPH_IMAGES, GRAPH_GHOSTS } graph_request_ = GRAPH_AUTO;
   bool ghost_mode_ = false;
-  std::vector<int> node_of_, depth_;    // LAMMPS atom index -> graph node (-1: none), hop depth
+  std::vector<int> node_of_;            // LAMMPS atom index -> graph node (-1: none)
   std::vector<int> node_atom_;          // graph node -> LAMMPS atom index
   std::unordered_map<tagint, int> node_of_tag_;  // atom ID -> its graph node (one node per atom ID)
   std::vector<double> fbuf_;            // per-atom (local + ghost) forces of every model, 3*M per atom
