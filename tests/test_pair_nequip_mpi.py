@@ -48,12 +48,13 @@ def write_system(folder: Path, name: str) -> str:
     return boundary
 
 
+def system_lines(boundary: str, processors: str = "") -> str:
+    """The LAMMPS lines that read write_system's sys.data (a `processors` line goes before read_data)."""
+    return f"units metal\natom_style atomic\nboundary {boundary}\n{processors}\nread_data sys.data"
+
+
 def single_point_input(boundary, pair, extra="", processors=""):
-    return f"""units metal
-atom_style atomic
-boundary {boundary}
-{processors}
-read_data sys.data
+    return f"""{system_lines(boundary, processors)}
 pair_style {pair}
 compute pea all pe/atom
 compute vir all pressure NULL virial
@@ -133,10 +134,7 @@ def test_single_point_exact_on_1_2_4_ranks(tmp_path, system, model_ts):
 
 def test_nve_100_steps_agree_on_1_and_2_ranks(tmp_path, model_ts):
     boundary = write_system(tmp_path, "slab_ppf")
-    text = f"""units metal
-atom_style atomic
-boundary {boundary}
-read_data sys.data
+    text = f"""{system_lines(boundary)}
 pair_style nequip
 pair_coeff * * {model_ts} {' '.join(TYPE_NAMES)}
 velocity all create 600 7 mom yes rot yes loop geom
@@ -214,10 +212,7 @@ def test_ensemble_on_4_ranks(tmp_path, ensemble_models):
     """sigma_F per atom, compute pair nequip's global values and halting with frames gathered into one file."""
     boundary = write_system(tmp_path, "slab_ppf")
     files = " ".join(map(str, ensemble_models))
-    text = f"""units metal
-atom_style atomic
-boundary {boundary}
-read_data sys.data
+    text = f"""{system_lines(boundary)}
 pair_style nequip halt_sigma {{hs}} halt_file halt.extxyz halt_frames 2 halt_every 1
 pair_coeff * * {files} {' '.join(TYPE_NAMES)}
 fix sf all pair 1 nequip sigma_f 0 fmean 0
@@ -269,10 +264,7 @@ def test_ensemble_overlaid_on_a_baseline_on_2_ranks(tmp_path, ensemble_models):
     'free(): invalid pointer' at a later run's set-up)."""
     boundary = write_system(tmp_path, "slab_ppf")
     files = " ".join(map(str, ensemble_models))
-    text = f"""units metal
-atom_style atomic
-boundary {boundary}
-read_data sys.data
+    text = f"""{system_lines(boundary)}
 pair_style hybrid/overlay nequip ensemble first sigma_every 2 lj/cut 8.0
 pair_coeff * * nequip {files} {' '.join(TYPE_NAMES)}
 pair_coeff * * lj/cut 0.002 2.6
