@@ -74,35 +74,39 @@ def write_system(path: Path, repeat) -> int:
     return len(atoms)
 
 
-def lmp(workdir: Path, text: str, nprocs: int, threads: int, timeout=1200) -> str:
+def start_lmp(workdir: Path, text: str, nprocs: int, threads: int) -> subprocess.Popen:
+    """`mpirun -np NPROCS lmp -in in.bench` (the venv's) in workdir, OMP_NUM_THREADS=threads, started, not waited for."""
     venv_bin = Path(sys.executable).parent
     (workdir / "in.bench").write_text(text)
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    p = subprocess.run([str(venv_bin / "mpirun"), "-np", str(nprocs), str(venv_bin / "lmp"), "-in", "in.bench",
-                        "-log", "none"], cwd=workdir, capture_output=True, text=True, env=env, timeout=timeout)
+    return subprocess.Popen([str(venv_bin / "mpirun"), "-np", str(nprocs), str(venv_bin / "lmp"), "-in", "in.bench",
+                             "-log", "none"], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
+
+
+def finish_lmp(p: subprocess.Popen, timeout=1200) -> str:
+    """The output of a process from start_lmp; a failed run raises with its tail."""
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        raise
     if p.returncode != 0:
-        raise RuntimeError(p.stdout[-2000:] + p.stderr[-2000:])
-    return p.stdout
+        raise RuntimeError(out[-2000:] + err[-2000:])
+    return out
+
+
+def lmp(workdir: Path, text: str, nprocs: int, threads: int, timeout=1200) -> str:
+    return finish_lmp(start_lmp(workdir, text, nprocs, threads), timeout)
 
 
 def lmp_side_by_side(workdir: Path, text: str, copies: int) -> list[str]:
     """`copies` one-rank, one-thread `lmp` processes started together, each in its own folder; their outputs."""
-    venv_bin = Path(sys.executable).parent
     procs = []
     for k in range(copies):
         d = workdir / f"copy_{k}"
         d.mkdir(exist_ok=True)
-        (d / "in.bench").write_text(text.replace("read_data ", "read_data ../"))
-        procs.append(subprocess.Popen([str(venv_bin / "mpirun"), "-np", "1", str(venv_bin / "lmp"), "-in", "in.bench",
-                                       "-log", "none"], cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True, env=dict(os.environ, OMP_NUM_THREADS="1")))
-    outs = []
-    for p in procs:
-        out, err = p.communicate(timeout=1200)
-        if p.returncode != 0:
-            raise RuntimeError(out[-2000:] + err[-2000:])
-        outs.append(out)
-    return outs
+        procs.append(start_lmp(d, text.replace("read_data ", "read_data ../"), 1, 1))
+    return [finish_lmp(p) for p in procs]
 
 
 def pair_style(device: str | None) -> str:
@@ -148,6 +152,10 @@ def loop_time(out: str) -> float:
     return float(re.findall(r"Loop time of ([0-9.eE+-]+) on \d+ procs for \d+ steps", out)[-1])
 
 
+HALF_ALONE = "half the atoms, 1 rank x 1 thread, alone"
+HALF_TWO = "half the atoms, 1 rank x 1 thread, two processes at once (mean)"
+
+
 def speed(a, model: Path, tmp: Path) -> dict:
     n = write_system(tmp / "big.data", (20, 20, 10))
     configs = [(config_name(r, t), r, t) for r, t in parse_configs(a.configs)]
@@ -179,9 +187,6 @@ def speed(a, model: Path, tmp: Path) -> dict:
               f"redundant work could reach {res['contention']['ceiling_2_ranks_no_redundant_work']:.2f}x here")
     return res
 
-
-HALF_ALONE = "half the atoms, 1 rank x 1 thread, alone"
-HALF_TWO = "half the atoms, 1 rank x 1 thread, two processes at once (mean)"
 
 
 def summarise(times: dict, n: int, rounds: int, steps: int) -> dict:

@@ -581,14 +581,14 @@ def markdown(res: dict) -> str:
         ratio = _pm(c.get("ratio"), c.get("ratio_err"), 3)
         L.append(f"| {name} ({unit}) | {_pm(c['teacher'], c['teacher_err'])} | {_pm(c['student'], c['student_err'])}"
                  f" | {ratio} | within {c['tolerance'] * 100:g} % | **{c['verdict']}** |")
+    L.append("")
     for pot, who in ((TEACHER, "teacher"), (STUDENT, "student")):
         kr = res["k"].get(pot) or {}
         ex = kr.get("excluded") or []
-        used = len(kr.get("logs") or []) - sum(1 for e in ex if e.get("log") in (kr.get("logs") or []))
-        L.append("" if who == "teacher" else None)
+        fitted = kr.get("logs") or []
+        used = len(fitted) - sum(1 for e in ex if e.get("log") in fitted)
         L.append(f"- {who}'s k from {used} run(s); left out: "
                  + ("none" if not ex else "; ".join(f"{Path(e['log']).parent.name} ({e['reason']})" for e in ex)))
-    L = [x for x in L if x is not None]
     cpt, cps = res["cp"][TEACHER], res["cp"][STUDENT]
     if cpt.get("T_K"):
         L += ["", f"c_p: the particle alone at equilibrium, (<E>({cpt['T_K'][1]:g} K) - <E>({cpt['T_K'][0]:g} K)) / "
