@@ -26,8 +26,6 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import re
 import statistics
@@ -38,6 +36,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from beamheat import validate as v  # noqa: E402
+from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: E402
+from beamheat.io import read_json, write_json  # noqa: E402
 TYPES = ["Au", "Cu", "Pd"]
 
 
@@ -83,30 +85,31 @@ def start_lmp(workdir: Path, text: str, nprocs: int, threads: int) -> subprocess
                             env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
 
 
-def finish_lmp(p: subprocess.Popen, timeout=1200) -> str:
-    """The output of a process from start_lmp; a failed run raises with its tail."""
+def finish_lmp(p: subprocess.Popen, workdir: Path, timeout=1200) -> str:
+    """The output of a process start_lmp started in workdir; a failed run is a one-line error (LAMMPS' ERROR line)."""
     try:
         out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         p.kill()
         raise
     if p.returncode != 0:
-        raise RuntimeError(out[-2000:] + err[-2000:])
+        lines = (out + err).strip().splitlines()
+        why = next((ln for ln in reversed(lines) if ln.startswith("ERROR")), lines[-1] if lines else "no output")
+        raise UserError(f"{workdir / 'in.bench'}: lmp exit {p.returncode}: {why.strip()[:300]}")
     return out
 
 
 def lmp(workdir: Path, text: str, nprocs: int, threads: int, timeout=1200) -> str:
-    return finish_lmp(start_lmp(workdir, text, nprocs, threads), timeout)
+    return finish_lmp(start_lmp(workdir, text, nprocs, threads), workdir, timeout)
 
 
 def lmp_side_by_side(workdir: Path, text: str, copies: int) -> list[str]:
     """`copies` one-rank, one-thread `lmp` processes started together, each in its own folder; their outputs."""
-    procs = []
-    for k in range(copies):
-        d = workdir / f"copy_{k}"
+    dirs = [workdir / f"copy_{k}" for k in range(copies)]
+    for d in dirs:
         d.mkdir(exist_ok=True)
-        procs.append(start_lmp(d, text.replace("read_data ", "read_data ../"), 1, 1))
-    return [finish_lmp(p) for p in procs]
+    procs = [start_lmp(d, text.replace("read_data ", "read_data ../"), 1, 1) for d in dirs]
+    return [finish_lmp(p, d) for p, d in zip(procs, dirs)]
 
 
 def pair_style(device: str | None) -> str:
@@ -127,7 +130,7 @@ def parse_configs(text: str) -> list[tuple[int, int]]:
             if r < 1 or t < 1:
                 raise ValueError
         except ValueError:
-            raise SystemExit(f"bench_mpi.py: --configs {item!r}: expected RANKSxTHREADS, e.g. 2x1") from None
+            raise UserError(f"--configs {item!r}: expected RANKSxTHREADS with whole numbers >= 1, e.g. 2x1") from None
         out.append((r, t))
     return out
 
@@ -177,15 +180,20 @@ def speed(a, model: Path, tmp: Path) -> dict:
         print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1] * 1e3:.0f} ms" for k, v in times.items()), flush=True)
     res = summarise(times, n, a.rounds, a.steps)
     if a.contention:
-        med = res["median_step_ms"]
-        res["contention"] = {
-            "half_system_atoms": half,
-            "slowdown_two_processes_at_once": med[HALF_TWO] / med[HALF_ALONE],
-            "ceiling_2_ranks_no_redundant_work": med.get("1 rank x 1 thread", float("nan")) / med[HALF_TWO]}
-        print(f"\ncontention: two one-rank processes at once on {half} atoms each take "
-              f"{res['contention']['slowdown_two_processes_at_once']:.2f}x the time of one alone; 2 ranks without any "
-              f"redundant work could reach {res['contention']['ceiling_2_ranks_no_redundant_work']:.2f}x here")
+        add_contention(res, half)
     return res
+
+
+def add_contention(res: dict, half_atoms: int) -> None:
+    """From the medians of the half-slab rows: what two processes at once cost, and the 2-rank ceiling."""
+    med = res["median_step_ms"]
+    res["contention"] = {
+        "half_system_atoms": half_atoms,
+        "slowdown_two_processes_at_once": med[HALF_TWO] / med[HALF_ALONE],
+        "ceiling_2_ranks_no_redundant_work": med.get("1 rank x 1 thread", float("nan")) / med[HALF_TWO]}
+    print(f"\ncontention: two one-rank processes at once on {half_atoms} atoms each take "
+          f"{res['contention']['slowdown_two_processes_at_once']:.2f}x the time of one alone; 2 ranks without any "
+          f"redundant work could reach {res['contention']['ceiling_2_ranks_no_redundant_work']:.2f}x here")
 
 
 
@@ -245,11 +253,14 @@ run 0
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", help="compiled tiny model (default: train one for one epoch)")
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--json", help="write results here")
+    p = ArgumentParser(prog="python bench/bench_mpi.py", description=__doc__.split("\n\n")[0],
+                       epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
+    p.add_argument("--model", help="compiled tiny model, .nequip.pth (default: train one for one epoch)")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds of every configuration (default 5)")
+    p.add_argument("--steps", type=int, default=10, help="MD steps timed per run, 2 fs each (default 10); times "
+                                                          "are reported in ms per step")
+    p.add_argument("--json", help="write results here (JSON)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --json")
     p.add_argument("--device", help="pair_style nequip device: cpu, cuda, cuda:N or auto (default: no keyword, the "
                                     "style's auto: the CPU where torch sees no GPU)")
     p.add_argument("--configs", default="1x1,1x2,2x1,4x1",
@@ -263,12 +274,22 @@ def main(argv=None) -> int:
     g.add_argument("--no-table", action="store_true")
     a = p.parse_args(argv)
     if a.resummarise:
-        r = json.loads(Path(a.resummarise).read_text())
-        sp = r["speed"]
-        times = {k: [t / 1e3 for t in v] for k, v in sp["per_round_ms"].items()}
+        r = read_json(v.input_file(a.resummarise, "--resummarise", "results JSON"), "bench_mpi results")
+        sp = r.get("speed") if isinstance(r, dict) else None
+        if not isinstance(sp, dict) or "per_round_ms" not in sp:
+            raise UserError(f"{a.resummarise}: no speed.per_round_ms: not a bench_mpi.py result (--resummarise)")
+        times = {k: [t / 1e3 for t in tv] for k, tv in sp["per_round_ms"].items()}
         r["speed"] = summarise(times, sp["n_atoms"], sp["rounds"], sp["steps"])
-        Path(a.resummarise).write_text(json.dumps(r, indent=2))
+        if "contention" in sp:
+            add_contention(r["speed"], sp["contention"]["half_system_atoms"])
+        write_json(a.resummarise, r)
         return 0
+    v.integer("--rounds", a.rounds, 1)
+    v.integer("--steps", a.steps, 1)
+    parse_configs(a.configs)
+    if a.model:
+        v.input_file(a.model, "--model", "model file")
+    v.output_file(a.json, "--json", force=a.force)
     tmp = Path(tempfile.mkdtemp(prefix="bench_mpi_"))
     model = Path(a.model).resolve() if a.model else build_model(tmp)
     result = {"model": str(model), "cpu_count": os.cpu_count(), "load_average_at_start": os.getloadavg()}
@@ -280,10 +301,10 @@ def main(argv=None) -> int:
         result["redundant_work"] = table(a, model, tmp)
     result["load_average_at_end"] = os.getloadavg()
     if a.json:
-        Path(a.json).write_text(json.dumps(result, indent=2))
+        write_json(a.json, result)
         print(f"wrote {a.json}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))
