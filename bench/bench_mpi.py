@@ -21,7 +21,9 @@
 2. Redundant work against system size, rank count and L. `run 0` per case; the plugin logs the nodes and edges
    of all ranks' graphs: redundant = 1 - atoms / sum(nodes) and 1 - one-rank edges / sum(edges). L is set with
    `interaction_blocks` on a copy of the model without the recorded value (the counts are those an L-block
-   model needs; the forces of that run are not the point).
+   model needs; the forces of that run are not the point). Last column: the redundant edge work of an L-layer
+   model pruned layer-wise (layer l sees only the edges centred within L-1-l hops of own atoms, as pair nequip
+   runs nequip models): 1 - L x own edges / sum over layers of the edges each sees.
 """
 
 from __future__ import annotations
@@ -226,8 +228,9 @@ def table(a, model: Path, tmp: Path) -> list[dict]:
     bare = strip_blocks(model, tmp / "bare.nequip.pth")
     rows = []
     sizes = [(5, 5, 5), (10, 10, 5), (20, 20, 10), (30, 30, 10)]
-    print("\n| atoms | ranks | L | ghost shell (A) | redundant nodes | redundant edges |")
-    print("|---|---|---|---|---|---|")
+    print("\n| atoms | ranks | L | ghost shell (A) | redundant nodes | redundant edges | redundant edge work, L layers "
+          "pruned layer-wise |")
+    print("|---|---|---|---|---|---|---|")
     for rep in sizes:
         n = write_system(tmp / "t.data", rep)
         for ranks in (2, 4, 8):
@@ -244,11 +247,16 @@ run 0
                 out = lmp(tmp, text, ranks, 1)
                 m = re.search(r"ghost graphs over \d+ rank\(s\): (\d+) nodes and (\d+) edges per step for (\d+) atoms; "
                               r"redundant work ([0-9.]+)% of nodes, ([0-9.]+)% of edges \(ghost shell ([0-9.]+) A\)", out)
+                p = re.search(r"edges per step centred within 0\.\.\d+ hops of own atoms: ([0-9, ]+); pruned layer-wise, "
+                              r"\d+ layers do ([0-9.]+)% redundant edge work", out)
                 row = {"atoms": n, "ranks": ranks, "L": L, "ghost_shell_A": float(m.group(6)),
                        "nodes": int(m.group(1)), "edges": int(m.group(2)),
-                       "redundant_nodes": float(m.group(4)) / 100, "redundant_edges": float(m.group(5)) / 100}
+                       "redundant_nodes": float(m.group(4)) / 100, "redundant_edges": float(m.group(5)) / 100,
+                       "edges_centred_within_hops": [int(e) for e in p.group(1).split(", ")],
+                       "redundant_edge_work_pruned": float(p.group(2)) / 100}
                 rows.append(row)
-                print(f"| {n} | {ranks} | {L} | {row['ghost_shell_A']:g} | {m.group(4)}% | {m.group(5)}% |", flush=True)
+                print(f"| {n} | {ranks} | {L} | {row['ghost_shell_A']:g} | {m.group(4)}% | {m.group(5)}% | {p.group(2)}% |",
+                      flush=True)
     return rows
 
 

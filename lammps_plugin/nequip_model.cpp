@@ -79,6 +79,36 @@ torch::Dtype dtype_from_name(const std::string &name, const std::string &path) {
   throw ModelError(path + ": unsupported model dtype '" + name + "'");
 }
 
+// N for a child module named layerN_convnet (nequip's interaction layers), else -1
+int convnet_layer(const std::string &name) {
+  const std::string pre = "layer", post = "_convnet";
+  if (name.size() <= pre.size() + post.size() || name.compare(0, pre.size(), pre) != 0 ||
+      name.compare(name.size() - post.size(), post.size(), post) != 0)
+    return -1;
+  const std::string mid = name.substr(pre.size(), name.size() - pre.size() - post.size());
+  if (!std::all_of(mid.begin(), mid.end(), [](char c) { return c >= '0' && c <= '9'; })) return -1;
+  return std::stoi(mid);
+}
+
+using Fields = c10::Dict<std::string, torch::Tensor>;
+
+Fields typed(const c10::IValue &v) { return c10::impl::toTypedDict<std::string, torch::Tensor>(v.toGenericDict()); }
+
+// the first n_keep nodes and e_keep edges of a graph: node and edge fields are told apart by their first dimension
+// (the caller makes sure the node and edge counts differ and exceed 1, the graph fields' first dimension)
+Fields narrow_graph(const Fields &in, int64_t n_keep, int64_t e_keep) {
+  const int64_t n = in.at("pos").size(0), e = in.at("edge_index").size(1);
+  Fields out;
+  for (const auto &kv : in) {
+    torch::Tensor v = kv.value();
+    if (kv.key() == "edge_index") v = v.narrow(1, 0, e_keep);
+    else if (v.dim() >= 1 && v.size(0) == n) v = v.narrow(0, 0, n_keep);
+    else if (v.dim() >= 1 && v.size(0) == e) v = v.narrow(0, 0, e_keep);
+    out.insert(kv.key(), v);
+  }
+  return out;
+}
+
 }  // namespace
 
 struct Impl {
@@ -88,6 +118,14 @@ struct Impl {
   torch::jit::Module module;
   torch::jit::Module energy;  // the energy model inside nequip's force/stress wrapper (unfrozen until first use)
   bool energy_frozen = false;
+  // the energy model's modules in call order (nequip's SequentialGraphNetwork), for layer-wise pruning;
+  // layer = N for layerN_convnet, else -1
+  struct Stage {
+    torch::jit::Module module;
+    int layer = -1;
+  };
+  std::vector<Stage> stages;
+  bool stages_frozen = false, pruning_checked = false;
 #if BEAMHEAT_HAVE_AOTI
   std::unique_ptr<torch::inductor::AOTIModelPackageLoader> aoti;
 #endif
@@ -181,6 +219,18 @@ void Impl::load_torchscript(const std::string &path, const std::string &device_r
     if (wrapper.isModule() && wrapper.toModule().hasattr("func") && wrapper.toModule().attr("func").isModule()) {
       energy = wrapper.toModule().attr("func").toModule();
       info.local_energy_ok = true;
+      // layer-wise pruning needs the modules one by one: only for nequip's sequential network with >= 2 layers
+      const auto name = energy.type()->name();
+      if (name && name->qualifiedName().find("SequentialGraphNetwork") != std::string::npos) {
+        int layers = 0;
+        for (const auto &child : energy.named_children()) {
+          const int l = convnet_layer(child.name);
+          layers = std::max(layers, l + 1);
+          stages.push_back({child.value, l});
+        }
+        if (layers >= 2) info.pruned_layers = layers;
+        else stages.clear();
+      }
     }
   }
   try {
@@ -351,53 +401,116 @@ void TorchModel::compute_local(const Graph &g, int64_t n_own, Result &out) {
     }
     m.energy_frozen = true;
   }
+  // layer-wise pruning: the graph must say how far out its nodes and edges are, and its node and edge counts must
+  // tell node fields from edge fields
+  const bool prune = !m.stages.empty() && g.n_hops >= 1 && g.hop_nodes && g.hop_edges && g.n_nodes > 1 &&
+                     g.n_edges > 1 && g.n_nodes != g.n_edges && g.hop_nodes[g.n_hops] == g.n_nodes &&
+                     g.hop_edges[g.n_hops - 1] == g.n_edges;
+  if (prune && !m.stages_frozen) {
+    for (auto &s : m.stages) {
+      s.module.eval();
+      try {
+        s.module = torch::jit::freeze(s.module);
+      } catch (const c10::Error &) {
+        // optimisation only
+      }
+    }
+    m.stages_frozen = true;
+  }
   c10::AutoGradMode grad_mode(true);
   const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
   const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
-  torch::Tensor pos = torch::from_blob(const_cast<double *>(g.pos), {g.n_nodes, 3}, f64)
-                          .to(m.device, torch::kFloat64, false, true)
-                          .detach()
-                          .requires_grad_(true);
   auto dev = [&](torch::Tensor t) { return t.to(m.device, t.scalar_type(), false, true); };
-  c10::Dict<std::string, torch::Tensor> input;
-  input.insert("pos", pos);
-  input.insert("edge_index", dev(torch::from_blob(const_cast<int64_t *>(g.edge_index), {2, g.n_edges}, i64)));
-  input.insert("atom_types", dev(torch::from_blob(const_cast<int64_t *>(g.atom_types), {g.n_nodes}, i64)));
+  const torch::Tensor pos_in = dev(torch::from_blob(const_cast<double *>(g.pos), {g.n_nodes, 3}, f64));
+  const torch::Tensor edges = dev(torch::from_blob(const_cast<int64_t *>(g.edge_index), {2, g.n_edges}, i64));
+  const torch::Tensor types = dev(torch::from_blob(const_cast<int64_t *>(g.atom_types), {g.n_nodes}, i64));
+  const torch::Tensor shifts = dev(torch::from_blob(const_cast<double *>(g.edge_shift), {g.n_edges, 3}, f64));
+  const torch::Tensor cell_in = dev(torch::from_blob(const_cast<double *>(g.cell), {1, 3, 3}, f64));
   // edges to periodic images of nodes carry cell shifts: their part of the virial is -cell^T . dE/dcell
   bool shifted = false;
   for (int64_t k = 0; k < 3 * g.n_edges && !shifted; k++) shifted = g.edge_shift[k] != 0.0;
-  torch::Tensor cell = dev(torch::from_blob(const_cast<double *>(g.cell), {1, 3, 3}, f64)).detach();
-  if (shifted) cell = cell.clone().requires_grad_(true);
-  input.insert("cell", cell);
-  input.insert("edge_cell_shift", dev(torch::from_blob(const_cast<double *>(g.edge_shift), {g.n_edges, 3}, f64)));
-  auto result = m.energy.forward({input}).toGenericDict();
-  if (!result.contains("atomic_energy")) throw ModelError(m.info.path + ": energy model returned no atomic_energy");
-  torch::Tensor atomic = result.at("atomic_energy").toTensor().reshape({-1});
-  torch::Tensor own = atomic.narrow(0, 0, n_own).sum();
-  torch::Tensor forces;
-  std::fill(out.virial, out.virial + 9, 0.0);
-  if (own.requires_grad()) {
-    std::vector<torch::Tensor> wrt{pos};
-    if (shifted) wrt.push_back(cell);
-    auto grads = torch::autograd::grad({own}, wrt, {}, false, false, true);
-    forces = grads[0].defined() ? -grads[0] : torch::zeros_like(pos);
-    if (shifted && grads[1].defined()) {
-      torch::Tensor w = -torch::matmul(cell.detach().reshape({3, 3}).transpose(0, 1), grads[1].reshape({3, 3}));
-      w = w.to(torch::kCPU, torch::kFloat64).contiguous();
-      std::memcpy(out.virial, w.data_ptr<double>(), sizeof(double) * 9);
+
+  struct Eval {
+    torch::Tensor atomic, forces, virial;  // virial: the cell-shift part (3x3), undefined without shifts
+    int64_t layer_edges = 0;
+  };
+  auto evaluate = [&](bool pruned) {
+    Eval r;
+    torch::Tensor pos = pos_in.detach().clone().requires_grad_(true);
+    torch::Tensor cell = cell_in.detach().clone();
+    if (shifted) cell.requires_grad_(true);
+    Fields data;
+    data.insert("pos", pos);
+    data.insert("edge_index", edges);
+    data.insert("atom_types", types);
+    data.insert("cell", cell);
+    data.insert("edge_cell_shift", shifts);
+    if (!pruned) {
+      data = typed(m.energy.forward({data}));
+      r.layer_edges = static_cast<int64_t>(m.info.pruned_layers) * g.n_edges;  // every layer sees every edge
+    } else {
+      // layer l (0-based) can reach an own atom's energy only through the nodes within H - l hops, and updates
+      // only the nodes at the centres of its edges: it needs the edges centred within H - l - 1 hops
+      const int H = g.n_hops;
+      for (auto &s : m.stages) {
+        if (s.layer >= 1 && s.layer < H) data = narrow_graph(data, g.hop_nodes[H - s.layer], g.hop_edges[H - s.layer - 1]);
+        if (s.layer >= 0) r.layer_edges += data.at("edge_index").size(1);
+        data = typed(s.module.forward({data}));
+      }
     }
-  } else {
-    forces = torch::zeros_like(pos);
+    if (!data.contains("atomic_energy")) throw ModelError(m.info.path + ": energy model returned no atomic_energy");
+    r.atomic = data.at("atomic_energy").reshape({-1});
+    torch::Tensor own = r.atomic.narrow(0, 0, n_own).sum();
+    if (own.requires_grad()) {
+      std::vector<torch::Tensor> wrt{pos};
+      if (shifted) wrt.push_back(cell);
+      auto grads = torch::autograd::grad({own}, wrt, {}, false, false, true);
+      r.forces = grads[0].defined() ? -grads[0] : torch::zeros_like(pos);
+      if (shifted && grads[1].defined())
+        r.virial = -torch::matmul(cell.detach().reshape({3, 3}).transpose(0, 1), grads[1].reshape({3, 3}));
+    } else {
+      r.forces = torch::zeros_like(pos);
+    }
+    r.atomic = r.atomic.detach();
+    return r;
+  };
+
+  Eval r = evaluate(prune);
+  if (prune && !m.pruning_checked) {
+    // once per model: the pruned layers must give the whole model's forces (a guard against a nequip whose
+    // modules use more of the graph than their layer's reach)
+    m.pruning_checked = true;
+    Eval whole = evaluate(false);
+    const double fmax = whole.forces.abs().max().item<double>();
+    const double diff = (r.forces - whole.forces).abs().max().item<double>();
+    const double tol = (m.info.model_dtype == "float32" ? 1e-4 : 1e-9) * std::max(1.0, fmax);
+    if (!(diff <= tol)) {
+      std::ostringstream why;
+      why << "pruned layers changed the forces by " << diff << " eV/A on a first check";
+      m.info.pruning_note = why.str();
+      m.info.pruned_layers = 0;
+      m.stages.clear();
+      r = whole;
+    }
   }
-  forces = forces.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+
+  std::fill(out.virial, out.virial + 9, 0.0);
+  if (r.virial.defined()) {
+    torch::Tensor w = r.virial.to(torch::kCPU, torch::kFloat64).contiguous();
+    std::memcpy(out.virial, w.data_ptr<double>(), sizeof(double) * 9);
+  }
+  torch::Tensor forces = r.forces.detach().to(torch::kCPU, torch::kFloat64).contiguous();
   out.forces.resize(3 * g.n_nodes);
   std::memcpy(out.forces.data(), forces.data_ptr<double>(), sizeof(double) * 3 * g.n_nodes);
-  atomic = atomic.detach().to(torch::kCPU, torch::kFloat64).contiguous();
-  out.atomic_energy.resize(g.n_nodes);
-  std::memcpy(out.atomic_energy.data(), atomic.data_ptr<double>(), sizeof(double) * g.n_nodes);
+  // pruned: atomic energies of the nodes the last layers saw (the own atoms first); the rest are not computed
+  torch::Tensor atomic = r.atomic.to(torch::kCPU, torch::kFloat64).contiguous();
+  out.atomic_energy.assign(g.n_nodes, 0.0);
+  std::memcpy(out.atomic_energy.data(), atomic.data_ptr<double>(),
+              sizeof(double) * std::min<int64_t>(atomic.numel(), g.n_nodes));
   out.energy = 0.0;
   for (int64_t i = 0; i < n_own; i++) out.energy += out.atomic_energy[i];
   out.has_virial = false;
+  out.layer_edges = r.layer_edges;
 }
 
 }  // namespace beamheat

@@ -30,6 +30,9 @@ struct ModelInfo {
   bool has_virial = true;
   int interaction_blocks = 0;   // message-passing blocks L from the file's metadata (0: not recorded)
   bool local_energy_ok = false; // compute_local() available (nequip >= 0.7 TorchScript with its energy model)
+  int pruned_layers = 0;         // compute_local runs layers 1..L-1 of these L (nequip's layerN_convnet) on fewer
+                                 // nodes and edges (Graph::hop_nodes); 0: whole model, as for Allegro
+  std::string pruning_note;      // why layer-wise pruning was turned off (empty: it was not)
   std::string describe() const;              // one line for the LAMMPS log
 };
 
@@ -42,6 +45,12 @@ struct Graph {
   const int64_t *edge_index = nullptr; // (2,e): row 0 centre, row 1 neighbour
   const double *edge_shift = nullptr;  // (e,3) integer cell shifts
   double cell[9] = {0};                // rows are lattice vectors
+  // Ghost graphs (compute_local) built breadth-first from the own atoms, if known: nodes ordered by their hop count
+  // from the own atoms, edges by their centre's. hop_nodes[d] = nodes at most d hops out (d = 0..n_hops),
+  // hop_edges[d] = edges whose centre is at most d hops out (d = 0..n_hops-1). n_hops = 0: unknown.
+  int n_hops = 0;
+  const int64_t *hop_nodes = nullptr;
+  const int64_t *hop_edges = nullptr;
 };
 
 struct Result {
@@ -50,6 +59,7 @@ struct Result {
   std::vector<double> forces;         // (n,3)
   double virial[9] = {0};             // full 3x3, = -stress * V (LAMMPS sign convention)
   bool has_virial = false;
+  int64_t layer_edges = 0;            // compute_local: edges summed over the interaction layers (0: not counted)
 };
 
 // A loaded model. The torch implementation lives in a library of its own (libnequip_torch.so, beside the plugin)
@@ -63,12 +73,14 @@ class Model {
   // are -d(energy)/d(pos) (ghost nodes get partial forces for their owners). out.virial holds only the part from
   // edges with cell shifts, -cell^T . d(energy)/d(cell) (zero without shifts); the caller adds sum x (x) f over
   // the nodes, and has_virial is false. Needs info().local_energy_ok.
+  // With g.n_hops = H >= 1 and info().pruned_layers = L, layer l (0-based) sees only the nodes within H - l hops
+  // and the edges centred within H - l - 1 hops: the only ones through which it can reach an own atom's energy.
   virtual void compute_local(const Graph &g, int64_t n_own, Result &out) = 0;
 };
 
 // The torch side's entry points. libnequip_torch.so exports one C function, beamheat_nequip_backend(), that
 // returns this table; abi must equal kBackendAbi (both sides are built together, the check catches stale files).
-constexpr int kBackendAbi = 2;  // 2: compute_local returns the cell-shift part of the virial
+constexpr int kBackendAbi = 3;  // 2: compute_local returns the cell-shift part of the virial; 3: layer-wise pruning
 struct Backend {
   int abi = 0;
   // device: "auto" (CUDA if torch sees one, else CPU), "cpu", "cuda" or "cuda:N"; local_rank picks the GPU

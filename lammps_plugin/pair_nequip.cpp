@@ -476,17 +476,18 @@ void PairNequIP::combine_ensemble(int nlocal) {
 void PairNequIP::reduce_globals() {
   const int M = static_cast<int>(models_.size());
   double mx[2] = {local_[0], local_[2]}, gmx[2];
-  double sm[5] = {local_[1], local_[3], graph_counts_[0], graph_counts_[1], graph_counts_[2]}, gsm[5];
+  std::vector<double> sm{local_[1], local_[3]};
+  sm.insert(sm.end(), graph_counts_.begin(), graph_counts_.end());
+  std::vector<double> gsm(sm.size());
   MPI_Allreduce(mx, gmx, 2, MPI_DOUBLE, MPI_MAX, world);
-  MPI_Allreduce(sm, gsm, 5, MPI_DOUBLE, MPI_SUM, world);
+  MPI_Allreduce(sm.data(), gsm.data(), static_cast<int>(sm.size()), MPI_DOUBLE, MPI_SUM, world);
   global_[0] = gmx[0];
   global_[1] = gsm[1] > 0 ? gsm[0] / gsm[1] : 0.0;
   global_[2] = gmx[1];
   global_[3] = M;
   for (int k = 0; k < 4; k++) pvector[k] = comm->me == 0 ? global_[k] : 0.0;
-  stats_[0] += gsm[2];
-  stats_[1] += gsm[3];
-  stats_[2] += gsm[4];
+  stats_.resize(graph_counts_.size(), 0.0);
+  for (size_t k = 0; k < graph_counts_.size(); k++) stats_[k] += gsm[2 + k];
   natoms_calls_ += static_cast<long>(gsm[1]);
 }
 
@@ -611,7 +612,7 @@ void PairNequIP::finish() {
   if (n_calls_ == 0 || comm->me != 0) {
     t_graph_ = t_model_ = 0.0;
     n_calls_ = n_edges_total_ = 0;
-    stats_[0] = stats_[1] = stats_[2] = 0.0;
+    stats_.clear();
     natoms_calls_ = 0;
     return;
   }
@@ -620,16 +621,40 @@ void PairNequIP::finish() {
                  "{:.0f} edges/call\n",
                  n_calls_, t_model_, 1e3 * t_model_ / n_calls_, t_graph_, 1e3 * t_graph_ / n_calls_,
                  double(n_edges_total_) / n_calls_);
-  if (ghost_mode_ && stats_[0] > 0)
+  if (ghost_mode_ && !stats_.empty() && stats_[0] > 0) {
     utils::logmesg(lmp,
                    "pair nequip: ghost graphs over {} rank(s): {:.0f} nodes and {:.0f} edges per step for {:.0f} "
                    "atoms; redundant work {:.1f}% of nodes, {:.1f}% of edges (ghost shell {} A)\n",
                    comm->nprocs, stats_[0] / n_calls_, stats_[1] / n_calls_, double(natoms_calls_) / n_calls_,
                    100.0 * (1.0 - double(natoms_calls_) / stats_[0]),
                    stats_[1] > 0 ? 100.0 * (1.0 - stats_[2] / stats_[1]) : 0.0, blocks_ * r_max_);
+    // an L-layer model pruned layer-wise: layer l sees the edges centred within L-1-l hops
+    std::string within;
+    double work = 0.0;
+    for (int d = 0; d < blocks_; d++) {
+      within += fmt::format("{}{:.0f}", d ? ", " : "", stats_[4 + d] / n_calls_);
+      work += stats_[4 + d];
+    }
+    utils::logmesg(lmp,
+                   "pair nequip: edges per step centred within 0..{} hops of own atoms: {}; pruned layer-wise, {} "
+                   "layers do {:.1f}% redundant edge work\n",
+                   blocks_ - 1, within, blocks_, work > 0 ? 100.0 * (1.0 - blocks_ * stats_[2] / work) : 0.0);
+    const auto &info = models_.front()->info();
+    if (info.pruned_layers > 0 && stats_[3] > 0)
+      utils::logmesg(lmp,
+                     "pair nequip: layer-wise pruning on: layer l of the model's {} sees only the nodes within {}-l "
+                     "hops; {:.0f} edges per step over its layers, {:.1f}% redundant\n",
+                     info.pruned_layers, blocks_, stats_[3] / n_calls_,
+                     100.0 * (1.0 - info.pruned_layers * stats_[2] / stats_[3]));
+    else
+      utils::logmesg(lmp, "pair nequip: layer-wise pruning off: {}\n",
+                     !info.pruning_note.empty() ? info.pruning_note
+                                                : std::string("the model is not nequip's sequence of layerN_convnet "
+                                                              "modules (strictly local models need none)"));
+  }
   t_graph_ = t_model_ = 0.0;
   n_calls_ = n_edges_total_ = 0;
-  stats_[0] = stats_[1] = stats_[2] = 0.0;
+  stats_.clear();
   natoms_calls_ = 0;
 }
 
@@ -746,6 +771,8 @@ void PairNequIP::build_graph_ghosts() {
   const int *numneigh = list->numneigh;
   int **firstneigh = list->firstneigh;
   size_t own_edges = 0;
+  hop_nodes_.assign(1, nlocal);
+  hop_edges_.clear();
   for (int d = 0; d < blocks_; d++) {
     next.clear();
     for (const int c : frontier) {
@@ -782,6 +809,8 @@ void PairNequIP::build_graph_ghosts() {
       }
     }
     if (d == 0) own_edges = edge_src_.size();
+    hop_edges_.push_back(static_cast<int64_t>(edge_src_.size()));
+    hop_nodes_.push_back(static_cast<int64_t>(node_atom_.size()));
     frontier.swap(next);
   }
   const size_t nn = node_atom_.size(), ne = edge_src_.size();
@@ -791,9 +820,11 @@ void PairNequIP::build_graph_ghosts() {
   edge_index_.resize(2 * ne);
   std::copy(edge_src_.begin(), edge_src_.end(), edge_index_.begin());
   std::copy(edge_dst_.begin(), edge_dst_.end(), edge_index_.begin() + ne);
+  graph_counts_.assign(4, 0.0);
   graph_counts_[0] = static_cast<double>(nn);
   graph_counts_[1] = static_cast<double>(ne);
   graph_counts_[2] = static_cast<double>(own_edges);
+  graph_counts_.insert(graph_counts_.end(), hop_edges_.begin(), hop_edges_.end());
 }
 
 /* after the models ran on the ghost graph: per-model virial from node positions, the partial forces on ghosts
@@ -863,6 +894,11 @@ void PairNequIP::compute(int eflag, int vflag) {
   g.atom_types = types_.data();
   g.edge_index = edge_index_.data();
   g.edge_shift = shift_.data();
+  if (ghost_mode_) {
+    g.n_hops = blocks_;
+    g.hop_nodes = hop_nodes_.data();
+    g.hop_edges = hop_edges_.data();
+  }
   const double *h = domain->h;  // rows: a = (xx,0,0), b = (xy,yy,0), c = (xz,yz,zz)
   const double cell[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
   std::memcpy(cell_, cell, sizeof(cell));
@@ -893,8 +929,10 @@ void PairNequIP::compute(int eflag, int vflag) {
   n_calls_++;
   n_edges_total_ += g.n_edges;
   if (ghost_mode_) {
+    graph_counts_[3] = g.n_nodes > 0 ? static_cast<double>(results_[0].layer_edges) : 0.0;
     compute_ghosts();
   } else {
+    graph_counts_.assign(4, 0.0);
     graph_counts_[0] = nlocal;
     graph_counts_[1] = graph_counts_[2] = static_cast<double>(g.n_edges);
   }

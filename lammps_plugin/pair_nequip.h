@@ -107,9 +107,12 @@ class PairNequIP : public Pair {
   std::unordered_map<tagint, int> node_of_tag_;  // atom ID -> its graph node (one node per atom ID)
   std::vector<double> fbuf_;            // per-atom (local + ghost) forces of every model, 3*M per atom
   double local_[4] = {0};               // this rank: max sigma_F, sum sigma_F, max |F|, own atoms
-  double graph_counts_[3] = {0};        // this rank, this call: nodes, edges, edges out of own atoms
+  // this rank, this call: nodes, edges, edges out of own atoms, edges the first model's interaction layers saw
+  // (summed over its layers, 0 if not counted), then edges centred within d = 0..L-1 hops (ghost graphs)
+  std::vector<double> graph_counts_;
+  std::vector<int64_t> hop_nodes_, hop_edges_;  // ghost graph: nodes within d hops, edges centred within d hops
   double global_[4] = {0};              // max sigma_F, mean sigma_F, max |F|, M over all ranks
-  double stats_[3] = {0};               // summed over ranks and calls: nodes, edges, edges out of own atoms
+  std::vector<double> stats_;           // graph_counts_ summed over ranks and calls
   long natoms_calls_ = 0;
 
   // graph buffers, reused between steps

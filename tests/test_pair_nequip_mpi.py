@@ -183,7 +183,8 @@ def test_ghost_graph_has_one_node_per_atom_id_on_2_ranks(tmp_path, model_ts):
     """Each rank's graph holds its own atoms plus, once each, the other rank's atoms within L = 2 hops of r_max =
     4 A; the images of its own atoms across the periodic sides are those atoms (cell-shifted edges), not nodes.
     Node and edge counts from the log against an ASE neighbour list of the periodic system (the forces and virial
-    of such graphs are checked in test_single_point_exact_on_1_2_4_ranks)."""
+    of such graphs are checked in test_single_point_exact_on_1_2_4_ranks). Layer-wise pruning: layer 0 sees every
+    edge, layer 1 only the edges out of own atoms."""
     from ase.neighborlist import neighbor_list
 
     boundary = write_system(tmp_path, "slab_ppf")
@@ -196,16 +197,26 @@ def test_ghost_graph_has_one_node_per_atom_id_on_2_ranks(tmp_path, model_ts):
     i, j = neighbor_list("ij", a, 4.0)
     neigh = [j[i == k] for k in range(len(a))]  # one entry per image within r_max
     rank = (a.get_scaled_positions(wrap=True)[:, 0] >= 0.5).astype(int)  # `processors 2 1 1` cuts x at L/2
-    nodes = edges = 0
+    nodes = edges = own_edges = 0
     for r in (0, 1):
         seen, frontier = set(np.flatnonzero(rank == r)), list(np.flatnonzero(rank == r))
-        for _hop in range(2):
+        for hop in range(2):
             edges += sum(len(neigh[c]) for c in frontier)
+            own_edges += sum(len(neigh[c]) for c in frontier) if hop == 0 else 0
             frontier = sorted({int(n) for c in frontier for n in neigh[c]} - seen)
             seen |= set(frontier)
         nodes += len(seen)
     print(f"2 ranks along x: {m.group(1)} nodes, {m.group(2)} edges (expected {nodes}, {edges}) for {len(a)} atoms")
     assert (int(m.group(1)), int(m.group(2)), int(m.group(3))) == (nodes, edges, len(a))
+    hops = re.search(r"edges per step centred within 0\.\.1 hops of own atoms: (\d+), (\d+);", proc.stdout)
+    assert hops and (int(hops.group(1)), int(hops.group(2))) == (own_edges, edges), proc.stdout[-2000:]
+    pruned = re.search(r"layer-wise pruning on: .*; (\d+) edges per step over its layers, ([\d.]+)% redundant",
+                       proc.stdout)
+    assert pruned, proc.stdout[-2000:]
+    layer_work = edges + own_edges  # layer 0: every edge; layer 1: only the edges out of own atoms
+    print(f"edges the 2 layers saw: {pruned.group(1)} (expected {layer_work}), {pruned.group(2)} % redundant")
+    assert int(pruned.group(1)) == layer_work
+    assert float(pruned.group(2)) == pytest.approx(100 * (1 - 2 * own_edges / layer_work), abs=0.051)
 
 
 def test_ensemble_on_4_ranks(tmp_path, ensemble_models):
@@ -402,6 +413,7 @@ def test_allegro_exact_on_1_2_4_ranks_with_r_max_shell(tmp_path, system, model_a
             assert np.abs(ref["dump"][:, 1:4]).max() > 0.05
             continue
         assert "ghosts within 1 interaction blocks x r_max 4 A = 4 A; ghost cutoff 6 A" in proc.stdout
+        assert "layer-wise pruning off: the model is not nequip's sequence" in proc.stdout  # nothing to prune
         fd = np.abs(got["dump"][:, 1:4] - ref["dump"][:, 1:4]).max()
         print(f"allegro {system} {n} ranks: max |dF| {fd:.3g} eV/A, dE {got['thermo'][1] - ref['thermo'][1]:.3g} eV")
         assert fd <= F_TOL
