@@ -475,23 +475,30 @@ void TorchModel::compute_local(const Graph &g, int64_t n_own, Result &out) {
     return r;
   };
 
-  Eval r = evaluate(prune);
+  Eval r;
   if (prune && !m.pruning_checked) {
     // once per model: the pruned layers must give the whole model's forces (a guard against a nequip whose
-    // modules use more of the graph than their layer's reach)
+    // modules use more of the graph than their layer's reach); if not, or if they fail, the whole model runs
     m.pruning_checked = true;
     Eval whole = evaluate(false);
-    const double fmax = whole.forces.abs().max().item<double>();
-    const double diff = (r.forces - whole.forces).abs().max().item<double>();
-    const double tol = (m.info.model_dtype == "float32" ? 1e-4 : 1e-9) * std::max(1.0, fmax);
-    if (!(diff <= tol)) {
-      std::ostringstream why;
-      why << "pruned layers changed the forces by " << diff << " eV/A on a first check";
+    std::ostringstream why;
+    try {
+      r = evaluate(true);
+      const double fmax = whole.forces.abs().max().item<double>();
+      const double diff = (r.forces - whole.forces).abs().max().item<double>();
+      const double tol = (m.info.model_dtype == "float32" ? 1e-4 : 1e-9) * std::max(1.0, fmax);
+      if (!(diff <= tol)) why << "pruned layers changed the forces by " << diff << " eV/A on a first check";
+    } catch (const std::exception &e) {
+      why << "pruned layers failed on a first check: " << first_line(e.what());
+    }
+    if (!why.str().empty()) {
       m.info.pruning_note = why.str();
       m.info.pruned_layers = 0;
       m.stages.clear();
       r = whole;
     }
+  } else {
+    r = evaluate(prune);
   }
 
   std::fill(out.virial, out.virial + 9, 0.0);
