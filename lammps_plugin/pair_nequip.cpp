@@ -770,7 +770,6 @@ void PairNequIP::build_graph_ghosts() {
   std::vector<int> frontier(node_atom_), next;
   const int *numneigh = list->numneigh;
   int **firstneigh = list->firstneigh;
-  size_t own_edges = 0;
   hop_nodes_.assign(1, nlocal);
   hop_edges_.clear();
   for (int d = 0; d < blocks_; d++) {
@@ -808,7 +807,6 @@ void PairNequIP::build_graph_ghosts() {
         shift_.insert(shift_.end(), s, s + 3);
       }
     }
-    if (d == 0) own_edges = edge_src_.size();
     hop_edges_.push_back(static_cast<int64_t>(edge_src_.size()));
     hop_nodes_.push_back(static_cast<int64_t>(node_atom_.size()));
     frontier.swap(next);
@@ -823,7 +821,7 @@ void PairNequIP::build_graph_ghosts() {
   graph_counts_.assign(4, 0.0);
   graph_counts_[0] = static_cast<double>(nn);
   graph_counts_[1] = static_cast<double>(ne);
-  graph_counts_[2] = static_cast<double>(own_edges);
+  graph_counts_[2] = static_cast<double>(hop_edges_.front());  // the edges out of own atoms
   graph_counts_.insert(graph_counts_.end(), hop_edges_.begin(), hop_edges_.end());
 }
 
