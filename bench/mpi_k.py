@@ -14,6 +14,12 @@ carry no receptive field and run on one rank only) on the main job's system, --s
 
 The 1-rank runs go two at a time, the 2-rank runs one at a time (2 cores). Finished runs are kept. Results:
 RESULTS.json and RESULTS.md, not overwritten without --force.
+
+--one-rank-from DIR takes the 1-rank side from a bench/validate_bundled.py folder instead of running it: all its
+finished student runs (DIR/nequip_<seed>/log.lammps, the compiled members on one rank: their forces equal the
+TorchScript members' to 6e-15 eV/Å, `python -m models.accelerate --check`). Its settings.json must have this
+--therm-ps and --nve-ps, and its system.data must be OUT's (copied into OUT when OUT has none), so that both sides
+run the same protocol on the same system; only the 2-rank runs are run.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from beamheat import validate as v  # noqa: E402
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: E402
 from beamheat.io import atomic_write, read_json, write_json  # noqa: E402
 from beamheat.lammps_log import read_thermo  # noqa: E402
-from validate_bundled import _pm, build_system, fmt, log_done, machine_info, results_files, say  # noqa: E402
+from validate_bundled import STUDENT, _pm, build_system, fmt, log_done, machine_info, results_files, say  # noqa: E402
 
 INPUT = ROOT / "lammps_inputs" / "heat_transfer.in"
 LOOP_RE = re.compile(rb"Loop time of ([0-9.eE+-]+) on (\d+) procs for (\d+) steps")
@@ -55,6 +61,9 @@ def parse_args(argv=None):
     p.add_argument("--seed0", type=int, default=48213, help="seed i is SEED0 + 1000·i (default 48213, the demo's)")
     p.add_argument("--therm-ps", type=float, default=5.0, help="thermalisation at 600/300 K, ps (default 5)")
     p.add_argument("--nve-ps", type=float, default=40.0, help="NVE after contact, ps (default 40)")
+    p.add_argument("--one-rank-from", metavar="DIR",
+                   help="a bench/validate_bundled.py folder whose student runs are the 1-rank side (see below; "
+                        "default: run the 1-rank side here)")
     return p.parse_args(argv)
 
 
@@ -110,6 +119,56 @@ def fit_k(logs: list[Path], geometry: Path, out: Path) -> dict:
             "n_runs_combined": r.get("n_runs_combined", 1), "command": shlex.join(cmd)}
 
 
+def protocol(out: Path, a) -> None:
+    """OUT/settings.json records the protocol of the runs in OUT; finished runs are reused, so another protocol
+    into the same OUT is refused rather than mixed."""
+    f, ours = out / "settings.json", {"therm_ps": a.therm_ps, "nve_ps": a.nve_ps}
+    if f.is_file():
+        theirs = read_json(f, "--out settings")
+        if {k: theirs.get(k) for k in ours} != ours:
+            raise UserError(f"{f}: the runs in {out} have --therm-ps {theirs.get('therm_ps')} --nve-ps "
+                            f"{theirs.get('nve_ps')}, not {a.therm_ps:g} and {a.nve_ps:g} (use another --out)")
+    elif any(out.glob("np[12]_*/log.lammps")):
+        raise UserError(f"{out}: holds runs but no settings.json, so their protocol is unknown (use another --out)")
+    else:
+        write_json(f, ours)
+
+
+def one_rank_runs(src: Path, out: Path, a) -> list[Path]:
+    """The finished student runs of the validate_bundled folder SRC, checked to run this protocol on OUT's system
+    (copied from SRC when OUT has none)."""
+    v.input_dir(src, "--one-rank-from", "bench/validate_bundled.py folder")
+    settings = read_json(src / "settings.json", "--one-rank-from settings")
+    for key, ours in (("therm_ps", a.therm_ps), ("nve_ps", a.nve_ps)):
+        theirs = settings.get(key)
+        if not isinstance(theirs, (int, float)) or not math.isclose(theirs, ours):
+            raise UserError(f"{src / 'settings.json'}: {key} is {theirs}, not this run's {ours:g} "
+                            f"(give --{key.replace('_', '-')} {theirs})")
+    for name in ("system.data", "geometry.json"):
+        theirs, ours = src / name, out / name
+        v.input_file(theirs, "--one-rank-from")
+        if not ours.is_file():
+            atomic_write(ours, theirs.read_text())
+        elif ours.read_bytes() != theirs.read_bytes():
+            raise UserError(f"{ours}: not the same system as {theirs} (use another --out)")
+    logs = [lg for lg in sorted(src.glob(f"{STUDENT}_[0-9]*/log.lammps")) if log_done(lg)]
+    if not logs:
+        raise UserError(f"{src}: no finished student runs ({STUDENT}_<seed>/log.lammps)")
+    return logs
+
+
+def per_run(res_json: Path) -> list[dict]:
+    """Each run's k from a fit_k JSON: log, k, err, reliable, and why it was left out of the combined k."""
+    r = read_json(res_json, "fit_k result")
+    excluded = {e["log"]: "; ".join(e.get("reasons", [])) for e in r.get("excluded_runs", [])}
+    rows = [{"log": x["logs"][0], "k": x.get("k_eV_per_nm2_ps_K"), "err": x.get("k_err_eV_per_nm2_ps_K"),
+             "reliable": x.get("reliable"), "excluded": excluded.get(x["logs"][0])} for x in r.get("runs", [r])
+            if x.get("logs")]
+    rows += [{"log": lg, "k": None, "err": None, "reliable": False, "excluded": why}
+             for lg, why in excluded.items() if lg not in {x["log"] for x in rows}]
+    return rows
+
+
 def main(argv=None) -> int:
     a = parse_args(argv)
     v.integer("--seeds", a.seeds, 1)
@@ -118,44 +177,67 @@ def main(argv=None) -> int:
     out = Path(a.out).resolve()
     res_json, res_md = results_files(a.results, a.force)
     out.mkdir(parents=True, exist_ok=True)
+    protocol(out, a)
+    src = Path(a.one_rank_from).resolve() if a.one_rank_from else None
+    logs1 = one_rank_runs(src, out, a) if src else None
     data, geometry, build = build_system(out)
     seeds = [a.seed0 + 1000 * i for i in range(1, a.seeds + 1)]
     jobs = {(r, s): {"ranks": r, "seed": s, "dir": str(out / f"np{r}_{s}"), "cmd": command(r, s, data, a)}
-            for r in (1, 2) for s in seeds}
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(run_one, [jobs[1, s] for s in seeds]))
+            for r in ((2,) if src else (1, 2)) for s in seeds}
+    if not src:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(run_one, [jobs[1, s] for s in seeds]))
+        logs1 = [Path(jobs[1, s]["dir"]) / "log.lammps" for s in seeds]
     for s in seeds:
         run_one(jobs[2, s])
+    logs2 = [Path(jobs[2, s]["dir"]) / "log.lammps" for s in seeds]
+    one_rank_of = {int(lg.parent.name.rsplit("_", 1)[1]): lg for lg in logs1}
 
     traj = []
-    for s in seeds:
-        (t1, T1), (t2, T2) = nve(Path(jobs[1, s]["dir"]) / "log.lammps"), nve(Path(jobs[2, s]["dir"]) / "log.lammps")
+    for s, lg2 in zip(seeds, logs2):
+        lg1 = one_rank_of.get(s)
+        if lg1 is None:
+            continue
+        (t1, T1), (t2, T2) = nve(lg1), nve(lg2)
         n = min(len(t1), len(t2))
         dT = np.abs(T2[:n] - T1[:n])
         traj.append({"seed": s, **{f"max_dT_np_first_{w}ps_K": float(dT[t1[:n] <= w].max()) for w in (1, 5, 20)},
-                     "ms_per_step_1_rank": ms_per_step(Path(jobs[1, s]["dir"]) / "log.lammps"),
-                     "ms_per_step_2_ranks": ms_per_step(Path(jobs[2, s]["dir"]) / "log.lammps")})
-    ks = {r: fit_k([Path(jobs[r, s]["dir"]) / "log.lammps" for s in seeds], geometry, out / f"k_np{r}.json")
-          for r in (1, 2)}
+                     "ms_per_step_1_rank": ms_per_step(lg1), "ms_per_step_2_ranks": ms_per_step(lg2)})
+    ks = {r: fit_k(lgs, geometry, out / f"k_np{r}.json") for r, lgs in ((1, logs1), (2, logs2))}
+    runs = {r: per_run(out / f"k_np{r}.json") for r in (1, 2)}
     have = all(ks[r]["k"] is not None and ks[r]["err"] is not None for r in (1, 2))
     gap = abs(ks[2]["k"] - ks[1]["k"]) / math.hypot(ks[1]["err"], ks[2]["err"]) if have else float("nan")
-    res = {"settings": vars(a), "trajectory": traj, "k": {str(r): v_ for r, v_ in ks.items()},
+    one_cmds = ([f"1-rank runs: the student runs of {src} (bench/validate_bundled.py; its RESULTS md lists "
+                 "their commands)"] if src else
+                [f"(cd {j['dir']} && OMP_NUM_THREADS=1 {shlex.join(j['cmd'])})" for (r, _), j in jobs.items() if r == 1])
+    res = {"settings": vars(a), "one_rank_source": str(src) if src else "run here (TorchScript members)",
+           "trajectory": traj, "k": {str(r): v_ for r, v_ in ks.items()}, "runs": {str(r): x for r, x in runs.items()},
            "k_difference_in_sigma": gap, "machine": machine_info(),
-           "commands": [shlex.join(build)] + [f"(cd {j['dir']} && OMP_NUM_THREADS=1 {shlex.join(j['cmd'])})"
-                                              for j in jobs.values()] + [ks[1]["command"], ks[2]["command"]]}
+           "commands": [shlex.join(build)] + one_cmds + [f"(cd {j['dir']} && OMP_NUM_THREADS=1 {shlex.join(j['cmd'])})"
+                                                        for (r, _), j in jobs.items() if r == 2]
+                       + [ks[1]["command"], ks[2]["command"]]}
+    side1 = (f"the {len(logs1)} finished student runs of `{src}` (bench/validate_bundled.py, same protocol and "
+             "system: the compiled members, forces equal to the TorchScript members' to 6e-15 eV/Å)" if src else
+             f"seeds {', '.join(map(str, seeds))} (TorchScript members)")
     L = ["# heat_transfer.in with the bundled NequIP ensemble on 1 and 2 MPI ranks", "",
-         f"Au45 on hBN (261 atoms), {a.therm_ps:g} ps thermalisation + {a.nve_ps:g} ps NVE, seeds "
-         f"{', '.join(map(str, seeds))}, each on 1 and on 2 ranks (TorchScript members, 1 torch thread per rank).", "",
-         "| ranks | combined k (eV/(nm² ps K)) | runs | reliable |", "|---|---|---|---|"]
-    L += [f"| {r} | {_pm(ks[r]['k'], ks[r]['err'])} | {ks[r]['n_runs_combined']} | "
+         f"Au45 on hBN (261 atoms), {a.therm_ps:g} ps thermalisation + {a.nve_ps:g} ps NVE. 2 ranks: seeds "
+         f"{', '.join(map(str, seeds))} (TorchScript members, 1 torch thread per rank). 1 rank: {side1}.", "",
+         "| ranks | combined k (eV/(nm² ps K)) | runs | combined | reliable |", "|---|---|---|---|---|"]
+    L += [f"| {r} | {_pm(ks[r]['k'], ks[r]['err'])} | {len(runs[r])} | {ks[r]['n_runs_combined']} | "
           f"{'yes' if ks[r]['reliable'] else 'no'} |" for r in (1, 2)]
     L += ["", (f"Difference: {gap:.2f} combined standard errors "
                f"({'the same within statistical error' if gap < 2 else 'NOT the same within statistical error'})."
                if have else "Difference: fit_k gave no k for one of the rank counts."), "",
-          "Same seed, 1 against 2 ranks: largest |ΔT_np| over the first 1, 5 and 20 ps of NVE (K), and ms per step.",
+          "Each run (fit_k; left out: not in the combined k):", "",
+          "| ranks | run | k (eV/(nm² ps K)) | reliable alone | left out |", "|---|---|---|---|---|"]
+    L += [f"| {r} | {Path(x['log']).parent.name} | {_pm(x['k'], x['err']) if x['k'] is not None else '—'} | "
+          f"{'yes' if x['reliable'] else 'no'} | {x['excluded'] or ''} |" for r in (1, 2) for x in runs[r]]
+    L += ["", "Same seed, 1 against 2 ranks: largest |ΔT_np| over the first 1, 5 and 20 ps of NVE (K), and ms per step.",
           "fix langevin draws its noise per rank, so the same seed gives different thermalisations on 1 and 2 ranks:",
-          "the runs are independent samples, and k above is the comparison. The 1-rank runs ran two at a time and",
-          "the 2-rank runs alone (one process per core either way).", "",
+          "the runs are independent samples, and k above is the comparison. "
+          + ("The 1-rank runs are the validation's (compiled members, run beside other work): their ms/step is not "
+             "a speed comparison." if src else
+             "The 1-rank runs ran two at a time and the 2-rank runs alone (one process per core either way)."), "",
           "| seed | 1 ps | 5 ps | 20 ps | ms/step 1 rank | ms/step 2 ranks |", "|---|---|---|---|---|---|"]
     L += [f"| {t['seed']} | {t['max_dT_np_first_1ps_K']:.3g} | {t['max_dT_np_first_5ps_K']:.3g} | "
           f"{t['max_dT_np_first_20ps_K']:.3g} | {t['ms_per_step_1_rank']:.1f} | {t['ms_per_step_2_ranks']:.1f} |"
