@@ -44,6 +44,17 @@ std::string first_line(const std::string &s) {
   return pos == std::string::npos ? s : s.substr(0, pos);
 }
 
+// the line of an exception's text that says what went wrong: an error raised inside a TorchScript model opens with
+// a generic line and a traceback and ends with the error itself ("RuntimeError: ..."); other errors say it first
+std::string error_line(const std::string &s) {
+  static const std::string generic = "The following operation failed in the TorchScript interpreter.";
+  const size_t end = s.find_last_not_of(" \t\r\n");
+  if (s.compare(0, generic.size(), generic) != 0 || end == std::string::npos) return first_line(s);
+  const size_t nl = s.rfind('\n', end);
+  const size_t start = nl == std::string::npos ? 0 : nl + 1;
+  return s.substr(start, end + 1 - start);
+}
+
 double parse_double(const std::string &what, const std::string &value, const std::string &path) {
   try {
     size_t used = 0;
@@ -489,7 +500,7 @@ void TorchModel::compute_local(const Graph &g, int64_t n_own, Result &out) {
       const double tol = (m.info.model_dtype == "float32" ? 1e-4 : 1e-9) * std::max(1.0, fmax);
       if (!(diff <= tol)) why << "pruned layers changed the forces by " << diff << " eV/A on a first check";
     } catch (const std::exception &e) {
-      why << "pruned layers failed on a first check: " << first_line(e.what());
+      why << "pruned layers failed on a first check: " << error_line(e.what());
     }
     if (!why.str().empty()) {
       m.info.pruning_note = why.str();

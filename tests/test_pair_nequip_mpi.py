@@ -10,6 +10,8 @@ stay together; ensembles (sigma_F, compute pair, halting with frames gathered in
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -217,6 +219,64 @@ def test_ghost_graph_has_one_node_per_atom_id_on_2_ranks(tmp_path, model_ts):
     print(f"edges the 2 layers saw: {pruned.group(1)} (expected {layer_work}), {pruned.group(2)} % redundant")
     assert int(pruned.group(1)) == layer_work
     assert float(pruned.group(2)) == pytest.approx(100 * (1 - 2 * own_edges / layer_work), abs=0.051)
+
+
+def hop_counts(atoms, rank, r_max, hops):
+    """Per rank: the number of atoms within 0..hops hops (r_max each) of its own atoms, ASE's neighbour list."""
+    from ase.neighborlist import neighbor_list
+
+    i, j = neighbor_list("ij", atoms, r_max)
+    neigh = [j[i == k] for k in range(len(atoms))]
+    counts = []
+    for r in sorted(set(rank.tolist())):
+        seen, frontier, per_hop = set(np.flatnonzero(rank == r)), list(np.flatnonzero(rank == r)), []
+        per_hop.append(len(seen))
+        for _ in range(hops):
+            frontier = sorted({int(n) for c in frontier for n in neigh[c]} - seen)
+            seen |= set(frontier)
+            per_hop.append(len(seen))
+        counts.append(per_hop)
+    return counts
+
+
+@pytest.mark.parametrize("mode,why", [("scale", r"pruned layers changed the forces by ([0-9.eE+-]+) eV/A on a first check"),
+                                      ("raise", r"pruned layers failed on a first check: (.*shrink_probe.*)")])
+def test_pruning_turns_itself_off_for_a_model_that_reads_the_whole_graph(tmp_path, checkpoint, mode, why):
+    """The first call of every model also runs the whole model and compares forces. tests/probe_model.py adds to
+    the tiny model a module after its last layer that changes the energy when its graph has fewer than K nodes,
+    with K between the nodes the pruned last layer sees (within 1 hop) and the nodes of the whole graph (within
+    2 hops) on each rank: whole it is the tiny model, pruned it is not (or, `raise`, it throws). The plugin must
+    notice, say so in the log, and run the whole model from then on: 2 ranks then give the 1-rank forces and energies (1e-10 eV/A) at every
+    call, not only at the checked one."""
+    boundary = write_system(tmp_path, "slab_ppf")
+    a = slab_ppf()
+    a.pbc = (True, True, False)
+    rank = (a.get_scaled_positions(wrap=True)[:, 0] >= 0.5).astype(int)  # `processors 2 1 1` cuts x at L/2
+    counts = hop_counts(a, rank, 4.0, 2)
+    k = min(c[2] for c in counts)
+    assert max(c[1] for c in counts) < k <= len(a), counts
+    model = tmp_path / "probe.nequip.pth"
+    subprocess.run([sys.executable, str(Path(__file__).parent / "probe_model.py"), str(checkpoint), str(model),
+                    str(k), mode], check=True, capture_output=True)
+    pair = f"nequip\npair_coeff * * {model} {' '.join(TYPE_NAMES)}"
+    got = {}
+    for n in (1, 2):
+        text = single_point_input(boundary, pair, processors="processors 2 1 1" if n == 2 else "") + "run 2\n"
+        d, proc = run_on(tmp_path, n, text, "probe")
+        got[n] = {"thermo": thermo_rows(proc.stdout), "dump": dump_last(d / "forces.dump", 5), "log": proc.stdout}
+    log = got[2]["log"]
+    m = re.search("layer-wise pruning off: " + why, log)
+    assert m, log[-3000:]
+    print(f"probe model ({mode}): nodes within 0/1/2 hops per rank {counts}, K = {k}; log: {m.group(0)}")
+    if mode == "scale":
+        assert float(m.group(1)) > 1e-6
+    assert "layer-wise pruning on" not in log
+    fd = np.abs(got[2]["dump"][:, 1:4] - got[1]["dump"][:, 1:4]).max()
+    print(f"after the fallback, 2 ranks against 1 at the third call: max |dF| {fd:.3g} eV/A")
+    assert fd <= F_TOL
+    assert np.abs(got[1]["dump"][:, 1:4]).max() > 0.05
+    np.testing.assert_allclose(got[2]["dump"][:, 4], got[1]["dump"][:, 4], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got[2]["thermo"][:, 1], got[1]["thermo"][:, 1], rtol=0, atol=1e-9)
 
 
 def test_ensemble_on_4_ranks(tmp_path, ensemble_models):
