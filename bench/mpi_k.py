@@ -207,15 +207,17 @@ def main(argv=None) -> int:
     runs = {r: per_run(out / f"k_np{r}.json") for r in (1, 2)}
     have = all(ks[r]["k"] is not None and ks[r]["err"] is not None for r in (1, 2))
     gap = abs(ks[2]["k"] - ks[1]["k"]) / math.hypot(ks[1]["err"], ks[2]["err"]) if have else float("nan")
+    def cd(ranks: int) -> list[str]:
+        return [f"(cd {j['dir']} && OMP_NUM_THREADS=1 {shlex.join(j['cmd'])})"
+                for (r, _), j in jobs.items() if r == ranks]
+
     one_cmds = ([f"1-rank runs: the student runs of {src} (bench/validate_bundled.py; its RESULTS md lists "
-                 "their commands)"] if src else
-                [f"(cd {j['dir']} && OMP_NUM_THREADS=1 {shlex.join(j['cmd'])})" for (r, _), j in jobs.items() if r == 1])
+                 "their commands)"] if src else cd(1))
     res = {"settings": vars(a), "one_rank_source": str(src) if src else "run here (TorchScript members)",
-           "trajectory": traj, "k": {str(r): v_ for r, v_ in ks.items()}, "runs": {str(r): x for r, x in runs.items()},
+           "trajectory": traj, "k": {str(r): v_ for r, v_ in ks.items()},
+           "runs": {str(r): x for r, x in runs.items()},
            "k_difference_in_sigma": gap, "machine": machine_info(),
-           "commands": [shlex.join(build)] + one_cmds + [f"(cd {j['dir']} && OMP_NUM_THREADS=1 {shlex.join(j['cmd'])})"
-                                                        for (r, _), j in jobs.items() if r == 2]
-                       + [ks[1]["command"], ks[2]["command"]]}
+           "commands": [shlex.join(build)] + one_cmds + cd(2) + [ks[1]["command"], ks[2]["command"]]}
     side1 = (f"the {len(logs1)} finished student runs of `{src}` (bench/validate_bundled.py, same protocol and "
              "system: the compiled members, forces equal to the TorchScript members' to 6e-15 eV/Å)" if src else
              f"seeds {', '.join(map(str, seeds))} (TorchScript members)")
@@ -232,7 +234,8 @@ def main(argv=None) -> int:
           "| ranks | run | k (eV/(nm² ps K)) | reliable alone | left out |", "|---|---|---|---|---|"]
     L += [f"| {r} | {Path(x['log']).parent.name} | {_pm(x['k'], x['err']) if x['k'] is not None else '—'} | "
           f"{'yes' if x['reliable'] else 'no'} | {x['excluded'] or ''} |" for r in (1, 2) for x in runs[r]]
-    L += ["", "Same seed, 1 against 2 ranks: largest |ΔT_np| over the first 1, 5 and 20 ps of NVE (K), and ms per step.",
+    L += ["", "Same seed, 1 against 2 ranks: largest |ΔT_np| over the first 1, 5 and 20 ps of NVE (K), and ms per "
+          "step.",
           "fix langevin draws its noise per rank, so the same seed gives different thermalisations on 1 and 2 ranks:",
           "the runs are independent samples, and k above is the comparison. "
           + ("The 1-rank runs are the validation's (compiled members, run beside other work): their ms/step is not "

@@ -2,8 +2,9 @@
 
 `python tests/probe_model.py CHECKPOINT OUT K [scale|raise]` writes a TorchScript model (as `models.deploy` does,
 with `interaction_blocks`) whose energy network has one extra module after its last interaction layer: it scales
-the node features by 1.001 (or, with `raise`, throws) when the graph it is handed has fewer than K nodes. Run whole, a rank's graph (every node
-within L hops of its own atoms) has at least K nodes and the module does nothing, so the model is the checkpoint's.
+the node features by 1.001 (or, with `raise`, throws) when the graph it is handed has fewer than K nodes. Run
+whole, a rank's graph (every node within L hops of its own atoms) has at least K nodes and the module does
+nothing, so the model is the checkpoint's.
 Pruned, the last layers see only the nodes within one hop and the energy changes. It is a model that reads more of
 the graph than its layers' reach, which the plugin must catch on its first call, and then run whole.
 """

@@ -181,33 +181,45 @@ def test_graph_ghosts_on_one_rank_equals_images(tmp_path, model_ts):
     np.testing.assert_allclose(ta, tb, rtol=1e-11, atol=1e-9)
 
 
+def slab_hops_2_ranks_along_x(r_max=4.0, hops=2):
+    """slab_ppf as `processors 2 1 1` splits it (x cut at L/2), and per rank, from ASE's neighbour list (one entry
+    per image within r_max): "nodes", the atoms within 0..hops hops of its own atoms, and "edges", the edges
+    centred on the atoms first reached at hop 0..hops-1 (a breadth-first search, as the plugin's ghost graph)."""
+    from ase.neighborlist import neighbor_list
+
+    a = slab_ppf()
+    a.pbc = (True, True, False)
+    rank = (a.get_scaled_positions(wrap=True)[:, 0] >= 0.5).astype(int)
+    i, j = neighbor_list("ij", a, r_max)
+    neigh = [j[i == k] for k in range(len(a))]
+    out = []
+    for r in (0, 1):
+        seen, frontier = set(np.flatnonzero(rank == r)), list(np.flatnonzero(rank == r))
+        h = {"nodes": [len(seen)], "edges": []}
+        for _ in range(hops):
+            h["edges"].append(sum(len(neigh[c]) for c in frontier))
+            frontier = sorted({int(n) for c in frontier for n in neigh[c]} - seen)
+            seen |= set(frontier)
+            h["nodes"].append(len(seen))
+        out.append(h)
+    return a, out
+
+
 def test_ghost_graph_has_one_node_per_atom_id_on_2_ranks(tmp_path, model_ts):
     """Each rank's graph holds its own atoms plus, once each, the other rank's atoms within L = 2 hops of r_max =
     4 A; the images of its own atoms across the periodic sides are those atoms (cell-shifted edges), not nodes.
     Node and edge counts from the log against an ASE neighbour list of the periodic system (the forces and virial
     of such graphs are checked in test_single_point_exact_on_1_2_4_ranks). Layer-wise pruning: layer 0 sees every
     edge, layer 1 only the edges out of own atoms."""
-    from ase.neighborlist import neighbor_list
-
     boundary = write_system(tmp_path, "slab_ppf")
     pair = f"nequip\npair_coeff * * {model_ts} {' '.join(TYPE_NAMES)}"
     d, proc = run_on(tmp_path, 2, single_point_input(boundary, pair, processors="processors 2 1 1"), "x")
     m = re.search(r"ghost graphs over 2 rank\(s\): (\d+) nodes and (\d+) edges per step for (\d+) atoms", proc.stdout)
     assert m, proc.stdout[-2000:]
-    a = slab_ppf()
-    a.pbc = (True, True, False)
-    i, j = neighbor_list("ij", a, 4.0)
-    neigh = [j[i == k] for k in range(len(a))]  # one entry per image within r_max
-    rank = (a.get_scaled_positions(wrap=True)[:, 0] >= 0.5).astype(int)  # `processors 2 1 1` cuts x at L/2
-    nodes = edges = own_edges = 0
-    for r in (0, 1):
-        seen, frontier = set(np.flatnonzero(rank == r)), list(np.flatnonzero(rank == r))
-        for hop in range(2):
-            edges += sum(len(neigh[c]) for c in frontier)
-            own_edges += sum(len(neigh[c]) for c in frontier) if hop == 0 else 0
-            frontier = sorted({int(n) for c in frontier for n in neigh[c]} - seen)
-            seen |= set(frontier)
-        nodes += len(seen)
+    a, hops = slab_hops_2_ranks_along_x()
+    nodes = sum(h["nodes"][2] for h in hops)
+    edges = sum(sum(h["edges"]) for h in hops)
+    own_edges = sum(h["edges"][0] for h in hops)
     print(f"2 ranks along x: {m.group(1)} nodes, {m.group(2)} edges (expected {nodes}, {edges}) for {len(a)} atoms")
     assert (int(m.group(1)), int(m.group(2)), int(m.group(3))) == (nodes, edges, len(a))
     hops = re.search(r"edges per step centred within 0\.\.1 hops of own atoms: (\d+), (\d+);", proc.stdout)
@@ -221,38 +233,19 @@ def test_ghost_graph_has_one_node_per_atom_id_on_2_ranks(tmp_path, model_ts):
     assert float(pruned.group(2)) == pytest.approx(100 * (1 - 2 * own_edges / layer_work), abs=0.051)
 
 
-def hop_counts(atoms, rank, r_max, hops):
-    """Per rank: the number of atoms within 0..hops hops (r_max each) of its own atoms, ASE's neighbour list."""
-    from ase.neighborlist import neighbor_list
-
-    i, j = neighbor_list("ij", atoms, r_max)
-    neigh = [j[i == k] for k in range(len(atoms))]
-    counts = []
-    for r in sorted(set(rank.tolist())):
-        seen, frontier, per_hop = set(np.flatnonzero(rank == r)), list(np.flatnonzero(rank == r)), []
-        per_hop.append(len(seen))
-        for _ in range(hops):
-            frontier = sorted({int(n) for c in frontier for n in neigh[c]} - seen)
-            seen |= set(frontier)
-            per_hop.append(len(seen))
-        counts.append(per_hop)
-    return counts
-
-
-@pytest.mark.parametrize("mode,why", [("scale", r"pruned layers changed the forces by ([0-9.eE+-]+) eV/A on a first check"),
-                                      ("raise", r"pruned layers failed on a first check: (.*shrink_probe.*)")])
+@pytest.mark.parametrize("mode,why", [
+    ("scale", r"pruned layers changed the forces by ([0-9.eE+-]+) eV/A on a first check"),
+    ("raise", r"pruned layers failed on a first check: (.*shrink_probe.*)")])
 def test_pruning_turns_itself_off_for_a_model_that_reads_the_whole_graph(tmp_path, checkpoint, mode, why):
     """The first call of every model also runs the whole model and compares forces. tests/probe_model.py adds to
     the tiny model a module after its last layer that changes the energy when its graph has fewer than K nodes,
     with K between the nodes the pruned last layer sees (within 1 hop) and the nodes of the whole graph (within
     2 hops) on each rank: whole it is the tiny model, pruned it is not (or, `raise`, it throws). The plugin must
-    notice, say so in the log, and run the whole model from then on: 2 ranks then give the 1-rank forces and energies (1e-10 eV/A) at every
-    call, not only at the checked one."""
+    notice, say so in the log, and run the whole model from then on: 2 ranks then give the 1-rank forces and
+    energies (1e-10 eV/A) at every call, not only at the checked one."""
     boundary = write_system(tmp_path, "slab_ppf")
-    a = slab_ppf()
-    a.pbc = (True, True, False)
-    rank = (a.get_scaled_positions(wrap=True)[:, 0] >= 0.5).astype(int)  # `processors 2 1 1` cuts x at L/2
-    counts = hop_counts(a, rank, 4.0, 2)
+    a, hops = slab_hops_2_ranks_along_x()
+    counts = [h["nodes"] for h in hops]
     k = min(c[2] for c in counts)
     assert max(c[1] for c in counts) < k <= len(a), counts
     model = tmp_path / "probe.nequip.pth"
