@@ -22,6 +22,7 @@
 #endif
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -145,7 +146,92 @@ struct Impl {
   void load_torchscript(const std::string &path, const std::string &device_req, int local_rank);
   void load_aoti(const std::string &path, const std::string &device_req, int local_rank);
   void common_metadata(const std::unordered_map<std::string, std::string> &md, const std::string &path);
+  void probe_exchange(int layers);
 };
+
+/* Can node features be exchanged between layers (compute_exchange)? A probe, run once at load: a chain of 8 atoms
+   (each within the cutoff of its neighbours only) through the whole model, and the way a rank that owns atoms 0-2
+   would see it: their edges only, atom 3 as a ghost whose features entering each layer come from the whole chain
+   (its owner). The own atoms' features and energies must agree; anything else a layer kept per node or per edge
+   besides the node features (a neighbour count, say) would show here. Records the feature widths entering layers
+   1..L-1. */
+void Impl::probe_exchange(int layers) {
+  info.exchange_widths.clear();
+  info.exchange_note.clear();
+  const double cut = info.per_edge_type_cutoff.empty() ? info.r_max : info.per_edge_type_cutoff.front();
+  const int N = 8, n_own = 3, n_ex = 4;  // chain atoms; own atoms; nodes of the rank's graph (own + atom 3)
+  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64).device(device);
+  const auto i64 = torch::TensorOptions().dtype(torch::kInt64).device(device);
+  std::vector<double> xyz;
+  for (int i = 0; i < N; i++)
+    for (double v : {0.55 * i, 0.2 * (i % 2), 0.1 * (i % 3)}) xyz.push_back(v * cut);
+  auto graph = [&](int n, const std::vector<int64_t> &src, const std::vector<int64_t> &dst) {
+    std::vector<int64_t> ei(src);
+    ei.insert(ei.end(), dst.begin(), dst.end());
+    const int64_t e = static_cast<int64_t>(src.size());
+    Fields d;
+    d.insert("pos", torch::tensor(std::vector<double>(xyz.begin(), xyz.begin() + 3 * n), f64).view({n, 3}));
+    d.insert("edge_index", torch::tensor(ei, i64).view({2, e}));
+    d.insert("atom_types", torch::zeros({n}, i64));
+    d.insert("cell", (100.0 * torch::eye(3, f64)).view({1, 3, 3}));
+    d.insert("edge_cell_shift", torch::zeros({e, 3}, f64));
+    return d;
+  };
+  std::vector<int64_t> src, dst, src_ex, dst_ex;
+  for (int i = 0; i < N; i++)
+    for (int j : {i - 1, i + 1})
+      if (j >= 0 && j < N) {
+        src.push_back(i);
+        dst.push_back(j);
+        if (i < n_own) src_ex.push_back(i), dst_ex.push_back(j);
+      }
+  // run the stages; before layer k >= 1, `entering` sees the node features (and may replace rows)
+  auto run = [&](Fields data, const std::function<void(int, torch::Tensor &)> &entering) {
+    for (auto &st : stages) {
+      if (st.layer >= 1) {
+        if (!data.contains("node_features") || data.at("node_features").dim() != 2)
+          throw ModelError("no two-dimensional node_features before layer " + std::to_string(st.layer));
+        torch::Tensor h = data.at("node_features");
+        entering(st.layer, h);
+        data.insert_or_assign("node_features", h);
+      }
+      data = typed(st.module.forward({data}));
+    }
+    if (!data.contains("atomic_energy")) throw ModelError("no atomic_energy");
+    return data.at("atomic_energy").reshape({-1}).to(torch::kFloat64);
+  };
+  std::vector<int> widths;
+  std::ostringstream why;
+  try {
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> whole;  // the whole chain's node features entering layers 1..L-1
+    const torch::Tensor e_whole = run(graph(N, src, dst), [&](int, torch::Tensor &h) {
+      whole.push_back(h.clone());
+      widths.push_back(static_cast<int>(h.size(1)));
+    });
+    double worst = 0.0;
+    const torch::Tensor e_ex = run(graph(n_ex, src_ex, dst_ex), [&](int l, torch::Tensor &h) {
+      const torch::Tensor &ref = whole.at(l - 1);
+      worst = std::max(worst, (h.narrow(0, 0, n_own) - ref.narrow(0, 0, n_own)).abs().max().item<double>());
+      h = h.clone();
+      h.narrow(0, n_own, n_ex - n_own).copy_(ref.narrow(0, n_own, n_ex - n_own));
+    });
+    worst = std::max(worst, (e_ex.narrow(0, 0, n_own) - e_whole.narrow(0, 0, n_own)).abs().max().item<double>());
+    const double tol = info.model_dtype == "float32" ? 1e-4 : 1e-10;
+    const double scale = std::max(1.0, e_whole.abs().max().item<double>());
+    if (!(worst <= tol * scale))
+      why << "with the neighbours' features exchanged, own atoms' features or energies differ by " << worst
+          << " on a probe chain: the layers keep more per node or per edge than their features";
+  } catch (const std::exception &e) {
+    why << "a probe of the layers failed: " << error_line(e.what());
+  }
+  if (why.str().empty() && static_cast<int>(widths.size()) != layers - 1) why << "the layers are not called in order";
+  if (!why.str().empty()) {
+    info.exchange_note = why.str();
+    return;
+  }
+  info.exchange_widths = widths;
+}
 
 void Impl::common_metadata(const std::unordered_map<std::string, std::string> &md,
                                   const std::string &path) {
@@ -239,8 +325,12 @@ void Impl::load_torchscript(const std::string &path, const std::string &device_r
           layers = std::max(layers, l + 1);
           stages.push_back({child.value, l});
         }
-        if (layers >= 2) info.pruned_layers = layers;
-        else stages.clear();
+        if (layers >= 2) {
+          info.pruned_layers = layers;
+          probe_exchange(layers);
+        } else {
+          stages.clear();
+        }
       }
     }
   }
@@ -293,6 +383,7 @@ class TorchModel final : public Model {
   const ModelInfo &info() const override { return impl_->info; }
   void compute(const Graph &g, Result &out) override;
   void compute_local(const Graph &g, int64_t n_own, Result &out) override;
+  void compute_exchange(const Graph &g, int64_t n_own, Exchange &ex, Result &out) override;
 
  private:
   std::unique_ptr<Impl> impl_;
@@ -529,6 +620,153 @@ void TorchModel::compute_local(const Graph &g, int64_t n_own, Result &out) {
   for (int64_t i = 0; i < n_own; i++) out.energy += out.atomic_energy[i];
   out.has_virial = false;
   out.layer_edges = r.layer_edges;
+}
+
+
+/* Layer-wise feature exchange. Every layer sees the own atoms' edges only; before layer k >= 1 the features of the
+   graph's other nodes (neighbours owned elsewhere) come from their owners, who computed them from complete
+   neighbourhoods: exact, with no work done twice. Backward, layer by layer from the last: the gradients with respect
+   to the received features go to the owners (summed over every rank that used them), whose own features' gradients
+   then continue through their earlier layers. The energy summed over ranks is the one-rank energy, and every node
+   position's gradient is complete on the rank that holds it (the ghosts' partial forces go to their owners after). */
+void TorchModel::compute_exchange(const Graph &g, int64_t n_own, Exchange &ex, Result &out) {
+  Impl &m = *impl_;
+  const std::vector<int> &widths = m.info.exchange_widths;
+  if (widths.empty())
+    throw ModelError(m.info.path + ": node features cannot be exchanged between its layers (" + m.info.exchange_note +
+                     ")");
+  const int K = static_cast<int>(widths.size());
+  std::fill(out.virial, out.virial + 9, 0.0);
+  out.has_virial = false;
+  out.energy = 0.0;
+  if (g.n_nodes == 0) {  // no atoms in this subdomain: take part in the exchanges only
+    for (int k = 0; k < K; k++) ex.forward(nullptr, widths[k]);
+    for (int k = K - 1; k >= 0; k--) ex.reverse(nullptr, widths[k]);
+    out.forces.clear();
+    out.atomic_energy.clear();
+    out.layer_edges = 0;
+    return;
+  }
+  if (!m.stages_frozen) {
+    for (auto &s : m.stages) {
+      s.module.eval();
+      try {
+        s.module = torch::jit::freeze(s.module);
+      } catch (const c10::Error &) {
+        // optimisation only
+      }
+    }
+    m.stages_frozen = true;
+  }
+  c10::AutoGradMode grad_mode(true);
+  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
+  auto dev = [&](torch::Tensor t) { return t.to(m.device, t.scalar_type(), false, true); };
+  torch::Tensor pos = dev(torch::from_blob(const_cast<double *>(g.pos), {g.n_nodes, 3}, f64)).requires_grad_(true);
+  torch::Tensor cell = dev(torch::from_blob(const_cast<double *>(g.cell), {1, 3, 3}, f64));
+  bool shifted = false;
+  for (int64_t k = 0; k < 3 * g.n_edges && !shifted; k++) shifted = g.edge_shift[k] != 0.0;
+  if (shifted) cell.requires_grad_(true);
+  Fields data;
+  data.insert("pos", pos);
+  data.insert("edge_index", dev(torch::from_blob(const_cast<int64_t *>(g.edge_index), {2, g.n_edges}, i64)));
+  data.insert("atom_types", dev(torch::from_blob(const_cast<int64_t *>(g.atom_types), {g.n_nodes}, i64)));
+  data.insert("cell", cell);
+  data.insert("edge_cell_shift", dev(torch::from_blob(const_cast<double *>(g.edge_shift), {g.n_edges, 3}, f64)));
+
+  std::vector<torch::Tensor> sent, received;  // per exchange: the own rows computed here, the rows the next layer read
+  // the geometry (positions, edge vectors, their embeddings) enters the layers as leaves: each layer's backward
+  // stops there, and the geometry is differentiated once at the end with the gradients of every layer summed
+  std::vector<torch::Tensor> geo, geo_leaf, geo_grad;
+  int64_t layer_edges = 0;
+  for (auto &s : m.stages) {
+    if (s.layer == 0 && geo.empty()) {
+      Fields cut;
+      for (const auto &kv : data) {
+        torch::Tensor v = kv.value();
+        if (v.requires_grad()) {
+          geo.push_back(v);
+          v = v.detach().requires_grad_(true);
+          geo_leaf.push_back(v);
+        }
+        cut.insert(kv.key(), v);
+      }
+      data = cut;
+      geo_grad.resize(geo.size());
+    }
+    if (s.layer >= 1) {
+      const int w = widths[sent.size()];
+      const torch::Tensor h = data.at("node_features");
+      if (h.dim() != 2 || h.size(0) != g.n_nodes || h.size(1) != w)
+        throw ModelError(m.info.path + ": node_features entering layer " + std::to_string(s.layer) +
+                         " are not (nodes, " + std::to_string(w) + ") as the model's probe found");
+      torch::Tensor own = h.narrow(0, 0, n_own);
+      torch::Tensor rows = torch::empty({g.n_nodes, w}, f64);
+      rows.narrow(0, 0, n_own).copy_(own.detach());
+      ex.forward(rows.data_ptr<double>(), w);
+      torch::Tensor x = rows.to(h.device(), h.scalar_type()).requires_grad_(true);
+      sent.push_back(own);
+      received.push_back(x);
+      data.insert_or_assign("node_features", x);
+    }
+    if (s.layer >= 0) layer_edges += g.n_edges;
+    data = typed(s.module.forward({data}));
+  }
+  if (!data.contains("atomic_energy")) throw ModelError(m.info.path + ": energy model returned no atomic_energy");
+  const torch::Tensor atomic = data.at("atomic_energy").reshape({-1});
+
+  if (geo.empty()) throw ModelError(m.info.path + ": no input of the first layer depends on the positions");
+  // backward through the layers, last first; gradients with respect to received features go to their owners
+  torch::Tensor target = atomic.narrow(0, 0, n_own).sum(), seed;
+  for (int k = K; k >= 0; k--) {
+    std::vector<torch::Tensor> wrt(geo_leaf);
+    if (k > 0) wrt.push_back(received[k - 1]);
+    std::vector<torch::Tensor> grads(wrt.size());
+    if (target.requires_grad()) {
+      std::vector<torch::Tensor> seeds;
+      if (seed.defined()) seeds.push_back(seed);
+      grads = torch::autograd::grad({target}, wrt, seeds, /*retain_graph=*/false, false, /*allow_unused=*/true);
+    }
+    for (size_t i = 0; i < geo.size(); i++)
+      if (grads[i].defined()) geo_grad[i] = geo_grad[i].defined() ? geo_grad[i] + grads[i] : grads[i];
+    if (k == 0) break;
+    const int w = widths[k - 1];
+    torch::Tensor rows = grads.back().defined() ? grads.back().detach().to(torch::kCPU, torch::kFloat64).contiguous()
+                                                : torch::zeros({g.n_nodes, w}, f64);
+    ex.reverse(rows.data_ptr<double>(), w);
+    target = sent[k - 1];
+    seed = rows.narrow(0, 0, n_own).to(target.device(), target.scalar_type());
+  }
+  // the geometry, once: positions and cell themselves, and everything computed from them before the first layer
+  torch::Tensor gpos = torch::zeros_like(pos), gcell = torch::zeros_like(cell);
+  std::vector<torch::Tensor> outs, seeds;
+  for (size_t i = 0; i < geo.size(); i++) {
+    if (!geo_grad[i].defined()) continue;
+    if (geo[i].is_same(pos)) gpos += geo_grad[i];
+    else if (geo[i].is_same(cell)) gcell += geo_grad[i];
+    else outs.push_back(geo[i]), seeds.push_back(geo_grad[i]);
+  }
+  if (!outs.empty()) {
+    std::vector<torch::Tensor> wrt{pos};
+    if (shifted) wrt.push_back(cell);
+    auto grads = torch::autograd::grad(outs, wrt, seeds, false, false, /*allow_unused=*/true);
+    if (grads[0].defined()) gpos += grads[0];
+    if (shifted && grads[1].defined()) gcell += grads[1];
+  }
+
+  if (shifted) {
+    torch::Tensor w = -torch::matmul(cell.detach().reshape({3, 3}).transpose(0, 1), gcell.reshape({3, 3}));
+    w = w.to(torch::kCPU, torch::kFloat64).contiguous();
+    std::memcpy(out.virial, w.data_ptr<double>(), sizeof(double) * 9);
+  }
+  torch::Tensor forces = (-gpos).to(torch::kCPU, torch::kFloat64).contiguous();
+  out.forces.resize(3 * g.n_nodes);
+  std::memcpy(out.forces.data(), forces.data_ptr<double>(), sizeof(double) * 3 * g.n_nodes);
+  torch::Tensor e = atomic.detach().narrow(0, 0, n_own).to(torch::kCPU, torch::kFloat64).contiguous();
+  out.atomic_energy.assign(g.n_nodes, 0.0);
+  std::memcpy(out.atomic_energy.data(), e.data_ptr<double>(), sizeof(double) * n_own);
+  for (int64_t i = 0; i < n_own; i++) out.energy += out.atomic_energy[i];
+  out.layer_edges = layer_edges;
 }
 
 }  // namespace beamheat

@@ -33,6 +33,10 @@ struct ModelInfo {
   int pruned_layers = 0;         // compute_local runs layers 1..L-1 of these L (nequip's layerN_convnet) on fewer
                                  // nodes and edges (Graph::hop_nodes); 0: whole model, as for Allegro
   std::string pruning_note;      // why layer-wise pruning was turned off (empty: it was not)
+  // compute_exchange: node features are exchanged between interaction layers; exchange_widths[k] = values per atom
+  // passed into layer k + 1 (k = 0..L-2). Empty: not available (exchange_note says why)
+  std::vector<int> exchange_widths;
+  std::string exchange_note;
   std::string describe() const;              // one line for the LAMMPS log
 };
 
@@ -62,6 +66,18 @@ struct Result {
   int64_t layer_edges = 0;            // compute_local: edges summed over the interaction layers (0: not counted)
 };
 
+// Domain decomposition with feature exchange: the caller's communication between interaction layers.
+// Rows are graph nodes (own atoms first), `width` values each, row-major, host memory.
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+  // rows 0..n_own-1 hold the own atoms' features: fill every other row with its atom's features from its owner
+  virtual void forward(double *rows, int width) = 0;
+  // rows n_own.. hold gradients with respect to other ranks' atoms' features: add them into their owners' rows
+  // (on whichever rank owns them); this rank's own rows receive what the other ranks send
+  virtual void reverse(double *rows, int width) = 0;
+};
+
 // A loaded model. The torch implementation lives in a library of its own (libnequip_torch.so, beside the plugin)
 // that the LAMMPS side loads at run time through backend(): see nequip_backend.cpp for why.
 class Model {
@@ -76,11 +92,17 @@ class Model {
   // With g.n_hops = H >= 1 and info().pruned_layers = L, layer l (0-based) sees only the nodes within H - l hops
   // and the edges centred within H - l - 1 hops: the only ones through which it can reach an own atom's energy.
   virtual void compute_local(const Graph &g, int64_t n_own, Result &out) = 0;
+  // As compute_local, on a graph of the own atoms' edges only (nodes: own atoms, then their neighbours): before
+  // interaction layer k >= 1 the node features of the neighbours are replaced by their owners' (ex.forward), and in
+  // the backward pass the gradients with respect to them go to their owners (ex.reverse). Every rank must call it,
+  // with g.n_nodes = 0 when it holds no atoms, so that the exchanges match. Needs info().exchange_widths.
+  virtual void compute_exchange(const Graph &g, int64_t n_own, Exchange &ex, Result &out) = 0;
 };
 
 // The torch side's entry points. libnequip_torch.so exports one C function, beamheat_nequip_backend(), that
 // returns this table; abi must equal kBackendAbi (both sides are built together, the check catches stale files).
-constexpr int kBackendAbi = 3;  // 2: compute_local returns the cell-shift part of the virial; 3: layer-wise pruning
+constexpr int kBackendAbi = 4;  // 2: compute_local returns the cell-shift part of the virial; 3: layer-wise pruning;
+                                // 4: compute_exchange
 struct Backend {
   int abi = 0;
   // device: "auto" (CUDA if torch sees one, else CPU), "cpu", "cuda" or "cuda:N"; local_rank picks the GPU

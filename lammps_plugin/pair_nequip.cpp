@@ -103,7 +103,9 @@ void PairNequIP::settings(int narg, char **arg) {
       if (v == "auto") graph_request_ = GRAPH_AUTO;
       else if (v == "images") graph_request_ = GRAPH_IMAGES;
       else if (v == "ghosts") graph_request_ = GRAPH_GHOSTS;
-      else error->all(FLERR, "pair_style nequip: graph must be 'auto', 'images' or 'ghosts', not '{}'", v);
+      else if (v == "exchange") graph_request_ = GRAPH_EXCHANGE;
+      else
+        error->all(FLERR, "pair_style nequip: graph must be 'auto', 'images', 'ghosts' or 'exchange', not '{}'", v);
       iarg += 2;
     } else if (strcmp(arg[iarg], "malloc") == 0) {
       const std::string v = value("malloc");
@@ -319,7 +321,9 @@ void PairNequIP::coeff(int narg, char **arg) {
 void PairNequIP::init_style() {
   if (atom->tag_enable == 0) error->all(FLERR, "pair_style nequip requires atom IDs (atom_modify id yes)");
   if (models_.empty()) error->all(FLERR, "pair_style nequip: no model loaded (missing pair_coeff * * MODEL ...)");
-  ghost_mode_ = graph_request_ == GRAPH_GHOSTS || (graph_request_ == GRAPH_AUTO && comm->nprocs > 1);
+  ghost_mode_ = graph_request_ == GRAPH_GHOSTS || graph_request_ == GRAPH_EXCHANGE ||
+                (graph_request_ == GRAPH_AUTO && comm->nprocs > 1);
+  exchange_ = false;
   if (!ghost_mode_ && comm->nprocs > 1)
     error->all(FLERR, "pair_style nequip: 'graph images' runs on 1 MPI rank only, not {}; use 'graph auto' or "
                "'graph ghosts' with several ranks", comm->nprocs);
@@ -329,7 +333,7 @@ void PairNequIP::init_style() {
                update->unit_style);
   halted_ = false;  // every run may halt again (a second `run` in the same input)
   if (!ghost_mode_) {
-    comm_reverse = comm_reverse_off = 0;
+    comm_forward = comm_reverse = comm_reverse_off = 0;
     neighbor->add_request(this, NeighConst::REQ_FULL);
     return;
   }
@@ -365,23 +369,51 @@ void PairNequIP::init_style() {
   }
   if (comm->mode != Comm::SINGLE)
     error->all(FLERR, "pair_style nequip: {} need comm_modify mode single (one ghost cutoff)", how);
-  const double shell = blocks_ * r_max_, need = shell + neighbor->skin;
+  // layer-wise feature exchange (graph exchange; graph auto picks it for L >= 2 when every model allows it): ghosts
+  // out to r_max only, node features sent to the neighbours between layers
+  int width = 0;
+  std::string no_exchange;
+  for (const auto &m : models_) {
+    const auto &info = m->info();
+    if (info.exchange_widths.empty() && no_exchange.empty())
+      no_exchange = fmt::format("{}: {}", info.path,
+                                !info.exchange_note.empty() ? info.exchange_note
+                                                            : "not nequip's sequence of two or more layerN_convnet");
+    for (int w : info.exchange_widths) width = std::max(width, w);
+  }
+  if (graph_request_ == GRAPH_EXCHANGE && !no_exchange.empty())
+    error->all(FLERR, "pair_style nequip: graph exchange needs node features it can pass between layers; {}; use "
+               "graph ghosts", no_exchange);
+  exchange_ = no_exchange.empty() && (graph_request_ == GRAPH_EXCHANGE || (graph_request_ == GRAPH_AUTO && blocks_ >= 2));
+  exchange_note_ = no_exchange;
+  hops_ = exchange_ ? 1 : blocks_;
+  const double shell = hops_ * r_max_, need = shell + neighbor->skin;
   const double user = comm->cutghostuser;
   if (user < need) comm->cutghostuser = need;
-  comm_reverse = comm_reverse_off = 3 * static_cast<int>(models_.size());
+  comm_forward = exchange_ ? width : 0;
+  comm_reverse = comm_reverse_off = std::max(3 * static_cast<int>(models_.size()), comm_forward);
   // Under pair_style hybrid/overlay, Comm sizes its buffers from the hybrid style's comm_reverse, which PairHybrid
   // took from its sub-styles when pair_style was read, before pair_coeff loaded the models. Raise it here (Comm::init
   // runs after Force::init), or an ensemble's reverse communication (3 values per model and atom) overruns them.
   if (force->pair && force->pair != this) {
+    force->pair->comm_forward = std::max(force->pair->comm_forward, comm_forward);
     force->pair->comm_reverse = std::max(force->pair->comm_reverse, comm_reverse);
     force->pair->comm_reverse_off = std::max(force->pair->comm_reverse_off, comm_reverse_off);
   }
-  if (comm->me == 0)
+  if (comm->me == 0 && exchange_)
+    utils::logmesg(lmp,
+                   "pair nequip: {}: each rank's graph = own atoms' edges, ghosts within r_max {} A; node features "
+                   "(up to {} values per atom) exchanged before each of layers 1..{} and their gradients returned; "
+                   "ghost cutoff {} A ({})\n",
+                   how, r_max_, width, blocks_ - 1, comm->cutghostuser,
+                   blocks_keyword_ > 0 ? "L from pair_style interaction_blocks" : "L from the model file");
+  else if (comm->me == 0)
     utils::logmesg(lmp,
                    "pair nequip: {}: each rank's graph = own atoms + ghosts within {} interaction blocks x r_max {} A "
-                   "= {} A; ghost cutoff {} A ({})\n",
+                   "= {} A; ghost cutoff {} A ({}){}\n",
                    how, blocks_, r_max_, shell, comm->cutghostuser,
-                   blocks_keyword_ > 0 ? "L from pair_style interaction_blocks" : "L from the model file");
+                   blocks_keyword_ > 0 ? "L from pair_style interaction_blocks" : "L from the model file",
+                   blocks_ >= 2 && !no_exchange.empty() ? "; no feature exchange: " + no_exchange : std::string());
   neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_GHOST);
 }
 
@@ -627,30 +659,39 @@ void PairNequIP::finish() {
                    "atoms; redundant work {:.1f}% of nodes, {:.1f}% of edges (ghost shell {} A)\n",
                    comm->nprocs, stats_[0] / n_calls_, stats_[1] / n_calls_, double(natoms_calls_) / n_calls_,
                    100.0 * (1.0 - double(natoms_calls_) / stats_[0]),
-                   stats_[1] > 0 ? 100.0 * (1.0 - stats_[2] / stats_[1]) : 0.0, blocks_ * r_max_);
-    // an L-layer model pruned layer-wise: layer l sees the edges centred within L-1-l hops
-    std::string within;
-    double work = 0.0;
-    for (int d = 0; d < blocks_; d++) {
-      within += fmt::format("{}{:.0f}", d ? ", " : "", stats_[4 + d] / n_calls_);
-      work += stats_[4 + d];
-    }
-    utils::logmesg(lmp,
-                   "pair nequip: edges per step centred within 0..{} hops of own atoms: {}; pruned layer-wise, {} "
-                   "layers do {:.1f}% redundant edge work\n",
-                   blocks_ - 1, within, blocks_, work > 0 ? 100.0 * (1.0 - blocks_ * stats_[2] / work) : 0.0);
+                   stats_[1] > 0 ? 100.0 * (1.0 - stats_[2] / stats_[1]) : 0.0, hops_ * r_max_);
     const auto &info = models_.front()->info();
-    if (info.pruned_layers > 0 && stats_[3] > 0)
+    if (exchange_) {
       utils::logmesg(lmp,
-                     "pair nequip: layer-wise pruning on: layer l of the model's {} sees only the nodes within {}-l "
-                     "hops; {:.0f} edges per step over its layers, {:.1f}% redundant\n",
-                     info.pruned_layers, blocks_, stats_[3] / n_calls_,
-                     100.0 * (1.0 - info.pruned_layers * stats_[2] / stats_[3]));
-    else
-      utils::logmesg(lmp, "pair nequip: layer-wise pruning off: {}\n",
-                     !info.pruning_note.empty() ? info.pruning_note
-                                                : std::string("the model is not nequip's sequence of layerN_convnet "
-                                                              "modules (strictly local models need none)"));
+                     "pair nequip: layer-wise feature exchange on: each of the model's {} layers sees the own atoms' "
+                     "edges only ({:.0f} edges per step over its layers, 0% redundant); the ghost nodes carry "
+                     "features received from their owners\n",
+                     info.pruned_layers, stats_[3] / n_calls_);
+    } else {
+      // an L-layer model pruned layer-wise: layer l sees the edges centred within L-1-l hops
+      std::string within;
+      double work = 0.0;
+      for (int d = 0; d < hops_; d++) {
+        within += fmt::format("{}{:.0f}", d ? ", " : "", stats_[4 + d] / n_calls_);
+        work += stats_[4 + d];
+      }
+      utils::logmesg(lmp,
+                     "pair nequip: edges per step centred within 0..{} hops of own atoms: {}; pruned layer-wise, {} "
+                     "layers do {:.1f}% redundant edge work\n",
+                     hops_ - 1, within, hops_, work > 0 ? 100.0 * (1.0 - hops_ * stats_[2] / work) : 0.0);
+      if (info.pruned_layers > 0 && stats_[3] > 0)
+        utils::logmesg(lmp,
+                       "pair nequip: layer-wise pruning on: layer l of the model's {} sees only the nodes within {}-l "
+                       "hops; {:.0f} edges per step over its layers, {:.1f}% redundant\n",
+                       info.pruned_layers, hops_, stats_[3] / n_calls_,
+                       100.0 * (1.0 - info.pruned_layers * stats_[2] / stats_[3]));
+      else
+        utils::logmesg(lmp, "pair nequip: layer-wise pruning off: {}\n",
+                       !info.pruning_note.empty() ? info.pruning_note
+                                                  : std::string("the model is not nequip's sequence of "
+                                                                "layerN_convnet modules (strictly local models need "
+                                                                "none)"));
+    }
   }
   t_graph_ = t_model_ = 0.0;
   n_calls_ = n_edges_total_ = 0;
@@ -772,7 +813,7 @@ void PairNequIP::build_graph_ghosts() {
   int **firstneigh = list->firstneigh;
   hop_nodes_.assign(1, nlocal);
   hop_edges_.clear();
-  for (int d = 0; d < blocks_; d++) {
+  for (int d = 0; d < hops_; d++) {
     next.clear();
     for (const int c : frontier) {
       const int nc = node_of_[c];
@@ -846,7 +887,9 @@ void PairNequIP::compute_ghosts() {
     std::copy(v, v + 9, r.virial);
     r.has_virial = true;
   }
-  comm->reverse_comm(this);
+  rev_data_ = fbuf_.data();
+  rev_width_ = W;
+  comm->reverse_comm(this, W);
   for (int m = 0; m < n_eval_; m++) {
     auto &r = results_[m];
     r.forces.resize(3 * static_cast<size_t>(nlocal));
@@ -857,21 +900,75 @@ void PairNequIP::compute_ghosts() {
 }
 
 int PairNequIP::pack_reverse_comm(int n, int first, double *buf) {
-  const int W = comm_reverse;
+  const int W = rev_width_;
   int m = 0;
   for (int i = first; i < first + n; i++)
-    for (int k = 0; k < W; k++) buf[m++] = fbuf_[static_cast<size_t>(i) * W + k];
+    for (int k = 0; k < W; k++) buf[m++] = rev_data_[static_cast<size_t>(i) * W + k];
   return m;
 }
 
 void PairNequIP::unpack_reverse_comm(int n, int *list, double *buf) {
-  const int W = comm_reverse;
+  const int W = rev_width_;
   int m = 0;
   for (int i = 0; i < n; i++) {
-    double *dst = &fbuf_[static_cast<size_t>(list[i]) * W];
+    double *dst = &rev_data_[static_cast<size_t>(list[i]) * W];
     for (int k = 0; k < W; k++) dst[k] += buf[m++];
   }
 }
+
+/* feature exchange: own atoms' rows to every rank that holds them as ghosts (forward), and the gradients with
+   respect to ghosts' rows back to their owners, summed (reverse); rows are graph nodes, own atoms first */
+int PairNequIP::pack_forward_comm(int n, int *list, double *buf, int /*pbc_flag*/, int * /*pbc*/) {
+  const int W = fwd_width_;
+  int m = 0;
+  for (int i = 0; i < n; i++) {
+    const double *src = &xbuf_[static_cast<size_t>(list[i]) * W];
+    for (int k = 0; k < W; k++) buf[m++] = src[k];
+  }
+  return m;
+}
+
+void PairNequIP::unpack_forward_comm(int n, int first, double *buf) {
+  const int W = fwd_width_;
+  int m = 0;
+  for (int i = first; i < first + n; i++)
+    for (int k = 0; k < W; k++) xbuf_[static_cast<size_t>(i) * W + k] = buf[m++];
+}
+
+void PairNequIP::exchange_forward(double *rows, int width) {
+  const int nlocal = atom->nlocal, nall = nlocal + atom->nghost;
+  const size_t W = width, nn = node_atom_.size();
+  xbuf_.resize(static_cast<size_t>(nall) * W);
+  if (nn > 0) std::copy(rows, rows + nlocal * W, xbuf_.begin());  // nodes 0..nlocal-1 are the own atoms
+  fwd_width_ = width;
+  comm->forward_comm(this, width);
+  for (size_t k = nlocal; k < nn; k++) std::copy_n(&xbuf_[node_atom_[k] * W], W, rows + k * W);
+}
+
+void PairNequIP::exchange_reverse(double *rows, int width) {
+  const int nlocal = atom->nlocal, nall = nlocal + atom->nghost;
+  const size_t W = width, nn = node_atom_.size();
+  xbuf_.assign(static_cast<size_t>(nall) * W, 0.0);
+  for (size_t k = nlocal; k < nn; k++) std::copy_n(rows + k * W, W, &xbuf_[node_atom_[k] * W]);
+  rev_data_ = xbuf_.data();
+  rev_width_ = width;
+  comm->reverse_comm(this, width);
+  if (nn > 0)
+    for (size_t k = 0; k < static_cast<size_t>(nlocal) * W; k++) rows[k] += xbuf_[k];
+}
+
+namespace {
+// the model's view of the pair style's feature exchange
+class NodeExchange final : public beamheat::Exchange {
+ public:
+  explicit NodeExchange(PairNequIP *pair) : pair_(pair) {}
+  void forward(double *rows, int width) override { pair_->exchange_forward(rows, width); }
+  void reverse(double *rows, int width) override { pair_->exchange_reverse(rows, width); }
+
+ private:
+  PairNequIP *pair_;
+};
+}  // namespace
 
 void PairNequIP::compute(int eflag, int vflag) {
   ev_init(eflag, vflag);
@@ -893,7 +990,7 @@ void PairNequIP::compute(int eflag, int vflag) {
   g.edge_index = edge_index_.data();
   g.edge_shift = shift_.data();
   if (ghost_mode_) {
-    g.n_hops = blocks_;
+    g.n_hops = hops_;
     g.hop_nodes = hop_nodes_.data();
     g.hop_edges = hop_edges_.data();
   }
@@ -909,6 +1006,9 @@ void PairNequIP::compute(int eflag, int vflag) {
     try {
       if (!ghost_mode_) {
         models_[m]->compute(g, results_[m]);
+      } else if (exchange_) {  // every rank, with or without atoms: the exchanges between layers must match
+        NodeExchange ex(this);
+        models_[m]->compute_exchange(g, nlocal, ex, results_[m]);
       } else if (g.n_nodes > 0) {
         models_[m]->compute_local(g, nlocal, results_[m]);
       } else {  // a subdomain without atoms (vacuum)

@@ -64,6 +64,9 @@ class PairNequIP : public Pair {
   void finish() override;
   void *extract_peratom(const char *, int &) override;
   double memory_usage() override;
+  // graph exchange: node features (rows = graph nodes, own atoms first) to and from the other ranks
+  void exchange_forward(double *rows, int width);
+  void exchange_reverse(double *rows, int width);
 
  protected:
   void allocate();
@@ -74,6 +77,8 @@ class PairNequIP : public Pair {
   void reduce_globals();
   int local_rank(int *node_size = nullptr) const;
   void log_devices(int node_rank, int node_size);
+  int pack_forward_comm(int, int *, double *, int, int *) override;
+  void unpack_forward_comm(int, int, double *) override;
   int pack_reverse_comm(int, int, double *) override;
   void unpack_reverse_comm(int, int *, double *) override;
   void combine_ensemble(int nlocal);
@@ -100,8 +105,14 @@ class PairNequIP : public Pair {
   double r_max_ = 0.0;
   int blocks_keyword_ = 0;              // interaction_blocks from pair_style (0: from the model file)
   int blocks_ = 0;                      // L used for the ghost shell
-  enum { GRAPH_AUTO, GRAPH_IMAGES, GRAPH_GHOSTS } graph_request_ = GRAPH_AUTO;
+  enum { GRAPH_AUTO, GRAPH_IMAGES, GRAPH_GHOSTS, GRAPH_EXCHANGE } graph_request_ = GRAPH_AUTO;
   bool ghost_mode_ = false;
+  bool exchange_ = false;               // ghost graphs of r_max, node features exchanged between layers
+  std::string exchange_note_;           // why not (graph auto with L >= 2)
+  int hops_ = 0;                        // ghost graph depth: L (ghosts), 1 (exchange)
+  std::vector<double> xbuf_;            // per-atom (local + ghost) rows of one feature exchange
+  int fwd_width_ = 0, rev_width_ = 0;   // values per atom of the current forward / reverse communication
+  double *rev_data_ = nullptr;          // per-atom rows the reverse communication sums into (fbuf_ or xbuf_)
   std::vector<int> node_of_;            // LAMMPS atom index -> graph node (-1: none)
   std::vector<int> node_atom_;          // graph node -> LAMMPS atom index
   std::unordered_map<tagint, int> node_of_tag_;  // atom ID -> its graph node (one node per atom ID)
