@@ -212,6 +212,7 @@ void PairNequIP::coeff(int narg, char **arg) {
                  a, ntypes, ntypes);
   }
   models_.clear();
+  exchange_checked_ = false;
   int node_size = 1;
   const int rank = local_rank(&node_size);
   // torch threads per rank: OMP_NUM_THREADS if set; else 1 when several ranks share the node (no oversubscription)
@@ -387,7 +388,8 @@ void PairNequIP::init_style() {
   exchange_ = no_exchange.empty() && (graph_request_ == GRAPH_EXCHANGE || (graph_request_ == GRAPH_AUTO && blocks_ >= 2));
   exchange_note_ = no_exchange;
   hops_ = exchange_ ? 1 : blocks_;
-  const double shell = hops_ * r_max_, need = shell + neighbor->skin;
+  // the ghosts reach L x r_max either way: exchange is checked against the ghost graph on its first call
+  const double shell = blocks_ * r_max_, need = shell + neighbor->skin;
   const double user = comm->cutghostuser;
   if (user < need) comm->cutghostuser = need;
   comm_forward = exchange_ ? width : 0;
@@ -404,7 +406,7 @@ void PairNequIP::init_style() {
     utils::logmesg(lmp,
                    "pair nequip: {}: each rank's graph = own atoms' edges, ghosts within r_max {} A; node features "
                    "(up to {} values per atom) exchanged before each of layers 1..{} and their gradients returned; "
-                   "ghost cutoff {} A ({})\n",
+                   "ghost cutoff {} A, L x r_max + skin for a first check against the ghost graph ({})\n",
                    how, r_max_, width, blocks_ - 1, comm->cutghostuser,
                    blocks_keyword_ > 0 ? "L from pair_style interaction_blocks" : "L from the model file");
   else if (comm->me == 0)
@@ -970,11 +972,8 @@ class NodeExchange final : public beamheat::Exchange {
 };
 }  // namespace
 
-void PairNequIP::compute(int eflag, int vflag) {
-  ev_init(eflag, vflag);
-  if (vflag_atom || cvflag_atom)
-    error->all(FLERR, "pair nequip: per-atom virial (compute stress/atom) is not available from NequIP models");
-
+/* the graph, the first n_eval_ models on it, and (ghost graphs) every model's complete forces on own atoms */
+void PairNequIP::run_models() {
   using clock = std::chrono::steady_clock;
   const auto t0 = clock::now();
   if (ghost_mode_) build_graph_ghosts();
@@ -999,9 +998,6 @@ void PairNequIP::compute(int eflag, int vflag) {
   std::memcpy(cell_, cell, sizeof(cell));
   std::memcpy(g.cell, cell, sizeof(cell));
 
-  const int M_all = static_cast<int>(models_.size());
-  sigma_now_ = M_all == 1 || sigma_every_ == 1 || !have_sigma_ || update->ntimestep % sigma_every_ == 0;
-  n_eval_ = sigma_now_ ? M_all : 1;
   for (int m = 0; m < n_eval_; m++) {
     try {
       if (!ghost_mode_) {
@@ -1024,8 +1020,7 @@ void PairNequIP::compute(int eflag, int vflag) {
   const auto t2 = clock::now();
   t_graph_ += std::chrono::duration<double>(t1 - t0).count();
   t_model_ += std::chrono::duration<double>(t2 - t1).count();
-  n_calls_++;
-  n_edges_total_ += g.n_edges;
+  n_edges_last_ = g.n_edges;
   if (ghost_mode_) {
     graph_counts_[3] = g.n_nodes > 0 ? static_cast<double>(results_[0].layer_edges) : 0.0;
     compute_ghosts();
@@ -1034,6 +1029,69 @@ void PairNequIP::compute(int eflag, int vflag) {
     graph_counts_[0] = nlocal;
     graph_counts_[1] = graph_counts_[2] = static_cast<double>(g.n_edges);
   }
+}
+
+/* Once per set of models, on the first call with feature exchange: every model on the ghost graph of L hops (the
+   route checked against one rank in the tests, itself checked against the whole model on its first call) and with
+   exchanged features; their forces and per-atom energies must agree (a guard against a model whose layers share
+   more than their node features). If not, the ghost graph from then on: the ghost cutoff was set for it. */
+void PairNequIP::check_exchange() {
+  exchange_checked_ = true;
+  const int keep = n_eval_, nlocal = atom->nlocal;
+  n_eval_ = static_cast<int>(models_.size());
+  exchange_ = false;
+  hops_ = blocks_;
+  run_models();
+  std::vector<std::vector<double>> ref_f(n_eval_), ref_e(n_eval_);
+  for (int m = 0; m < n_eval_; m++) {
+    ref_f[m] = results_[m].forces;
+    ref_e[m] = results_[m].atomic_energy;
+  }
+  exchange_ = true;
+  hops_ = 1;
+  run_models();
+  double local[2] = {0.0, 0.0}, global[2];  // max |dF|, max |F|
+  for (int m = 0; m < n_eval_; m++) {
+    for (int k = 0; k < 3 * nlocal; k++) {
+      local[0] = std::max(local[0], std::fabs(results_[m].forces[k] - ref_f[m][k]));
+      local[1] = std::max(local[1], std::fabs(ref_f[m][k]));
+    }
+    for (int i = 0; i < nlocal; i++)
+      local[0] = std::max(local[0], std::fabs(results_[m].atomic_energy[i] - ref_e[m][i]));
+  }
+  for (double &v : local)
+    if (!std::isfinite(v)) v = HUGE_VAL;
+  MPI_Allreduce(local, global, 2, MPI_DOUBLE, MPI_MAX, world);
+  const double tol = (models_.front()->info().model_dtype == "float32" ? 1e-4 : 1e-9) * std::max(1.0, global[1]);
+  if (!(global[0] <= tol)) {
+    exchange_ = false;
+    hops_ = blocks_;
+    exchange_note_ = fmt::format("exchanged features changed the forces or per-atom energies by {:.3g} (eV/A, eV) "
+                                 "on a first check against the ghost graph", global[0]);
+    if (comm->me == 0)
+      error->warning(FLERR, "pair nequip: layer-wise feature exchange off: {}; ghost graphs of {} hops from now on",
+                     exchange_note_, blocks_);
+  } else if (comm->me == 0) {
+    utils::logmesg(lmp,
+                   "pair nequip: layer-wise feature exchange checked on its first call against the ghost graph of "
+                   "{} hops: forces and per-atom energies agree to {:.3g}\n",
+                   blocks_, global[0]);
+  }
+  n_eval_ = keep;
+}
+
+void PairNequIP::compute(int eflag, int vflag) {
+  ev_init(eflag, vflag);
+  if (vflag_atom || cvflag_atom)
+    error->all(FLERR, "pair nequip: per-atom virial (compute stress/atom) is not available from NequIP models");
+  const int nlocal = atom->nlocal;
+  const int M_all = static_cast<int>(models_.size());
+  sigma_now_ = M_all == 1 || sigma_every_ == 1 || !have_sigma_ || update->ntimestep % sigma_every_ == 0;
+  n_eval_ = sigma_now_ ? M_all : 1;
+  if (exchange_ && !exchange_checked_) check_exchange();
+  run_models();
+  n_calls_++;
+  n_edges_total_ += n_edges_last_;
   combine_ensemble(nlocal);
   reduce_globals();
 

@@ -74,6 +74,8 @@ class PairNequIP : public Pair {
   int model_type_of_local(int i) const;
   void build_graph_ghosts();
   void compute_ghosts();
+  void run_models();
+  void check_exchange();
   void reduce_globals();
   int local_rank(int *node_size = nullptr) const;
   void log_devices(int node_rank, int node_size);
@@ -110,6 +112,8 @@ class PairNequIP : public Pair {
   bool exchange_ = false;               // ghost graphs of r_max, node features exchanged between layers
   std::string exchange_note_;           // why not (graph auto with L >= 2)
   int hops_ = 0;                        // ghost graph depth: L (ghosts), 1 (exchange)
+  bool exchange_checked_ = false;       // exchange compared with the ghost graph (once per set of models)
+  int64_t n_edges_last_ = 0;
   std::vector<double> xbuf_;            // per-atom (local + ghost) rows of one feature exchange
   int fwd_width_ = 0, rev_width_ = 0;   // values per atom of the current forward / reverse communication
   double *rev_data_ = nullptr;          // per-atom rows the reverse communication sums into (fbuf_ or xbuf_)
