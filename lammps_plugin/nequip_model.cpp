@@ -505,7 +505,8 @@ void TorchModel::compute_local(const Graph &g, int64_t n_own, Result &out) {
   }
   // layer-wise pruning: the graph must say how far out its nodes and edges are, and its node and edge counts must
   // tell node fields from edge fields
-  const bool prune = !m.stages.empty() && g.n_hops >= 1 && g.hop_nodes && g.hop_edges && g.n_nodes > 1 &&
+  const bool prune = m.info.pruned_layers > 0 && !m.stages.empty() && g.n_hops >= 1 && g.hop_nodes && g.hop_edges &&
+                     g.n_nodes > 1 &&
                      g.n_edges > 1 && g.n_nodes != g.n_edges && g.hop_nodes[g.n_hops] == g.n_nodes &&
                      g.hop_edges[g.n_hops - 1] == g.n_edges;
   if (prune && !m.stages_frozen) {
@@ -595,8 +596,7 @@ void TorchModel::compute_local(const Graph &g, int64_t n_own, Result &out) {
     }
     if (!why.str().empty()) {
       m.info.pruning_note = why.str();
-      m.info.pruned_layers = 0;
-      m.stages.clear();
+      m.info.pruned_layers = 0;  // the stages stay: feature exchange has its own check
       r = whole;
     }
   } else {
@@ -632,7 +632,7 @@ void TorchModel::compute_local(const Graph &g, int64_t n_own, Result &out) {
 void TorchModel::compute_exchange(const Graph &g, int64_t n_own, Exchange &ex, Result &out) {
   Impl &m = *impl_;
   const std::vector<int> &widths = m.info.exchange_widths;
-  if (widths.empty())
+  if (widths.empty() || m.stages.empty())
     throw ModelError(m.info.path + ": node features cannot be exchanged between its layers (" + m.info.exchange_note +
                      ")");
   const int K = static_cast<int>(widths.size());

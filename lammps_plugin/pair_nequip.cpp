@@ -213,6 +213,7 @@ void PairNequIP::coeff(int narg, char **arg) {
   }
   models_.clear();
   exchange_checked_ = false;
+  exchange_note_.clear();
   int node_size = 1;
   const int rank = local_rank(&node_size);
   // torch threads per rank: OMP_NUM_THREADS if set; else 1 when several ranks share the node (no oversubscription)
@@ -382,11 +383,11 @@ void PairNequIP::init_style() {
                                                             : "not nequip's sequence of two or more layerN_convnet");
     for (int w : info.exchange_widths) width = std::max(width, w);
   }
+  if (no_exchange.empty()) no_exchange = exchange_note_;  // a first-call check failed in an earlier run
   if (graph_request_ == GRAPH_EXCHANGE && !no_exchange.empty())
     error->all(FLERR, "pair_style nequip: graph exchange needs node features it can pass between layers; {}; use "
                "graph ghosts", no_exchange);
   exchange_ = no_exchange.empty() && (graph_request_ == GRAPH_EXCHANGE || (graph_request_ == GRAPH_AUTO && blocks_ >= 2));
-  exchange_note_ = no_exchange;
   hops_ = exchange_ ? 1 : blocks_;
   // the ghosts reach L x r_max either way: exchange is checked against the ghost graph on its first call
   const double shell = blocks_ * r_max_, need = shell + neighbor->skin;
@@ -668,7 +669,7 @@ void PairNequIP::finish() {
                      "pair nequip: layer-wise feature exchange on: each of the model's {} layers sees the own atoms' "
                      "edges only ({:.0f} edges per step over its layers, 0% redundant); the ghost nodes carry "
                      "features received from their owners\n",
-                     info.pruned_layers, stats_[3] / n_calls_);
+                     info.exchange_widths.size() + 1, stats_[3] / n_calls_);
     } else {
       // an L-layer model pruned layer-wise: layer l sees the edges centred within L-1-l hops
       std::string within;

@@ -110,7 +110,7 @@ class PairNequIP : public Pair {
   enum { GRAPH_AUTO, GRAPH_IMAGES, GRAPH_GHOSTS, GRAPH_EXCHANGE } graph_request_ = GRAPH_AUTO;
   bool ghost_mode_ = false;
   bool exchange_ = false;               // ghost graphs of r_max, node features exchanged between layers
-  std::string exchange_note_;           // why not (graph auto with L >= 2)
+  std::string exchange_note_;           // why the first-call check turned exchange off (kept for later runs)
   int hops_ = 0;                        // ghost graph depth: L (ghosts), 1 (exchange)
   bool exchange_checked_ = false;       // exchange compared with the ghost graph (once per set of models)
   int64_t n_edges_last_ = 0;

@@ -1,7 +1,10 @@
 """`mpirun -np N lmp` with pair_style nequip gives the one-rank physics (issue 14).
 
-Each rank builds its graph from its own atoms plus ghosts out to L*r_max, counts only its own atoms' energies and
-sends the forces on ghosts back to their owners. Checked against one rank on 2 and 4 ranks, float64 model:
+Two routes. `graph exchange` (the default on several ranks): each rank's graph holds its own atoms' edges, with
+ghosts out to r_max; before each later layer the ghosts' node features come from their owners, and in the
+backward pass the gradients with respect to them go back. `graph ghosts`: ghosts out to L*r_max, nothing
+exchanged but the forces. Either way each rank counts only its own atoms' energies and sends the forces on ghosts
+back to their owners. Checked against one rank on 2 and 4 ranks, float64 model:
 per-atom forces to 1e-10 eV/A, total and per-atom energies and the virial to round-off, for an Au particle on a
 slab (`p p f`, vacuum above, so some subdomains hold no atom at all) and a periodic triclinic cell; 100 NVE steps
 stay together; ensembles (sigma_F, compute pair, halting with frames gathered into one file) work on many ranks.
@@ -101,25 +104,39 @@ def run_on(tmp_path: Path, nprocs: int, text: str, name: str):
     return d, proc
 
 
+LOG_GRAPH = {
+    "exchange": r"pair nequip: \d MPI ranks: each rank's graph = own atoms' edges, ghosts within r_max 4 A; node "
+                r"features \(up to 32 values per atom\) exchanged before each of layers 1\.\.1 and their gradients "
+                r"returned; ghost cutoff 10 A, L x r_max \+ skin for a first check against the ghost graph",
+    "ghosts": r"pair nequip: \d MPI ranks: each rank's graph = own atoms \+ ghosts within 2 interaction blocks x "
+              r"r_max 4 A = 8 A; ghost cutoff 10 A \(L from the model file\)"}
+
+
 @pytest.mark.parametrize("system", SYSTEMS)
 def test_single_point_exact_on_1_2_4_ranks(tmp_path, system, model_ts):
     boundary = write_system(tmp_path, system)
-    pair = f"nequip\npair_coeff * * {model_ts} {' '.join(TYPE_NAMES)}"
     ref = None
     runs = [(1, ""), (2, ""), (4, "")] + ([(4, "processors 1 1 4")] if boundary == "p p f" else [(2, "newton off")])
-    for n, procs in runs:
-        d, proc = run_on(tmp_path, n, single_point_input(boundary, pair, processors=procs), f"{n}{procs[-1:]}")
+    runs = [(n, p, "exchange") for n, p in runs] + [(n, p, "ghosts") for n, p in runs[1:]]
+    for n, procs, graph in runs:
+        pair = (f"nequip{' graph ghosts' if graph == 'ghosts' else ''}\n"
+                f"pair_coeff * * {model_ts} {' '.join(TYPE_NAMES)}")
+        d, proc = run_on(tmp_path, n, single_point_input(boundary, pair, processors=procs),
+                         f"{n}{procs[-1:]}{graph if n > 1 else ''}")
         log = proc.stdout
         got = {"thermo": thermo_rows(log)[-1], "dump": dump_last(d / "forces.dump", 5)}
         if n == 1:
             assert "graph of own atoms" not in log  # one rank: the periodic-image graph
             ref = got
             continue
-        assert re.search(r"pair nequip: \d MPI ranks: each rank's graph = own atoms \+ ghosts within 2 interaction "
-                         r"blocks x r_max 4 A = 8 A; ghost cutoff 10 A \(L from the model file\)", log), log[-3000:]
+        assert re.search(LOG_GRAPH[graph], log), log[-3000:]
         assert "redundant work" in log
+        if graph == "exchange":
+            assert re.search(r"layer-wise feature exchange checked on its first call against the ghost graph of 2 "
+                             r"hops: forces and per-atom energies agree to ", log), log[-3000:]
         fd = np.abs(got["dump"][:, 1:4] - ref["dump"][:, 1:4]).max()
-        print(f"{system} {n} ranks {procs}: max |dF| {fd:.3g} eV/A, dE {got['thermo'][1] - ref['thermo'][1]:.3g} eV, "
+        print(f"{system} {n} ranks {procs} {graph}: max |dF| {fd:.3g} eV/A, "
+              f"dE {got['thermo'][1] - ref['thermo'][1]:.3g} eV, "
               f"max |d e_i| {np.abs(got['dump'][:, 4] - ref['dump'][:, 4]).max():.3g} eV, max |d virial| "
               f"{np.abs(got['thermo'][2:] - ref['thermo'][2:]).max():.3g} bar")
         assert fd <= F_TOL, f"{n} ranks: max force difference {fd:.3g} eV/A"
@@ -212,7 +229,7 @@ def test_ghost_graph_has_one_node_per_atom_id_on_2_ranks(tmp_path, model_ts):
     of such graphs are checked in test_single_point_exact_on_1_2_4_ranks). Layer-wise pruning: layer 0 sees every
     edge, layer 1 only the edges out of own atoms."""
     boundary = write_system(tmp_path, "slab_ppf")
-    pair = f"nequip\npair_coeff * * {model_ts} {' '.join(TYPE_NAMES)}"
+    pair = f"nequip graph ghosts\npair_coeff * * {model_ts} {' '.join(TYPE_NAMES)}"
     d, proc = run_on(tmp_path, 2, single_point_input(boundary, pair, processors="processors 2 1 1"), "x")
     m = re.search(r"ghost graphs over 2 rank\(s\): (\d+) nodes and (\d+) edges per step for (\d+) atoms", proc.stdout)
     assert m, proc.stdout[-2000:]
@@ -233,6 +250,28 @@ def test_ghost_graph_has_one_node_per_atom_id_on_2_ranks(tmp_path, model_ts):
     assert float(pruned.group(2)) == pytest.approx(100 * (1 - 2 * own_edges / layer_work), abs=0.051)
 
 
+def test_exchange_graph_holds_own_edges_and_one_hop_on_2_ranks(tmp_path, model_ts):
+    """With feature exchange (the default), each rank's graph is its own atoms plus, once each, the other rank's
+    atoms within one hop of r_max = 4 A, and only the edges out of its own atoms: both layers see exactly the
+    one-rank edge set between them, nothing twice. Counts from the log against the ASE neighbour list."""
+    boundary = write_system(tmp_path, "slab_ppf")
+    pair = f"nequip\npair_coeff * * {model_ts} {' '.join(TYPE_NAMES)}"
+    d, proc = run_on(tmp_path, 2, single_point_input(boundary, pair, processors="processors 2 1 1"), "x")
+    m = re.search(r"ghost graphs over 2 rank\(s\): (\d+) nodes and (\d+) edges per step for (\d+) atoms; redundant "
+                  r"work ([\d.]+)% of nodes, ([\d.]+)% of edges \(ghost shell 4 A\)", proc.stdout)
+    assert m, proc.stdout[-2000:]
+    a, hops = slab_hops_2_ranks_along_x()
+    nodes = sum(h["nodes"][1] for h in hops)
+    own_edges = sum(h["edges"][0] for h in hops)
+    print(f"exchange, 2 ranks along x: {m.group(1)} nodes, {m.group(2)} edges (expected {nodes}, {own_edges}) for "
+          f"{len(a)} atoms; redundant {m.group(4)} % of nodes, {m.group(5)} % of edges")
+    assert (int(m.group(1)), int(m.group(2)), int(m.group(3))) == (nodes, own_edges, len(a))
+    assert float(m.group(5)) == 0.0 and float(m.group(4)) == pytest.approx(100 * (1 - len(a) / nodes), abs=0.051)
+    work = re.search(r"layer-wise feature exchange on: each of the model's 2 layers sees the own atoms' edges only "
+                     r"\((\d+) edges per step over its layers, 0% redundant\)", proc.stdout)
+    assert work and int(work.group(1)) == 2 * own_edges, proc.stdout[-2000:]
+
+
 @pytest.mark.parametrize("mode,why", [
     ("scale", r"pruned layers changed the forces by ([0-9.eE+-]+) eV/A on a first check"),
     ("raise", r"pruned layers failed on a first check: (.*shrink_probe.*)")])
@@ -242,7 +281,10 @@ def test_pruning_turns_itself_off_for_a_model_that_reads_the_whole_graph(tmp_pat
     with K between the nodes the pruned last layer sees (within 1 hop) and the nodes of the whole graph (within
     2 hops) on each rank: whole it is the tiny model, pruned it is not (or, `raise`, it throws). The plugin must
     notice, say so in the log, and run the whole model from then on: 2 ranks then give the 1-rank forces and
-    energies (1e-10 eV/A) at every call, not only at the checked one."""
+    energies (1e-10 eV/A) at every call, not only at the checked one.
+    The same model defeats feature exchange (its graph, within 1 hop, has fewer than K nodes too): `scale` passes
+    the exchange probe at load (a chain of 8 atoms, under K either way) but not the first call's check against the
+    ghost graph, which turns exchange off with a warning; `raise` fails the probe, so exchange is never on."""
     boundary = write_system(tmp_path, "slab_ppf")
     a, hops = slab_hops_2_ranks_along_x()
     counts = [h["nodes"] for h in hops]
@@ -263,7 +305,15 @@ def test_pruning_turns_itself_off_for_a_model_that_reads_the_whole_graph(tmp_pat
     print(f"probe model ({mode}): nodes within 0/1/2 hops per rank {counts}, K = {k}; log: {m.group(0)}")
     if mode == "scale":
         assert float(m.group(1)) > 1e-6
-    assert "layer-wise pruning on" not in log
+        ex = re.search(r"WARNING: pair nequip: layer-wise feature exchange off: exchanged features changed the forces "
+                       r"or per-atom energies by ([0-9.eE+-]+) \(eV/A, eV\) on a first check against the ghost graph",
+                       log)
+        assert ex and float(ex.group(1)) > 1e-6, log[-3000:]
+    else:
+        ex = re.search(r"no feature exchange: \S+: a probe of the layers failed: .*shrink_probe", log)
+        assert ex, log[-3000:]
+    print(f"feature exchange: {ex.group(0)}")
+    assert "layer-wise pruning on" not in log and "feature exchange on" not in log
     fd = np.abs(got[2]["dump"][:, 1:4] - got[1]["dump"][:, 1:4]).max()
     print(f"after the fallback, 2 ranks against 1 at the third call: max |dF| {fd:.3g} eV/A")
     assert fd <= F_TOL
