@@ -1,14 +1,15 @@
 """Benchmark: pair_style nequip on several MPI ranks (issue 14). Not a test; nothing here asserts a time.
 
     python bench/bench_mpi.py [--model FILE] [--rounds 5] [--steps 10] [--json OUT] [--table-only | --no-table]
-                              [--device cpu|cuda|cuda:N|auto] [--configs 1x1,1x2,2x1,4x1] [--contention]
+                              [--device cpu|cuda|cuda:N|auto] [--configs 1x1,1x2,2x1,4x1[:GRAPH]] [--contention]
 
 1. Steps/s against ranks. System: Au octahedron (19 atoms) on a 20x20x10 B2 CuPd slab, 8019 atoms, `p p f` with
    vacuum; the tiny 2-block model (r_max 4 A, models/configs/tiny.yaml, one epoch: weights do not change the cost).
    Each configuration is its own `mpirun -np N lmp` process (model load and a 2-step warm-up excluded: the time is
    LAMMPS's `Loop time` of `run STEPS`), run interleaved in `rounds` rounds so machine noise hits them alike;
    medians are reported. Configurations: 1 rank x 1 thread (periodic-image graph), 1 rank x 2 threads, 2 ranks x 1
-   thread (ghost graphs), and 4 ranks x 1 thread (oversubscribed on 2 cores, for the record). The slab is split
+   thread (the style's default on several ranks: feature exchange), and 4 ranks x 1 thread (oversubscribed on 2
+   cores, for the record); `2x1:ghosts` names a route (pair_style nequip's graph keyword) explicitly. The slab is split
    in x and y only (`processors * * 1`): LAMMPS splits space, not atoms, and a cut along z would give one rank the
    slab and the other the vacuum (seen: 122k against 31k edges per rank, slower than one rank).
    `--contention` adds, per round, half the slab (20x10x10, one rank's share) on 1 rank alone and as two 1-rank
@@ -21,7 +22,8 @@
 2. Redundant work against system size, rank count and L. `run 0` per case; the plugin logs the nodes and edges
    of all ranks' graphs: redundant = 1 - atoms / sum(nodes) and 1 - one-rank edges / sum(edges). L is set with
    `interaction_blocks` on a copy of the model without the recorded value (the counts are those an L-block
-   model needs; the forces of that run are not the point). Last column: the redundant edge work of an L-layer
+   model needs; the forces of that run are not the point), `graph ghosts`. Feature exchange's graph is the L = 1
+   row's for every L (own atoms' edges, ghosts within r_max), with no redundant edge work. Last column: the redundant edge work of an L-layer
    model pruned layer-wise (layer l sees only the edges centred within L-1-l hops of own atoms, as pair nequip
    runs nequip models): 1 - L x own edges / sum over layers of the edges each sees.
 """
@@ -119,21 +121,27 @@ def pair_style(device: str | None) -> str:
     return "nequip" if not device else f"nequip device {device}"
 
 
-def config_name(ranks: int, threads: int) -> str:
+def config_name(ranks: int, threads: int, graph: str = "") -> str:
     name = f"{ranks} rank{'s' if ranks > 1 else ''} x {threads} thread{'s' if threads > 1 else ''}"
+    name += f", graph {graph}" if graph else ""
     return name + (" (oversubscribed)" if ranks * threads > (os.cpu_count() or 1) else "")
 
 
-def parse_configs(text: str) -> list[tuple[int, int]]:
+GRAPHS = ("exchange", "ghosts", "images")
+
+
+def parse_configs(text: str) -> list[tuple[int, int, str]]:
     out = []
     for item in text.replace(",", " ").split():
+        spec, _, graph = item.lower().partition(":")
         try:
-            r, t = (int(x) for x in item.lower().split("x"))
-            if r < 1 or t < 1:
+            r, t = (int(x) for x in spec.split("x"))
+            if r < 1 or t < 1 or graph not in ("", *GRAPHS):
                 raise ValueError
         except ValueError:
-            raise UserError(f"--configs {item!r}: expected RANKSxTHREADS with whole numbers >= 1, e.g. 2x1") from None
-        out.append((r, t))
+            raise UserError(f"--configs {item!r}: expected RANKSxTHREADS[:GRAPH] with whole numbers >= 1 and GRAPH "
+                            f"one of {', '.join(GRAPHS)}, e.g. 2x1 or 2x1:ghosts") from None
+        out.append((r, t, graph))
     return out
 
 
@@ -163,7 +171,7 @@ HALF_TWO = "half the atoms, 1 rank x 1 thread, two processes at once (mean)"
 
 def speed(a, model: Path, tmp: Path) -> dict:
     n = write_system(tmp / "big.data", (20, 20, 10))
-    configs = [(config_name(r, t), r, t) for r, t in parse_configs(a.configs)]
+    configs = [(config_name(r, t, g), r, t, g) for r, t, g in parse_configs(a.configs)]
     pair = f"{pair_style(a.device)}\npair_coeff * * {model} {' '.join(TYPES)}"
     times = {c[0]: [] for c in configs}
     print(f"speed: {n} atoms, {a.rounds} rounds x {a.steps} steps, separate processes, pair_style {pair_style(a.device)}",
@@ -172,8 +180,9 @@ def speed(a, model: Path, tmp: Path) -> dict:
         half = write_system(tmp / "half.data", (20, 10, 10))
         times[HALF_ALONE], times[HALF_TWO] = [], []
     for r in range(a.rounds):
-        for name, np_, th in configs:
-            t = loop_time(lmp(tmp, md_input("big.data", pair, a.steps), np_, th)) / a.steps
+        for name, np_, th, graph in configs:
+            pg = pair.replace("\n", f" graph {graph}\n", 1) if graph else pair
+            t = loop_time(lmp(tmp, md_input("big.data", pg, a.steps), np_, th)) / a.steps
             times[name].append(t)
         if a.contention:
             times[HALF_ALONE].append(loop_time(lmp(tmp, md_input("half.data", pair, a.steps), 1, 1)) / a.steps)
@@ -240,7 +249,7 @@ atom_style atomic
 boundary p p f
 processors * * 1
 read_data t.data
-pair_style {pair_style(a.device)} interaction_blocks {L}
+pair_style {pair_style(a.device)} interaction_blocks {L} graph ghosts
 pair_coeff * * {bare} {' '.join(TYPES)}
 run 0
 """
@@ -272,7 +281,9 @@ def main(argv=None) -> int:
     p.add_argument("--device", help="pair_style nequip device: cpu, cuda, cuda:N or auto (default: no keyword, the "
                                     "style's auto: the CPU where torch sees no GPU)")
     p.add_argument("--configs", default="1x1,1x2,2x1,4x1",
-                   help="RANKSxTHREADS configurations for the speed runs (default 1x1,1x2,2x1,4x1)")
+                   help="RANKSxTHREADS[:GRAPH] configurations for the speed runs; GRAPH is pair_style nequip's graph "
+                        "keyword (exchange, ghosts, images; default: none, the style's auto: exchange on several "
+                        "ranks for a model that allows it) (default 1x1,1x2,2x1,4x1)")
     p.add_argument("--resummarise", help="recompute the summary of a JSON written earlier (per-round times) in place")
     p.add_argument("--contention", action="store_true",
                    help="also time half the slab (one rank's share) on 1 rank alone and as two processes at once: "

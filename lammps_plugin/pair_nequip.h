@@ -2,7 +2,7 @@
 //
 //   pair_style nequip [device auto|cpu|cuda|cuda:N] [ensemble mean|first] [halt_fmax F] [halt_sigma S]
 //                     [halt_file FILE] [halt_frames K] [halt_every N] [interaction_blocks L]
-//                     [graph auto|images|ghosts] [malloc keep|system]
+//                     [graph auto|images|ghosts|exchange] [malloc keep|system]
 //   pair_coeff * * model1.nequip.pth [model2 ...] Au B N   (one model type name, or NULL, per LAMMPS atom type)
 //
 // With M > 1 models (same type names and cutoffs) every model runs on the same graph; the dynamics use the
@@ -14,19 +14,28 @@
 // halt_frames configurations (one every halt_every steps, plus the offending one) are written to halt_file
 // (extxyz with species, mean forces and sigma_F) and the run stops cleanly, as fix halt does.
 //
-// Two graphs, both exact:
+// Three graphs, all exact:
 //  images (default on 1 MPI rank): the local atoms are the nodes, one directed edge per neighbour pair within the
 //    cutoff; a ghost neighbour is replaced by the local atom it images plus an integer cell shift, so the model sees
 //    the periodic system itself and returns forces on local atoms and the cell virial directly.
-//  ghosts (default on >1 rank): a message-passing model with L interaction blocks gives atom i an energy that
-//    depends on atoms up to L*r_max away. Each rank takes ghost atoms out to L*r_max (+ skin; comm cutoff set
-//    here), builds the graph breadth-first from its own atoms (edges out of nodes at most L-1 hops away, nodes at
-//    most L hops away), and counts only its own atoms' energies: E_rank = sum_{i own} e_i. Forces on every node are
-//    -dE_rank/dx (the model's energy module differentiated here); the partial forces on ghosts are sent back to
-//    their owners by a reverse communication of the pair style (3 values per model per atom, so the ensemble spread
-//    sigma_F is formed from complete per-model forces), and the virial is sum_nodes x (x) F over the ranks, since
-//    E_rank is a translation-invariant function of explicit node positions. L comes from the model file's metadata
-//    (models.deploy records it) or the interaction_blocks keyword; strictly local models need L = 1.
+//  ghosts: a message-passing model with L interaction blocks gives atom i an energy that depends on atoms up to
+//    L*r_max away. Each rank takes ghost atoms out to L*r_max (+ skin; comm cutoff set here), builds the graph
+//    breadth-first from its own atoms (edges out of nodes at most L-1 hops away, nodes at most L hops away), and
+//    counts only its own atoms' energies: E_rank = sum_{i own} e_i. Forces on every node are -dE_rank/dx (the
+//    model's energy module differentiated here); the partial forces on ghosts are sent back to their owners by a
+//    reverse communication of the pair style (3 values per model per atom, so the ensemble spread sigma_F is formed
+//    from complete per-model forces), and the virial is sum_nodes x (x) F over the ranks, since E_rank is a
+//    translation-invariant function of explicit node positions. L comes from the model file's metadata
+//    (models.deploy records it) or the interaction_blocks keyword; strictly local models need L = 1. nequip's
+//    layers are run one by one, layer l on the nodes within L-l hops only (layer-wise pruning).
+//  exchange (default on >1 rank for nequip models of L >= 2 layers): each rank's graph is its own atoms' edges
+//    (ghosts within r_max). Before layer k >= 1 the ghosts' node features are replaced by their owners' (a forward
+//    communication), and in the backward pass the gradients with respect to them are summed back into their owners'
+//    (a reverse communication) before those continue through the owners' earlier layers; the geometry (edge vectors
+//    and their embeddings) is differentiated once at the end. Nothing is computed twice. A probe at load (a chain
+//    of atoms, whole and as a rank sees it) and a check on the first call against the ghost graph (the ghost
+//    cutoff stays L*r_max for it) turn it off, with the reason in the log, for a model whose layers share more
+//    than their node features.
 //    Needs a nequip >= 0.7 TorchScript file (the energy module inside it is differentiated here).
 // Memory on CPU (malloc keep, the default): glibc is told to keep freed memory for reuse instead of returning
 // each large tensor to the kernel, which re-faulted every page of every activation on every call (half the step
