@@ -58,7 +58,8 @@ void PairNequIP::allocate() {
 }
 
 /* pair_style nequip [device ...] [ensemble mean|first] [halt_fmax F] [halt_sigma S] [halt_file FILE]
-                     [halt_frames K] [halt_every N] [sigma_every N] [interaction_blocks L] [graph auto|images|ghosts] */
+                     [halt_frames K] [halt_every N] [sigma_every N] [interaction_blocks L]
+                     [graph auto|images|ghosts|exchange] */
 void PairNequIP::settings(int narg, char **arg) {
   int iarg = 0;
   auto value = [&](const char *key) -> const char * {
