@@ -188,6 +188,7 @@ def test_graph_ghosts_on_one_rank_equals_images(tmp_path, model_ts):
     pair = f"nequip graph ghosts\npair_coeff * * {model_ts} {' '.join(TYPE_NAMES)}"
     d, proc = run_on(tmp_path, 1, single_point_input(boundary, pair), "ghosts")
     d0, proc0 = run_on(tmp_path, 1, single_point_input(boundary, pair.replace(" graph ghosts", "")), "images")
+    dx, procx = run_on(tmp_path, 1, single_point_input(boundary, pair.replace("ghosts", "exchange")), "exchange")
     n = len(triclinic_bulk())
     assert re.search(rf"ghost graphs over 1 rank\(s\): {n} nodes and \d+ edges per step for {n} atoms; redundant work "
                      r"0\.0% of nodes, 0\.0% of edges", proc.stdout), proc.stdout[-2000:]
@@ -196,6 +197,10 @@ def test_graph_ghosts_on_one_rank_equals_images(tmp_path, model_ts):
     ta, tb = thermo_rows(proc.stdout)[-1], thermo_rows(proc0.stdout)[-1]
     assert np.abs(tb[2:]).max() > 1e3  # a virial worth checking (bar)
     np.testing.assert_allclose(ta, tb, rtol=1e-11, atol=1e-9)
+    # graph exchange on one rank: the same graph, nothing to exchange (every neighbour is an own atom's image)
+    assert "layer-wise feature exchange on" in procx.stdout, procx.stdout[-2000:]
+    assert np.abs(dump_last(dx / "forces.dump", 5)[:, 1:4] - b[:, 1:4]).max() <= F_TOL
+    np.testing.assert_allclose(thermo_rows(procx.stdout)[-1], tb, rtol=1e-11, atol=1e-9)
 
 
 def slab_hops_2_ranks_along_x(r_max=4.0, hops=2):
@@ -524,6 +529,23 @@ def test_allegro_exact_on_1_2_4_ranks_with_r_max_shell(tmp_path, system, model_a
         assert got["thermo"][1] == pytest.approx(ref["thermo"][1], abs=1e-9)
         scale = np.abs(ref["thermo"][2:]).max()
         np.testing.assert_allclose(got["thermo"][2:], ref["thermo"][2:], rtol=0, atol=1e-10 * scale)
+
+
+def test_graph_exchange_refused_for_a_strictly_local_model(tmp_path, model_allegro):
+    """An Allegro model has no node features to pass between layers (and needs none): asking for `graph exchange`
+    is one LAMMPS error line that says why and what to use."""
+    boundary = write_system(tmp_path, "slab_ppf")
+    pair = f"nequip graph exchange\npair_coeff * * {model_allegro} {' '.join(TYPE_NAMES)}"
+    d = tmp_path / "refused"
+    d.mkdir()
+    (d / "sys.data").write_bytes((tmp_path / "sys.data").read_bytes())
+    proc = run_lmp(single_point_input(boundary, pair), d, nprocs=2)
+    assert proc.returncode != 0
+    errors = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.startswith("ERROR")]
+    assert errors and "Traceback" not in proc.stderr, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert re.match(r"ERROR: pair_style nequip: graph exchange needs node features it can pass between layers; "
+                    r"\S+tiny_allegro\.nequip\.pth: not nequip's sequence of two or more layerN_convnet; use graph "
+                    r"ghosts", errors[0]), errors
 
 
 @pytest.mark.slow
