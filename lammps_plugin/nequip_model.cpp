@@ -147,7 +147,28 @@ struct Impl {
   void load_aoti(const std::string &path, const std::string &device_req, int local_rank);
   void common_metadata(const std::unordered_map<std::string, std::string> &md, const std::string &path);
   void probe_exchange(int layers);
+  void freeze_stages();  // once, before the stages are first run one by one
 };
+
+void Impl::freeze_stages() {
+  if (stages_frozen) return;
+  for (auto &s : stages) {
+    s.module.eval();
+    try {
+      s.module = torch::jit::freeze(s.module);
+    } catch (const c10::Error &) {
+      // optimisation only
+    }
+  }
+  stages_frozen = true;
+}
+
+// edges to periodic images of nodes carry cell shifts: their part of the virial is -cell^T . dE/dcell
+static bool has_cell_shifts(const Graph &g) {
+  for (int64_t k = 0; k < 3 * g.n_edges; k++)
+    if (g.edge_shift[k] != 0.0) return true;
+  return false;
+}
 
 /* Can node features be exchanged between layers (compute_exchange)? A probe, run once at load: a chain of 8 atoms
    (each within the cutoff of its neighbours only) through the whole model, and the way a rank that owns atoms 0-2
@@ -509,17 +530,7 @@ void TorchModel::compute_local(const Graph &g, int64_t n_own, Result &out) {
                      g.n_nodes > 1 &&
                      g.n_edges > 1 && g.n_nodes != g.n_edges && g.hop_nodes[g.n_hops] == g.n_nodes &&
                      g.hop_edges[g.n_hops - 1] == g.n_edges;
-  if (prune && !m.stages_frozen) {
-    for (auto &s : m.stages) {
-      s.module.eval();
-      try {
-        s.module = torch::jit::freeze(s.module);
-      } catch (const c10::Error &) {
-        // optimisation only
-      }
-    }
-    m.stages_frozen = true;
-  }
+  if (prune) m.freeze_stages();
   c10::AutoGradMode grad_mode(true);
   const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
   const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
@@ -529,9 +540,7 @@ void TorchModel::compute_local(const Graph &g, int64_t n_own, Result &out) {
   const torch::Tensor types = dev(torch::from_blob(const_cast<int64_t *>(g.atom_types), {g.n_nodes}, i64));
   const torch::Tensor shifts = dev(torch::from_blob(const_cast<double *>(g.edge_shift), {g.n_edges, 3}, f64));
   const torch::Tensor cell_in = dev(torch::from_blob(const_cast<double *>(g.cell), {1, 3, 3}, f64));
-  // edges to periodic images of nodes carry cell shifts: their part of the virial is -cell^T . dE/dcell
-  bool shifted = false;
-  for (int64_t k = 0; k < 3 * g.n_edges && !shifted; k++) shifted = g.edge_shift[k] != 0.0;
+  const bool shifted = has_cell_shifts(g);
 
   struct Eval {
     torch::Tensor atomic, forces, virial;  // virial: the cell-shift part (3x3), undefined without shifts
@@ -647,25 +656,14 @@ void TorchModel::compute_exchange(const Graph &g, int64_t n_own, Exchange &ex, R
     out.layer_edges = 0;
     return;
   }
-  if (!m.stages_frozen) {
-    for (auto &s : m.stages) {
-      s.module.eval();
-      try {
-        s.module = torch::jit::freeze(s.module);
-      } catch (const c10::Error &) {
-        // optimisation only
-      }
-    }
-    m.stages_frozen = true;
-  }
+  m.freeze_stages();
   c10::AutoGradMode grad_mode(true);
   const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
   const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
   auto dev = [&](torch::Tensor t) { return t.to(m.device, t.scalar_type(), false, true); };
   torch::Tensor pos = dev(torch::from_blob(const_cast<double *>(g.pos), {g.n_nodes, 3}, f64)).requires_grad_(true);
   torch::Tensor cell = dev(torch::from_blob(const_cast<double *>(g.cell), {1, 3, 3}, f64));
-  bool shifted = false;
-  for (int64_t k = 0; k < 3 * g.n_edges && !shifted; k++) shifted = g.edge_shift[k] != 0.0;
+  const bool shifted = has_cell_shifts(g);
   if (shifted) cell.requires_grad_(true);
   Fields data;
   data.insert("pos", pos);
