@@ -531,6 +531,42 @@ def test_allegro_exact_on_1_2_4_ranks_with_r_max_shell(tmp_path, system, model_a
         np.testing.assert_allclose(got["thermo"][2:], ref["thermo"][2:], rtol=0, atol=1e-10 * scale)
 
 
+@pytest.fixture(scope="session")
+def model_3layers(model_dir, dataset) -> Path:
+    """A tiny model of 3 interaction layers (two feature exchanges) with per-edge-type cutoffs."""
+    from helpers import deploy_model, train_model
+
+    ckpt = train_model(model_dir, dataset, "tiny_3layers",
+                       ["training_module.model.num_layers=3", "trainer.max_epochs=3",
+                        "per_edge_type_cutoff={Au:4.0,Cu:{Au:3.6,Cu:3.3,Pd:3.5},Pd:3.7}"])
+    return deploy_model(ckpt, model_dir / "tiny_3layers.nequip.pth")
+
+
+def test_exchange_exact_for_3_layers_with_per_edge_type_cutoffs(tmp_path, model_3layers):
+    """Two exchanges per call (before layers 1 and 2) and their gradients chained back through both: 2 and 4 ranks
+    give the one-rank forces, per-atom energies and virial, and the first-call check passes."""
+    boundary = write_system(tmp_path, "slab_ppf")
+    pair = f"nequip\npair_coeff * * {model_3layers} {' '.join(TYPE_NAMES)}"
+    ref = None
+    for n in (1, 2, 4):
+        d, proc = run_on(tmp_path, n, single_point_input(boundary, pair), f"l3_{n}")
+        got = {"thermo": thermo_rows(proc.stdout)[-1], "dump": dump_last(d / "forces.dump", 5)}
+        if n == 1:
+            ref = got
+            assert np.abs(ref["dump"][:, 1:4]).max() > 0.05
+            continue
+        assert re.search(r"node features \(up to \d+ values per atom\) exchanged before each of layers 1\.\.2 .*ghost "
+                         r"cutoff 14 A", proc.stdout), proc.stdout[-3000:]
+        assert "feature exchange checked on its first call against the ghost graph of 3 hops" in proc.stdout
+        fd = np.abs(got["dump"][:, 1:4] - ref["dump"][:, 1:4]).max()
+        print(f"3 layers, {n} ranks: max |dF| {fd:.3g} eV/A, dE {got['thermo'][1] - ref['thermo'][1]:.3g} eV")
+        assert fd <= F_TOL
+        np.testing.assert_allclose(got["dump"][:, 4], ref["dump"][:, 4], rtol=0, atol=1e-10)
+        assert got["thermo"][1] == pytest.approx(ref["thermo"][1], abs=1e-9)
+        scale = np.abs(ref["thermo"][2:]).max()
+        np.testing.assert_allclose(got["thermo"][2:], ref["thermo"][2:], rtol=0, atol=1e-10 * scale)
+
+
 def test_graph_exchange_refused_for_a_strictly_local_model(tmp_path, model_allegro):
     """An Allegro model has no node features to pass between layers (and needs none): asking for `graph exchange`
     is one LAMMPS error line that says why and what to use."""
