@@ -163,11 +163,22 @@ void Impl::freeze_stages() {
   stages_frozen = true;
 }
 
-// edges to periodic images of nodes carry cell shifts: their part of the virial is -cell^T . dE/dcell
-static bool has_cell_shifts(const Graph &g) {
-  for (int64_t k = 0; k < 3 * g.n_edges; k++)
-    if (g.edge_shift[k] != 0.0) return true;
-  return false;
+// A ghost graph's fields on the model's device (float64, cell (1,3,3)), positions a leaf to differentiate. Edges to
+// periodic images of nodes carry cell shifts (`shifted`): then the cell is a leaf too, since their part of the
+// virial is -cell^T . dE/dcell.
+static Fields ghost_fields(const Graph &g, const torch::Device &device, bool &shifted) {
+  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
+  auto dev = [&](torch::Tensor t) { return t.to(device, t.scalar_type(), false, true); };
+  shifted = false;
+  for (int64_t k = 0; k < 3 * g.n_edges && !shifted; k++) shifted = g.edge_shift[k] != 0.0;
+  Fields data;
+  data.insert("pos", dev(torch::from_blob(const_cast<double *>(g.pos), {g.n_nodes, 3}, f64)).requires_grad_(true));
+  data.insert("edge_index", dev(torch::from_blob(const_cast<int64_t *>(g.edge_index), {2, g.n_edges}, i64)));
+  data.insert("atom_types", dev(torch::from_blob(const_cast<int64_t *>(g.atom_types), {g.n_nodes}, i64)));
+  data.insert("cell", dev(torch::from_blob(const_cast<double *>(g.cell), {1, 3, 3}, f64)).requires_grad_(shifted));
+  data.insert("edge_cell_shift", dev(torch::from_blob(const_cast<double *>(g.edge_shift), {g.n_edges, 3}, f64)));
+  return data;
 }
 
 /* Can node features be exchanged between layers (compute_exchange)? A probe, run once at load: a chain of 8 atoms
@@ -532,15 +543,7 @@ void TorchModel::compute_local(const Graph &g, int64_t n_own, Result &out) {
                      g.hop_edges[g.n_hops - 1] == g.n_edges;
   if (prune) m.freeze_stages();
   c10::AutoGradMode grad_mode(true);
-  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
-  const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
-  auto dev = [&](torch::Tensor t) { return t.to(m.device, t.scalar_type(), false, true); };
-  const torch::Tensor pos_in = dev(torch::from_blob(const_cast<double *>(g.pos), {g.n_nodes, 3}, f64));
-  const torch::Tensor edges = dev(torch::from_blob(const_cast<int64_t *>(g.edge_index), {2, g.n_edges}, i64));
-  const torch::Tensor types = dev(torch::from_blob(const_cast<int64_t *>(g.atom_types), {g.n_nodes}, i64));
-  const torch::Tensor shifts = dev(torch::from_blob(const_cast<double *>(g.edge_shift), {g.n_edges, 3}, f64));
-  const torch::Tensor cell_in = dev(torch::from_blob(const_cast<double *>(g.cell), {1, 3, 3}, f64));
-  const bool shifted = has_cell_shifts(g);
+  bool shifted = false;
 
   struct Eval {
     torch::Tensor atomic, forces, virial;  // virial: the cell-shift part (3x3), undefined without shifts
@@ -548,15 +551,8 @@ void TorchModel::compute_local(const Graph &g, int64_t n_own, Result &out) {
   };
   auto evaluate = [&](bool pruned) {
     Eval r;
-    torch::Tensor pos = pos_in.detach().clone().requires_grad_(true);
-    torch::Tensor cell = cell_in.detach().clone();
-    if (shifted) cell.requires_grad_(true);
-    Fields data;
-    data.insert("pos", pos);
-    data.insert("edge_index", edges);
-    data.insert("atom_types", types);
-    data.insert("cell", cell);
-    data.insert("edge_cell_shift", shifts);
+    Fields data = ghost_fields(g, m.device, shifted);
+    const torch::Tensor pos = data.at("pos"), cell = data.at("cell");
     if (!pruned) {
       data = typed(m.energy.forward({data}));
       r.layer_edges = static_cast<int64_t>(m.info.pruned_layers) * g.n_edges;  // every layer sees every edge
@@ -659,18 +655,9 @@ void TorchModel::compute_exchange(const Graph &g, int64_t n_own, Exchange &ex, R
   m.freeze_stages();
   c10::AutoGradMode grad_mode(true);
   const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
-  const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
-  auto dev = [&](torch::Tensor t) { return t.to(m.device, t.scalar_type(), false, true); };
-  torch::Tensor pos = dev(torch::from_blob(const_cast<double *>(g.pos), {g.n_nodes, 3}, f64)).requires_grad_(true);
-  torch::Tensor cell = dev(torch::from_blob(const_cast<double *>(g.cell), {1, 3, 3}, f64));
-  const bool shifted = has_cell_shifts(g);
-  if (shifted) cell.requires_grad_(true);
-  Fields data;
-  data.insert("pos", pos);
-  data.insert("edge_index", dev(torch::from_blob(const_cast<int64_t *>(g.edge_index), {2, g.n_edges}, i64)));
-  data.insert("atom_types", dev(torch::from_blob(const_cast<int64_t *>(g.atom_types), {g.n_nodes}, i64)));
-  data.insert("cell", cell);
-  data.insert("edge_cell_shift", dev(torch::from_blob(const_cast<double *>(g.edge_shift), {g.n_edges, 3}, f64)));
+  bool shifted = false;
+  Fields data = ghost_fields(g, m.device, shifted);
+  const torch::Tensor pos = data.at("pos"), cell = data.at("cell");
 
   std::vector<torch::Tensor> sent, received;  // per exchange: the own rows computed here, the rows the next layer read
   // the geometry (positions, edge vectors, their embeddings) enters the layers as leaves: each layer's backward

@@ -666,11 +666,13 @@ void PairNequIP::finish() {
                    stats_[1] > 0 ? 100.0 * (1.0 - stats_[2] / stats_[1]) : 0.0, hops_ * r_max_);
     const auto &info = models_.front()->info();
     if (exchange_) {
+      const int layers = static_cast<int>(info.exchange_widths.size()) + 1;
       utils::logmesg(lmp,
                      "pair nequip: layer-wise feature exchange on: each of the model's {} layers sees the own atoms' "
-                     "edges only ({:.0f} edges per step over its layers, 0% redundant); the ghost nodes carry "
+                     "edges only ({:.0f} edges per step over its layers, {:.1f}% redundant); the ghost nodes carry "
                      "features received from their owners\n",
-                     info.exchange_widths.size() + 1, stats_[3] / n_calls_);
+                     layers, stats_[3] / n_calls_,
+                     stats_[3] > 0 ? 100.0 * (1.0 - layers * stats_[2] / stats_[3]) : 0.0);
     } else {
       // an L-layer model pruned layer-wise: layer l sees the edges centred within L-1-l hops
       std::string within;
@@ -1036,8 +1038,9 @@ void PairNequIP::run_models() {
 /* Once per set of models, on the first call with feature exchange: every model on the ghost graph of L hops (the
    route checked against one rank in the tests, itself checked against the whole model on its first call) and with
    exchanged features; their forces and per-atom energies must agree (a guard against a model whose layers share
-   more than their node features). If not, the ghost graph from then on: the ghost cutoff was set for it. */
-void PairNequIP::check_exchange() {
+   more than their node features). If not, the ghost graph from then on: the ghost cutoff was set for it. True when
+   the exchanged evaluation it ended with is this call's (exchange stays on and this call evaluates every model). */
+bool PairNequIP::check_exchange() {
   exchange_checked_ = true;
   const int keep = n_eval_, nlocal = atom->nlocal;
   n_eval_ = static_cast<int>(models_.size());
@@ -1079,7 +1082,9 @@ void PairNequIP::check_exchange() {
                    "{} hops: forces and per-atom energies agree to {:.3g}\n",
                    blocks_, global[0]);
   }
+  const bool current = exchange_ && keep == n_eval_;
   n_eval_ = keep;
+  return current;
 }
 
 void PairNequIP::compute(int eflag, int vflag) {
@@ -1090,8 +1095,8 @@ void PairNequIP::compute(int eflag, int vflag) {
   const int M_all = static_cast<int>(models_.size());
   sigma_now_ = M_all == 1 || sigma_every_ == 1 || !have_sigma_ || update->ntimestep % sigma_every_ == 0;
   n_eval_ = sigma_now_ ? M_all : 1;
-  if (exchange_ && !exchange_checked_) check_exchange();
-  run_models();
+  const bool evaluated = exchange_ && !exchange_checked_ && check_exchange();
+  if (!evaluated) run_models();
   n_calls_++;
   n_edges_total_ += n_edges_last_;
   combine_ensemble(nlocal);

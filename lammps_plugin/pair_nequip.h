@@ -84,7 +84,7 @@ class PairNequIP : public Pair {
   void build_graph_ghosts();
   void compute_ghosts();
   void run_models();
-  void check_exchange();
+  bool check_exchange();
   void reduce_globals();
   int local_rank(int *node_size = nullptr) const;
   void log_devices(int node_rank, int node_size);
