@@ -1,25 +1,32 @@
-"""Does `mpirun -np 2` give the one-rank k? heat_transfer.in on the bundled NequIP ensemble, 1 rank against 2.
+"""Does `mpirun -np 2` give the one-rank k? A protocol input on the bundled NequIP ensemble, 1 rank against 2.
 
-Runs lammps_inputs/heat_transfer.in with -var potential nequip (the bundled TorchScript members: the compiled ones
-carry no receptive field and run on one rank only) on the main job's system, --seeds seeds, each once with
-`mpirun -np 1` and once with `mpirun -np 2` (one torch thread per rank). Reported:
+--protocol transient (default) runs lammps_inputs/heat_transfer.in (thermalisation, then NVE cooling; fit_k's
+energy balance over the NVE); --protocol steady runs lammps_inputs/steady_state.in (start at 550/300 K, then the
+particle heated at --power eV/ps with the support's bath removing it; fit_k --steady over the window after
+--equil-ps). Both use -var potential nequip on the main job's system (Au45 on hBN, 261 atoms), --seeds seeds, each
+once with `mpirun -np 1` and once with `mpirun -np 2` (one torch thread per rank). The 2-rank side runs the bundled
+TorchScript members (the compiled ones carry no receptive field and run on one rank only); the 1-rank side runs
+them too, or with --one-rank-members compiled the compiled members (`python -m models.accelerate --check`, with the
+bundle's baseline: forces equal to the TorchScript members' to 6e-15 eV/Å, 1.7x faster). Reported:
 
-  trajectory  the largest |T_np(2 ranks) - T_np(1 rank)| over the first 1, 5 and 20 ps of NVE, same seed. The
-              forces agree to round-off (tests/test_pair_nequip_mpi.py), but fix langevin draws its noise per
-              rank, so the thermalisation already differs and the two runs are independent samples: this
-              column shows that, and k is the comparison;
-  k           python -m analysis.fit_k on the 1-rank runs and on the 2-rank runs (combined k and its error), and
-              their difference in combined standard errors (within 2 = the same within statistical error);
-  speed       ms per MD step of each run (LAMMPS' Loop time of the NVE block over its steps).
+  trajectory  the largest |T_np(2 ranks) - T_np(1 rank)| over the first 1, 5 and 20 ps of NVE (transient) or of
+              heating (steady), same seed. The forces agree to round-off (tests/test_pair_nequip_mpi.py), but fix
+              langevin draws its noise per rank, so the thermalisation already differs and the two runs are
+              independent samples: this column shows that, and k is the comparison (from one and the same state
+              the protocols follow the same trajectory on 1 and 2 ranks: tests/test_pair_nequip_mpi.py);
+  k           python -m analysis.fit_k (with --steady for the steady protocol) on the 1-rank runs and on the
+              2-rank runs (combined k and its error), and their difference in combined standard errors (within 2 =
+              the same within statistical error);
+  speed       ms per MD step of each run (LAMMPS' Loop time of the last block over its steps).
 
-The 1-rank runs go two at a time, the 2-rank runs one at a time (2 cores). Finished runs are kept. Results:
-RESULTS.json and RESULTS.md, not overwritten without --force.
+The 1-rank runs go two at a time, the 2-rank runs one at a time (2 cores). Finished runs are kept; OUT/settings.json
+records the protocol, and another protocol into the same OUT is refused. Results: RESULTS.json and RESULTS.md, not
+overwritten without --force.
 
---one-rank-from DIR takes the 1-rank side from a bench/validate_bundled.py folder instead of running it: all its
-finished student runs (DIR/nequip_<seed>/log.lammps, the compiled members on one rank: their forces equal the
-TorchScript members' to 6e-15 eV/Å, `python -m models.accelerate --check`). Its settings.json must have this
---therm-ps and --nve-ps, and its system.data must be OUT's (copied into OUT when OUT has none), so that both sides
-run the same protocol on the same system; only the 2-rank runs are run.
+--one-rank-from DIR (transient only) takes the 1-rank side from a bench/validate_bundled.py folder instead of running
+it: all its finished student runs (DIR/nequip_<seed>/log.lammps, the compiled members on one rank). Its settings.json
+must have this --therm-ps and --nve-ps, and its system.data must be OUT's (copied into OUT when OUT has none), so
+that both sides run the same protocol on the same system; only the 2-rank runs are run.
 """
 
 from __future__ import annotations
@@ -46,7 +53,13 @@ from beamheat.io import atomic_write, read_json, write_json  # noqa: E402
 from beamheat.lammps_log import read_thermo  # noqa: E402
 from validate_bundled import STUDENT, _pm, build_system, fmt, log_done, machine_info, results_files, say  # noqa: E402
 
-INPUT = ROOT / "lammps_inputs" / "heat_transfer.in"
+# per protocol: the input, the stage whose block is analysed, fit_k's extra options, and a title
+PROTOCOLS = {
+    "transient": {"input": ROOT / "lammps_inputs" / "heat_transfer.in", "stage": "nve_contact", "fit_k": [],
+                  "title": "heat_transfer.in (transient)"},
+    "steady": {"input": ROOT / "lammps_inputs" / "steady_state.in", "stage": "heat", "fit_k": ["--steady"],
+               "title": "steady_state.in (steady state)"},
+}
 LOOP_RE = re.compile(rb"Loop time of ([0-9.eE+-]+) on (\d+) procs for (\d+) steps")
 
 
@@ -54,25 +67,53 @@ def parse_args(argv=None):
     p = ArgumentParser(prog="python bench/mpi_k.py", description=__doc__.split("\n\n")[0],
                        epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
     p.add_argument("--out", default="runs/mpi_k", help="folder for the system and the runs (default runs/mpi_k)")
-    p.add_argument("--results", default="bench/results/mpi_k_au45_hbn",
-                   help="prefix of RESULTS.json and RESULTS.md (default bench/results/mpi_k_au45_hbn)")
+    p.add_argument("--results", help="prefix of RESULTS.json and RESULTS.md (default bench/results/mpi_k_au45_hbn, "
+                   "with _steady appended for --protocol steady)")
+    p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="transient",
+                   help="transient: heat_transfer.in; steady: steady_state.in (default transient)")
     p.add_argument("--force", action="store_true", help="overwrite existing results files")
     p.add_argument("--seeds", type=int, default=2, help="seeds, each run on 1 and on 2 ranks (default 2)")
     p.add_argument("--seed0", type=int, default=48213, help="seed i is SEED0 + 1000·i (default 48213, the demo's)")
-    p.add_argument("--therm-ps", type=float, default=5.0, help="thermalisation at 600/300 K, ps (default 5)")
-    p.add_argument("--nve-ps", type=float, default=40.0, help="NVE after contact, ps (default 40)")
+    p.add_argument("--therm-ps", type=float, default=5.0,
+                   help="thermalisation (transient: at 600/300 K; steady: the start stage at 550/300 K), ps "
+                        "(default 5)")
+    p.add_argument("--nve-ps", type=float, default=40.0,
+                   help="transient: NVE after contact; steady: the analysis window after --equil-ps, ps (default 40)")
+    p.add_argument("--equil-ps", type=float, default=10.0,
+                   help="steady: heating before the window, not analysed, ps (default 10)")
+    p.add_argument("--power", type=float, default=0.0075,
+                   help="steady: heating power P, eV/ps (default 0.0075: ΔT = P/(kA) ≈ 250 K on this interface, "
+                        "so the particle stays near the 550 K it starts at)")
+    p.add_argument("--one-rank-members", choices=["torchscript", "compiled"], default="torchscript",
+                   help="the members the 1-rank runs use: the TorchScript ones (as on 2 ranks) or the compiled ones "
+                        "(python -m models.accelerate; same forces, faster) (default torchscript)")
     p.add_argument("--one-rank-from", metavar="DIR",
                    help="a bench/validate_bundled.py folder whose student runs are the 1-rank side (see below; "
                         "default: run the 1-rank side here)")
     return p.parse_args(argv)
 
 
-def command(ranks: int, seed: int, data: Path, a) -> list[str]:
+def compiled_members() -> list[str]:
+    """-var model/-var baseline for the compiled bundled members (refused in one line when they are missing or stale)."""
+    from models.accelerate import compiled_files, default_bundle, stale_reason
+
+    bundle = default_bundle()
+    why = stale_reason(bundle)
+    if why:
+        raise UserError(f"--one-rank-members compiled: {why} (run python -m models.accelerate)")
+    return ["-var", "model", " ".join(map(str, compiled_files(bundle))), "-var", "baseline",
+            str(bundle / "baseline.in")]
+
+
+def command(ranks: int, seed: int, data: Path, a, members: list[str]) -> list[str]:
     bindir = Path(sys.executable).parent
-    return [str(bindir / "mpirun"), "-np", str(ranks), str(bindir / "lmp"), "-in", str(INPUT), "-log", "log.lammps",
-            "-screen", "none", "-var", "inputs", str(ROOT / "lammps_inputs"), "-var", "data", str(data),
-            "-var", "potential", "nequip", "-var", "seed", str(seed), "-var", "t_therm_ps", fmt(a.therm_ps),
-            "-var", "t_nve_ps", fmt(a.nve_ps), "-var", "dump_ps", "1"]
+    cmd = [str(bindir / "mpirun"), "-np", str(ranks), str(bindir / "lmp"), "-in", str(PROTOCOLS[a.protocol]["input"]),
+           "-log", "log.lammps", "-screen", "none", "-var", "inputs", str(ROOT / "lammps_inputs"), "-var", "data",
+           str(data), "-var", "potential", "nequip", *members, "-var", "seed", str(seed)]
+    if a.protocol == "steady":
+        return cmd + ["-var", "t_start_ps", fmt(a.therm_ps), "-var", "t_equil_ps", fmt(a.equil_ps),
+                      "-var", "t_steady_ps", fmt(a.nve_ps), "-var", "P_eV_per_ps", fmt(a.power)]
+    return cmd + ["-var", "t_therm_ps", fmt(a.therm_ps), "-var", "t_nve_ps", fmt(a.nve_ps), "-var", "dump_ps", "1"]
 
 
 def run_one(job: dict) -> dict:
@@ -93,9 +134,10 @@ def run_one(job: dict) -> dict:
     return job
 
 
-def nve(log: Path):
+def analysed_block(log: Path, stage: str):
+    """Time from the start of the analysed stage's block (ps) and T_np there (K)."""
     th = read_thermo(log)
-    b = [b for b in dict.fromkeys(th.block.tolist()) if th.stage_name(b) == "nve_contact"][-1]
+    b = [b for b in dict.fromkeys(th.block.tolist()) if th.stage_name(b) == stage][-1]
     m = th.block == b
     return th["Time"][m] - th["Time"][m][0], th["v_T_np"][m]
 
@@ -108,8 +150,9 @@ def ms_per_step(log: Path) -> float | None:
     return 1000 * float(secs) / int(steps)
 
 
-def fit_k(logs: list[Path], geometry: Path, out: Path) -> dict:
-    cmd = [sys.executable, "-m", "analysis.fit_k", *map(str, logs), "--geometry", str(geometry), "--json", str(out),
+def fit_k(logs: list[Path], geometry: Path, out: Path, extra: list[str]) -> dict:
+    cmd = [sys.executable, "-m", "analysis.fit_k", *map(str, logs), *extra, "--geometry", str(geometry),
+           "--json", str(out),
            "--table", str(out.with_suffix("")) + "_table", "--no-plot", "--force"]
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if p.returncode not in (0, 1) or not out.is_file():
@@ -123,11 +166,15 @@ def protocol(out: Path, a) -> None:
     """OUT/settings.json records the protocol of the runs in OUT; finished runs are reused, so another protocol
     into the same OUT is refused rather than mixed."""
     f, ours = out / "settings.json", {"therm_ps": a.therm_ps, "nve_ps": a.nve_ps}
+    if a.protocol == "steady":  # a transient OUT's settings.json (written before --protocol) has none of these
+        ours.update(protocol="steady", equil_ps=a.equil_ps, power_eV_per_ps=a.power)
     if f.is_file():
         theirs = read_json(f, "--out settings")
-        if {k: theirs.get(k) for k in ours} != ours:
-            raise UserError(f"{f}: the runs in {out} have --therm-ps {theirs.get('therm_ps')} --nve-ps "
-                            f"{theirs.get('nve_ps')}, not {a.therm_ps:g} and {a.nve_ps:g} (use another --out)")
+        if {k: theirs.get(k) for k in set(ours) | set(theirs)} != ours:
+            said = ", ".join(f"{k} {theirs[k]}" for k in sorted(theirs))
+            want = ", ".join(f"{k} {ours[k]:g}" if not isinstance(ours[k], str) else f"{k} {ours[k]}"
+                             for k in sorted(ours))
+            raise UserError(f"{f}: the runs in {out} have {said}, not {want} (use another --out)")
     elif any(out.glob("np[12]_*/log.lammps")):
         raise UserError(f"{out}: holds runs but no settings.json, so their protocol is unknown (use another --out)")
     else:
@@ -174,6 +221,17 @@ def main(argv=None) -> int:
     v.integer("--seeds", a.seeds, 1)
     v.positive("--therm-ps", a.therm_ps, "ps")
     v.positive("--nve-ps", a.nve_ps, "ps")
+    v.positive("--equil-ps", a.equil_ps, "ps")
+    v.positive("--power", a.power, "eV/ps")
+    if a.one_rank_from and a.protocol != "transient":
+        raise UserError("--one-rank-from: validate_bundled runs are transient (heat_transfer.in); drop it for "
+                        "--protocol steady")
+    if a.one_rank_from and a.one_rank_members != "torchscript":
+        raise UserError("--one-rank-members: the 1-rank side comes from --one-rank-from (its members), not run here")
+    proto = PROTOCOLS[a.protocol]
+    if a.results is None:
+        a.results = "bench/results/mpi_k_au45_hbn" + ("_steady" if a.protocol == "steady" else "")
+    members1 = compiled_members() if a.one_rank_members == "compiled" else []
     out = Path(a.out).resolve()
     res_json, res_md = results_files(a.results, a.force)
     out.mkdir(parents=True, exist_ok=True)
@@ -182,7 +240,7 @@ def main(argv=None) -> int:
     logs1 = one_rank_runs(src, out, a) if src else None
     data, geometry, build = build_system(out)
     seeds = [a.seed0 + 1000 * i for i in range(1, a.seeds + 1)]
-    jobs = {(r, s): {"ranks": r, "seed": s, "dir": str(out / f"np{r}_{s}"), "cmd": command(r, s, data, a)}
+    jobs = {(r, s): {"ranks": r, "seed": s, "dir": str(out / f"np{r}_{s}"), "cmd": command(r, s, data, a, members1 if r == 1 else [])}
             for r in ((2,) if src else (1, 2)) for s in seeds}
     if not src:
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -198,12 +256,12 @@ def main(argv=None) -> int:
         lg1 = one_rank_of.get(s)
         if lg1 is None:
             continue
-        (t1, T1), (t2, T2) = nve(lg1), nve(lg2)
+        (t1, T1), (t2, T2) = analysed_block(lg1, proto["stage"]), analysed_block(lg2, proto["stage"])
         n = min(len(t1), len(t2))
         dT = np.abs(T2[:n] - T1[:n])
         traj.append({"seed": s, **{f"max_dT_np_first_{w}ps_K": float(dT[t1[:n] <= w].max()) for w in (1, 5, 20)},
                      "ms_per_step_1_rank": ms_per_step(lg1), "ms_per_step_2_ranks": ms_per_step(lg2)})
-    ks = {r: fit_k(lgs, geometry, out / f"k_np{r}.json") for r, lgs in ((1, logs1), (2, logs2))}
+    ks = {r: fit_k(lgs, geometry, out / f"k_np{r}.json", proto["fit_k"]) for r, lgs in ((1, logs1), (2, logs2))}
     runs = {r: per_run(out / f"k_np{r}.json") for r in (1, 2)}
     have = all(ks[r]["k"] is not None and ks[r]["err"] is not None for r in (1, 2))
     gap = abs(ks[2]["k"] - ks[1]["k"]) / math.hypot(ks[1]["err"], ks[2]["err"]) if have else float("nan")
@@ -213,16 +271,23 @@ def main(argv=None) -> int:
 
     one_cmds = ([f"1-rank runs: the student runs of {src} (bench/validate_bundled.py; its RESULTS md lists "
                  "their commands)"] if src else cd(1))
-    res = {"settings": vars(a), "one_rank_source": str(src) if src else "run here (TorchScript members)",
+    here = f"run here ({'compiled' if a.one_rank_members == 'compiled' else 'TorchScript'} members)"
+    res = {"settings": vars(a), "one_rank_source": str(src) if src else here,
            "trajectory": traj, "k": {str(r): v_ for r, v_ in ks.items()},
            "runs": {str(r): x for r, x in runs.items()},
            "k_difference_in_sigma": gap, "machine": machine_info(),
            "commands": [shlex.join(build)] + one_cmds + cd(2) + [ks[1]["command"], ks[2]["command"]]}
     side1 = (f"the {len(logs1)} finished student runs of `{src}` (bench/validate_bundled.py, same protocol and "
              "system: the compiled members, forces equal to the TorchScript members' to 6e-15 eV/Å)" if src else
-             f"seeds {', '.join(map(str, seeds))} (TorchScript members)")
-    L = ["# heat_transfer.in with the bundled NequIP ensemble on 1 and 2 MPI ranks", "",
-         f"Au45 on hBN (261 atoms), {a.therm_ps:g} ps thermalisation + {a.nve_ps:g} ps NVE. 2 ranks: seeds "
+             f"seeds {', '.join(map(str, seeds))} ({a.one_rank_members} members"
+             + (": forces equal to the TorchScript members' to 6e-15 eV/Å)" if a.one_rank_members == "compiled"
+                else ")"))
+    steps = (f"{a.therm_ps:g} ps start at 550/300 K + heating at P = {a.power:g} eV/ps for {a.equil_ps:g} ps, then "
+             f"the {a.nve_ps:g} ps window fit_k --steady analyses" if a.protocol == "steady" else
+             f"{a.therm_ps:g} ps thermalisation + {a.nve_ps:g} ps NVE")
+    stage = "heating" if a.protocol == "steady" else "NVE"
+    L = [f"# {proto['title']} with the bundled NequIP ensemble on 1 and 2 MPI ranks", "",
+         f"Au45 on hBN (261 atoms), {steps}. 2 ranks: seeds "
          f"{', '.join(map(str, seeds))} (TorchScript members, 1 torch thread per rank). 1 rank: {side1}.", "",
          "| ranks | combined k (eV/(nm² ps K)) | runs | combined | reliable |", "|---|---|---|---|---|"]
     L += [f"| {r} | {_pm(ks[r]['k'], ks[r]['err'])} | {len(runs[r])} | {ks[r]['n_runs_combined']} | "
@@ -234,8 +299,8 @@ def main(argv=None) -> int:
           "| ranks | run | k (eV/(nm² ps K)) | reliable alone | left out |", "|---|---|---|---|---|"]
     L += [f"| {r} | {Path(x['log']).parent.name} | {_pm(x['k'], x['err']) if x['k'] is not None else '—'} | "
           f"{'yes' if x['reliable'] else 'no'} | {x['excluded'] or ''} |" for r in (1, 2) for x in runs[r]]
-    L += ["", "Same seed, 1 against 2 ranks: largest |ΔT_np| over the first 1, 5 and 20 ps of NVE (K), and ms per "
-          "step.",
+    L += ["", f"Same seed, 1 against 2 ranks: largest |ΔT_np| over the first 1, 5 and 20 ps of {stage} (K), and ms "
+          "per step.",
           "fix langevin draws its noise per rank, so the same seed gives different thermalisations on 1 and 2 ranks:",
           "the runs are independent samples, and k above is the comparison. "
           + ("The 1-rank runs are the validation's (compiled members, run beside other work): their ms/step is not "

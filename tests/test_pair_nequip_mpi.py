@@ -597,3 +597,46 @@ def test_heat_transfer_and_steady_state_inputs_on_2_ranks(tmp_path, model_au_hbn
                          "thermo_ps": 0.02, "P_eV_per_ps": 2.0, **nequip}, nprocs=2)
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert "pair nequip: 2 MPI ranks: each rank's graph" in proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("protocol, stage, times", [
+    ("heat_transfer", "nve_contact", {"t_therm_ps": 0, "t_nve_ps": 0.2, "dump_ps": 0.2}),
+    ("steady_state", "heat", {"t_start_ps": 0, "t_equil_ps": 0.05, "t_steady_ps": 0.15, "P_eV_per_ps": 2.0})])
+def test_protocol_from_one_state_follows_the_one_rank_trajectory_on_2_ranks(tmp_path, model_au_hbn, protocol,
+                                                                             stage, times):
+    """From one and the same state a protocol is deterministic on any rank count, so 2 ranks must follow the 1-rank
+    trajectory: relax.in (the minimiser), `velocity create` (the same velocities on every rank count), then NVE with,
+    in steady_state.in, fix ehex heating the particle and cooling the bath. Only a Langevin stage draws noise per
+    rank, and a zero-length one draws none. Checked: the group temperatures (compute temp/com), the particle's
+    energy (compute pe/atom and ke/atom reduced over the group) and the total energy, row by row over the analysed
+    stage (0.2 ps, every 0.01 ps), to within 2e-7 of each column's size: LAMMPS prints 8 digits, and the two
+    differ in the last one at most (measured: 1e-5 K at 500 K). Over a longer 0.4 ps the round-off has grown to
+    1e-7 relative: chaos, which is why same-seed runs with noise are compared by k instead (bench/mpi_k.py)."""
+    from beamheat.lammps_log import read_thermo
+    from helpers import run_lmp_file
+    from test_heat_transfer_inputs import DATA, INPUTS
+
+    variables = {"inputs": INPUTS, "data": DATA, "thermo_ps": 0.01, "potential": "nequip", "model": model_au_hbn,
+                 "elements": "Au B N", **times}
+    cols = ["Time", "v_T_np", "v_T_support", "v_E_np", "PotEng", "TotEng"]
+    rows = {}
+    for n in (1, 2):
+        d = tmp_path / f"np{n}"
+        d.mkdir()
+        proc = run_lmp_file(INPUTS / f"{protocol}.in", d, variables, nprocs=n)
+        assert proc.returncode == 0, proc.stdout[-2000:]
+        assert "beamheat: relaxation skipped" not in proc.stdout
+        if n == 2:
+            assert "pair nequip: 2 MPI ranks: each rank's graph = own atoms' edges" in proc.stdout  # exchange
+        th = read_thermo(d / "log.lammps", cols)
+        blk = [b for b in dict.fromkeys(th.block.tolist()) if th.stage_name(b) == stage][-1]
+        rows[n] = np.column_stack([th[c][th.block == blk] for c in cols])
+    one, two = rows[1], rows[2]
+    assert one.shape == two.shape and len(one) >= 16, (one.shape, two.shape)
+    assert np.ptp(one[:, 1]) > 5.0, "T_np hardly moves: the check would not see a protocol that differs"
+    for j, c in enumerate(cols):
+        scale = np.abs(one[:, j]).max()
+        diff = np.abs(two[:, j] - one[:, j]).max()
+        print(f"{protocol}: {c}: max |2 ranks - 1 rank| = {diff:.3g} (scale {scale:.4g})")
+        np.testing.assert_allclose(two[:, j], one[:, j], rtol=0, atol=2e-7 * scale, err_msg=c)
