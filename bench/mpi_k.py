@@ -94,7 +94,7 @@ def parse_args(argv=None):
 
 
 def compiled_members() -> list[str]:
-    """-var model/-var baseline for the compiled bundled members (refused in one line when they are missing or stale)."""
+    """-var model and -var baseline for the compiled bundled members (refused in one line when missing or stale)."""
     from models.accelerate import compiled_files, default_bundle, stale_reason
 
     bundle = default_bundle()
@@ -152,8 +152,7 @@ def ms_per_step(log: Path) -> float | None:
 
 def fit_k(logs: list[Path], geometry: Path, out: Path, extra: list[str]) -> dict:
     cmd = [sys.executable, "-m", "analysis.fit_k", *map(str, logs), *extra, "--geometry", str(geometry),
-           "--json", str(out),
-           "--table", str(out.with_suffix("")) + "_table", "--no-plot", "--force"]
+           "--json", str(out), "--table", str(out.with_suffix("")) + "_table", "--no-plot", "--force"]
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if p.returncode not in (0, 1) or not out.is_file():
         raise UserError(f"fit_k failed: {(p.stderr.strip().splitlines() or ['?'])[-1]}")
@@ -240,7 +239,8 @@ def main(argv=None) -> int:
     logs1 = one_rank_runs(src, out, a) if src else None
     data, geometry, build = build_system(out)
     seeds = [a.seed0 + 1000 * i for i in range(1, a.seeds + 1)]
-    jobs = {(r, s): {"ranks": r, "seed": s, "dir": str(out / f"np{r}_{s}"), "cmd": command(r, s, data, a, members1 if r == 1 else [])}
+    jobs = {(r, s): {"ranks": r, "seed": s, "dir": str(out / f"np{r}_{s}"),
+                     "cmd": command(r, s, data, a, members1 if r == 1 else [])}
             for r in ((2,) if src else (1, 2)) for s in seeds}
     if not src:
         with ThreadPoolExecutor(max_workers=2) as pool:
