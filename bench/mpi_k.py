@@ -51,13 +51,16 @@ from beamheat import validate as v  # noqa: E402
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: E402
 from beamheat.io import atomic_write, read_json, write_json  # noqa: E402
 from beamheat.lammps_log import read_thermo  # noqa: E402
+from analysis.k_inputs import pick_stage_block  # noqa: E402
 from validate_bundled import STUDENT, _pm, build_system, fmt, log_done, machine_info, results_files, say  # noqa: E402
 
-# per protocol: the input, the stage whose block is analysed, fit_k's extra options, and a title
+# per protocol: the input, the stage whose block is analysed (and its name in the report), fit_k's extra options,
+# the default results prefix, and a title
 PROTOCOLS = {
-    "transient": {"input": ROOT / "lammps_inputs" / "heat_transfer.in", "stage": "nve_contact", "fit_k": [],
-                  "title": "heat_transfer.in (transient)"},
-    "steady": {"input": ROOT / "lammps_inputs" / "steady_state.in", "stage": "heat", "fit_k": ["--steady"],
+    "transient": {"input": ROOT / "lammps_inputs" / "heat_transfer.in", "stage": "nve_contact", "stage_word": "NVE",
+                  "fit_k": [], "results": "bench/results/mpi_k_au45_hbn", "title": "heat_transfer.in (transient)"},
+    "steady": {"input": ROOT / "lammps_inputs" / "steady_state.in", "stage": "heat", "stage_word": "heating",
+               "fit_k": ["--steady"], "results": "bench/results/mpi_k_au45_hbn_steady",
                "title": "steady_state.in (steady state)"},
 }
 LOOP_RE = re.compile(rb"Loop time of ([0-9.eE+-]+) on (\d+) procs for (\d+) steps")
@@ -137,7 +140,7 @@ def run_one(job: dict) -> dict:
 def analysed_block(log: Path, stage: str):
     """Time from the start of the analysed stage's block (ps) and T_np there (K)."""
     th = read_thermo(log)
-    b = [b for b in dict.fromkeys(th.block.tolist()) if th.stage_name(b) == stage][-1]
+    b = pick_stage_block(th, log, stage, None)
     m = th.block == b
     return th["Time"][m] - th["Time"][m][0], th["v_T_np"][m]
 
@@ -229,7 +232,7 @@ def main(argv=None) -> int:
         raise UserError("--one-rank-members: the 1-rank side comes from --one-rank-from (its members), not run here")
     proto = PROTOCOLS[a.protocol]
     if a.results is None:
-        a.results = "bench/results/mpi_k_au45_hbn" + ("_steady" if a.protocol == "steady" else "")
+        a.results = proto["results"]
     members1 = compiled_members() if a.one_rank_members == "compiled" else []
     out = Path(a.out).resolve()
     res_json, res_md = results_files(a.results, a.force)
@@ -271,21 +274,20 @@ def main(argv=None) -> int:
 
     one_cmds = ([f"1-rank runs: the student runs of {src} (bench/validate_bundled.py; its RESULTS md lists "
                  "their commands)"] if src else cd(1))
-    here = f"run here ({'compiled' if a.one_rank_members == 'compiled' else 'TorchScript'} members)"
-    res = {"settings": vars(a), "one_rank_source": str(src) if src else here,
+    members_1 = "compiled members" if a.one_rank_members == "compiled" else "TorchScript members"
+    res = {"settings": vars(a), "one_rank_source": str(src) if src else f"run here ({members_1})",
            "trajectory": traj, "k": {str(r): v_ for r, v_ in ks.items()},
            "runs": {str(r): x for r, x in runs.items()},
            "k_difference_in_sigma": gap, "machine": machine_info(),
            "commands": [shlex.join(build)] + one_cmds + cd(2) + [ks[1]["command"], ks[2]["command"]]}
     side1 = (f"the {len(logs1)} finished student runs of `{src}` (bench/validate_bundled.py, same protocol and "
              "system: the compiled members, forces equal to the TorchScript members' to 6e-15 eV/Å)" if src else
-             f"seeds {', '.join(map(str, seeds))} ({a.one_rank_members} members"
+             f"seeds {', '.join(map(str, seeds))} ({members_1}"
              + (": forces equal to the TorchScript members' to 6e-15 eV/Å)" if a.one_rank_members == "compiled"
                 else ")"))
     steps = (f"{a.therm_ps:g} ps start at 550/300 K + heating at P = {a.power:g} eV/ps for {a.equil_ps:g} ps, then "
              f"the {a.nve_ps:g} ps window fit_k --steady analyses" if a.protocol == "steady" else
              f"{a.therm_ps:g} ps thermalisation + {a.nve_ps:g} ps NVE")
-    stage = "heating" if a.protocol == "steady" else "NVE"
     L = [f"# {proto['title']} with the bundled NequIP ensemble on 1 and 2 MPI ranks", "",
          f"Au45 on hBN (261 atoms), {steps}. 2 ranks: seeds "
          f"{', '.join(map(str, seeds))} (TorchScript members, 1 torch thread per rank). 1 rank: {side1}.", "",
@@ -299,8 +301,8 @@ def main(argv=None) -> int:
           "| ranks | run | k (eV/(nm² ps K)) | reliable alone | left out |", "|---|---|---|---|---|"]
     L += [f"| {r} | {Path(x['log']).parent.name} | {_pm(x['k'], x['err']) if x['k'] is not None else '—'} | "
           f"{'yes' if x['reliable'] else 'no'} | {x['excluded'] or ''} |" for r in (1, 2) for x in runs[r]]
-    L += ["", f"Same seed, 1 against 2 ranks: largest |ΔT_np| over the first 1, 5 and 20 ps of {stage} (K), and ms "
-          "per step.",
+    L += ["", "Same seed, 1 against 2 ranks: largest |ΔT_np| over the first 1, 5 and 20 ps of "
+          f"{proto['stage_word']} (K), and ms per step.",
           "fix langevin draws its noise per rank, so the same seed gives different thermalisations on 1 and 2 ranks:",
           "the runs are independent samples, and k above is the comparison. "
           + ("The 1-rank runs are the validation's (compiled members, run beside other work): their ms/step is not "

@@ -615,6 +615,7 @@ def test_protocol_from_one_state_follows_the_one_rank_trajectory_on_2_ranks(tmp_
     differ in the last one at most (measured: 1e-5 K at 500 K). Over a longer 0.4 ps the round-off had grown to
     ~2e-7 relative (4e-4 K at 1600 K): chaos, which is why same-seed runs with noise are compared by k instead
     (bench/mpi_k.py)."""
+    from analysis.k_inputs import pick_stage_block
     from beamheat.lammps_log import read_thermo
     from helpers import run_lmp_file
     from test_heat_transfer_inputs import DATA, INPUTS
@@ -632,7 +633,7 @@ def test_protocol_from_one_state_follows_the_one_rank_trajectory_on_2_ranks(tmp_
         if n == 2:
             assert "pair nequip: 2 MPI ranks: each rank's graph = own atoms' edges" in proc.stdout  # exchange
         th = read_thermo(d / "log.lammps", cols)
-        blk = [b for b in dict.fromkeys(th.block.tolist()) if th.stage_name(b) == stage][-1]
+        blk = pick_stage_block(th, d / "log.lammps", stage, None)
         rows[n] = np.column_stack([th[c][th.block == blk] for c in cols])
     one, two = rows[1], rows[2]
     assert one.shape == two.shape and len(one) >= 16, (one.shape, two.shape)
