@@ -10,6 +10,8 @@
 #                on the CPU machine (`pytest --setup-only` with BEAMHEAT_TEST_CACHE=.devcache), and bench_tiny/ and
 #                bench_paper/ (bench_pair_nequip.py's one-epoch trainings). Compiled files are not carried: the
 #                checkpoints are compiled here with this machine's torch.
+# Options (environment): MPI_CPU_CONFIGS / MPI_GPU_CONFIGS (bench_mpi.py --configs for step 5; defaults
+# 1x1,2x1,4x1,8x1,1x2 and 1x1,2x1), PAIR_DEVICES (step 6's devices, default "cuda cpu"), TESTS_K, XDIST, TEST_CAP.
 # Steps, each logged to $OUT/device_log.txt and cut short by a shared time budget (BUDGET_S, default 520 s):
 #   1. install the wheels and build the package + plugin against this machine's CUDA torch;
 #   2. compile the checkpoints (TorchScript, for the CPU; the plugin moves them to the GPU);
@@ -76,14 +78,14 @@ timeout "$(cap 90)" "$PY" bench/gpu_ranks.py --model "$CACHE/tiny.nequip.pth" --
 
 step "bench_mpi on the CPU, 1 thread per rank"
 timeout "$(cap 120)" "$PY" bench/bench_mpi.py --model "$CACHE/tiny.nequip.pth" --device cpu \
-  --configs 1x1,2x1,4x1,8x1,1x2 --rounds "$rounds" --steps "${MPI_STEPS:-10}" --no-table \
+  --configs "${MPI_CPU_CONFIGS:-1x1,2x1,4x1,8x1,1x2}" --rounds "$rounds" --steps "${MPI_STEPS:-10}" --no-table \
   --json "$OUT/mpi_speed_tiny_cpu_$tag.json" 2>&1 | tee -a "$log"
 
 step "bench_mpi on the GPU: 1 rank, 2 ranks sharing it"
-timeout "$(cap 70)" "$PY" bench/bench_mpi.py --model "$CACHE/tiny.nequip.pth" --device cuda --configs 1x1,2x1 \
+timeout "$(cap 70)" "$PY" bench/bench_mpi.py --model "$CACHE/tiny.nequip.pth" --device cuda --configs "${MPI_GPU_CONFIGS:-1x1,2x1}" \
   --rounds "$rounds" --steps "${MPI_GPU_STEPS:-20}" --no-table --json "$OUT/mpi_speed_tiny_cuda_$tag.json" 2>&1 | tee -a "$log"
 
-for dev in cuda cpu; do  # GPU figures first: with little time left, the CPU references are what is cut
+for dev in ${PAIR_DEVICES:-cuda cpu}; do  # GPU figures first: with little time left, the CPU references are what is cut
   for arch in paper tiny; do
     steps=10
     [[ $arch == paper && $dev == cpu ]] && steps=${PAPER_CPU_STEPS:-3}
