@@ -471,7 +471,15 @@ def test_threads_default_to_one_per_rank_with_a_notice(tmp_path, model_ts):
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert "2 MPI ranks share a node and OMP_NUM_THREADS is unset: 1 torch thread per rank" in proc.stdout
     assert "; 1 torch thread(s) per MPI rank, 2 rank(s)" in proc.stdout
-    assert "pair nequip: device cpu on 2 rank(s) (2 per node)" in proc.stdout  # every rank's, not rank 0's alone
+    # every rank's device, not rank 0's alone: `device auto` gives rank r GPU (local rank r mod GPUs), or the CPU
+    import torch
+
+    gpus = torch.cuda.device_count()
+    if gpus >= 2:
+        expected = "pair nequip: devices by rank: 0: cuda:0 (local rank 0), 1: cuda:1 (local rank 1)"
+    else:
+        expected = f"pair nequip: device {'cuda:0' if gpus else 'cpu'} on 2 rank(s) (2 per node)"
+    assert expected in proc.stdout
 
 
 SUBCOMM = """
