@@ -17,6 +17,15 @@ ROOT = Path(__file__).resolve().parents[1]
 TYPE_NAMES = ["Au", "Cu", "Pd"]
 
 
+def auto_device(local_rank: int = 0) -> str:
+    """What `pair_style nequip device auto` must choose for a rank on this machine: GPU (local rank mod GPUs) when
+    torch sees one, else the CPU. Tests run unchanged on CPU and GPU machines."""
+    import torch
+
+    gpus = torch.cuda.device_count()
+    return f"cuda:{local_rank % gpus}" if gpus else "cpu"
+
+
 def ase_reference(atoms, model_path: Path) -> dict:
     """Energy, per-atom energies, forces and stress from nequip's own ASE calculator."""
     from nequip.integrations.ase import NequIPCalculator

@@ -15,7 +15,7 @@ import pytest
 from ase.build import bulk
 from ase.io import write
 
-from helpers import run_lmp
+from helpers import auto_device, run_lmp
 
 
 def write_data(path, atoms, specorder=("Au", "Cu", "Pd")):
@@ -57,14 +57,7 @@ def test_plugin_loads_through_entry_point_and_logs_model(au_bulk, model_ts):
     m = re.search(r"pair nequip: loaded torchscript model (\S+): r_max = 4 A, types = Au Cu Pd, dtype = float64, "
                   r"input dtype = float64, device = (\S+?),", log)
     assert m and m.group(1) == str(model_ts)
-    assert m.group(2) == torch_device(), "device auto must pick the GPU when torch sees one, else the CPU"
-
-
-def torch_device() -> str:
-    """What `device auto` must choose on this machine (one rank): tests run unchanged on CPU and GPU machines."""
-    import torch
-
-    return "cuda:0" if torch.cuda.is_available() else "cpu"
+    assert m.group(2) == auto_device(), "device auto must pick the GPU when torch sees one, else the CPU"
 
 
 def test_torch_side_exports_its_entry_point_alone():

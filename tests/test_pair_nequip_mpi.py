@@ -23,7 +23,7 @@ import pytest
 from ase.build import bulk
 from ase.io import read, write
 
-from helpers import TYPE_NAMES, rattled, run_lmp
+from helpers import TYPE_NAMES, auto_device, rattled, run_lmp
 from models.demo_data import au_cluster_on_slab
 
 F_TOL = 1e-10   # eV/A, the issue's bar
@@ -471,14 +471,13 @@ def test_threads_default_to_one_per_rank_with_a_notice(tmp_path, model_ts):
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert "2 MPI ranks share a node and OMP_NUM_THREADS is unset: 1 torch thread per rank" in proc.stdout
     assert "; 1 torch thread(s) per MPI rank, 2 rank(s)" in proc.stdout
-    # every rank's device, not rank 0's alone: `device auto` gives rank r GPU (local rank r mod GPUs), or the CPU
-    import torch
-
-    gpus = torch.cuda.device_count()
-    if gpus >= 2:
-        expected = "pair nequip: devices by rank: 0: cuda:0 (local rank 0), 1: cuda:1 (local rank 1)"
+    # every rank's device, not rank 0's alone (one line when they agree, else one entry per rank)
+    devices = [auto_device(r) for r in range(2)]
+    if devices[0] == devices[1]:
+        expected = f"pair nequip: device {devices[0]} on 2 rank(s) (2 per node)"
     else:
-        expected = f"pair nequip: device {'cuda:0' if gpus else 'cpu'} on 2 rank(s) (2 per node)"
+        expected = "pair nequip: devices by rank: " + ", ".join(f"{r}: {d} (local rank {r})"
+                                                               for r, d in enumerate(devices))
     assert expected in proc.stdout
 
 
