@@ -82,8 +82,9 @@ timeout "$(cap 120)" "$PY" bench/bench_mpi.py --model "$CACHE/tiny.nequip.pth" -
   --json "$OUT/mpi_speed_tiny_cpu_$tag.json" 2>&1 | tee -a "$log"
 
 step "bench_mpi on the GPU: 1 rank, 2 ranks sharing it"
-timeout "$(cap 70)" "$PY" bench/bench_mpi.py --model "$CACHE/tiny.nequip.pth" --device cuda --configs "${MPI_GPU_CONFIGS:-1x1,2x1}" \
-  --rounds "$rounds" --steps "${MPI_GPU_STEPS:-20}" --no-table --json "$OUT/mpi_speed_tiny_cuda_$tag.json" 2>&1 | tee -a "$log"
+timeout "$(cap 70)" "$PY" bench/bench_mpi.py --model "$CACHE/tiny.nequip.pth" --device cuda \
+  --configs "${MPI_GPU_CONFIGS:-1x1,2x1}" --rounds "$rounds" --steps "${MPI_GPU_STEPS:-20}" --no-table \
+  --json "$OUT/mpi_speed_tiny_cuda_$tag.json" 2>&1 | tee -a "$log"
 
 for dev in ${PAIR_DEVICES:-cuda cpu}; do  # GPU figures first: with little time left, the CPU references are what is cut
   for arch in paper tiny; do
