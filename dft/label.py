@@ -4,7 +4,8 @@
     mpirun -np 4 python -m dft.label CANDIDATES.extxyz --db labels.db --ranks-per-calc 2
 
 Defaults (the paper): plane waves 500 eV, PBE, Gamma point, Fermi-Dirac smearing 0.05 eV; --d3 adds Grimme D3(BJ)
-dispersion (dftd3 package) for hBN systems. Settings come from YAML (keys as in DEFAULT_SETTINGS) and the command
+dispersion (dftd3 package; two-body terms, as LAMMPS's dispersion/d3 computes them) for hBN systems, and records its
+share (energy_d3, forces_d3) beside the total. --mode lcao (basis dzp) is the cheaper alternative to plane waves. Settings come from YAML (keys as in DEFAULT_SETTINGS) and the command
 line; a frame's info may override charge, magmom (total initial moment, switches spin polarisation on) and ecut_eV.
 Results go to an ASE database (a file name gives SQLite; a postgresql:// URL works too): energy, forces, stress for
 fully periodic cells, the settings and their hash, the GPAW version, wall time and a convergence flag.
@@ -40,11 +41,13 @@ from beamheat import validate as v  # noqa: E402
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: E402
 
 DEFAULT_SETTINGS = {
-    "ecut_eV": 500.0,         # plane-wave cutoff
+    "mode": "pw",             # pw: plane waves at ecut_eV (the paper); lcao: atomic orbitals of `basis`
+    "ecut_eV": 500.0,         # plane-wave cutoff (mode pw)
+    "basis": "dzp",           # LCAO basis set (mode lcao; gpaw-data ships dzp)
     "xc": "PBE",
     "kpts": [1, 1, 1],        # Gamma point
     "smearing_width_eV": 0.05,  # Fermi-Dirac
-    "d3": False,              # Grimme D3(BJ) dispersion (for hBN)
+    "d3": False,              # Grimme D3(BJ) two-body dispersion (for hBN); LAMMPS's dispersion/d3 bj is the same
     "maxiter": 333,           # SCF iterations before giving up
     "vacuum_A": 6.0,          # box around non-periodic configurations that come without a cell
     "min_distance_A": 0.5,    # closer atoms are refused as overlapping
@@ -94,11 +97,31 @@ def check_configuration(atoms, settings: dict) -> str | None:
     return None
 
 
+def describe(settings: dict) -> str:
+    """The settings in one phrase, e.g. "PBE, PW 500 eV, k (1, 1, 1), D3(BJ)"."""
+    mode = f"PW {settings['ecut_eV']:g} eV" if settings["mode"] == "pw" else f"LCAO {settings['basis']}"
+    return f"{settings['xc']}, {mode}, k {tuple(settings['kpts'])}{', D3(BJ)' if settings['d3'] else ''}"
+
+
+def d3_calculator(xc: str):
+    """Grimme D3 with Becke-Johnson damping, two-body terms only (no ATM three-body term), as the original dftd3
+    program computes it by default and LAMMPS's `pair_style dispersion/d3 bj` does."""
+    try:
+        from dftd3.ase import DFTD3
+    except ImportError:
+        raise UserError("--d3 needs the dftd3 package (pip install dftd3)") from None
+    return DFTD3(method=xc, damping="d3bj", params_tweaks={"method": xc.lower(), "atm": False})
+
+
 def make_calculator(atoms, settings: dict, communicator, txt):
+    """GPAW for SETTINGS, plus D3 when asked: (calculator, the D3 part or None)."""
     from gpaw import GPAW, PW
 
-    ecut = float(atoms.info.get("ecut_eV", settings["ecut_eV"]))
-    kwargs = dict(mode=PW(ecut), xc=settings["xc"], kpts=tuple(settings["kpts"]), txt=txt,
+    if settings["mode"] == "pw":
+        mode = dict(mode=PW(float(atoms.info.get("ecut_eV", settings["ecut_eV"]))))
+    else:
+        mode = dict(mode="lcao", basis=settings["basis"])
+    kwargs = dict(**mode, xc=settings["xc"], kpts=tuple(settings["kpts"]), txt=txt,
                   occupations={"name": "fermi-dirac", "width": settings["smearing_width_eV"]},
                   maxiter=settings["maxiter"], communicator=communicator)
     if atoms.info.get("charge"):
@@ -109,15 +132,12 @@ def make_calculator(atoms, settings: dict, communicator, txt):
         moms[:] = float(atoms.info["magmom"]) / len(atoms)
         atoms.set_initial_magnetic_moments(moms)
     calc = GPAW(**kwargs)
-    if settings["d3"]:
-        try:
-            from dftd3.ase import DFTD3
-        except ImportError:
-            raise UserError("--d3 needs the dftd3 package (pip install dftd3)") from None
-        from ase.calculators.mixing import SumCalculator
+    if not settings["d3"]:
+        return calc, None
+    from ase.calculators.mixing import SumCalculator
 
-        calc = SumCalculator([calc, DFTD3(method=settings["xc"], damping="d3bj")])
-    return calc
+    d3 = d3_calculator(settings["xc"])
+    return SumCalculator([calc, d3]), d3
 
 
 def compute(atoms, settings: dict, communicator, txt) -> dict:
@@ -128,13 +148,16 @@ def compute(atoms, settings: dict, communicator, txt) -> dict:
     if not atoms.pbc.any() and np.linalg.matrix_rank(np.asarray(atoms.cell)) < 3:
         atoms.center(vacuum=settings["vacuum_A"])
     t0 = time.perf_counter()
-    atoms.calc = make_calculator(atoms, settings, communicator, txt)
+    atoms.calc, d3 = make_calculator(atoms, settings, communicator, txt)
     try:
         energy = atoms.get_potential_energy()
         forces = atoms.get_forces()
         stress = atoms.get_stress() if atoms.pbc.all() else None
-        return {"atoms": atoms, "energy": energy, "forces": forces, "stress": stress, "converged": True,
-                "wall_time_s": time.perf_counter() - t0}
+        out = {"atoms": atoms, "energy": energy, "forces": forces, "stress": stress, "converged": True,
+               "wall_time_s": time.perf_counter() - t0}
+        if d3 is not None:  # the dispersion part alone, so that training can take it off exactly
+            out["d3"] = {"energy": float(d3.get_potential_energy(atoms)), "forces": d3.get_forces(atoms)}
+        return out
     except KohnShamConvergenceError as e:
         return {"atoms": atoms, "error": f"SCF did not converge in {settings['maxiter']} iterations ({e})",
                 "converged": False, "wall_time_s": time.perf_counter() - t0}
@@ -157,9 +180,13 @@ def write_row(db, atoms, uid, status, settings, info, result=None, error=None, i
             kvp[key] = v if isinstance(v, (int, float, str)) else str(v)
     if error:
         kvp["error"] = error[:500]
+    data = {"settings": settings}
+    if result and "d3" in result:
+        kvp["energy_d3"] = result["d3"]["energy"]
+        data["forces_d3"] = np.asarray(result["d3"]["forces"], float)
     with db:  # one transaction: the row is there completely or not at all
         if db.count(uid=uid) == 0:
-            db.write(atoms, key_value_pairs=kvp, data={"settings": settings})
+            db.write(atoms, key_value_pairs=kvp, data=data)
 
 
 def label_configurations(frames, db, settings: dict, comm=None, *, ranks_per_calc: int | None = None,
@@ -203,9 +230,8 @@ def label_configurations(frames, db, settings: dict, comm=None, *, ranks_per_cal
     master = comm.rank == 0
     if world.rank == 0:
         print(f"{len(frames)} configurations: {skipped} already finished, {len(todo)} to compute on "
-              f"{n_groups} group(s) of {G} rank(s); settings {settings_hash(settings)} "
-              f"({settings['xc']}, PW {settings['ecut_eV']:g} eV, k {settings['kpts']}"
-              f"{', D3' if settings['d3'] else ''})", flush=True)
+              f"{n_groups} group(s) of {G} rank(s); settings {settings_hash(settings)} ({describe(settings)})",
+              flush=True)
     t_start, n_ok, n_fail = time.perf_counter(), 0, 0
     for n, k in enumerate(mine):
         atoms, uid = frames[k], uids[k]
@@ -266,6 +292,10 @@ def check_settings(s: dict, where: str = "settings") -> dict:
         raise UserError(f"{where}: maxiter {m!r}: must be a whole number from 1 to 100000")
     if not isinstance(s["xc"], str) or not s["xc"].strip():
         raise UserError(f"{where}: xc {s['xc']!r}: must be a functional name such as PBE")
+    if s["mode"] not in ("pw", "lcao"):
+        raise UserError(f"{where}: mode {s['mode']!r}: must be pw or lcao")
+    if not isinstance(s["basis"], str) or not s["basis"].strip():
+        raise UserError(f"{where}: basis {s['basis']!r}: must be a basis set name such as dzp")
     if not isinstance(s["d3"], bool):
         raise UserError(f"{where}: d3 {s['d3']!r}: must be true or false")
     return s
@@ -273,7 +303,7 @@ def check_settings(s: dict, where: str = "settings") -> dict:
 
 def load_settings(settings_file: str | Path | None = None, *, ecut_ev: float | None = None, xc: str | None = None,
                   kpts: str | list | None = None, width_ev: float | None = None, maxiter: int | None = None,
-                  d3: bool = False) -> dict:
+                  d3: bool = False, mode: str | None = None, basis: str | None = None) -> dict:
     """DEFAULT_SETTINGS, then the YAML file, then the values given (command-line options), checked."""
     s = dict(DEFAULT_SETTINGS)
     if settings_file:
@@ -293,7 +323,8 @@ def load_settings(settings_file: str | Path | None = None, *, ecut_ev: float | N
             raise UserError(f"{p}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(DEFAULT_SETTINGS)}")
         s.update(user)
         check_settings(s, str(p))
-    for key, val in (("ecut_eV", ecut_ev), ("xc", xc), ("smearing_width_eV", width_ev), ("maxiter", maxiter)):
+    for key, val in (("ecut_eV", ecut_ev), ("xc", xc), ("smearing_width_eV", width_ev), ("maxiter", maxiter),
+                     ("mode", mode), ("basis", basis)):
         if val is not None:
             s[key] = val
     if kpts:
@@ -356,7 +387,13 @@ def export(db, path: Path) -> int:
 
     from beamheat.io import atomic_write
 
-    frames = [row.toatoms(add_additional_information=False) for row in db.select(status="done")]
+    frames = []
+    for row in db.select(status="done"):
+        a = row.toatoms(add_additional_information=False)
+        a.info.update({k: v for k, v in row.key_value_pairs.items() if k != "status"})
+        if "forces_d3" in row.data:  # the D3 share of the forces beside the total (energy_d3 is in info)
+            a.arrays["forces_d3"] = np.asarray(row.data["forces_d3"], float)
+        frames.append(a)
     if not frames:
         raise UserError(f"{path}: the database holds no finished labels; nothing exported")
     atomic_write(path, lambda f: write(f, frames, format="extxyz", parallel=False))
@@ -391,7 +428,9 @@ def main(argv=None) -> int:
     p.add_argument("candidates", nargs="?", help="configurations: extxyz (e.g. from models.select) or ASE .db")
     p.add_argument("--db", default="labels.db", help="results database: file (SQLite) or URL (default labels.db)")
     p.add_argument("--settings", help="YAML with any of: " + ", ".join(DEFAULT_SETTINGS))
+    p.add_argument("--mode", help="pw (plane waves, the paper) or lcao (atomic orbitals; cheaper) (default pw)")
     p.add_argument("--ecut-ev", type=float, help="plane-wave cutoff, eV (default 500)")
+    p.add_argument("--basis", help="LCAO basis set, mode lcao (default dzp)")
     p.add_argument("--xc", help="exchange-correlation functional (default PBE)")
     p.add_argument("--kpts", help="k-point grid a,b,c (default 1,1,1)")
     p.add_argument("--width-ev", type=float, help="Fermi-Dirac smearing width, eV (default 0.05)")
@@ -406,7 +445,7 @@ def main(argv=None) -> int:
                    "longer is recorded as failed with that reason and the batch goes on (default: none)")
     a = p.parse_args(argv)
     settings = load_settings(a.settings, ecut_ev=a.ecut_ev, xc=a.xc, kpts=a.kpts, width_ev=a.width_ev,
-                             maxiter=a.maxiter, d3=a.d3)
+                             maxiter=a.maxiter, d3=a.d3, mode=a.mode, basis=a.basis)
     v.positive("--timeout-s", a.timeout_s, "s")
     v.integer("--ranks-per-calc", a.ranks_per_calc, 1)
     if not a.candidates and not a.export:

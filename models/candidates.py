@@ -1,0 +1,173 @@
+"""Configurations for DFT labels of a particle on its support: teacher MD, rigid scans and the two bodies alone.
+
+    python -m models.candidates OUT.extxyz [--diameters-nm 0.6,0.8] [--temperatures-K 300,600,900] [--force]
+
+For each particle size, a particle (beamheat.build, (111) facet down) is put on a periodic support patch, and:
+  scan     rigid particle-support scans (models.loop.scan_frames): the particle moved over the support at each gap,
+           in `--shifts` copies (the first at the built lateral position, the others shifted at random), so
+           that DFT energy differences along a copy are the binding curve itself;
+  bodies   the particle alone and the support alone, each in the same cell as the scan frames: with them a DFT
+           database gives the binding energy E_b = E(particle on support) - E(particle) - E(support);
+  md       snapshots of the teacher's MD (a classical LAMMPS potential, by default the Au/hBN reference
+           lammps_inputs/potentials/classical_au_hbn.in) at each temperature: Langevin, one snapshot every
+           `--md-interval-ps` after `--md-equilibrate-ps`.
+Frames come out in the order in which labelling them pays most: every system's first scan copy and bodies, then
+the MD snapshots, then the other scan copies. Each frame's info says what it is: kind (scan, particle, support,
+md), system, gap_A, copy, T_K; `source` and `frame` as dft.label records them.
+Cells are sized for DFT: the support patch extends `--margin-A` beyond the particle on each side and the vacuum
+above the particle (at the largest scan gap) and below the support is `--vacuum-A`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from beamheat import validate as v
+from beamheat.cli import ArgumentParser, HelpFormatter, run
+
+SCAN_GAPS_A = (2.6, 2.9, 3.2, 3.5, 3.9, 4.5, 5.5, 6.5)
+
+
+def interface_system(element: str, support_kind: str, diameter_nm: float, height_ratio: float, margin_A: float,
+                     vacuum_A: float, max_gap_A: float):
+    """Particle on a support patch with room for the particle at max_gap_A; returns (atoms, particle mask)."""
+    from beamheat.build import DEFAULT_GAP_A, assemble, particle, rigid_gap, support
+
+    p = particle(element, diameter_nm=diameter_nm, height_ratio=height_ratio)
+    s = support(support_kind, tuple(np.ptp(p.positions[:, :2], axis=0) + 2 * margin_A))
+    system = assemble(p, s, gap_A=max_gap_A, vacuum_A=vacuum_A)
+    mask = np.zeros(len(system), bool)
+    mask[:len(p)] = True
+    return rigid_gap(system, mask, DEFAULT_GAP_A[support_kind]), mask
+
+
+def bodies(system, mask) -> list:
+    """The particle alone and the support alone, each in SYSTEM's cell and at its place there."""
+    out = []
+    for kind, keep in (("particle", mask), ("support", ~mask)):
+        a = system[keep]
+        a.info["kind"] = kind
+        out.append(a)
+    return out
+
+
+def teacher_md(system, potential: str | Path, type_names, T_K: float, *, n_frames: int, interval_ps: float,
+               equilibrate_ps: float, seed: int, dt_ps: float = 0.002, damp_ps: float = 0.1) -> list:
+    """N_FRAMES snapshots of Langevin MD at T_K with a classical LAMMPS potential (in-process, one rank)."""
+    from beamheat.lammps_run import open_lammps, potential_commands, setup_system
+
+    style, coeffs = potential_commands(potential)
+    lmp = open_lammps()
+    frames = []
+    try:
+        prism = setup_system(lmp, system, type_names)
+        lmp.commands_list([style, *coeffs, f"timestep {dt_ps}",
+                           f"velocity all create {T_K} {seed} mom yes rot yes dist gaussian",
+                           f"fix bh_t all langevin {T_K} {T_K} {damp_ps} {seed + 1} zero yes", "fix bh_i all nve",
+                           "thermo 0", f"run {max(1, round(equilibrate_ps / dt_ps))}"])
+        for _ in range(n_frames):
+            lmp.command(f"run {max(1, round(interval_ps / dt_ps))}")
+            x = np.array(lmp.gather_atoms("x", 1, 3), dtype=float).reshape(len(system), 3)
+            a = system.copy()
+            a.positions = prism.vector_to_ase(x, wrap=True)
+            a.info.update({"kind": "md", "T_K": float(T_K)})
+            frames.append(a)
+    finally:
+        lmp.close()
+    return frames
+
+
+def candidates(*, element: str = "Au", support_kind: str = "hbn", diameters_nm=(0.6, 0.8), height_ratio: float = 0.5,
+               margin_A: float = 3.0, vacuum_A: float = 5.0, gaps_A=SCAN_GAPS_A, shifts: int = 2,
+               temperatures_K=(300.0, 600.0, 900.0), md_frames: int = 3, md_interval_ps: float = 2.0,
+               md_equilibrate_ps: float = 4.0, teacher: str | Path | None = None, seed: int = 0) -> list:
+    """All frames, in labelling order (module docstring)."""
+    from beamheat.build import type_map
+
+    from models.loop import scan_frames
+
+    if teacher is None:
+        from beamheat.lammps_plugin import inputs_dir
+
+        teacher = inputs_dir() / "potentials" / "classical_au_hbn.in"
+    first, md, rest = [], [], []
+    for k, d in enumerate(diameters_nm):
+        system, mask = interface_system(element, support_kind, d, height_ratio, margin_A, vacuum_A, max(gaps_A))
+        name = f"{element}{int(mask.sum())}_{support_kind}"
+        scans = scan_frames(system, mask, gaps_A, shifts, 0.05, 0.02, seed + k)
+        for a in scans:
+            a.info["kind"] = "scan"
+        n_gaps = len(gaps_A)
+        first += scans[:n_gaps] + bodies(scans[0], mask)
+        rest += scans[n_gaps:]
+        types = list(type_map(system, element))
+        for j, T in enumerate(temperatures_K):
+            md += teacher_md(system, teacher, types, T, n_frames=md_frames, interval_ps=md_interval_ps,
+                             equilibrate_ps=md_equilibrate_ps, seed=1000 * (seed + 1) + 10 * k + j)
+        for a in first + md + rest:
+            a.info.setdefault("system", name)
+    frames = first + md + rest
+    for i, a in enumerate(frames):
+        a.info.update({"source": f"candidates:{a.info['kind']}", "frame": i})
+    return frames
+
+
+def main(argv=None) -> int:
+    p = ArgumentParser(prog="python -m models.candidates", description=__doc__.split("\n\n")[0],
+                       epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
+    p.add_argument("out", help="extxyz file of the configurations (for python -m dft.label)")
+    p.add_argument("--element", default="Au", help="particle element (default Au)")
+    p.add_argument("--support", default="hbn", help="support kind of beamheat.build (default hbn)")
+    p.add_argument("--diameters-nm", default="0.6,0.8", help="particle diameters, nm (default 0.6,0.8)")
+    p.add_argument("--height-ratio", type=float, default=0.5, help="particle height/width (default 0.5)")
+    p.add_argument("--margin-A", type=float, default=3.0, help="support beyond the particle on each side, Å "
+                   "(default 3)")
+    p.add_argument("--vacuum-A", type=float, default=5.0, help="vacuum above and below, Å (default 5)")
+    p.add_argument("--gaps-A", default=",".join(f"{g:g}" for g in SCAN_GAPS_A),
+                   help="scan gaps, lowest particle atom to highest support atom, Å (default %(default)s)")
+    p.add_argument("--shifts", type=int, default=2, help="scan copies per system (default 2)")
+    p.add_argument("--temperatures-K", default="300,600,900", help="teacher MD temperatures, K (default 300,600,900)")
+    p.add_argument("--md-frames", type=int, default=3, help="MD snapshots per temperature and system (default 3)")
+    p.add_argument("--md-interval-ps", type=float, default=2.0, help="time between snapshots, ps (default 2)")
+    p.add_argument("--teacher", help="LAMMPS potential include file of the teacher (default: the classical Au/hBN "
+                   "reference, lammps_inputs/potentials/classical_au_hbn.in)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--force", action="store_true", help="overwrite OUT")
+    a = p.parse_args(argv)
+    diameters = v.csv_numbers("--diameters-nm", a.diameters_nm, float)
+    gaps = v.csv_numbers("--gaps-A", a.gaps_A, float)
+    temps = v.csv_numbers("--temperatures-K", a.temperatures_K, float)
+    for d in diameters:
+        v.in_range("--diameters-nm", d, 0.3, 3.0, "nm")
+    for g in gaps:
+        v.in_range("--gaps-A", g, 1.0, 12.0, "Å")
+    for t in temps:
+        v.in_range("--temperatures-K", t, 1.0, 3000.0, "K", lo_open=True)
+    v.in_range("--height-ratio", a.height_ratio, 0.2, 2.0)
+    v.in_range("--margin-A", a.margin_A, 0.0, 30.0, "Å")
+    v.in_range("--vacuum-A", a.vacuum_A, 3.0, 30.0, "Å")
+    v.integer("--shifts", a.shifts, 1)
+    v.integer("--md-frames", a.md_frames, 0)
+    v.positive("--md-interval-ps", a.md_interval_ps, "ps")
+    teacher = v.input_file(a.teacher, "--teacher", "file") if a.teacher else None
+    out = v.output_file(a.out, "OUT", force=a.force, mkdir=True)
+    frames = candidates(element=a.element, support_kind=a.support, diameters_nm=diameters,
+                        height_ratio=a.height_ratio, margin_A=a.margin_A, vacuum_A=a.vacuum_A, gaps_A=gaps,
+                        shifts=a.shifts, temperatures_K=temps, md_frames=a.md_frames,
+                        md_interval_ps=a.md_interval_ps, teacher=teacher, seed=a.seed)
+    from models.data import write_frames
+
+    write_frames(out, frames)
+    kinds = {}
+    for f in frames:
+        key = f"{f.info['system']} {f.info['kind']}"
+        kinds[key] = kinds.get(key, 0) + 1
+    print(f"wrote {len(frames)} configurations to {out}: " + ", ".join(f"{k} {n}" for k, n in kinds.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))
