@@ -24,6 +24,7 @@ import numpy as np
 from scipy.optimize import curve_fit
 
 from beamheat.cli import UserError
+from beamheat.reliability import is_determined
 
 INTERVAL_LEVEL = 0.68   # the stated interval: +-1 sigma equivalent (16th-84th percentile)
 WIDE_LEVEL = 0.95       # also reported: 2.5th-97.5th percentile
@@ -196,8 +197,7 @@ def honest_interval(value: float, sigmas: dict[str, float], boot: np.ndarray | N
     """The uncertainty we stand behind. sigma = the largest of the given 1-sigma estimates (fit, jackknife, run
     spread, ...) and the bootstrap's std. The 68 % and 95 % intervals are value +- (1, 1.96) sigma, or the
     bootstrap percentiles (widened to at least the symmetric interval) when the bootstrap distribution is skewed
-    or its interval reaches zero. `determined` is False when the 68 % interval reaches zero or is wider than
-    the value itself."""
+    or its interval reaches zero. `determined`: beamheat.reliability's rule on the 68 % interval."""
     finite = {k: float(v) for k, v in sigmas.items() if v is not None and np.isfinite(v)}
     boot = None if boot is None or len(boot) < 20 else np.asarray(boot, float)
     if boot is not None:
@@ -216,7 +216,7 @@ def honest_interval(value: float, sigmas: dict[str, float], boot: np.ndarray | N
             kind = "percentile"
             lo68, hi68 = min(lo68, p[1]), max(hi68, p[2])
             lo95, hi95 = min(lo95, p[0]), max(hi95, p[3])
-    determined = bool(lo68 > 0 and (hi68 - lo68) <= abs(value)) if value > 0 else False
+    determined = is_determined(float(value), interval=(lo68, hi68))
     return {"sigma": float(sigma), "sigma_source": source, "sigmas": finite,
             "interval_68": [float(lo68), float(hi68)], "interval_95": [float(lo95), float(hi95)],
             "interval_kind": kind, "relative": float(sigma / abs(value)) if value else float("inf"),

@@ -31,6 +31,7 @@ from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.geometry import read_geometry
 from beamheat.io import atomic_write, read_json, write_json
+from beamheat.reliability import undetermined_reason
 from beamheat.results import ABSENT, Absent, Record, internal
 from beamheat.units import AMU_C2_KEV, M_E_C2_KEV, NM2_PER_A2, PS_PER_S
 
@@ -186,10 +187,8 @@ def gather_inputs(*, geometry=None, k_json=None, eels_json=None, S_nm2=None, A_n
     for value_key, (err_key, _) in UNCERTAIN.items():
         v.nonnegative(err_key, x.get(err_key), REQUIRED_UNITS[value_key])
     for n, (err_key, interval_key) in UNCERTAIN.items():
-        iv, err = x.get(interval_key), x.get(err_key)
-        width = (iv[1] - iv[0]) if iv else (2 * err if err else 0.0)
-        if (iv and iv[0] <= 0) or width > x[n]:
-            msg = f"{n} = {x[n]:.4g}: its interval is wider than the value or reaches zero"
+        msg = undetermined_reason(n, x[n], x.get(err_key) or None, x.get(interval_key) or None)
+        if msg:
             if not allow_unreliable:
                 raise UserError(f"{msg}; dT would be undetermined (--allow-unreliable overrides)")
             warnings_.append(msg)

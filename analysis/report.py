@@ -10,12 +10,14 @@ The last step of scripts/demo.sh. OUTDIR holds what the earlier steps wrote:
   heating_<E>keV.json                python -m analysis.heating predict, one per beam energy (300 and 80 keV)
 and gets, written atomically (none overwritten without --force):
   report.md, report.json             the numbers, for people and for programs
-  figures/dT_t.png                   ΔT(t) of every run, their mean, and eq. 6 with the fitted k
+  figures/dT_t.png                   ΔT(t) of the runs behind k, their mean, eq. 6 with the fitted k, and
+                                     (dotted) the runs fit_k left out
   figures/sigma_f_t.png              σF(t): all atoms, interface atoms, worst 10 % (the paper's Fig. 2)
   figures/dT_dose.png                ΔT against dose rate per beam energy with its 68 % band (Fig. 3/4)
 Interface atoms: those of one body (particle = geometry groups.np.types) with an atom of the other body within
 5 Å in the first dump frame. A run halted when its log has pair nequip's "pair nequip: halting" warning.
-A k or ΔT marked unreliable, or with a 68 % interval wider than its value, puts a warning at the top of report.md.
+A k or ΔT marked unreliable, or not determined by its 68 % interval (beamheat.reliability), puts a warning at the
+top of report.md.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import atomic_write, read_json, write_json
 from beamheat.lammps_log import MissingColumnsError, read_thermo, read_warnings
+from beamheat.reliability import undetermined_reason
 from beamheat.units import EV_PER_NM2_PS_K_TO_MW_PER_M2_K, K_B_EV_PER_K
 
 INTERFACE_CUTOFF_A = 5.0
@@ -204,17 +207,16 @@ def read_k(path: Path) -> dict:
     iv95 = _interval(kj.get("k_interval95_eV_per_nm2_ps_K"))
     reasons = list(kj.get("unreliable_reasons") or [])
     reliable = kj.get("reliable", True) is not False
-    for ex in kj.get("excluded_runs") or []:  # runs fit_k left out of the combination, e.g. lost contact
+    left_out = {}  # run folder -> why fit_k left it out of the combination (e.g. lost contact)
+    for ex in kj.get("excluded_runs") or []:
         if isinstance(ex, dict) and ex.get("reasons"):
-            reasons.append(f"left out {Path(str(ex.get('log', '?'))).parent.name}: {'; '.join(map(str, ex['reasons']))}")
+            left_out[Path(str(ex.get("log", "?"))).parent.name] = "; ".join(map(str, ex["reasons"]))
+    reasons += [f"left out {d}: {why}" for d, why in left_out.items()]
     if k is None:
         reliable, reasons = False, reasons or ["no k (no reliable run)"]
-    elif iv and (iv[1] - iv[0] > k or iv[0] <= 0):
+    elif (why := undetermined_reason("k", k, err, iv)) is not None:
         reliable = False
-        reasons.append(f"68 % interval {iv[0]:.3g} – {iv[1]:.3g} is wider than k = {k:.3g} or reaches zero")
-    elif not iv and err is not None and 2 * err > k:
-        reliable = False
-        reasons.append(f"±{err:.3g} is wider than k = {k:.3g}")
+        reasons.append(why)
     conv = EV_PER_NM2_PS_K_TO_MW_PER_M2_K
     out = {"file": str(path), "k_eV_per_nm2_ps_K": k, "k_err_eV_per_nm2_ps_K": err,
            "k_interval_eV_per_nm2_ps_K": iv, "k_interval95_eV_per_nm2_ps_K": iv95,
@@ -222,7 +224,8 @@ def read_k(path: Path) -> dict:
            "k_err_MW_per_m2_K": err * conv if err is not None else None,
            "k_interval_MW_per_m2_K": [x * conv for x in iv] if iv else None,
            "k_method": kj.get("k_method"), "n_runs": int(kj.get("n_runs", len(runs))),
-           "n_runs_reliable": kj.get("n_runs_reliable"), "reliable": reliable, "unreliable_reasons": reasons}
+           "n_runs_reliable": kj.get("n_runs_reliable"), "reliable": reliable, "unreliable_reasons": reasons,
+           "left_out": left_out}
     cps = [r.get("cp_eV_per_K") for r in runs if isinstance(r, dict) and isinstance(r.get("cp_eV_per_K"), (int, float))]
     cs = [r.get("C_support_eV_per_K") for r in runs
           if isinstance(r, dict) and isinstance(r.get("C_support_eV_per_K"), (int, float))]
@@ -258,10 +261,11 @@ def read_heating(outdir: Path, allow_missing: bool = False) -> list[dict]:
         reliable = h.get("reliable", True) is not False
         for d, x, i in zip(dose, dT, iv):
             i = _interval(i)
-            if i and x is not None and (i[1] - i[0] > x or i[0] <= 0):
+            why = undetermined_reason(f"ΔT at {d:g} e⁻/(Å² s)", x, interval=i, unit="K") if i and x is not None \
+                else None
+            if why:
                 reliable = False
-                reasons.append(f"ΔT at {d:g} e⁻/(Å² s): 68 % interval {i[0]:.3g} – {i[1]:.3g} K is wider than "
-                               f"ΔT = {x:.3g} K")
+                reasons.append(why)
                 break
         out.append({"file": str(p), "beam_keV": e, "lambda_nm": _num(inputs, "lambda_nm", p),
                     "E_eV": _num(inputs, "E", p), "k_eV_per_nm2_ps_K": _num(inputs, "k", p, required=False),
@@ -347,15 +351,35 @@ def _save_png(fig, path: Path) -> str:
     return str(path)
 
 
-def plot_dT_t(path: Path, runs: list[dict], model: dict) -> str:
+def beside_paper(k: dict, system: dict) -> dict:
+    """k in the paper's authors' area convention (A = the convex hull of the bottom-layer atom centres, A_hull:
+    k scales as 1/A, so k A / A_hull) and the paper's k for the support (analysis.heating.REFERENCE_K, Table 3)."""
+    from analysis.heating import REFERENCE_K
+
+    out = {"paper_k_eV_per_nm2_ps_K": REFERENCE_K.get(system.get("support") or ""),
+           "k_hull_eV_per_nm2_ps_K": None, "k_hull_interval_eV_per_nm2_ps_K": None}
+    a, a_hull, kk = system.get("A_nm2"), system.get("A_hull_nm2"), k.get("k_eV_per_nm2_ps_K")
+    if a and a_hull and kk is not None:
+        f = a / a_hull
+        out["k_hull_eV_per_nm2_ps_K"] = kk * f
+        iv = k.get("k_interval_eV_per_nm2_ps_K")
+        out["k_hull_interval_eV_per_nm2_ps_K"] = [x * f for x in iv] if iv else None
+    return out
+
+
+def plot_dT_t(path: Path, runs: list[dict], model: dict, left_out: list[dict] = ()) -> str:
+    """ΔT(t) of RUNS (those behind k), their mean and eq. 6; LEFT_OUT runs dotted, outside the mean."""
     from beamheat.plotting import pyplot
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for r in runs:
         ax.plot(r["_t"], r["_dT"], lw=0.5, alpha=0.5, color="0.55")
+    for j, r in enumerate(left_out):
+        ax.plot(r["_t"], r["_dT"], ":", lw=0.8, color="C1",
+                label=f"left out of k: {', '.join(x['dir'] for x in left_out)}" if j == 0 else None)
     grid, mean = common_mean([r["_t"] for r in runs], [r["_dT"] for r in runs])
-    ax.plot(grid, mean, color="C0", lw=1.5, label=f"mean of {len(runs)} run(s) (thin: each run)")
+    ax.plot(grid, mean, color="C0", lw=1.5, label=f"mean of the {len(runs)} run(s) behind k (thin: each run)")
     if model.get("tau_ps"):
         tt = np.linspace(0, grid[-1], 300)
         ax.plot(tt, model["dT0_K"] * np.exp(-tt / model["tau_ps"]), "--", color="C3", lw=1.5,
@@ -441,12 +465,13 @@ def markdown(rep: dict) -> str:
               f"| mean thickness t | {_g(s['t_nm'], '.4g')} nm |", "",
               "## Heat-transfer runs", "",
               f"{rep['n_runs']} run(s); NVE after contact:", "",
-              "| run | NVE time (ps) | planned (ps) | finished | halted | ΔT at contact (K) |",
-              "|---|---|---|---|---|---|"]
+              "| run | NVE time (ps) | planned (ps) | finished | halted | ΔT at contact (K) | in k |",
+              "|---|---|---|---|---|---|---|"]
     for r in rep["runs"]:
         lines.append(f"| {r['dir']} | {r['t_nve_ps']:.4g} | {_g(r['t_planned_ps'], '.4g')} | "
                      f"{'yes' if r['segment_finished'] else 'NO'} | {'YES' if r['halted'] else 'no'} | "
-                     f"{r['dT0_K']:.4g} |")
+                     f"{r['dT0_K']:.4g} | "
+                     f"{'NO: ' + r['left_out_of_k'] if r.get('left_out_of_k') else 'yes'} |")
     iv, ivm = k["k_interval_eV_per_nm2_ps_K"], k["k_interval_MW_per_m2_K"]
     lines += ["", "## Interfacial conductance k", ""]
     if k["k_eV_per_nm2_ps_K"] is None:
@@ -459,6 +484,17 @@ def markdown(rep: dict) -> str:
                   f"method: {k['k_method'] or '–'}; from {k['n_runs']} run(s)"
                   + (f", {k['n_runs_reliable']} reliable" if k["n_runs_reliable"] is not None else "")
                   + f"; {'reliable' if k['reliable'] else 'NOT reliable'}"]
+        if k["k_hull_eV_per_nm2_ps_K"] is not None:
+            ivh = k["k_hull_interval_eV_per_nm2_ps_K"]
+            lines += ["", f"In the paper's area convention (A = convex hull of the bottom-layer atom centres, "
+                          f"{s['A_hull_nm2']:.4g} nm² against the package's {s['A_nm2']:.4g} nm²): "
+                          f"k = {k['k_hull_eV_per_nm2_ps_K']:.3g} eV/(nm² ps K)"
+                          + (f" (68 % interval {ivh[0]:.3g} – {ivh[1]:.3g})" if ivh else "")]
+        if k["paper_k_eV_per_nm2_ps_K"] is not None:
+            lines += ["", f"The paper (Table 3, DFT-trained NequIP) on {s['support']}: "
+                          f"k = {k['paper_k_eV_per_nm2_ps_K']:.3g} eV/(nm² ps K), for particles of 341–1489 atoms "
+                          f"on a multilayer support; this system: {s['n_atoms_np']} particle atoms, "
+                          f"{_g(s['n_atoms_support'], 'd')} support atoms."]
     hc = rep["heat_capacity"]
     lines += ["", f"c_p (particle, per atom): {_g(hc['cp_eV_per_K'], '.4g')} eV/K ({hc['cp_source']})",
               "", f"C_support: {_g(hc['C_support_eV_per_K'], '.4g')} eV/K ({hc['C_support_source']})"]
@@ -524,8 +560,10 @@ def make_report(outdir: Path, force: bool = False) -> dict:
     system = {"label": geo.get("label", ""), "support": geo.get("support"), "n_atoms_np": int(n_np),
               "n_atoms_support": int(n_sub) if n_sub is not None else None,
               "A_nm2": _num(geo, "A_nm2", geo_path), "S_nm2": _num(geo, "S_nm2", geo_path, required=False),
-              "t_nm": _num(geo, "t_nm", geo_path, required=False), "geometry": str(geo_path)}
+              "t_nm": _num(geo, "t_nm", geo_path, required=False), "geometry": str(geo_path),
+              "A_hull_nm2": _num(geo, "A_hull_nm2", geo_path, required=False)}
     k = read_k(outdir / "k.json")
+    k.update(beside_paper(k, system))
     k_pos = bool(k["k_eV_per_nm2_ps_K"]) and k["k_eV_per_nm2_ps_K"] > 0
     heating = read_heating(outdir, allow_missing=not k_pos)
     dirs = run_dirs(outdir)
@@ -535,6 +573,8 @@ def make_report(outdir: Path, force: bool = False) -> dict:
     sig = sigma_summary(dumps, runs)
     for r, ps in zip(runs, dumps):
         r["has_sigma_f"] = bool(ps is not None and ps["sigma"] is not None)
+        r["left_out_of_k"] = k["left_out"].get(r["dir"])
+    kept = [r for r in runs if not r["left_out_of_k"]] or runs  # the runs behind k: ΔT(t) and ΔT0 average them
 
     # heat capacities and eq. 6
     cp = k["cp_eV_per_K"]
@@ -548,7 +588,7 @@ def make_report(outdir: Path, force: bool = False) -> dict:
         C_sub, C_sub_source = n_sub * 3 * K_B_EV_PER_K, "N_support·3k_B"
     else:
         C_sub, C_sub_source = None, "infinite bath"
-    model = {"dT0_K": float(np.mean([r["dT0_K"] for r in runs])), "C_np_eV_per_K": C_np,
+    model = {"dT0_K": float(np.mean([r["dT0_K"] for r in kept])), "C_np_eV_per_K": C_np,
              "C_support_eV_per_K": C_sub, "C_support_source": C_sub_source,
              "k_eV_per_nm2_ps_K": k["k_eV_per_nm2_ps_K"], "tau_ps": None}
     if not (k["k_eV_per_nm2_ps_K"] and k["k_eV_per_nm2_ps_K"] > 0):
@@ -585,7 +625,7 @@ def make_report(outdir: Path, force: bool = False) -> dict:
            "reliable": not warnings, "warnings": warnings,
            "figures": [str(p.relative_to(outdir)) for p in outputs[2:]]}
     # everything read and computed: now write (figures first, the summaries last)
-    plot_dT_t(outputs[2], runs, model)
+    plot_dT_t(outputs[2], kept, model, left_out=[r for r in runs if r["left_out_of_k"]])
     plot_sigma_t(outputs[3], sig)
     plot_dT_dose(outputs[4], heating)
     public = _public(rep)

@@ -56,7 +56,7 @@ def test_unreliable_k_is_refused_unless_allowed(tmp_path, capsys):
 
 def test_interval_wider_than_k_is_refused_even_without_a_flag(tmp_path, capsys):
     args = _files(tmp_path, {"k_eV_per_nm2_ps_K": 5e-4, "k_interval_eV_per_nm2_ps_K": [-1e-4, 1.1e-3]})
-    assert "interval is wider than the value or reaches zero" in _one_line_error(capsys, args)
+    assert "68 % interval -0.0001 – 0.0011 reaches zero; dT would be undetermined" in _one_line_error(capsys, args)
 
 
 def test_unreliable_eels_is_refused(tmp_path, capsys):

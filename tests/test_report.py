@@ -238,3 +238,29 @@ def test_runs_fit_k_left_out_are_named_in_the_warning(outdir):
     assert not rep["reliable"]
     first = (outdir / "report.md").read_text().splitlines()[0]
     assert "left out heat_transfer_1: lost contact" in first
+
+
+def test_a_run_left_out_of_k_is_marked_in_the_runs_table_and_kept_out_of_the_mean(outdir):
+    kj = k_json()
+    kj.update(n_runs_reliable=1, excluded_runs=[{"log": str(outdir / "heat_transfer_2" / "log.lammps"),
+                                                 "reasons": ["lost contact: the distance grew from 6.1 to 25.4 Å"]}])
+    (outdir / "k.json").write_text(json.dumps(kj))
+    rep = make_report(outdir)
+    by_dir = {r["dir"]: r for r in rep["runs"]}
+    assert by_dir["heat_transfer_1"]["left_out_of_k"] is None
+    assert by_dir["heat_transfer_2"]["left_out_of_k"].startswith("lost contact")
+    rows = [ln for ln in (outdir / "report.md").read_text().splitlines() if ln.startswith("| heat_transfer_")]
+    assert rows[0].endswith("| yes |") and "| NO: lost contact: the distance grew" in rows[1]
+
+
+def test_k_is_given_in_the_authors_area_convention_and_beside_the_paper(outdir):
+    geo = dict(GEOMETRY, A_hull_nm2=0.49)  # the undilated hull of the bottom layer: half the package's A
+    (outdir / "geometry.json").write_text(json.dumps(geo))
+    rep = make_report(outdir)
+    k = rep["k"]
+    assert k["k_hull_eV_per_nm2_ps_K"] == pytest.approx(K * 0.98 / 0.49, rel=1e-12)
+    assert k["k_hull_interval_eV_per_nm2_ps_K"] == pytest.approx([(K - K_ERR) * 2, (K + K_ERR) * 2], rel=1e-12)
+    assert k["paper_k_eV_per_nm2_ps_K"] == pytest.approx(3.7e-4)
+    text = (outdir / "report.md").read_text()
+    assert "In the paper's area convention" in text and "k = 0.0001 eV/(nm² ps K)" in text
+    assert "The paper (Table 3, DFT-trained NequIP) on hbn: k = 0.00037" in text

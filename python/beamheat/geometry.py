@@ -8,7 +8,8 @@ positions (Å) with the beam along z and the support below it.
 - S: the beam cross-section, the area of the particle projected on the xy plane, i.e. the 2-D convex hull of the
   atom centres dilated by the atomic radius r (hull area + perimeter x r + pi r^2).
 - A: the contact area, the same dilated hull for the atoms of the bottom layer (within half an interlayer spacing
-  of the lowest atom).
+  of the lowest atom). A_hull is the undilated convex hull of those atom centres, the convention of the paper's
+  authors; k scales as 1/A, so k in their convention is k A / A_hull.
 - t = V/S, the mean thickness along the beam.
 The dilation r is half the (111) interlayer spacing d: a faceted particle's surface lies half a layer beyond the
 atom centres of its facets, the same convention as the height (z extent of the centres + d).
@@ -150,6 +151,7 @@ def particle_geometry(positions_A: np.ndarray, element: str = "Au", layer_spacin
     S = dilated_hull_area_A2(pos[:, :2], r)
     bottom = pos[pos[:, 2] < pos[:, 2].min() + 0.5 * d_layer]
     A = dilated_hull_area_A2(bottom[:, :2], r)
+    A_hull = dilated_hull_area_A2(bottom[:, :2], 0.0) if len(bottom) >= 3 else 0.0
     try:
         v_hull = ConvexHull(pos).volume if n >= 4 else 0.0
     except Exception:  # flat (single-layer) particle
@@ -162,6 +164,7 @@ def particle_geometry(positions_A: np.ndarray, element: str = "Au", layer_spacin
         "V_hull_nm3": v_hull / A3_PER_NM3,
         "S_nm2": S / A2_PER_NM2,
         "A_nm2": A / A2_PER_NM2,
+        "A_hull_nm2": A_hull / A2_PER_NM2,
         "t_nm": V / S / A_PER_NM,
         "S_over_A": S / A,
         "height_nm": height / A_PER_NM,
