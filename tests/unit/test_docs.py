@@ -30,6 +30,7 @@ CHECKED_DIRS = ("scripts", "bench", "lammps_inputs", "models", "dft", "analysis"
                 "docker", "cmake")
 FENCE = re.compile(r"^(```|~~~)")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 LINK = re.compile(r"(?<!!)\[(?:[^\]\[]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 INLINE_CODE = re.compile(r"(`+)(.+?)\1")
 PYTHON_M = re.compile(r"\bpython3?\s+-m\s+([A-Za-z_][\w.]*)")
@@ -43,13 +44,23 @@ def doc_files(root: Path = ROOT) -> list[Path]:
 
 
 def split_markdown(text: str) -> tuple[list[str], list[str]]:
-    """(prose lines, code texts): fenced blocks and indented-after-blank blocks are code; inline code spans are
-    taken out of the prose and added to the code."""
-    prose, code, block = [], [], []
+    """(prose paragraphs, code texts). Fenced blocks, and indented blocks after a blank line, are code. Inline code
+    spans are taken out of the prose and added to the code; a paragraph is joined first, so a span or a link that
+    wraps onto the next line is still one."""
+    prose, code, block, para = [], [], [], []
     fence = None
+
+    def flush():
+        if para:
+            joined = " ".join(line.strip() for line in para)
+            code.extend(m.group(2) for m in INLINE_CODE.finditer(joined))
+            prose.append(INLINE_CODE.sub(" ", joined))
+            para.clear()
+
     for line in text.splitlines():
         m = FENCE.match(line.lstrip())
         if fence is None and m:
+            flush()
             fence = m.group(1)
             block = []
             continue
@@ -60,14 +71,16 @@ def split_markdown(text: str) -> tuple[list[str], list[str]]:
             else:
                 block.append(line)
             continue
-        if line.startswith("    ") and not line.lstrip().startswith(("-", "*", "|")) and (not prose or prose[-1] == ""
-                                                                                          or prose[-1].startswith("    ")):
-            code.append(line)
-            prose.append("    ")
+        if not line.strip():
+            flush()
             continue
-        spans = [m.group(2) for m in INLINE_CODE.finditer(line)]
-        code.extend(spans)
-        prose.append(INLINE_CODE.sub(" ", line))
+        if line.startswith("    ") and not para and not ITEM.match(line):
+            code.append(line)
+            continue
+        if ITEM.match(line) or HEADING.match(line) or line.lstrip().startswith("|"):
+            flush()
+        para.append(line)
+    flush()
     return prose, code
 
 
@@ -200,12 +213,14 @@ def test_the_check_finds_broken_links_and_commands(tmp_path):
         "[fine](other.md#known-limits-today) [fine too](#page) [web](https://example.org/x)\n"
         "[gone](missing.md) [bad anchor](other.md#nothing-here)\n\n"
         "```bash\nbash scripts/demo.sh && bash scripts/gone.sh\npython -m no_such_module_here.sub\n```\n"
-        "Inline: `python -m json` and `lammps_inputs/*.in`.\n")
+        "Inline: `python -m json` and `lammps_inputs/*.in`.\n\n"
+        "- A span that wraps, `python -m\n  no_such_wrapped_module`, and a [link that\n  wraps](gone.md).\n")
     links = link_problems(page, tmp_path)
-    assert len(links) == 2, links
-    assert "missing.md does not exist" in links[0] and "#nothing-here" in links[1]
+    assert len(links) == 3, links
+    assert "missing.md does not exist" in links[0] and "#nothing-here" in links[1] and "gone.md" in links[2]
     commands = command_problems(page, tmp_path)
-    assert len(commands) == 3, commands
+    assert len(commands) == 4, commands
+    assert any("no_such_wrapped_module: no such module" in p for p in commands)
     assert any("scripts/gone.sh does not exist" in p for p in commands)
     assert any("no_such_module_here.sub: no such module" in p for p in commands)
     assert any("lammps_inputs/*.in matches no file" in p for p in commands)
