@@ -14,7 +14,7 @@
 # The defaults fit about 15 minutes on 2 cores (2 x 90 ps took 14 min here). They are too short for a tight k: the interface
 # of the classical teacher (and so of its NequIP students) conducts weakly, and fit_k then says loudly that k is
 # unreliable, heating refuses it and is rerun with --allow-unreliable, and the report's first line warns.
-# README.md ("The main job") gives the run length that a k within 25 % needs.
+# docs/validation.md ("fit_k's stated errors against the scatter of runs") gives the run length that a k within 25 % needs.
 #
 #   scripts/demo.sh [NVE_PS] [SEEDS] [THERM_PS]     (after scripts/setup.sh; defaults 90 2 5 with the compiled members, 50 2 5 without)
 #   BEAMHEAT_DEMO_OUT=dir scripts/demo.sh ...        another output folder (an existing one is moved aside)
