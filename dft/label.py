@@ -53,6 +53,11 @@ DEFAULT_SETTINGS = {
     "min_distance_A": 0.5,    # closer atoms are refused as overlapping
 }
 OVERRIDES = ("charge", "magmom", "ecut_eV")  # per-frame keys in atoms.info
+# row keys of dft.label's own, and names ASE's database keeps for itself: never copied from a frame's info
+RESERVED_KEYS = ("uid", "status", "settings_hash", "gpaw_version", "converged", "wall_time_s", "error", "energy_d3",
+                 "energy", "forces", "stress", "id", "natoms", "calculator", "magmom", "charge", "ctime", "mtime",
+                 "user", "unique_id", "numbers", "positions", "cell", "pbc", "free_energy", "fmax", "smax", "volume",
+                 "mass")
 
 
 def settings_hash(settings: dict) -> str:
@@ -461,8 +466,11 @@ def main(argv=None) -> int:
     db = open_db(a.db)
     if a.candidates:
         frames = read_candidates(Path(a.candidates))
+        # every scalar the candidates carry (source, frame, kind, gap_A, T_K, ...) goes into the rows and the export
+        keys = tuple(dict.fromkeys(k for f in frames for k, x in f.info.items()
+                                   if isinstance(x, (int, float, str, np.generic)) and k not in RESERVED_KEYS))
         label_configurations(frames, db, settings, ranks_per_calc=a.ranks_per_calc, retry_failed=a.retry_failed,
-                             log_dir=a.log_dir, db_name=a.db, timeout_s=a.timeout_s)
+                             log_dir=a.log_dir, db_name=a.db, timeout_s=a.timeout_s, info_keys=keys)
     if a.export and world.rank == 0:
         n_exported = export(db, Path(a.export))
         print(f"exported {n_exported} labelled configurations to {a.export}")

@@ -1,0 +1,81 @@
+"""LAMMPS's D3 baseline against the labeller's D3, on the labelled frames themselves.
+
+    python bench/d3_lammps_vs_labeller.py [--labels dft/au_hbn/labels.extxyz]
+                                          [--baseline lammps_inputs/potentials/baseline_d3_au_hbn.in]
+                                          [--results bench/results/d3_au_hbn] [--force]
+
+A NequIP model of DFT-D3 labels learns the labels minus D3 and runs overlaid on LAMMPS's `dispersion/d3`: the two
+must be the same function. `dft.label --d3` stores the labeller's D3 share of each frame (info energy_d3, arrays
+forces_d3, from the dftd3 package); this evaluates the baseline file on the same frames as LAMMPS single points
+(beamheat.lammps_run, types Au B N) and prints per frame |ΔE| (eV) and max |ΔF| (eV/Å). Writes RESULTS.json and
+RESULTS.md (not overwritten without --force).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from beamheat import validate as v
+from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
+from beamheat.io import atomic_write, write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+TYPES = ["Au", "B", "N"]
+
+
+def compare(frames, baseline: Path) -> list[dict]:
+    from models.baseline import baseline_values
+
+    rows = []
+    for k, (a, (e, f)) in enumerate(zip(frames, baseline_values(frames, baseline, TYPES))):
+        rows.append({"frame": int(a.info.get("frame", k)), "kind": str(a.info.get("kind", "")), "n_atoms": len(a),
+                     "energy_d3_labeller_eV": float(a.info["energy_d3"]), "energy_d3_lammps_eV": e,
+                     "abs_dE_eV": abs(e - float(a.info["energy_d3"])),
+                     "max_abs_dF_eV_per_A": float(np.abs(f - a.arrays["forces_d3"]).max())})
+    return rows
+
+
+def main(argv=None) -> int:
+    p = ArgumentParser(prog="python bench/d3_lammps_vs_labeller.py", description=__doc__.split("\n\n")[0],
+                       epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
+    p.add_argument("--labels", default=str(ROOT / "dft" / "au_hbn" / "labels.extxyz"),
+                   help="dft.label --export file of D3 labels (default dft/au_hbn/labels.extxyz)")
+    p.add_argument("--baseline", default=str(ROOT / "lammps_inputs" / "potentials" / "baseline_d3_au_hbn.in"),
+                   help="the LAMMPS D3 overlay template (default lammps_inputs/potentials/baseline_d3_au_hbn.in)")
+    p.add_argument("--results", default=str(ROOT / "bench" / "results" / "d3_au_hbn"),
+                   help="writes RESULTS.json and RESULTS.md (default bench/results/d3_au_hbn)")
+    p.add_argument("--force", action="store_true", help="overwrite the results")
+    a = p.parse_args(argv)
+    labels = v.input_file(a.labels, "--labels", "labels file")
+    baseline = v.input_file(a.baseline, "--baseline", "baseline file")
+    out_json, out_md = Path(a.results + ".json"), Path(a.results + ".md")
+    v.output_files([out_json, out_md], "--results", force=a.force, inputs=[labels, baseline], mkdir=True)
+    from ase.io import read
+
+    frames = [f for f in read(labels, index=":") if "energy_d3" in f.info and "forces_d3" in f.arrays]
+    if not frames:
+        raise UserError(f"{labels}: no frame carries energy_d3 and forces_d3 (labelled without dft.label --d3?)")
+    rows = compare(frames, baseline)
+    worst_e = max(r["abs_dE_eV"] for r in rows)
+    worst_f = max(r["max_abs_dF_eV_per_A"] for r in rows)
+    summary = {"labels": str(Path(a.labels)), "baseline": str(Path(a.baseline)), "n_frames": len(rows),
+               "max_abs_dE_eV": worst_e, "max_abs_dF_eV_per_A": worst_f, "frames": rows}
+    write_json(out_json, summary)
+    md = ["# LAMMPS dispersion/d3 against the labeller's D3 (dftd3)", "",
+          f"`python bench/d3_lammps_vs_labeller.py --labels {a.labels}`: {len(rows)} labelled frames, "
+          f"baseline `{a.baseline}`.", "",
+          f"Largest |ΔE| {worst_e:.2e} eV, largest |ΔF| {worst_f:.2e} eV/Å.", "",
+          "| frame | kind | atoms | E_D3 labeller (eV) | E_D3 LAMMPS (eV) | abs ΔE (eV) | max abs ΔF (eV/Å) |",
+          "|---|---|---|---|---|---|---|"]
+    md += [f"| {r['frame']} | {r['kind']} | {r['n_atoms']} | {r['energy_d3_labeller_eV']:.6f} | "
+           f"{r['energy_d3_lammps_eV']:.6f} | {r['abs_dE_eV']:.1e} | {r['max_abs_dF_eV_per_A']:.1e} |" for r in rows]
+    atomic_write(out_md, "\n".join(md) + "\n")
+    print(f"{len(rows)} frames: largest |dE| {worst_e:.2e} eV, largest |dF| {worst_f:.2e} eV/A; wrote {out_md}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))
