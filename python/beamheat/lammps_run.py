@@ -109,7 +109,7 @@ def setup_system(lmp, atoms: Atoms, type_names: Sequence[str], newton: bool = Tr
     hi = lo + np.array([xhi, yhi, zhi])
     lo, hi = [float(v) for v in lo], [float(v) for v in hi]
     triclinic = bool(pbc.all()) and max(abs(xy), abs(xz), abs(yz)) > 1e-12
-    boundary = " ".join("p" if p else "s" for p in pbc)
+    boundary = " ".join("p" if p else "m" for p in pbc)  # m: shrink-wrapped, never below the box given
     lmp.commands_list([
         "units metal",
         "atom_style atomic",

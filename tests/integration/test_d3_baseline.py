@@ -15,7 +15,8 @@ TYPES = ["Au", "B", "N"]
 
 
 def _frames():
-    """Au particles on periodic hBN patches (the candidates' kind of cell), rattled."""
+    """Au particles on periodic hBN patches (the candidates' kind of cell), rattled, and the flat sheet alone (a
+    slab thinner than the D3 cutoff: LAMMPS keeps the box the frame gives)."""
     from models.candidates import interface_system
 
     rng = np.random.default_rng(3)
@@ -24,6 +25,7 @@ def _frames():
         a, _ = interface_system("Au", "hbn", d, 0.5, 3.0, 5.0, 6.5)
         a.positions += rng.normal(scale=0.05, size=a.positions.shape)
         out.append(a)
+    out.append(out[0][out[0].numbers != 79])  # the sheet alone, in the same cell
     return out
 
 
