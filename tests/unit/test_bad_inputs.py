@@ -231,10 +231,6 @@ def test_bad_input_in_a_real_process(cmd, template, tmp_path):
     assert tree_state(d) == before
 
 
-def test_suite_is_large_enough():
-    assert len(CASES) >= 60
-
-
 def test_data_loss_refused_but_force_overwrites(template, tmp_path, capsys):
     """--force is the one way to replace an existing output."""
     from analysis.heating import main
