@@ -1,7 +1,7 @@
 """pair_style nequip as a user meets it: `mpirun -np 1 lmp -in file.in`, no `plugin load` line.
 
 MD (NVE energy conservation), what the log says about the loaded model, and a clear one-line LAMMPS error
-(never a crash) for every bad input the issue lists.
+(never a crash) for every bad input a user gives it: model files, type names, data, keywords, devices.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def test_legacy_model_logs_format_and_warns_about_missing_virial(au_bulk, model_
 
 
 def _thermo(log_text: str, first_col="Step"):
-    """Columns and rows of the last thermo block (the issue on fit_k brings the real log reader)."""
+    """Columns and rows of the last thermo block."""
     rows, cols, header = [], None, None
     for line in log_text.splitlines():
         words = line.split()

@@ -16,7 +16,7 @@ from beamheat.lammps_run import single_point
 from helpers import TYPE_NAMES, ase_reference, rattled
 from models.demo_data import au_cluster_on_slab, cupd_slab
 
-F_TOL_EV_PER_A = 1e-6      # the bar, float64 model
+F_TOL_EV_PER_A = 1e-6      # against nequip's ASE calculator, float64 model
 E_TOL_EV = 1e-6
 S_TOL_EV_PER_A3 = 1e-8
 

@@ -1,4 +1,4 @@
-"""`mpirun -np N lmp` with pair_style nequip gives the one-rank physics (issue 14).
+"""`mpirun -np N lmp` with pair_style nequip gives the one-rank physics.
 
 Two routes. `graph exchange` (the default on several ranks): each rank's graph holds its own atoms' edges, with
 ghosts out to r_max; before each later layer the ghosts' node features come from their owners, and in the
@@ -26,7 +26,7 @@ from ase.io import read, write
 from helpers import TESTS, TYPE_NAMES, auto_device, rattled, run_lmp
 from models.demo_data import au_cluster_on_slab
 
-F_TOL = 1e-10   # eV/A, the issue's bar
+F_TOL = 1e-10   # eV/A, against one rank, float64 model
 
 
 def slab_ppf():

@@ -1,4 +1,4 @@
-"""Bad input, as a new user gives it, to every command line (issue 13): each case must exit non-zero with exactly
+"""Bad input, as a new user gives it, to every command line: each case must exit non-zero with exactly
 one stderr line `error: ...`, no traceback, and leave the folder exactly as it was (no file changed, created or
 left behind: hashed before and after). Most cases call the CLI's main in-process through beamheat.cli.run (what
 `python -m` does); a few run real subprocesses (python -m, the `beamheat` console script)."""
