@@ -204,8 +204,7 @@ def _samples(value, err, interval, n, rng):
         lo = hi = float(err or 0.0)
     if lo == hi == 0:
         return np.full(n, value)
-    z = rng.standard_normal(4 * n)[:n]  # 4n drawn, as when non-positive samples were dropped: later quantities'
-    # samples (lambda, <E> after k) stay the same numbers, so reliable inputs give the intervals they gave before
+    z = rng.standard_normal(n)
     return value + np.where(z < 0, lo, hi) * z
 
 

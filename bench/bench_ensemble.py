@@ -3,7 +3,7 @@
     python bench/bench_ensemble.py [--models M] [--rounds 5] [--steps 10] [--threads 2] [--pair-options "..."]
 
 Same system as bench_pair_nequip.py (1019 atoms, Au cluster on CuPd), tiny architecture (r_max 5 A). The ensemble
-uses one neighbour list and one graph for all M models; the goal (issue) is
+uses one neighbour list and one graph for all M models; the goal is
     ensemble step time / (M x single-model step time) <= 0.9.
 Single and ensemble runs alternate within each round in one process; medians are reported.
 """

@@ -5,7 +5,7 @@
 Writes a LAMMPS-style log of SIZE MB (one thermalisation block, one long NVE block with 10 columns, a WARNING
 line every ~50 MB), then reads KEEP columns from it REPEATS times, each in a fresh process so peak RSS is that
 read's alone. Reports the median throughput (MB/s) and peak RSS against the size of the kept columns.
-Goal (issue): >= 100 MB/s with memory bounded by the columns kept.
+Goal: >= 100 MB/s with memory bounded by the columns kept.
 """
 
 from __future__ import annotations

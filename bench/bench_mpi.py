@@ -1,4 +1,4 @@
-"""Benchmark: pair_style nequip on several MPI ranks (issue 14). Not a test; nothing here asserts a time.
+"""Benchmark: pair_style nequip on several MPI ranks. Not a test; nothing here asserts a time.
 
     python bench/bench_mpi.py [--model FILE] [--rounds 5] [--steps 10] [--json OUT] [--table-only | --no-table]
                               [--device cpu|cuda|cuda:N|auto] [--configs 1x1,1x2,2x1,4x1[:GRAPH]] [--contention]

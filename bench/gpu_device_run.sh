@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU checks and figures for issue 14 (multi-rank pair_style nequip) in one command on a GPU machine without network.
+# GPU checks and figures for multi-rank pair_style nequip in one command on a GPU machine without network.
 # What came out on an H100: bench/results/gpu_h100.md.
 #
 #   OUT=DIR bash bench/gpu_device_run.sh [TAG]        # TAG names the result files (default h100)

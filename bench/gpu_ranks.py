@@ -2,7 +2,7 @@
 
     python bench/gpu_ranks.py --model FILE [--device auto] [--ranks 2] [--steps 300]
 
-Issue 14: "with GPUs, rank r uses GPU (local rank mod GPUs)". The plugin logs the device of rank 0 only
+The rule checked: with GPUs, rank r uses GPU (local rank mod GPUs). The plugin logs the device of rank 0 only
 (`pair nequip: loaded ... device = cuda:0`), so this script looks at the rank processes from outside while
 `mpirun -np RANKS lmp` runs a short MD: for each rank (PMI_RANK of the process) the NVIDIA device files it holds
 open (/proc/PID/fd -> /dev/nvidia*) and its line in `nvidia-smi --query-compute-apps` (pid, GPU, memory).

@@ -10,10 +10,10 @@ them too, or with --one-rank-members compiled the compiled members (`python -m m
 bundle's baseline: forces equal to the TorchScript members' to 6e-15 eV/Å, 1.7x faster). Reported:
 
   trajectory  the largest |T_np(2 ranks) - T_np(1 rank)| over the first 1, 5 and 20 ps of NVE (transient) or of
-              heating (steady), same seed. The forces agree to round-off (tests/test_pair_nequip_mpi.py), but fix
+              heating (steady), same seed. The forces agree to round-off (tests/mpi/test_pair_nequip_mpi.py), but fix
               langevin draws its noise per rank, so the thermalisation already differs and the two runs are
               independent samples: this column shows that, and k is the comparison (from one and the same state
-              the protocols follow the same trajectory on 1 and 2 ranks: tests/test_pair_nequip_mpi.py);
+              the protocols follow the same trajectory on 1 and 2 ranks: tests/mpi/test_pair_nequip_mpi.py);
   k           python -m analysis.fit_k (with --steady for the steady protocol) on the 1-rank runs and on the
               2-rank runs (combined k and its error), and their difference in combined standard errors (within 2 =
               the same within statistical error);

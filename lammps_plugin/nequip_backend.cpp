@@ -8,7 +8,7 @@
 // liblammps.so.0: normal symbol dgemm_`). float64 models then ran ~1.4x slower in `lmp` than the same file in
 // Python (bench/bench_routes.py). RTLD_DEEPBIND puts this library's dependency tree (libtorch_cpu, its MKL,
 // its libgomp) ahead of the global scope for every symbol they look up; the LAMMPS side keeps binding to LAMMPS.
-// tests/test_pair_nequip_lammps.py checks the binding in a real `lmp` run.
+// tests/integration/test_pair_nequip_lammps.py checks the binding in a real `lmp` run.
 //
 // No torch and no LAMMPS headers here: only nequip_model.h's plain interface.
 #include "nequip_model.h"

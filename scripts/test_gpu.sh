@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The plugin, ensemble and physics tests on a GPU machine, with CUDA results compared against the CPU reference
-# (tests/test_pair_nequip_device.py: float64 forces within 1e-8 eV/A, float32 within 1e-4 relative).
+# (tests/gpu/test_pair_nequip_device.py: float64 forces within 1e-8 eV/A, float32 within 1e-4 relative).
 #
 #   bash scripts/test_gpu.sh [RESULTS_FILE] [pytest args...]
 #
@@ -13,8 +13,9 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || command -v python3 )}
 out=${1:-bench/results/gpu_tests_$(hostname).txt}
 shift || true
-tests=(tests/test_pair_nequip_device.py tests/test_pair_nequip_lammps.py tests/test_pair_nequip_physics.py
-       tests/test_ensemble.py tests/test_pair_nequip_mpi.py)
+tests=(tests/gpu/test_pair_nequip_device.py tests/integration/test_pair_nequip_lammps.py
+       tests/mpi/test_pair_nequip_lammps.py tests/integration/test_pair_nequip_physics.py tests/unit/test_ensemble.py
+       tests/integration/test_ensemble.py tests/mpi/test_pair_nequip_mpi.py)
 cmd=("$PY" -m pytest -q -rs "${tests[@]}" "$@")
 {
   echo "# scripts/test_gpu.sh on $(hostname), $(date -u +%Y-%m-%dT%H:%MZ)"

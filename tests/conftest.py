@@ -2,6 +2,14 @@
 
 Everything is real: EMT-labelled frames, `nequip-train`, `models.deploy`, and LAMMPS with the installed plugin.
 Set BEAMHEAT_TEST_CACHE=/some/dir to keep the trained models between sessions while developing.
+
+The tests sit in tiers, one folder each, and every test is marked with its folder's name:
+  unit/         no LAMMPS, no training, no GPAW calculation: `scripts/test.sh --fast`, under two minutes;
+  integration/  real LAMMPS, nequip training and GPAW on tiny cells, one MPI rank;
+  mpi/          runs under mpirun on several ranks;
+  gpu/          compares a GPU against the CPU (skips without one).
+Fixtures here and helpers.py, loop_config.py, heat_transfer_checks.py, synthetic_*.py and data/ serve every tier
+(pytest puts this folder on sys.path).
 """
 
 from __future__ import annotations
@@ -10,7 +18,19 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import deploy_model, train_model
+from helpers import deploy_model, train_model, write_data
+
+TIERS = ("unit", "integration", "mpi", "gpu")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test with its tier, the folder under tests/ it sits in (`-m unit`, `-m "not mpi"`)."""
+    here = Path(__file__).parent
+    for item in items:
+        tier = item.path.relative_to(here).parts[0]
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: a test outside the tiers {', '.join(TIERS)} (tests/<tier>/)")
+        item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture(scope="session")
@@ -89,3 +109,13 @@ def ensemble_models(model_dir, dataset, model_ts) -> list[Path]:
         ckpt = train_model(model_dir, dataset, f"tiny_seed{seed}", [f"seed={seed}"])
         out.append(deploy_model(ckpt, model_dir / f"tiny_seed{seed}.nequip.pth"))
     return out
+
+
+@pytest.fixture()
+def au_bulk(tmp_path):
+    """tmp_path holding au.data: 108 atoms of fcc Au as one LAMMPS type."""
+    from ase.build import bulk
+
+    atoms = bulk("Au", "fcc", a=4.08, cubic=True).repeat((3, 3, 3))  # 108 atoms
+    write_data(tmp_path / "au.data", atoms, specorder=("Au",))  # one LAMMPS type
+    return tmp_path

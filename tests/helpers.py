@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+TESTS = ROOT / "tests"  # the shared helpers, conftest.py and data/; the tiers are its subfolders
 TYPE_NAMES = ["Au", "Cu", "Pd"]
 
 
@@ -106,3 +107,52 @@ def deploy_model(ckpt: Path, out: Path, fmt: str = "torchscript") -> Path:
         subprocess.run([sys.executable, "-m", "models.deploy", str(ckpt), str(out), "--format", fmt],
                        check=True, cwd=ROOT, capture_output=True)
     return out
+
+
+def run_build(out: Path, *args) -> subprocess.CompletedProcess:
+    """`python -m beamheat.build --out OUT ARGS...` from the repository root."""
+    return subprocess.run([sys.executable, "-m", "beamheat.build", "--out", str(out), *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT)
+
+
+def write_data(path, atoms, specorder=("Au", "Cu", "Pd")):
+    """ATOMS as a LAMMPS data file (atom_style atomic, masses) with types numbered in SPECORDER."""
+    from ase.io import write
+
+    write(path, atoms, format="lammps-data", specorder=list(specorder), masses=True, atom_style="atomic")
+
+
+def header(data="au.data", extra=""):
+    """The first lines of a metal-units input reading DATA."""
+    return f"""units metal
+atom_style atomic
+{extra}
+read_data {data}
+"""
+
+
+def error_line(proc) -> str:
+    """The LAMMPS ERROR line; asserts the run failed cleanly (exit code, not a signal) with exactly one."""
+    text = proc.stdout + proc.stderr
+    assert proc.returncode > 0, f"expected a clean failure, got return code {proc.returncode}:\n{text[-2000:]}"
+    assert "Segmentation fault" not in text and "core dumped" not in text
+    lines = [ln for ln in text.splitlines() if ln.startswith("ERROR")]
+    assert lines, f"no ERROR line in output:\n{text[-2000:]}"
+    return lines[0]
+
+
+def dft_label(*args, nprocs=1, timeout=300):
+    """`python -m dft.label ARGS...` from the repository root, under `mpirun -np NPROCS` when NPROCS > 1."""
+    venv = os.path.dirname(sys.executable)
+    cmd = [sys.executable, "-m", "dft.label", *map(str, args)]
+    if nprocs > 1:
+        cmd = [os.path.join(venv, "mpirun"), "-np", str(nprocs)] + cmd
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def h2_molecule(d):
+    """An H2 molecule with bond length D (Å), no cell."""
+    from ase import Atoms
+
+    return Atoms("H2", positions=[[0, 0, 0], [d, 0, 0]])

@@ -11,7 +11,7 @@ import pytest
 from ase.lattice.cubic import FaceCenteredCubic
 
 from beamheat.geometry import bulk_atomic_volume_A3, particle_geometry
-from helpers import ROOT, run_lmp
+from helpers import ROOT, run_build
 
 
 def fcc_points(extent_A: float) -> np.ndarray:
@@ -83,15 +83,9 @@ def test_atomic_volume_of_gold():
     assert bulk_atomic_volume_A3("Au") == pytest.approx(4.08**3 / 4, rel=1e-3)
 
 
-def build(tmp_path, *args):
-    proc = subprocess.run([sys.executable, "-m", "beamheat.build", "--out", str(tmp_path), *map(str, args)],
-                          capture_output=True, text=True, cwd=ROOT)
-    return proc
-
-
 @pytest.mark.parametrize("ratio", [0.3, 0.6, 0.95])
 def test_builder_shapes_span_wetting(tmp_path, ratio):
-    proc = build(tmp_path, "--support", "hbn", "--diameter-nm", 2.5, "--height-ratio", ratio)
+    proc = run_build(tmp_path, "--support", "hbn", "--diameter-nm", 2.5, "--height-ratio", ratio)
     assert proc.returncode == 0, proc.stderr
     g = json.loads((tmp_path / "geometry.json").read_text())
     assert g["height_over_width"] == pytest.approx(ratio, rel=0.25)
@@ -104,39 +98,15 @@ def test_builder_shapes_span_wetting(tmp_path, ratio):
 def test_builder_s_over_a_range(tmp_path):
     values = []
     for ratio in (0.3, 0.95):
-        assert build(tmp_path / str(ratio), "--diameter-nm", 2.5, "--height-ratio", ratio).returncode == 0
+        assert run_build(tmp_path / str(ratio), "--diameter-nm", 2.5, "--height-ratio", ratio).returncode == 0
         values.append(json.loads((tmp_path / str(ratio) / "geometry.json").read_text())["S_over_A"])
     assert values[0] < 1.2 and values[1] > 3
-
-
-@pytest.mark.parametrize("support,elements", [("hbn", {"B", "N"}), ("anatase101", {"Ti", "O"}),
-                                              ("rutile101", {"Ti", "O"}), ("rutile110", {"Ti", "O"})])
-def test_builder_data_file_reads_in_lammps(tmp_path, support, elements):
-    """LAMMPS reads the data file with the expected types and counts; the particle sits above the support."""
-    proc = build(tmp_path, "--support", support, "--diameter-nm", 1.6, "--margin-A", 6)
-    assert proc.returncode == 0, proc.stderr
-    g = json.loads((tmp_path / "geometry.json").read_text())
-    assert set(g["type_map"]) == {"Au"} | elements and g["type_map"]["Au"] == 1
-    lmp = run_lmp("""units metal
-atom_style atomic
-boundary p p f
-read_data system.data
-group np type 1
-group support type > 1
-print "COUNTS $(count(np)) $(count(support)) $(count(all)) $(bound(np,zmin)-bound(support,zmax))"
-""", tmp_path)
-    assert lmp.returncode == 0, lmp.stdout[-1500:]
-    line = [ln for ln in lmp.stdout.splitlines() if ln.startswith("COUNTS")][0].split()
-    assert int(float(line[1])) == g["n_atoms_np"] and int(float(line[2])) == g["n_atoms_support"]
-    assert float(line[4]) == pytest.approx(g["gap_A"], abs=1e-6)
-    header = (tmp_path / "system.data").read_text().splitlines()[0]
-    assert header.startswith("beamheat.build: types 1=Au")
 
 
 def test_oxygen_vacancies_reproducible(tmp_path):
     for d in ("a", "b", "c"):
         seed = 1 if d != "c" else 2
-        assert build(tmp_path / d, "--support", "rutile110", "--diameter-nm", 1.6, "--o-vacancies", 0.2,
+        assert run_build(tmp_path / d, "--support", "rutile110", "--diameter-nm", 1.6, "--o-vacancies", 0.2,
                      "--seed", seed).returncode == 0
     a, b, c = ((tmp_path / d / "system.data").read_text() for d in "abc")
     assert a == b and a != c
@@ -144,9 +114,9 @@ def test_oxygen_vacancies_reproducible(tmp_path):
 
 
 def test_builder_errors_are_one_line(tmp_path):
-    proc = build(tmp_path, "--support", "graphite")
+    proc = run_build(tmp_path, "--support", "graphite")
     assert proc.returncode == 1 and proc.stderr.strip().startswith("error: --support graphite: choose one of")
-    proc = build(tmp_path, "--support", "hbn", "--o-vacancies", 0.1)
+    proc = run_build(tmp_path, "--support", "hbn", "--o-vacancies", 0.1)
     assert proc.returncode == 1 and "TiO2 supports only" in proc.stderr
 
 
@@ -159,7 +129,7 @@ def test_builder_help_has_units():
 @pytest.mark.parametrize("name", ["system.data", "system.extxyz"])
 def test_geometry_cli_on_any_structure(tmp_path, name):
     """The same numbers from the data file and the extxyz the builder wrote, as in geometry.json."""
-    assert build(tmp_path, "--diameter-nm", 1.6, "--margin-A", 5).returncode == 0
+    assert run_build(tmp_path, "--diameter-nm", 1.6, "--margin-A", 5).returncode == 0
     g = json.loads((tmp_path / "geometry.json").read_text())
     proc = subprocess.run([sys.executable, "-m", "beamheat.geometry", str(tmp_path / name), "--json",
                            str(tmp_path / "g.json")], capture_output=True, text=True, cwd=ROOT)

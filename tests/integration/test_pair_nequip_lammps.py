@@ -1,7 +1,7 @@
 """pair_style nequip as a user meets it: `mpirun -np 1 lmp -in file.in`, no `plugin load` line.
 
 MD (NVE energy conservation), what the log says about the loaded model, and a clear one-line LAMMPS error
-(never a crash) for every bad input the issue lists.
+(never a crash) for every bad input a user gives it: model files, type names, data, keywords, devices.
 """
 
 from __future__ import annotations
@@ -13,38 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase.build import bulk
-from ase.io import write
 
-from helpers import auto_device, run_lmp
-
-
-def write_data(path, atoms, specorder=("Au", "Cu", "Pd")):
-    write(path, atoms, format="lammps-data", specorder=list(specorder), masses=True, atom_style="atomic")
-
-
-@pytest.fixture()
-def au_bulk(tmp_path):
-    atoms = bulk("Au", "fcc", a=4.08, cubic=True).repeat((3, 3, 3))  # 108 atoms
-    write_data(tmp_path / "au.data", atoms, specorder=("Au",))  # one LAMMPS type
-    return tmp_path
-
-
-def header(data="au.data", extra=""):
-    return f"""units metal
-atom_style atomic
-{extra}
-read_data {data}
-"""
-
-
-def error_line(proc) -> str:
-    """The LAMMPS ERROR line; asserts the run failed cleanly (exit code, not a signal) with exactly one."""
-    text = proc.stdout + proc.stderr
-    assert proc.returncode > 0, f"expected a clean failure, got return code {proc.returncode}:\n{text[-2000:]}"
-    assert "Segmentation fault" not in text and "core dumped" not in text
-    lines = [ln for ln in text.splitlines() if ln.startswith("ERROR")]
-    assert lines, f"no ERROR line in output:\n{text[-2000:]}"
-    return lines[0]
+from helpers import auto_device, error_line, header, run_lmp, write_data
 
 
 def test_plugin_loads_through_entry_point_and_logs_model(au_bulk, model_ts):
@@ -114,7 +84,7 @@ def test_legacy_model_logs_format_and_warns_about_missing_virial(au_bulk, model_
 
 
 def _thermo(log_text: str, first_col="Step"):
-    """Columns and rows of the last thermo block (the issue on fit_k brings the real log reader)."""
+    """Columns and rows of the last thermo block."""
     rows, cols, header = [], None, None
     for line in log_text.splitlines():
         words = line.split()
@@ -221,14 +191,6 @@ pair_coeff * * {model_ts} Au
 run 0
 """, au_bulk))
     assert "requires atom IDs" in err
-
-
-def test_more_than_one_mpi_rank_needs_torchscript(au_bulk, model_legacy):
-    """Several ranks differentiate the model's energy module (tests/test_pair_nequip_mpi.py); a legacy (or AOTI)
-    file has none to offer and is refused in one line."""
-    err = error_line(run_lmp(header() + f"pair_style nequip\npair_coeff * * {model_legacy} Au\nrun 0\n", au_bulk,
-                             nprocs=2))
-    assert "2 MPI ranks need a TorchScript model" in err and "mpirun -np 1" in err
 
 
 def test_nan_forces_stop_the_run(tmp_path, model_ts):

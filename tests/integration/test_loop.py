@@ -19,21 +19,7 @@ from ase.db import connect
 from ase.io import read
 
 from helpers import ROOT
-
-YAML = """out: {out}
-type_names: [Au, B, N]
-initial: {{n_frames: 12, seed: 0, support: hbn}}
-systems:
-  - {{name: au_hbn, support: hbn, diameter_nm: 0.8, height_ratio: 0.7, margin_A: 2.5}}
-protocols:
-  - {{name: anneal, kind: anneal, T_K: [600], steps: 200}}
-explore: {{dump_every: 20}}
-select: {{lo: 0.02, hi: 1.0, budget: 6, top_k: 5, last_n: 2, min_gap: 2}}
-labeller: {{kind: lammps, potential: classical_au_hbn}}
-train: {{config: models/configs/tiny.yaml, ensemble: 2, overrides: [trainer.max_epochs=3], test_fraction: 0.2,
-        val_fraction: 0.15}}
-stop: {{generations: 2}}
-"""
+from loop_config import YAML
 
 
 def _env(**extra):
@@ -294,71 +280,6 @@ def test_a_baseline_from_a_later_generation(killed_and_resumed, tmp_path):
         load_config(y)
     y.write_text(text.replace("baseline: baseline_lj_au_hbn", "baseline: nope"))
     with pytest.raises(LoopError, match="baseline nope: file not found"):
-        load_config(y)
-
-
-def test_for_generation_and_its_checks(tmp_path):
-    from models.loop import LoopError, for_generation, load_config
-
-    cfg = {"systems": [{"name": "a"}, {"name": "b", "from_generation": 3}],
-           "protocols": [{"kind": "anneal"}, {"kind": "heat_transfer", "relax": True, "from_generation": 2}]}
-    assert [s["name"] for s in for_generation(cfg, 1)["systems"]] == ["a"]
-    assert len(for_generation(cfg, 2)["protocols"]) == 2 and len(for_generation(cfg, 2)["systems"]) == 1
-    assert len(for_generation(cfg, 3)["systems"]) == 2
-    for bad, msg in (("from_generation: 0", "from_generation must be a whole number >= 1"),
-                     ("from_generation: x", "from_generation must be a whole number >= 1"),
-                     ("relax: maybe", "relax must be true or false")):
-        y = tmp_path / "bad.yaml"
-        y.write_text(YAML.format(out=tmp_path / "w").replace("steps: 200}", f"steps: 200, {bad}}}"))
-        with pytest.raises(LoopError, match=msg):
-            load_config(y)
-
-
-def test_train_by_generation_and_its_checks(tmp_path):
-    from models.loop import LoopError, load_config, train_for_generation
-
-    y = tmp_path / "loop.yaml"
-    later = ("by_generation: [{from_generation: 3, finetune: true, overrides: [trainer.max_epochs=9]}, "
-             "{from_generation: 4, ensemble: 3}]")
-    y.write_text(YAML.format(out=tmp_path / "w").replace("val_fraction: 0.15}", f"val_fraction: 0.15, {later}}}"))
-    cfg = load_config(y)
-    assert "by_generation" not in cfg["train"]           # so finished generations' train inputs stay as they were
-    t1, t3, t4 = (train_for_generation(cfg, g) for g in (1, 3, 4))
-    assert t1 == cfg["train"] and t1["finetune"] is False and t1["overrides"] == ["trainer.max_epochs=3"]
-    assert t3["finetune"] is True and t3["overrides"] == ["trainer.max_epochs=9"] and t3["ensemble"] == 2
-    assert t4["finetune"] is True and t4["ensemble"] == 3
-    for bad, msg in (("[{finetune: true}]", r"by_generation\[0\].from_generation must be a whole number"),
-                     ("[{from_generation: 2, epochs: 3}]", "unknown key 'epochs'"),
-                     ("[{from_generation: 2, config: nope.yaml}]", "nope.yaml: file not found"),
-                     ("{from_generation: 2}", "must be a list")):
-        y.write_text(YAML.format(out=tmp_path / "w").replace("val_fraction: 0.15}",
-                                                              f"val_fraction: 0.15, by_generation: {bad}}}"))
-        with pytest.raises(LoopError, match=msg):
-            load_config(y)
-
-
-def test_protocols_driven_by_the_first_member_get_the_best_member_first(tmp_path):
-    """ensemble: first explores the main job's dynamics: the member with the smallest validation error drives."""
-    from models.loop import _explore_jobs, load_config, members_best_first
-
-    y = tmp_path / "loop.yaml"
-    y.write_text(YAML.format(out=tmp_path / "w").replace(
-        "steps: 200}", "steps: 200}\n  - {name: main, kind: heat_transfer, ensemble: first, steps: 50}"))
-    cfg = load_config(y)
-    work = Path(cfg["out"])
-    (work / "gen_000").mkdir(parents=True)
-    errors = [0.30, 0.10, 0.20]
-    (work / "gen_000" / "manifest.json").write_text(json.dumps({"generation": 0, "stages": {}, "metrics": {
-        "validation": {"members": [{"force_error_rmse_eV_per_A": e} for e in errors]}}}))
-    models = [tmp_path / f"m{j}.nequip.pth" for j in range(3)]
-    assert members_best_first(work, 0, models) == [models[1], models[2], models[0]]
-    jobs = {j["name"]: j["var"] for j in _explore_jobs(cfg, work, work / "gen_001", 1, models)}
-    first, mean = jobs["au_hbn_main_600K"], jobs["au_hbn_anneal_600K"]
-    assert first["ensemble"] == "first" and "ensemble" not in mean    # explore.in's default: mean
-    assert first["models"].split() == [str(models[k]) for k in (1, 2, 0)]
-    assert mean["models"].split() == [str(m) for m in models]
-    y.write_text(YAML.format(out=tmp_path / "w").replace("steps: 200}", "steps: 200, ensemble: best}"))
-    with pytest.raises(Exception, match="ensemble 'best': choose mean"):
         load_config(y)
 
 

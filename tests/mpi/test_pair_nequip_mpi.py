@@ -1,4 +1,4 @@
-"""`mpirun -np N lmp` with pair_style nequip gives the one-rank physics (issue 14).
+"""`mpirun -np N lmp` with pair_style nequip gives the one-rank physics.
 
 Two routes. `graph exchange` (the default on several ranks): each rank's graph holds its own atoms' edges, with
 ghosts out to r_max; before each later layer the ghosts' node features come from their owners, and in the
@@ -23,10 +23,10 @@ import pytest
 from ase.build import bulk
 from ase.io import read, write
 
-from helpers import TYPE_NAMES, auto_device, rattled, run_lmp
+from helpers import TESTS, TYPE_NAMES, auto_device, rattled, run_lmp
 from models.demo_data import au_cluster_on_slab
 
-F_TOL = 1e-10   # eV/A, the issue's bar
+F_TOL = 1e-10   # eV/A, against one rank, float64 model
 
 
 def slab_ppf():
@@ -317,7 +317,7 @@ def test_pruning_turns_itself_off_for_a_model_that_reads_the_whole_graph(tmp_pat
     k = min(c[2] for c in counts)
     assert max(c[1] for c in counts) < k <= len(a), counts
     model = tmp_path / "probe.nequip.pth"
-    subprocess.run([sys.executable, str(Path(__file__).parent / "probe_model.py"), str(checkpoint), str(model),
+    subprocess.run([sys.executable, str(TESTS / "probe_model.py"), str(checkpoint), str(model),
                     str(k), mode], check=True, capture_output=True)
     pair = f"nequip\npair_coeff * * {model} {' '.join(TYPE_NAMES)}"
     got = {}

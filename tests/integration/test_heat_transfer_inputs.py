@@ -4,43 +4,14 @@ the structure first, and steady state and transient measure the same k."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 from beamheat.lammps_log import read_thermo
-from helpers import ROOT, run_lmp_file
+from heat_transfer_checks import DATA, INPUTS, SHORT, check_heat_transfer_log
+from helpers import ROOT, TESTS, run_lmp_file
 
-INPUTS = ROOT / "lammps_inputs"
-DATA = INPUTS / "data" / "au_hbn" / "system.data"
-THERMO = ["Step", "Time", "v_T_np", "v_T_support", "v_dT", "v_KE_np", "v_PE_np", "v_E_np", "v_KE_support",
-          "v_PE_support", "v_E_support", "PotEng", "TotEng"]
-SHORT = {"inputs": INPUTS, "data": DATA, "t_therm_ps": 0.2, "t_nve_ps": 0.4, "thermo_ps": 0.02, "dump_ps": 0.1}
-STRONG = ROOT / "tests" / "data" / "strong_au_hbn.in"
-
-
-def check_heat_transfer_log(path, physical=True):
-    """Thermalisation and NVE blocks with every column fit_k needs; NVE conserves the total energy.
-    physical: temperatures stay near their targets (the classical reference; a tiny test NequIP model
-    trained for seconds has holes in its energy surface and need not)."""
-    th = read_thermo(path, THERMO)
-    stages = {th.stage_name(b): b for b in np.unique(th.block)}
-    assert {"relax_apart", "relax_contact", "thermalise", "contact", "nve_contact"} <= set(stages), stages
-    therm, nve = (th.select(th.block == stages[name]) for name in ("thermalise", "nve_contact"))
-    assert therm["Time"][-1] == pytest.approx(0.2) and nve["Time"][-1] == pytest.approx(0.6)
-    for c in THERMO:
-        assert np.all(np.isfinite(nve[c])), c
-    if physical:
-        assert np.all(nve["v_T_np"] > 350) and np.all(nve["v_T_support"] < 400)
-    np.testing.assert_allclose(nve["v_dT"], nve["v_T_np"] - nve["v_T_support"], atol=1e-4)
-    np.testing.assert_allclose(nve["v_E_np"], nve["v_KE_np"] + nve["v_PE_np"], atol=1e-4)
-    np.testing.assert_allclose(nve["v_E_np"] + nve["v_E_support"], nve["PotEng"] + (nve["TotEng"] - nve["PotEng"]),
-                               atol=1e-3)
-    # NVE after contact: total energy conserved (per atom, against the potential energy's own swing)
-    assert np.ptp(nve["TotEng"]) / 631 < 5e-4
-    assert np.ptp(nve["TotEng"]) < 0.05 * max(np.ptp(nve["PotEng"]), 1.0)
-    return therm, nve
+STRONG = TESTS / "data" / "strong_au_hbn.in"
 
 
 def test_default_input_runs_from_repo_root(tmp_path):
@@ -55,13 +26,6 @@ def test_default_input_runs_from_repo_root(tmp_path):
     frame = [line.split() for line in dump[9:9 + n]]
     assert {f[2] for f in frame[:183]} == {"Au"} and {f[2] for f in frame[183:]} == {"B", "N"}
     assert int(dump[1]) == 100  # the contact configuration (first yes)
-
-
-def test_classical_reference_two_mpi_ranks(tmp_path):
-    proc = run_lmp_file(INPUTS / "heat_transfer.in", tmp_path, SHORT, nprocs=2)
-    assert proc.returncode == 0, proc.stdout[-2000:]
-    assert "2 MPI tasks" in (tmp_path / "log.lammps").read_text() or "by 1 MPI processor grid" in proc.stdout
-    check_heat_transfer_log(tmp_path / "log.lammps")
 
 
 def test_nequip_model(tmp_path, model_au_hbn):
@@ -118,11 +82,6 @@ def test_steady_state_input(tmp_path):
     # ehex puts P into the particle: its energy rises at about P while it has not yet reached steady state
     rate = np.polyfit(th["Time"][:20], th["v_E_np"][:20], 1)[0]
     assert 0.5 < rate < 2.5
-
-
-def test_geometry_json_matches_bundled_data():
-    g = json.loads((DATA.parent / "geometry.json").read_text())
-    assert g["n_atoms_np"] == 183 and g["type_map"] == {"Au": 1, "B": 2, "N": 3} and g["support"] == "hbn"
 
 
 def _k(log, steady=False):

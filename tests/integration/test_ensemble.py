@@ -13,9 +13,7 @@ from beamheat.cli import run
 from beamheat.lammps_run import single_point
 from beamheat.lammps_log import read_thermo
 from helpers import rattled, run_lmp, run_lmp_file
-from models.ensemble import sigma_f
 from models.rerun import main as rerun_main
-from models.select import SelectionRule, pick_indices
 from models.select import main as select_main
 
 
@@ -23,14 +21,6 @@ def au_data(tmp_path, atoms=None):
     atoms = atoms if atoms is not None else rattled(bulk("Au", "fcc", a=4.08, cubic=True).repeat((3, 3, 3)), 0.05)
     write(tmp_path / "au.data", atoms, format="lammps-data", specorder=["Au"], masses=True, atom_style="atomic")
     return tmp_path / "au.data"
-
-
-def test_sigma_f_is_eq2():
-    F = np.array([[[1.0, 0, 0]], [[3.0, 0, 0]]])  # two models, one atom: mean 2, deviations +-1
-    assert sigma_f(F) == pytest.approx([1.0])
-    F = np.random.default_rng(0).normal(size=(5, 7, 3))
-    expect = np.sqrt(np.mean(np.sum((F - F.mean(0)) ** 2, axis=2), axis=0))
-    np.testing.assert_allclose(sigma_f(F), expect)
 
 
 def test_ensemble_mean_equals_mean_of_single_models(ensemble_models):
@@ -254,19 +244,6 @@ def test_rerun_with_reference_forces_and_interface(tmp_path, ensemble_models, da
         assert (tmp_path / name).stat().st_size > 10_000
     out = read(tmp_path / "rr.extxyz", index=":")
     assert "delta_f" in out[0].arrays and out[0].info["source"].endswith("labelled.extxyz")
-
-
-def test_select_logic_on_hand_made_series():
-    s = np.array([0.01, 0.2, 0.25, 0.22, 0.03, 0.9, 0.4, 0.41, 0.02, 2.5])
-    # window [0.1, 1.0): frames 1, 2, 3, 5, 6, 7
-    assert pick_indices(s, SelectionRule(0.1, 1.0)) == [1, 2, 3, 5, 6, 7]
-    # greedy by sigma with a minimum gap of 2 frames: 5 (0.9), then 7 (0.41; 6 is next to 5), then 2 (0.25; its
-    # neighbours 1 and 3 are dropped)
-    assert pick_indices(s, SelectionRule(0.1, 1.0, min_gap=2)) == [2, 5, 7]
-    assert pick_indices(s, SelectionRule(0.1, 1.0, top_k=2)) == [5, 7]
-    forced = np.zeros(len(s), bool)
-    forced[-2:] = True  # the last two frames before a halt: kept although 2.5 is above the window
-    assert pick_indices(s, SelectionRule(0.1, 1.0, top_k=3), forced=forced) == [5, 8, 9]
 
 
 def test_select_cli_writes_labelable_frames(tmp_path, ensemble_models, dataset):

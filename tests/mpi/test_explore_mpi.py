@@ -14,18 +14,10 @@ import numpy as np
 import pytest
 from ase.db import connect
 from helpers import ROOT, deploy_model, train_model
+from loop_config import EXPLORE_YAML
 
 pytest.importorskip("mpi4py")
 
-YAML = """type_names: [Au, B, N]
-systems:
-  - {{name: au_hbn, support: hbn, diameter_nm: 0.8, height_ratio: 0.7, margin_A: 2.5}}
-protocols:
-  - {{name: anneal, kind: anneal, T_K: [300, 1500], steps: 200}}
-  - {{name: heat, kind: heat_transfer, T_K: 600, T_support_K: 300, thermalise_steps: 100, steps: 100}}
-explore: {{dump_every: 20, halt_sigma: {halt_sigma}}}
-select: {{lo: 0.05, hi: 2.0}}
-"""
 RUNS = ["au_hbn_anneal_300K", "au_hbn_anneal_1500K", "au_hbn_heat_600K"]
 
 
@@ -55,12 +47,12 @@ def test_mpirun_np2_exploration_equals_serial(tmp_path, au_hbn_ensemble):
 
     # a halting threshold between the runs' largest sigma_F, so that some runs halt and some run to the end
     cfg = tmp_path / "loop.yaml"
-    cfg.write_text(YAML.format(halt_sigma=1.0e3))
+    cfg.write_text(EXPLORE_YAML.format(halt_sigma=1.0e3))
     _, probe = _explore(cfg, au_hbn_ensemble, tmp_path / "probe", None)
     peaks = sorted(max(r["frame_max_sigma_f"]) for r in probe["results"])
     assert peaks[0] > 0, "identical ensemble members: no sigma_F"
     halt_sigma = 0.5 * (peaks[0] + peaks[-1])
-    cfg.write_text(YAML.format(halt_sigma=halt_sigma))
+    cfg.write_text(EXPLORE_YAML.format(halt_sigma=halt_sigma))
 
     out_s, serial = _explore(cfg, au_hbn_ensemble, tmp_path / "serial", None)
     out_m, mpi = _explore(cfg, au_hbn_ensemble, tmp_path / "mpi", 2)
@@ -93,26 +85,6 @@ def test_mpirun_np2_exploration_equals_serial(tmp_path, au_hbn_ensemble):
     # with OMP_NUM_THREADS unset, each rank's LAMMPS instance (a group of one rank) ran torch on one thread
     assert all("1 torch thread(s) per MPI rank" in (tmp_path / "mpi" / "explore" / r / "lammps.out").read_text()
                for r in RUNS)
-
-
-def test_mpi_world_is_none_without_a_launcher(monkeypatch):
-    from models.loop import mpi_world
-
-    for k in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS"):
-        monkeypatch.delenv(k, raising=False)
-    assert mpi_world() is None
-
-
-def test_explore_cli_errors(tmp_path):
-    cfg = tmp_path / "loop.yaml"
-    cfg.write_text(YAML.format(halt_sigma=1.0))
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    p = subprocess.run([sys.executable, "-m", "models.explore", str(cfg), "--models", str(tmp_path / "nope.pth"),
-                        "--out", str(tmp_path / "o")], cwd=ROOT, capture_output=True, text=True, env=env, check=False)
-    assert p.returncode != 0 and p.stderr.strip().startswith("error:") and len(p.stderr.strip().splitlines()) == 1
-    p = subprocess.run([sys.executable, "-m", "models.explore", "--help"], cwd=ROOT, capture_output=True, text=True,
-                       check=False, env=env)
-    assert p.returncode == 0 and "mpirun" in p.stdout and "eV/Å" in p.stdout
 
 
 def test_loop_under_mpirun_bad_config_stops_every_rank(tmp_path):

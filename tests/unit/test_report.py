@@ -4,7 +4,6 @@ known per-atom σF, a fit_k-format k.json and heating JSONs written by analysis.
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
@@ -208,7 +207,9 @@ def test_missing_k_json_is_one_line_naming_it(outdir, capsys):
 
 
 def test_interface_fraction_rounding():
-    assert math.ceil(0.1 * 10 - 1e-9) == 1
+    np.testing.assert_allclose(worst_mean(np.arange(1.0, 11.0)[None, :]), [10.0])  # 10 % of 10 atoms: one atom
+    # 0.14 * 50 is 7.000000000000001 in floating point: 14 % of 50 atoms is 7 atoms (47 on average), not 8
+    np.testing.assert_allclose(worst_mean(np.arange(1.0, 51.0)[None, :], fraction=0.14), [47.0])
     np.testing.assert_allclose(worst_mean(np.array([[1.0, 2.0, 3.0]])), [3.0])  # fewer than 10 atoms: the worst one
 
 

@@ -4,7 +4,7 @@ Devices under test: every CUDA device torch sees (`cuda`), or the ones named in 
 "cuda:0 cuda:1"; "cpu" runs the comparison machinery itself on a machine without a GPU). With none, these tests skip
 and say so. `scripts/test_gpu.sh` runs them together with the plugin, ensemble and physics tests on a GPU machine.
 
-Bars (the issue on speed): float64 models, forces within 1e-8 eV/A and energies within 1e-8 eV per atom of the CPU;
+Bars: float64 models, forces within 1e-8 eV/A and energies within 1e-8 eV per atom of the CPU;
 float32 models, within 1e-4 of the largest CPU force (relative), energies within 1e-4 relative.
 """
 

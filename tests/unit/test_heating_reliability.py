@@ -1,5 +1,5 @@
 """analysis.heating takes k, lambda and <E> with the intervals their tools stated, and refuses results those tools
-flagged unreliable (issue: k you can stand behind)."""
+flagged unreliable."""
 
 from __future__ import annotations
 

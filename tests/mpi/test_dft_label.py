@@ -1,0 +1,31 @@
+"""dft.label with real GPAW on two MPI ranks: one calculation on both ranks, or one calculation per rank."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.db import connect
+from ase.io import write
+
+from helpers import dft_label, h2_molecule
+
+pytest.importorskip("gpaw", reason="GPAW is installed by scripts/setup.sh unless BEAMHEAT_SKIP_GPAW=1")
+FAST = ["--ecut-ev", "250"]
+
+
+def test_two_ranks_give_the_serial_energies(tmp_path):
+    write(tmp_path / "c.extxyz", [Atoms("Au2", positions=[[0, 0, 0], [2.5, 0, 0]]), h2_molecule(0.74)])
+    serial = dft_label(tmp_path / "c.extxyz", "--db", tmp_path / "s.db", *FAST)
+    both = dft_label(tmp_path / "c.extxyz", "--db", tmp_path / "p.db", *FAST, nprocs=2)  # one calculation on 2 ranks
+    groups = dft_label(tmp_path / "c.extxyz", "--db", tmp_path / "g.db", "--ranks-per-calc", "1", *FAST, nprocs=2)
+    for proc in (serial, both, groups):
+        assert proc.returncode == 0, proc.stdout[-1500:] + proc.stderr[-1500:]
+    assert "1 group(s) of 2 rank(s)" in both.stdout and "2 group(s) of 1 rank(s)" in groups.stdout
+    ref = {r.uid: r for r in connect(tmp_path / "s.db").select()}
+    for name in ("p.db", "g.db"):
+        rows = list(connect(tmp_path / name).select())
+        assert len(rows) == 2
+        for r in rows:
+            assert abs(r.energy - ref[r.uid].energy) < 1e-6
+            np.testing.assert_allclose(r.forces, ref[r.uid].forces, atol=1e-5)
