@@ -41,8 +41,8 @@ from beamheat import validate as v  # noqa: E402
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: E402
 
 DEFAULT_SETTINGS = {
-    "mode": "pw",             # pw: plane waves at ecut_eV (the paper); lcao: atomic orbitals of `basis`
     "ecut_eV": 500.0,         # plane-wave cutoff (mode pw)
+    "mode": "pw",             # pw: plane waves at ecut_eV (the paper); lcao: atomic orbitals of `basis`
     "basis": "dzp",           # LCAO basis set (mode lcao; gpaw-data ships dzp)
     "xc": "PBE",
     "kpts": [1, 1, 1],        # Gamma point
