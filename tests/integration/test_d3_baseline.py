@@ -37,15 +37,30 @@ def _dftd3(atoms):
     return b.get_potential_energy(), b.get_forces()
 
 
-def test_lammps_d3_is_the_labellers_d3():
+def _with_labeller_cutoffs(tmp_path):
+    """The baseline file with the dftd3 package's cutoffs: 60 bohr for the pair sum, 40 bohr for the coordination
+    numbers."""
+    text = D3_BASELINE.read_text().replace("dispersion/d3 bj pbe 12.0 10.0", "dispersion/d3 bj pbe 31.7506 21.1671")
+    assert "31.7506" in text
+    out = tmp_path / "d3_labeller_cutoffs.in"
+    out.write_text(text)
+    return out
+
+
+def test_lammps_d3_is_the_labellers_d3(tmp_path):
+    """With the labeller's cutoffs, LAMMPS's D3 is the labeller's; the bundled file's shorter cutoffs leave out
+    less than 1 meV/atom and 1e-3 eV/Å."""
     from models.baseline import baseline_values
 
     frames = _frames()
-    for a, (e_lmp, f_lmp) in zip(frames, baseline_values(frames, D3_BASELINE, TYPES)):
+    exact = baseline_values(frames, _with_labeller_cutoffs(tmp_path), TYPES)
+    short = baseline_values(frames, D3_BASELINE, TYPES)
+    for a, (e_lmp, f_lmp), (e_short, f_short) in zip(frames, exact, short):
         e, f = _dftd3(a)
         assert e < -1.0  # a real dispersion energy, not an empty sum
         assert abs(e_lmp - e) < 1e-4, (e_lmp, e)
         assert np.abs(f_lmp - f).max() < 1e-5, np.abs(f_lmp - f).max()
+        assert 0 < (e_short - e) / len(a) < 1e-3 and np.abs(f_short - f).max() < 1e-3
 
 
 def test_nequip_overlaid_on_d3_is_the_model_plus_dftd3(model_au_hbn):
