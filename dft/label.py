@@ -297,6 +297,15 @@ def check_settings(s: dict, where: str = "settings") -> dict:
         raise UserError(f"{where}: maxiter {m!r}: must be a whole number from 1 to 100000")
     if not isinstance(s["xc"], str) or not s["xc"].strip():
         raise UserError(f"{where}: xc {s['xc']!r}: must be a functional name such as PBE")
+    try:
+        from gpaw.xc import XC
+
+        XC(s["xc"])
+    except ImportError:
+        pass  # no GPAW here: nothing can be computed anyway, and the label step says so
+    except Exception as e:  # noqa: BLE001 - GPAW raises NameError, KeyError, ... for names it does not know
+        raise UserError(f"{where}: xc {s['xc']!r}: GPAW does not know this functional "
+                        f"({str(e).splitlines()[0] if str(e) else e.__class__.__name__})") from None
     if s["mode"] not in ("pw", "lcao"):
         raise UserError(f"{where}: mode {s['mode']!r}: must be pw or lcao")
     if not isinstance(s["basis"], str) or not s["basis"].strip():
@@ -469,8 +478,14 @@ def main(argv=None) -> int:
         # every scalar the candidates carry (source, frame, kind, gap_A, T_K, ...) goes into the rows and the export
         keys = tuple(dict.fromkeys(k for f in frames for k, x in f.info.items()
                                    if isinstance(x, (int, float, str, np.generic)) and k not in RESERVED_KEYS))
-        label_configurations(frames, db, settings, ranks_per_calc=a.ranks_per_calc, retry_failed=a.retry_failed,
-                             log_dir=a.log_dir, db_name=a.db, timeout_s=a.timeout_s, info_keys=keys)
+        counts = label_configurations(frames, db, settings, ranks_per_calc=a.ranks_per_calc,
+                                      retry_failed=a.retry_failed, log_dir=a.log_dir, db_name=a.db,
+                                      timeout_s=a.timeout_s, info_keys=keys)
+        if counts["failed"] and not counts["done"]:
+            first = next((r.get("error", "") for r in db.select(status="failed")), "")
+            raise UserError(f"{a.db}: all {counts['failed']} configuration(s) of this run failed, e.g. "
+                            f"{first.splitlines()[0] if first else 'no reason recorded'} (recorded there; "
+                            f"--retry-failed computes them again)")
     if a.export and world.rank == 0:
         n_exported = export(db, Path(a.export))
         print(f"exported {n_exported} labelled configurations to {a.export}")

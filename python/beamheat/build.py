@@ -34,6 +34,8 @@ from .geometry import particle_geometry
 SUPPORTS = ("hbn", "anatase101", "rutile101", "rutile110")
 # equilibrium-ish NP-support separations (Å) between the particle's bottom layer and the support's top atoms
 DEFAULT_GAP_A = {"hbn": 3.2, "anatase101": 2.4, "rutile101": 2.4, "rutile110": 2.4}
+WULFF_SLACK = 1.1          # build(): a height/width up to 10 % above the whole Wulff shape's gets the whole shape
+MAX_ATOMS = 200_000        # build() refuses larger systems unless forced: minutes to build, hours per MD step
 
 
 # ------------------------------------------------------------------------------------------------ particle
@@ -66,20 +68,24 @@ def particle(element: str = "Au", diameter_nm: float = 2.0, height_ratio: float 
     # cut at the (111) layer closest to the requested height/width ratio
     layers = np.unique(np.round(pos[:, 2], 3))
     d111 = a / np.sqrt(3)
-    best, best_err = None, np.inf
+    best, best_err, tallest = None, np.inf, 0.0
     for z_cut in layers:
         sel = pos[pos[:, 2] >= z_cut - 1e-3]
         if len(sel) < 4:
             continue
         height = np.ptp(sel[:, 2]) + d111
         width = 2 * np.sqrt(np.max(np.sum(sel[:, :2] ** 2, axis=1))) + a / np.sqrt(2)
+        tallest = max(tallest, height / width)
         err = abs(np.log(height / width / height_ratio))
         if err < best_err:
             best, best_err = z_cut, err
+
     pos = pos[pos[:, 2] >= best - 1e-3]
     pos[:, 2] -= pos[:, 2].min()
     pos[:, :2] -= pos[:, :2].mean(axis=0)
-    return Atoms(element * len(pos), positions=pos)
+    out = Atoms(element * len(pos), positions=pos)
+    out.info["wulff_height_ratio"] = float(tallest)  # the uncut shape's: no cut makes a taller particle
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ supports
@@ -281,6 +287,17 @@ def validate_options(*, support: str, element: str, diameter_nm: float, height_r
     v.integer("--seed", seed, 0)
 
 
+def estimated_atoms(element: str, diameter_nm: float, height_ratio: float, margin_A: float, layers: int = 1) -> float:
+    """About how many atoms build() makes: a particle of diameter d and height h = ratio d as a cylinder of the
+    bulk's atomic volume, on a support of hBN's areal density (TiO2 slabs of 8 Å hold about as many) per layer."""
+    from .geometry import bulk_atomic_volume_A3
+
+    d_A = 10.0 * diameter_nm
+    n_np = np.pi / 4 * d_A**2 * min(height_ratio, 1.5) * d_A / bulk_atomic_volume_A3(element)
+    n_support = (d_A + 2 * margin_A) ** 2 * 0.37 * max(layers, 1)
+    return float(n_np + n_support)
+
+
 def build(out: str | Path, *, support: str = "hbn", element: str = "Au", diameter_nm: float = 2.0,
           height_ratio: float = 0.7, gamma_ratio: float = 1.15, margin_A: float = 10.0, gap_A: float | None = None,
           vacuum_A: float = 15.0, layers: int | None = None, thickness_A: float | None = None,
@@ -292,9 +309,18 @@ def build(out: str | Path, *, support: str = "hbn", element: str = "Au", diamete
     validate_options(support=support, element=element, diameter_nm=diameter_nm, height_ratio=height_ratio,
                      gamma_ratio=gamma_ratio, margin_A=margin_A, gap_A=gap_A, vacuum_A=vacuum_A, layers=layers,
                      thickness_A=thickness_A, o_vacancies=o_vacancies, seed=seed)
+    n_est = estimated_atoms(element, diameter_nm, height_ratio, margin_A, layers or 1)
+    if n_est > MAX_ATOMS and not force:
+        raise UserError(f"--diameter-nm {diameter_nm:g}: about {n_est:,.0f} atoms, more than the {MAX_ATOMS:,} the "
+                        f"builder makes unless --force")
     out = v.output_dir(out, "--out", files=OUTPUT_FILES, force=force)
     layers_used = (layers or 1) if support == "hbn" else None
     np_atoms = particle(element, diameter_nm, height_ratio, gamma_ratio)
+    tallest = np_atoms.info.pop("wulff_height_ratio")
+    if height_ratio > WULFF_SLACK * tallest:
+        raise UserError(f"--height-ratio {height_ratio:g}: the whole Wulff shape of this particle is "
+                        f"{tallest:.2f} as tall as wide; a cut particle cannot be taller (ask for at most "
+                        f"{tallest:.2f})")
     width = np.ptp(np_atoms.positions[:, :2], axis=0)
     slab = support_slab(support, tuple(width + 2 * margin_A), layers_used or 1,
                         thickness_A if thickness_A is not None else 8.0)
@@ -316,7 +342,8 @@ def main(argv=None) -> int:
     p = ArgumentParser(prog="python -m beamheat.build", description=__doc__.split("\n\n")[0],
                        epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
     p.add_argument("--out", required=True, help="output directory (system.data, system.extxyz, geometry.json)")
-    p.add_argument("--force", action="store_true", help="overwrite those files if --out already holds them")
+    p.add_argument("--force", action="store_true", help="overwrite those files if --out already holds them, and "
+                   f"build systems beyond {MAX_ATOMS:,} atoms")
     p.add_argument("--support", default="hbn", help=f"support: {', '.join(SUPPORTS)} (default hbn)")
     p.add_argument("--layers", type=int, help="hBN layers, 1-20 (default 1; hBN only)")
     p.add_argument("--thickness-A", type=float, help="minimum TiO2 slab thickness, Å (default 8; TiO2 only)")

@@ -149,6 +149,8 @@ CASES = [
     ("beamheat.build", ["--out", "{d}/built", "--diameter-nm", "1.6"]),
     ("beamheat.build", ["--out", "{d}/garbage.bin", "--diameter-nm", "1.6"]),
     ("beamheat.build", ["--out", "{d}/b", "--vacuum-A", "nan"]),
+    ("beamheat.build", ["--out", "{d}/b", "--diameter-nm", "50"]),
+    ("beamheat.build", ["--out", "{d}/b", "--height-ratio", "5"]),
     # ---- beamheat.geometry
     ("beamheat.geometry", ["{d}/nope.extxyz"]),
     ("beamheat.geometry", ["{d}/garbage.bin"]),
@@ -182,6 +184,8 @@ CASES = [
     ("dft.label", ["{d}/cand.xyz", "--db", "{d}/l.db", "--export", "{d}/existing.extxyz"]),
     ("dft.label", ["{d}/cand.xyz", "--db", "{d}/l.db", "--settings", "{d}/garbage.bin"]),
     ("dft.label", ["--db", "{d}/l.db"]),
+    ("dft.label", ["{d}/cand.xyz", "--db", "{d}/l.db", "--xc", "FOO"]),
+    ("dft.label", ["{d}/cand.xyz", "--db", "{d}/l.db", "--mode", "fd"]),
     # ---- models.deploy / models.rerun (torch is imported, nothing is compiled)
     ("models.deploy", ["{d}/garbage.bin", "{d}/m.nequip.pth"]),
     ("models.deploy", ["{d}/garbage.bin", "{d}/m.nequip.pth", "--device", "cuda:7"]),
