@@ -947,6 +947,3 @@ def main(argv=None) -> int:
         print(f"  json: {out}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(run(main))
