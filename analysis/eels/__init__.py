@@ -47,15 +47,16 @@ from analysis.eels.linescan import PixelResults, analyse_pixels, locate_particle
 from analysis.eels.particle import particle_chain, particle_results, unreliable_reasons
 from analysis.eels.plot import plot_figure
 from analysis.eels.results import EelsResult, ParticleResult
-from analysis.eels.spectra import beam_conditions, first_moment_eV, load_lowloss, log_ratio
+from analysis.eels.spectra import (align_zero_loss, beam_conditions, elastic_threshold_eV, first_moment_eV,
+                                   load_lowloss, log_ratio, log_ratio_exspy, quiet_hyperspy)
 from analysis.eels.systematics import (SYSTEMATIC_GROUPS, mirrored_zlp_split, plural_truncation_deficit_eV,
                                        single_scattering, systematic_variations, zlp_end_eV, zlp_fwhm_eV,
                                        zlp_tail_model, zlp_tail_removed)
 
 __all__ = ["EelsResult", "INTERVAL95_K", "ParticleResult", "PixelResults", "SYSTEMATIC_GROUPS", "analyse_file",
-           "analyse_pixels", "beam_conditions", "centre_sampling_factor", "combine_errors", "figure_prefix",
-           "first_moment_eV", "hemisphere_fit_bootstrap", "hemisphere_profile", "json_safe", "lambda_iakoubovskii_nm",
-           "load_lowloss", "locate_particle", "log_ratio", "main", "mirrored_zlp_split", "particle_chain",
-           "particle_results", "plot_figure", "plural_truncation_deficit_eV", "single_scattering",
+           "align_zero_loss", "analyse_pixels", "beam_conditions", "centre_sampling_factor", "combine_errors", "elastic_threshold_eV",
+           "figure_prefix", "first_moment_eV", "hemisphere_fit_bootstrap", "hemisphere_profile", "json_safe", "lambda_iakoubovskii_nm",
+           "load_lowloss", "locate_particle", "log_ratio", "log_ratio_exspy", "main", "mirrored_zlp_split", "particle_chain",
+           "particle_results", "plot_figure", "plural_truncation_deficit_eV", "quiet_hyperspy", "single_scattering",
            "standard_errors", "systematic_variations", "unreliable_reasons", "zlp_end_eV", "zlp_fwhm_eV",
            "zlp_tail_model", "zlp_tail_removed"]

@@ -11,7 +11,7 @@ from analysis.eels.linescan import analyse_pixels, locate_particle
 from analysis.eels.particle import particle_results
 from analysis.eels.plot import plot_figure
 from analysis.eels.results import EelsResult
-from analysis.eels.spectra import beam_conditions, load_lowloss
+from analysis.eels.spectra import beam_conditions, load_lowloss, quiet_hyperspy
 from beamheat.cli import UserError
 from beamheat.io import json_safe as _json_safe
 
@@ -23,7 +23,7 @@ def analyse_file(file: str | Path, *, particle: tuple[int, int] | None = None, n
                  collection_mrad: float | None = None, plot: str | Path | None = None,
                  no_plot: bool = False) -> EelsResult:
     """Per-pixel t/lambda, t<dE/dx>, <E> of a low-loss spectrum or line scan, and lambda_NP, <E>_NP of the
-    particle with their uncertainties (module docstring)."""
+    particle with their uncertainties (package docstring)."""
     s = load_lowloss(file)
     zr = tuple(float(x) for x in zlp_range)
     px = analyse_pixels(s, upper_ev, threshold_ev, zr, energy_scale_err)
@@ -54,7 +54,8 @@ def analyse_file(file: str | Path, *, particle: tuple[int, int] | None = None, n
         res.lambda_iakoubovskii_vs_beam_keV = {str(k): lambda_iakoubovskii_nm(density, k, b)
                                                for k in (60, 80, 120, 200, 300)}
     if not no_plot:
-        res.figures = plot_figure(px, s, res, inside, figure_prefix(file, plot), upper_ev)
+        with quiet_hyperspy():
+            res.figures = plot_figure(px, s, res, inside, figure_prefix(file, plot), upper_ev)
     return res
 
 

@@ -7,18 +7,20 @@ import warnings
 
 import numpy as np
 
+from analysis.eels.spectra import quiet_hyperspy
 from beamheat.cli import UserError
 
 
 def lambda_iakoubovskii_nm(density_g_cm3: float, beam_keV: float, collection_mrad: float = 20.0,
                            convergence_mrad: float = 0.0) -> float:
     """Inelastic mean free path (nm) from Iakoubovskii et al. (2008), with exspy's angular correction."""
-    from exspy.utils.eels import iMFP_angular_correction, iMFP_Iakoubovskii
+    with quiet_hyperspy():
+        from exspy.utils.eels import iMFP_angular_correction, iMFP_Iakoubovskii
 
-    lam = iMFP_Iakoubovskii(density_g_cm3, beam_keV)
-    if collection_mrad != 20.0 or convergence_mrad:
-        lam = lam / iMFP_angular_correction(density_g_cm3, beam_keV, convergence_mrad, collection_mrad) * \
-            iMFP_angular_correction(density_g_cm3, beam_keV, 0.0, 20.0)
+        lam = iMFP_Iakoubovskii(density_g_cm3, beam_keV)
+        if collection_mrad != 20.0 or convergence_mrad:
+            lam = lam / iMFP_angular_correction(density_g_cm3, beam_keV, convergence_mrad, collection_mrad) * \
+                iMFP_angular_correction(density_g_cm3, beam_keV, 0.0, 20.0)
     return float(lam)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analysis.eels.spectra import first_moment_eV
+from analysis.eels.spectra import align_zero_loss, elastic_threshold_eV, first_moment_eV, log_ratio_exspy
 from analysis.eels.systematics import SYSTEMATIC_GROUPS, systematic_variations
 from beamheat.cli import UserError
 
@@ -52,30 +52,11 @@ def analyse_pixels(s, upper_eV: float = 110.0, threshold_eV: float | None = None
       energy_offset        the energy zero off by half a channel: t<dE/dx> + (dE/2) sum_{window} I / sum I
       energy_scale         the dispersion off by energy_scale_err (relative): t<dE/dx> (1 + energy_scale_err)
 
-    The threshold is set by the zero-loss peak's width, an instrument property: one value (the median of exspy's
-    per-pixel estimates, or threshold_eV) serves the whole scan. Per-pixel estimates fail in thick pixels, where
-    the minimum between the ZLP and the plasmon is shallow. The ZLP is sought within zlp_range_eV only: in thick
-    pixels the plasmon is taller than the ZLP, and aligning on the maximum would put the plasmon at zero."""
-    s = s.deepcopy()
-    if s.data.min() < 0:
-        s.data = np.clip(s.data, 0, None)
-    try:
-        s.align_zero_loss_peak(calibrate=True, print_stats=False, subpixel=True, show_progressbar=False, crop=False,
-                               signal_range=tuple(zlp_range_eV))
-    except Exception as e:  # hyperspy raises plain ValueErrors for ranges outside the axis
-        raise UserError(f"cannot align the zero-loss peak within {zlp_range_eV} eV ({e}); set --zlp-range") from None
-    if threshold_eV is None:
-        per_pixel = np.atleast_1d(np.asarray(s.estimate_elastic_scattering_threshold(window=10.0).data, float))
-        per_pixel = per_pixel[np.isfinite(per_pixel)]
-        if per_pixel.size == 0:
-            raise UserError("no elastic threshold found (no minimum after the zero-loss peak); give --threshold-ev")
-        threshold_eV = float(np.median(per_pixel))
-    threshold = float(threshold_eV)
-    # t/lambda = ln(I_total / I_ZLP), integrated by exspy (the same convention for both integrals)
-    tl = s.estimate_thickness(threshold=threshold)
-    t_over_lambda = np.atleast_1d(np.asarray(tl.data, float)).ravel()
-    if not np.all(np.isfinite(t_over_lambda)) or np.any(t_over_lambda <= 0):
-        raise UserError("no inelastic signal beyond the zero-loss peak in some pixels (vacuum, or saturated ZLP)")
+    The zero-loss peak is sought within zlp_range_eV (align_zero_loss); one threshold, threshold_eV or the median
+    of exspy's per-pixel estimates (elastic_threshold_eV), serves the whole scan."""
+    s = align_zero_loss(s, zlp_range_eV)
+    threshold = float(threshold_eV) if threshold_eV is not None else elastic_threshold_eV(s)
+    t_over_lambda = log_ratio_exspy(s, threshold)
     E = s.axes_manager.signal_axes[0].axis
     data = s.data.reshape(-1, len(E)).astype(float)
     thr = np.full(len(data), threshold)

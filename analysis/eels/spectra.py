@@ -6,27 +6,48 @@ from __future__ import annotations
 
 import logging
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from beamheat.cli import UserError
 
-# hyperspy logs "Numba is not installed" to stdout while it imports (before any level set here applies); a filter
-# on that logger, installed before hyperspy is imported, drops just that message
-logging.getLogger("hyperspy.decorators").addFilter(lambda record: "Numba is not installed" not in record.getMessage())
-warnings.filterwarnings("ignore", message="Importing .* is deprecated", module="hyperspy")
+class _DropNumbaNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Numba is not installed" not in record.getMessage()
 
 
-def _quiet_hyperspy():
-    logging.getLogger("hyperspy").setLevel(logging.ERROR)
-    logging.getLogger("exspy").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="hyperspy")
-    warnings.filterwarnings("ignore", module="exspy")
+@contextmanager
+def quiet_hyperspy():
+    """Inside: the hyperspy and exspy loggers at ERROR, their warnings ignored, and the "Numba is not installed"
+    notice hyperspy logs to stdout while it is first imported (before a level set on its logger applies) dropped.
+    On exit the loggers' levels and filters and the warning filters are as they were."""
+    loggers = [logging.getLogger(name) for name in ("hyperspy", "exspy")]
+    levels = [lg.level for lg in loggers]
+    notice_logger, drop = logging.getLogger("hyperspy.decorators"), _DropNumbaNotice()
+    notice_logger.addFilter(drop)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module="hyperspy")
+            warnings.filterwarnings("ignore", module="exspy")
+            for lg in loggers:
+                lg.setLevel(logging.ERROR)
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+        notice_logger.removeFilter(drop)
 
 
 def load_lowloss(path: str | Path):
-    _quiet_hyperspy()
+    """A low-loss spectrum or line scan (hyperspy's EELS signal, through rosettasciio), checked to hold one
+    spectrum or a line of them with the zero-loss peak on its energy axis."""
+    with quiet_hyperspy():
+        return _load_lowloss(path)
+
+
+def _load_lowloss(path: str | Path):
     import hyperspy.api as hs
 
     path = Path(path)
@@ -57,6 +78,46 @@ def beam_conditions(s, path, beam_keV=None, collection_mrad=None) -> tuple[float
     if missing:
         raise UserError(f"{path}: metadata lacks {' and '.join(missing)}; give them on the command line")
     return float(e), float(b)
+
+
+def align_zero_loss(s, zlp_range_eV: tuple[float, float]):
+    """A copy of the signal with negative counts set to 0 and every pixel's zero-loss peak at E = 0 (exspy,
+    subpixel, the energy axis calibrated). The ZLP is sought within zlp_range_eV only: in thick pixels the plasmon
+    is taller than the ZLP, and aligning on the maximum would put the plasmon at zero."""
+    s = s.deepcopy()
+    if s.data.min() < 0:
+        s.data = np.clip(s.data, 0, None)
+    with quiet_hyperspy():
+        try:
+            s.align_zero_loss_peak(calibrate=True, print_stats=False, subpixel=True, show_progressbar=False,
+                                   crop=False, signal_range=tuple(zlp_range_eV))
+        except Exception as e:  # hyperspy raises plain ValueErrors for ranges outside the axis
+            raise UserError(f"cannot align the zero-loss peak within {zlp_range_eV} eV ({e}); set --zlp-range") \
+                from None
+    return s
+
+
+def elastic_threshold_eV(s) -> float:
+    """The elastic threshold of an aligned scan: the median of exspy's per-pixel estimates (the minimum after the
+    zero-loss peak). One value serves the whole scan: it is set by the ZLP's width, an instrument property, and
+    per-pixel estimates fail in thick pixels, where the minimum between the ZLP and the plasmon is shallow."""
+    with quiet_hyperspy():
+        per_pixel = np.atleast_1d(np.asarray(s.estimate_elastic_scattering_threshold(window=10.0).data, float))
+    per_pixel = per_pixel[np.isfinite(per_pixel)]
+    if per_pixel.size == 0:
+        raise UserError("no elastic threshold found (no minimum after the zero-loss peak); give --threshold-ev")
+    return float(np.median(per_pixel))
+
+
+def log_ratio_exspy(s, threshold_eV: float) -> np.ndarray:
+    """t/lambda = ln(I_total / I_ZLP) per pixel of an aligned scan, integrated by exspy (log_ratio is the same
+    convention on an array); every pixel must show losses beyond the zero-loss peak."""
+    with quiet_hyperspy():
+        tl = s.estimate_thickness(threshold=threshold_eV)
+    t_over_lambda = np.atleast_1d(np.asarray(tl.data, float)).ravel()
+    if not np.all(np.isfinite(t_over_lambda)) or np.any(t_over_lambda <= 0):
+        raise UserError("no inelastic signal beyond the zero-loss peak in some pixels (vacuum, or saturated ZLP)")
+    return t_over_lambda
 
 
 def channel_index(E: np.ndarray, energy_eV: float) -> int:
