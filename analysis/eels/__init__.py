@@ -40,23 +40,26 @@ reaches its value (it then reaches zero), or when the particle does not stand ou
 
 from analysis.eels.analyse import analyse_file, figure_prefix, json_safe
 from analysis.eels.cli import main
-from analysis.eels.errors import INTERVAL95_K, combine_errors, standard_errors
-from analysis.eels.lambda_np import (centre_sampling_factor, hemisphere_fit_bootstrap, hemisphere_profile,
-                                     lambda_iakoubovskii_nm)
+from analysis.eels.errors import INTERVAL95_K, Estimate, combine_errors, standard_errors
+from analysis.eels.lambda_np import (ThicknessContrast, centre_sampling_factor, hemisphere_fit_bootstrap,
+                                     hemisphere_profile, lambda_iakoubovskii_nm, thickness_contrast)
 from analysis.eels.linescan import PixelResults, analyse_pixels, locate_particle
-from analysis.eels.particle import particle_chain, particle_results, unreliable_reasons
+from analysis.eels.mean_energy import LossContrast, loss_contrast, mean_loss_per_event_eV
+from analysis.eels.particle import Chain, NpValues, particle_chain, particle_results, unreliable_reasons
 from analysis.eels.plot import plot_figure
 from analysis.eels.results import EelsResult, ParticleResult
-from analysis.eels.spectra import (align_zero_loss, beam_conditions, elastic_threshold_eV, first_moment_eV,
-                                   load_lowloss, log_ratio, log_ratio_exspy, quiet_hyperspy)
+from analysis.eels.spectra import (align_zero_loss, beam_conditions, channel_index, elastic_threshold_eV,
+                                   first_moment_eV, load_lowloss, log_ratio, log_ratio_exspy, quiet_hyperspy)
 from analysis.eels.systematics import (SYSTEMATIC_GROUPS, mirrored_zlp_split, plural_truncation_deficit_eV,
                                        single_scattering, systematic_variations, zlp_end_eV, zlp_fwhm_eV,
                                        zlp_tail_model, zlp_tail_removed)
 
-__all__ = ["EelsResult", "INTERVAL95_K", "ParticleResult", "PixelResults", "SYSTEMATIC_GROUPS", "analyse_file",
-           "align_zero_loss", "analyse_pixels", "beam_conditions", "centre_sampling_factor", "combine_errors", "elastic_threshold_eV",
-           "figure_prefix", "first_moment_eV", "hemisphere_fit_bootstrap", "hemisphere_profile", "json_safe", "lambda_iakoubovskii_nm",
-           "load_lowloss", "locate_particle", "log_ratio", "log_ratio_exspy", "main", "mirrored_zlp_split", "particle_chain",
+__all__ = ["Chain", "EelsResult", "Estimate", "INTERVAL95_K", "LossContrast", "NpValues", "ParticleResult",
+           "PixelResults", "SYSTEMATIC_GROUPS", "ThicknessContrast", "align_zero_loss", "analyse_file",
+           "analyse_pixels", "beam_conditions", "centre_sampling_factor", "channel_index", "combine_errors",
+           "elastic_threshold_eV", "figure_prefix", "first_moment_eV", "hemisphere_fit_bootstrap", "hemisphere_profile",
+           "json_safe", "lambda_iakoubovskii_nm", "load_lowloss", "locate_particle", "log_ratio", "log_ratio_exspy",
+           "loss_contrast", "main", "mean_loss_per_event_eV", "mirrored_zlp_split", "particle_chain",
            "particle_results", "plot_figure", "plural_truncation_deficit_eV", "quiet_hyperspy", "single_scattering",
-           "standard_errors", "systematic_variations", "unreliable_reasons", "zlp_end_eV", "zlp_fwhm_eV",
-           "zlp_tail_model", "zlp_tail_removed"]
+           "standard_errors", "systematic_variations", "thickness_contrast", "unreliable_reasons", "zlp_end_eV",
+           "zlp_fwhm_eV", "zlp_tail_model", "zlp_tail_removed"]

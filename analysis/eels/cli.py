@@ -115,13 +115,10 @@ def main(argv=None) -> int:
     if pr is not None:
         print(f"  particle pixels {pr.particle_pixels[0]}:{pr.particle_pixels[1]}, R = {pr.R_nm:.2f} nm "
               f"({pr.R_source}), <dE/dx>_NP = {pr.dEdx_np_eV_per_nm:.3f} eV/nm")
-        for name, key, u in (("λ_NP", "lambda_np", "nm"), ("<E>_NP", "mean_energy_loss_np", "eV")):
-            q = {k: getattr(pr, f"{key}_{k}{u}") for k in ("", "err_", "stat_err_", "sys_err_", "interval_",
-                                                           "interval95_")}
-            (lo, hi), (lo95, hi95) = q["interval_"], q["interval95_"]
-            print(f"  {name} = {q['']:.2f} ± {q['err_']:.2f} {u} (stat "
-                  f"{q['stat_err_']:.2g}, sys {q['sys_err_']:.2g}): 68 % [{lo:.2f}, {hi:.2f}], "
-                  f"95 % [{lo95:.2f}, {hi95:.2f}] {u}")
+        for name, e, u in (("λ_NP", pr.lambda_np(), "nm"), ("<E>_NP", pr.mean_energy_loss_np(), "eV")):
+            (lo, hi), (lo95, hi95) = e.interval, e.interval95
+            print(f"  {name} = {e.value:.2f} ± {e.err:.2f} {u} (stat {e.stat_err:.2g}, sys {e.sys_err:.2g}): "
+                  f"68 % [{lo:.2f}, {hi:.2f}], 95 % [{lo95:.2f}, {hi95:.2f}] {u}")
         if not pr.reliable:
             print("  UNRELIABLE: the JSON says \"reliable\": false; do not use λ_NP or <E>_NP (see the warnings)",
                   flush=True)

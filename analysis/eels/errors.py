@@ -3,18 +3,31 @@ systematic and total error with the 68 % and 95 % intervals stated from them."""
 
 from __future__ import annotations
 
-import numpy as np
+from typing import NamedTuple
 
+import numpy as np
 
 INTERVAL95_K = 2.0  # the interval this tool stands behind: value +- INTERVAL95_K x total error
 
 
-def combine_errors(value: float, stat: float, sys_terms: dict) -> tuple[float, float, list[float], list[float]]:
-    """(sys, total, interval, interval95): sys = quadrature sum of the independent terms,
+class Estimate(NamedTuple):
+    """A value with its errors and the intervals stated from them (combine_errors)."""
+    value: float
+    stat_err: float
+    sys_err: float                # the quadrature sum of sys_terms
+    err: float                    # total, sqrt(stat_err^2 + sys_err^2)
+    interval: list[float]         # value -+ err ("68 %")
+    interval95: list[float]       # value -+ INTERVAL95_K err: the interval this tool stands behind
+    sys_terms: dict[str, float]   # the systematic error of each independent source
+
+
+def combine_errors(value: float, stat: float, sys_terms: dict[str, float]) -> Estimate:
+    """value with its statistical error stat and independent systematic terms: sys = their quadrature sum,
     total = sqrt(stat^2 + sys^2), interval = value -+ total, interval95 = value -+ INTERVAL95_K total."""
     sys_ = float(np.sqrt(np.sum(np.square(list(sys_terms.values()))))) if sys_terms else 0.0
     total = float(np.hypot(stat, sys_))
-    return sys_, total, [value - total, value + total], [value - INTERVAL95_K * total, value + INTERVAL95_K * total]
+    return Estimate(value=value, stat_err=stat, sys_err=sys_, err=total, interval=[value - total, value + total],
+                    interval95=[value - INTERVAL95_K * total, value + INTERVAL95_K * total], sys_terms=sys_terms)
 
 
 def standard_errors(v: np.ndarray, centre: np.ndarray, background: np.ndarray) -> tuple[float, float]:

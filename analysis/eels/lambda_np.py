@@ -4,6 +4,7 @@ fit), and Iakoubovskii's lambda(E_beam, collection angle, density)."""
 from __future__ import annotations
 
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
@@ -57,3 +58,42 @@ def hemisphere_fit_bootstrap(x_nm, H, sel, p, n: int = 100, seed: int = 0) -> np
     if len(out) < n // 2:
         raise UserError("the hemisphere fit is unstable under its own noise; give --R-est-nm instead")
     return np.array(out)
+
+
+class ThicknessContrast(NamedTuple):
+    """Eq. 8 on one set of per-pixel t/lambda: the means over the centre pixels and the background, the radius,
+    the contrast dH = R / lambda_NP, and f, the centre pixels' mean particle thickness over R; fit: the fitted
+    hemisphere_profile parameters (x0, R, amplitude, H_bg), None when R was given."""
+    H_c: float
+    H_bg: float
+    R_nm: float
+    dH: float
+    f: float
+    fit: np.ndarray | None
+
+    @property
+    def lambda_np_nm(self) -> float:
+        return float(self.R_nm / self.dH)
+
+
+def thickness_contrast(H: np.ndarray, centre: np.ndarray, background: np.ndarray, *, R_est_nm: float | None = None,
+                       fit_x_nm: np.ndarray | None = None, fit_sel: np.ndarray | None = None, p0=None,
+                       centre_factor: float = 1.0) -> ThicknessContrast:
+    """Eq. 8, lambda_NP = R / dH, with dH = (H_c - H_bg) / centre_factor and R = R_est_nm (centre_factor is f, 1 for
+    eq. 8 as published), or, with fit_x_nm, R and dH = R/lambda from hemisphere_profile fitted to H over fit_sel
+    and f from the fitted x0 and R (centre_sampling_factor)."""
+    H_c, H_bg = float(H[centre].mean()), float(H[background].mean())
+    dH = (H_c - H_bg) / centre_factor
+    R, f, p = R_est_nm, centre_factor, None
+    if fit_x_nm is not None:
+        from scipy.optimize import curve_fit
+
+        try:
+            with warnings.catch_warnings():  # "covariance could not be estimated": not used
+                warnings.simplefilter("ignore")
+                p, _ = curve_fit(hemisphere_profile, fit_x_nm[fit_sel], H[fit_sel], p0=p0, maxfev=20000)
+        except RuntimeError as e:
+            raise UserError(f"hemisphere fit did not converge ({e}); give --R-est-nm instead") from None
+        R, dH = abs(p[1]), p[2]
+        f = centre_sampling_factor(fit_x_nm[centre], p[0], R)
+    return ThicknessContrast(H_c=H_c, H_bg=H_bg, R_nm=float(R), dH=float(dH), f=float(f), fit=p)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from analysis.eels.mean_energy import mean_loss_per_event_eV
 from analysis.eels.spectra import align_zero_loss, elastic_threshold_eV, first_moment_eV, log_ratio_exspy
 from analysis.eels.systematics import SYSTEMATIC_GROUPS, systematic_variations
 from beamheat.cli import UserError
@@ -68,7 +69,8 @@ def analyse_pixels(s, upper_eV: float = 110.0, threshold_eV: float | None = None
         pos, units = nav.axis, str(nav.units) if nav.units and str(nav.units) != "<undefined>" else "px"
     else:
         pos, units = np.zeros(1), "px"
-    px = PixelResults(t_over_lambda, t_dEdx, t_dEdx / t_over_lambda, raw_mean, thr, np.asarray(pos, float), units)
+    px = PixelResults(t_over_lambda, t_dEdx, mean_loss_per_event_eV(t_over_lambda, t_dEdx), raw_mean, thr,
+                      np.asarray(pos, float), units)
     px.variations, px.settings = systematic_variations(E, data, t_over_lambda, t_dEdx, threshold, upper_eV,
                                                        energy_scale_err)
     return px

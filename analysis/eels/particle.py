@@ -3,47 +3,51 @@ they are not to be used."""
 
 from __future__ import annotations
 
-import warnings
+from typing import NamedTuple
 
 import numpy as np
 
 from analysis.eels.errors import INTERVAL95_K, combine_errors, standard_errors
-from analysis.eels.lambda_np import centre_sampling_factor, hemisphere_fit_bootstrap, hemisphere_profile
+from analysis.eels.lambda_np import (ThicknessContrast, centre_sampling_factor, hemisphere_fit_bootstrap,
+                                     thickness_contrast)
 from analysis.eels.linescan import PixelResults
+from analysis.eels.mean_energy import LossContrast, loss_contrast
 from analysis.eels.results import ParticleResult
 from analysis.eels.systematics import SYSTEMATIC_GROUPS
 from beamheat.cli import UserError
 
 
+class NpValues(NamedTuple):
+    """What eq. 8 and 10 give for the particle, or a shift or an error of each."""
+    lambda_nm: float
+    dEdx_eV_per_nm: float
+    mean_E_eV: float
+
+
+class Chain(NamedTuple):
+    """particle_chain's result: eq. 8's thickness contrast and eq. 10's loss contrast."""
+    thickness: ThicknessContrast
+    loss: LossContrast
+
+    @property
+    def values(self) -> NpValues:
+        return NpValues(self.thickness.lambda_np_nm, self.loss.dEdx_eV_per_nm, self.loss.mean_E_eV)
+
+
 def particle_chain(H: np.ndarray, tde: np.ndarray, centre: np.ndarray, background: np.ndarray, R_est_nm=None,
                    fit_x_nm: np.ndarray | None = None, fit_sel: np.ndarray | None = None, p0=None,
-                   centre_factor: float = 1.0) -> dict:
+                   centre_factor: float = 1.0) -> Chain:
     """Eq. 8 and 10 on one set of per-pixel values, H = t/lambda and tde = t<dE/dx>:
         dH = H_c - H_bg          (or, with fit_x_nm, the amplitude R/lambda of hemisphere_profile fitted to H)
         lambda_NP  = R / dH,     <dE/dx>_NP = (tde_c - tde_bg) / (f R),    <E>_NP = <dE/dx>_NP lambda_NP
-    where _c is the mean over the centre pixels and _bg over the background. The centre pixels see a mean particle
-    thickness f R (centre_sampling_factor): with a fit f comes from the fitted x0 and R; otherwise centre_factor
-    (1 for eq. 8 as published) divides both contrasts. The same chain serves the nominal values and every
-    systematic variation, so what is common to centre and background cancels as it does in the measurement."""
-    out = {"H_c": float(H[centre].mean()), "H_bg": float(H[background].mean())}
-    dH = (out["H_c"] - out["H_bg"]) / centre_factor
-    R, f = R_est_nm, centre_factor
-    if fit_x_nm is not None:
-        from scipy.optimize import curve_fit
-
-        try:
-            with warnings.catch_warnings():  # "covariance could not be estimated": not used
-                warnings.simplefilter("ignore")
-                p, _ = curve_fit(hemisphere_profile, fit_x_nm[fit_sel], H[fit_sel], p0=p0, maxfev=20000)
-        except RuntimeError as e:
-            raise UserError(f"hemisphere fit did not converge ({e}); give --R-est-nm instead") from None
-        R, dH = abs(p[1]), p[2]
-        f = centre_sampling_factor(fit_x_nm[centre], p[0], R)
-        out["p"] = p
-    d_tde = (tde[centre].mean() - tde[background].mean()) / f
-    out.update(R=float(R), dH=float(dH), d_tde=float(d_tde), f=float(f), lam=float(R / dH),
-               dEdx=float(d_tde / R), mean_E=float(d_tde / dH))
-    return out
+    where _c is the mean over the centre pixels and _bg over the background (lambda_np.thickness_contrast,
+    mean_energy.loss_contrast). The centre pixels see a mean particle thickness f R (centre_sampling_factor): with
+    a fit f comes from the fitted x0 and R; otherwise centre_factor (1 for eq. 8 as published) divides both
+    contrasts. The same chain serves the nominal values and every systematic variation, so what is common to
+    centre and background cancels as it does in the measurement."""
+    thickness = thickness_contrast(H, centre, background, R_est_nm=R_est_nm, fit_x_nm=fit_x_nm, fit_sel=fit_sel,
+                                   p0=p0, centre_factor=centre_factor)
+    return Chain(thickness, loss_contrast(tde, centre, background, thickness))
 
 
 def particle_results(px: PixelResults, inside, background, R_est_nm=None, fit_hemisphere=False,
@@ -82,67 +86,69 @@ def particle_results(px: PixelResults, inside, background, R_est_nm=None, fit_he
         half_width = 0.5 * (x[inside].max() - x[inside].min()) + 0.5 * abs(x[1] - x[0])
         kw.update(fit_x_nm=x, fit_sel=inside | background, p0=[x[peak], max(half_width, 1e-3), H_c - H_bg, H_bg])
     nom = particle_chain(H, tde, centre, background, **kw)
-    R, dH, d_tde, lam, dEdx, mean_E = (nom[k] for k in ("R", "dH", "d_tde", "lam", "dEdx", "mean_E"))
-    s_tde = float(np.hypot(*standard_errors(tde, centre, background))) / nom["f"]
+    R, dH, d_tde = nom.thickness.R_nm, nom.thickness.dH, nom.loss.d_tde
+    lam, dEdx, mean_E = nom.values
+    s_tde = float(np.hypot(*standard_errors(tde, centre, background))) / nom.thickness.f
     if fit_hemisphere:
-        p = nom["p"]
+        p = nom.thickness.fit
         boot = hemisphere_fit_bootstrap(kw["fit_x_nm"], H, kw["fit_sel"], p)
         sR, sdH = float(np.std(boot[:, 1], ddof=1)), float(np.std(boot[:, 2], ddof=1))
         s_lam = float(np.std(boot[:, 1] / boot[:, 2], ddof=1))
         source = "hemisphere fit"
         out.update({"fit_x0_nm": float(p[0]), "fit_amplitude": float(p[2]), "fit_t_over_lambda_background": float(p[3]),
-                    "centre_sampling_factor": nom["f"]})
+                    "centre_sampling_factor": nom.thickness.f})
         kw["p0"] = p
     else:
         sR, sdH, source = 0.0, float(np.hypot(sH_c, sH_bg)), "--R-est-nm"
         s_lam = lam * sdH / dH
     s_dEdx = abs(dEdx) * np.hypot(s_tde / d_tde if d_tde else 0.0, sR / R)
     s_mean_E = abs(mean_E) * np.hypot(s_tde / d_tde if d_tde else 0.0, sdH / dH)  # R cancels: <E> = d_tde/dH
+    stat = NpValues(float(s_lam), float(s_dEdx), float(s_mean_E))
 
     # systematic: the whole chain at each variation
     shifts, failed = {}, []
     for name, (H_v, tde_v) in px.variations.items():
         try:
-            v = particle_chain(H_v, tde_v, centre, background, **kw)
+            varied = particle_chain(H_v, tde_v, centre, background, **kw).values
         except UserError:  # a fit that does not converge on the varied profile
-            v = {}
-        shift = {q: v.get(q, np.nan) - nom[q] for q in ("lam", "dEdx", "mean_E")}
-        if all(np.isfinite(list(shift.values()))):
+            failed.append(name)
+            continue
+        shift = NpValues(*(v - n for v, n in zip(varied, nom.values)))
+        if all(np.isfinite(shift)):
             shifts[name] = shift
         else:
             failed.append(name)
-    terms = {q: {} for q in ("lam", "dEdx", "mean_E")}
+    terms = NpValues({}, {}, {})  # per quantity: source -> systematic error
     for group, members in SYSTEMATIC_GROUPS.items():
         present = [shifts[m] for m in members if m in shifts]
-        for q in terms:
-            if present:
-                terms[q][group] = float(max(abs(s[q]) for s in present))
+        if present:
+            for quantity_terms, quantity_shifts in zip(terms, zip(*present)):
+                quantity_terms[group] = float(max(abs(x) for x in quantity_shifts))
     if not fit_hemisphere and nm_per_unit is not None:
         x = px.position * nm_per_unit
         step = abs(x[1] - x[0]) if len(x) > 1 else 0.0
         f = min(centre_sampling_factor(x[centre], x[peak] + o, R) for o in (-step / 2, 0.0, step / 2))
-        v = particle_chain(H, tde, centre, background, R_est_nm=R, centre_factor=f)
-        for q in terms:
-            terms[q]["centre sampling"] = float(abs(v[q] - nom[q]))
+        sampled = particle_chain(H, tde, centre, background, R_est_nm=R, centre_factor=f).values
+        for quantity_terms, v, n in zip(terms, sampled, nom.values):
+            quantity_terms["centre sampling"] = float(abs(v - n))
     elif not fit_hemisphere:
         out["systematic_not_assessed"] = ["centre sampling: the position axis is not calibrated in length"]
-    stat = {"lam": s_lam, "dEdx": s_dEdx, "mean_E": s_mean_E}
-    err = {}
-    for q in terms:
-        err[q] = (float(stat[q]), *combine_errors(nom[q], float(stat[q]), terms[q]))
+    lam_e = combine_errors(lam, stat.lambda_nm, terms.lambda_nm)
+    dEdx_e = combine_errors(dEdx, stat.dEdx_eV_per_nm, terms.dEdx_eV_per_nm)
+    mean_E_e = combine_errors(mean_E, stat.mean_E_eV, terms.mean_E_eV)
     out.update({"R_nm": float(R), "R_err_nm": float(sR), "R_source": source,
-                "lambda_np_nm": lam, "lambda_np_err_nm": err["lam"][2],
-                "lambda_np_stat_err_nm": err["lam"][0], "lambda_np_sys_err_nm": err["lam"][1],
-                "lambda_np_interval_nm": err["lam"][3], "lambda_np_interval95_nm": err["lam"][4],
-                "lambda_np_sys_terms_nm": terms["lam"],
-                "dEdx_np_eV_per_nm": dEdx, "dEdx_np_err_eV_per_nm": err["dEdx"][2],
-                "dEdx_np_stat_err_eV_per_nm": err["dEdx"][0], "dEdx_np_sys_err_eV_per_nm": err["dEdx"][1],
-                "mean_energy_loss_np_eV": mean_E, "mean_energy_loss_np_err_eV": err["mean_E"][2],
-                "mean_energy_loss_np_stat_err_eV": err["mean_E"][0],
-                "mean_energy_loss_np_sys_err_eV": err["mean_E"][1],
-                "mean_energy_loss_np_interval_eV": err["mean_E"][3],
-                "mean_energy_loss_np_interval95_eV": err["mean_E"][4],
-                "mean_energy_loss_np_sys_terms_eV": terms["mean_E"],
+                "lambda_np_nm": lam_e.value, "lambda_np_err_nm": lam_e.err,
+                "lambda_np_stat_err_nm": lam_e.stat_err, "lambda_np_sys_err_nm": lam_e.sys_err,
+                "lambda_np_interval_nm": lam_e.interval, "lambda_np_interval95_nm": lam_e.interval95,
+                "lambda_np_sys_terms_nm": lam_e.sys_terms,
+                "dEdx_np_eV_per_nm": dEdx_e.value, "dEdx_np_err_eV_per_nm": dEdx_e.err,
+                "dEdx_np_stat_err_eV_per_nm": dEdx_e.stat_err, "dEdx_np_sys_err_eV_per_nm": dEdx_e.sys_err,
+                "mean_energy_loss_np_eV": mean_E_e.value, "mean_energy_loss_np_err_eV": mean_E_e.err,
+                "mean_energy_loss_np_stat_err_eV": mean_E_e.stat_err,
+                "mean_energy_loss_np_sys_err_eV": mean_E_e.sys_err,
+                "mean_energy_loss_np_interval_eV": mean_E_e.interval,
+                "mean_energy_loss_np_interval95_eV": mean_E_e.interval95,
+                "mean_energy_loss_np_sys_terms_eV": mean_E_e.sys_terms,
                 "interval_kind": f"interval: value -+ total error (68 %); interval95: value -+ {INTERVAL95_K:g} x "
                                  f"total error, total = sqrt(stat^2 + sys^2)",
                 "t_dEdx_background_eV": float(tde[background].mean())})
@@ -162,9 +168,8 @@ def unreliable_reasons(px: PixelResults, inside, background, res: ParticleResult
     the background's pixel-to-pixel scatter); a particle region touching the scan's end; fewer than 4 background
     pixels; a located particle whose width is not within a factor 2 of 2R (calibrated axis)."""
     reasons = []
-    for key, name, unit in (("lambda_np", "lambda_NP", "nm"), ("mean_energy_loss_np", "<E>_NP", "eV")):
-        val = getattr(res, f"{key}_{unit}")
-        lo, hi = getattr(res, f"{key}_interval95_{unit}")
+    for name, estimate, unit in (("lambda_NP", res.lambda_np(), "nm"), ("<E>_NP", res.mean_energy_loss_np(), "eV")):
+        val, (lo, hi) = estimate.value, estimate.interval95
         if not np.isfinite(val) or not np.isfinite(lo) or lo <= 0 or (hi - lo) / 2 >= abs(val):
             reasons.append(f"{name} = {val:.3g} {unit} with 95 % interval [{lo:.3g}, {hi:.3g}] {unit}: the interval is "
                            f"wider than the value")

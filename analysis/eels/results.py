@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from analysis.eels.errors import Estimate
 from beamheat.results import ABSENT, Absent, Record, flattened
 
 
@@ -48,6 +49,19 @@ class ParticleResult(Record):
     systematic_variations_failed: list[str] | Absent = ABSENT
     reliable: bool = True
     unreliable_reasons: list[str] = field(default_factory=list)
+
+    def lambda_np(self) -> Estimate:
+        return Estimate(value=self.lambda_np_nm, stat_err=self.lambda_np_stat_err_nm,
+                        sys_err=self.lambda_np_sys_err_nm, err=self.lambda_np_err_nm,
+                        interval=self.lambda_np_interval_nm, interval95=self.lambda_np_interval95_nm,
+                        sys_terms=self.lambda_np_sys_terms_nm)
+
+    def mean_energy_loss_np(self) -> Estimate:
+        return Estimate(value=self.mean_energy_loss_np_eV, stat_err=self.mean_energy_loss_np_stat_err_eV,
+                        sys_err=self.mean_energy_loss_np_sys_err_eV, err=self.mean_energy_loss_np_err_eV,
+                        interval=self.mean_energy_loss_np_interval_eV,
+                        interval95=self.mean_energy_loss_np_interval95_eV,
+                        sys_terms=self.mean_energy_loss_np_sys_terms_eV)
 
 
 @dataclass(kw_only=True)

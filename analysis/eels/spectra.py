@@ -56,8 +56,8 @@ def _load_lowloss(path: str | Path):
     try:
         s = hs.load(str(path), signal_type="EELS")
     except Exception as e:  # rosettasciio raises many kinds for unreadable files
-        raise UserError(f"{path}: cannot read as a spectrum ({e.__class__.__name__}: {str(e).splitlines()[0][:120]})") \
-            from None
+        first_line = str(e).splitlines()[0][:120]
+        raise UserError(f"{path}: cannot read as a spectrum ({e.__class__.__name__}: {first_line})") from None
     if isinstance(s, list):
         raise UserError(f"{path}: holds {len(s)} signals; export the low-loss line scan alone")
     if s.axes_manager.signal_dimension != 1 or s.axes_manager.navigation_dimension > 1:
@@ -74,7 +74,8 @@ def beam_conditions(s, path, beam_keV=None, collection_mrad=None) -> tuple[float
     e = beam_keV if beam_keV is not None else md.get_item("Acquisition_instrument.TEM.beam_energy")
     b = collection_mrad if collection_mrad is not None else \
         md.get_item("Acquisition_instrument.TEM.Detector.EELS.collection_angle")
-    missing = [n for n, v in (("beam energy (--beam-kev)", e), ("collection angle (--collection-mrad)", b)) if v is None]
+    missing = [name for name, value in (("beam energy (--beam-kev)", e), ("collection angle (--collection-mrad)", b))
+               if value is None]
     if missing:
         raise UserError(f"{path}: metadata lacks {' and '.join(missing)}; give them on the command line")
     return float(e), float(b)
