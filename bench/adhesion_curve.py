@@ -1,6 +1,6 @@
 """Particle-support binding curve, NequIP ensemble against its classical teacher.
 
-    python bench/adhesion_curve.py [--system lammps_inputs/data/au45_hbn/system.data] [--model "F1 F2 ..."]
+    python -m bench.adhesion_curve [--system lammps_inputs/data/au45_hbn/system.data] [--model "F1 F2 ..."]
                                    [--gaps-A 2.8 3.0 ...] [--results bench/results/adhesion_au45_hbn] [--force]
 
 Heat crosses a particle-support interface only through the forces between the two bodies, so a student whose
@@ -26,12 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from beamheat import validate as v
+from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
+from beamheat.io import atomic_write, write_json
 
-from beamheat import validate as v  # noqa: E402
-from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: E402
-from beamheat.io import atomic_write, write_json  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 TEACHER = ROOT / "lammps_inputs" / "potentials" / "classical_au_hbn.in"
 BUNDLED = ROOT / "models" / "bundled" / "au_hbn"
@@ -39,7 +38,7 @@ TOL = 0.2
 
 
 def parse_args(argv=None):
-    p = ArgumentParser(prog="python bench/adhesion_curve.py", description=__doc__.split("\n\n")[0],
+    p = ArgumentParser(prog="python -m bench.adhesion_curve", description=__doc__.split("\n\n")[0],
                        epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
     p.add_argument("--system", type=Path, default=ROOT / "lammps_inputs" / "data" / "au45_hbn" / "system.data",
                    help="LAMMPS data file of particle (type 1) on support (default: the main job's Au45/hBN)")
@@ -148,7 +147,7 @@ def main(argv=None) -> int:
     tw, sw = well(gaps, t), well(gaps, mean)
     ratio = sw["depth_eV"] / tw["depth_eV"] if tw["depth_eV"] < 0 else float("nan")
     verdict = "agree" if abs(ratio - 1) <= TOL else "disagree"
-    cmd = " ".join(["python bench/adhesion_curve.py", *(argv if argv is not None else sys.argv[1:])])
+    cmd = " ".join(["python -m bench.adhesion_curve", *(argv if argv is not None else sys.argv[1:])])
     res = {"system": str(a.system), "command": cmd,
            "gaps_A": gaps.tolist(),
            "teacher": {"potential": str(TEACHER), "curve_eV": t.tolist(), "well": tw},

@@ -1,7 +1,7 @@
 """Benchmark: the bundled ensemble as the main job runs it, TorchScript members against the members compiled for this
 CPU (python -m models.accelerate, AOTInductor).
 
-    python bench/bench_accelerate.py [--rounds 5] [--steps 500] [--threads 1] [--json OUT]
+    python -m bench.bench_accelerate [--rounds 5] [--steps 500] [--threads 1] [--json OUT]
 
 System: the main job's (beamheat.build: Au45, 1 nm, on monolayer hBN, margin 6 Å; 261 atoms). Potential: the main
 job's, potentials/nequip.in with its defaults (ensemble first sigma_every 10 halt_sigma 1.5, overlaid on the bundle's
@@ -61,7 +61,8 @@ def lmp(workdir: Path, steps: int, threads: int, extra: list[str]) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+    p = argparse.ArgumentParser(prog="python -m bench.bench_accelerate", description=__doc__.split("\n\n")[0],
+                                epilog=__doc__.split("\n\n", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=5, help="rounds, each running both routes (default 5)")
     p.add_argument("--steps", type=int, default=500, help="timed MD steps per run (default 500)")

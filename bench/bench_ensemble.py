@@ -1,6 +1,6 @@
 """Benchmark: an ensemble of M models in pair_style nequip against M separate single-model evaluations.
 
-    python bench/bench_ensemble.py [--models M] [--rounds 5] [--steps 10] [--threads 2] [--pair-options "..."]
+    python -m bench.bench_ensemble [--models M] [--rounds 5] [--steps 10] [--threads 2] [--pair-options "..."]
 
 Same system as bench_pair_nequip.py (1019 atoms, Au cluster on CuPd), tiny architecture (r_max 5 A). The ensemble
 uses one neighbour list and one graph for all M models; the goal is
@@ -19,13 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+from bench.lib.systems import build_model, system
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m bench.bench_ensemble", description=__doc__.split("\n\n")[0])
     p.add_argument("--models", type=int, default=5, help="ensemble size M (default 5)")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=10)
@@ -37,7 +35,6 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(a.threads)
-    from bench_pair_nequip import build_model, system
     from beamheat.lammps_run import _lammps, setup_system
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_ens_"))

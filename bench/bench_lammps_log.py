@@ -1,6 +1,6 @@
 """Benchmark: beamheat.lammps_log.read_thermo throughput and memory on a large heat-transfer log.
 
-    python bench/bench_lammps_log.py [--size-mb 1024] [--repeats 3] [--keep 3] [--json OUT.json]
+    python -m bench.bench_lammps_log [--size-mb 1024] [--repeats 3] [--keep 3] [--json OUT.json]
 
 Writes a LAMMPS-style log of SIZE MB (one thermalisation block, one long NVE block with 10 columns, a WARNING
 line every ~50 MB), then reads KEEP columns from it REPEATS times, each in a fresh process so peak RSS is that
@@ -64,7 +64,7 @@ def write_log(path: Path, size_mb: float) -> int:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m bench.bench_lammps_log", description=__doc__.split("\n\n")[0])
     p.add_argument("--size-mb", type=float, default=1024, help="log size, MB (default 1024)")
     p.add_argument("--repeats", type=int, default=3, help="timed reads (default 3)")
     p.add_argument("--keep", type=int, default=3, help="columns to keep (default 3: Time, v_T_np, v_T_support)")

@@ -1,6 +1,6 @@
 """Benchmark: pair_style nequip on several MPI ranks. Not a test; nothing here asserts a time.
 
-    python bench/bench_mpi.py [--model FILE] [--rounds 5] [--steps 10] [--json OUT] [--table-only | --no-table]
+    python -m bench.bench_mpi [--model FILE] [--rounds 5] [--steps 10] [--json OUT] [--table-only | --no-table]
                               [--device cpu|cuda|cuda:N|auto] [--configs 1x1,1x2,2x1,4x1[:GRAPH]] [--contention]
 
 1. Steps/s against ranks. System: Au octahedron (19 atoms) on a 20x20x10 B2 CuPd slab, 8019 atoms, `p p f` with
@@ -38,13 +38,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from beamheat import validate as v  # noqa: E402
-from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: E402
-from beamheat.io import read_json, write_json  # noqa: E402
-TYPES = ["Au", "Cu", "Pd"]
+from bench.lib.jobs import ROOT, loop_time
+from bench.lib.systems import TYPES, write_system
+from beamheat import validate as v
+from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
+from beamheat.io import read_json, write_json
 
 
 def build_model(workdir: Path) -> Path:
@@ -66,18 +64,6 @@ def strip_blocks(model: Path, out: Path) -> Path:
     extra = {k: "" for k in ("r_max", "type_names", "num_types", "model_dtype", "allow_tf32")}
     torch.jit.save(torch.jit.load(str(model), _extra_files=extra), str(out), _extra_files=extra)
     return out
-
-
-def write_system(path: Path, repeat) -> int:
-    import numpy as np
-    from ase.io import write
-    from models.demo_data import au_cluster_on_slab
-
-    atoms = au_cluster_on_slab(repeat=repeat, octahedron_length=3)
-    atoms.positions += np.random.default_rng(0).normal(scale=0.05, size=atoms.positions.shape)
-    atoms.cell[2, 2] = atoms.positions[:, 2].max() + 15.0
-    write(path, atoms, format="lammps-data", specorder=TYPES, masses=True, atom_style="atomic")
-    return len(atoms)
 
 
 def start_lmp(workdir: Path, text: str, nprocs: int, threads: int) -> subprocess.Popen:
@@ -159,10 +145,6 @@ thermo 1000
 run 2
 run {steps}
 """
-
-
-def loop_time(out: str) -> float:
-    return float(re.findall(r"Loop time of ([0-9.eE+-]+) on \d+ procs for \d+ steps", out)[-1])
 
 
 HALF_ALONE = "half the atoms, 1 rank x 1 thread, alone"
@@ -270,7 +252,7 @@ run 0
 
 
 def main(argv=None) -> int:
-    p = ArgumentParser(prog="python bench/bench_mpi.py", description=__doc__.split("\n\n")[0],
+    p = ArgumentParser(prog="python -m bench.bench_mpi", description=__doc__.split("\n\n")[0],
                        epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
     p.add_argument("--model", help="compiled tiny model, .nequip.pth (default: train one for one epoch)")
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds of every configuration (default 5)")

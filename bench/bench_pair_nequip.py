@@ -1,6 +1,6 @@
 """Benchmark: pair_style nequip in LAMMPS vs the paper's ASE route, and the plugin's overhead over the bare model.
 
-    python bench/bench_pair_nequip.py [--arch tiny|paper] [--rounds 7] [--steps 10] [--threads 2] [--json OUT]
+    python -m bench.bench_pair_nequip [--arch tiny|paper] [--rounds 7] [--steps 10] [--threads 2] [--json OUT]
                                       [--device cpu|cuda|cuda:N|auto]
 
 System: Au octahedron (19 atoms) on a 10x10x5 B2 CuPd slab, 1019 atoms, p p f. Model (r_max 5 A, l_max 1) trained
@@ -27,47 +27,16 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-
-ARCH = {
-    "paper": ["training_module.model.num_layers=4", "training_module.model.num_features=32",
-              "training_module.model.radial_mlp_width=32", "training_module.model.radial_mlp_depth=2"],
-    "tiny": [],
-}
-
-
-def build_model(workdir: Path, arch: str) -> Path:
-    from models.demo_data import write_dataset
-    from models.train import train
-
-    data = write_dataset(workdir / "frames.extxyz", n_frames=24, seed=0)
-    ckpt = train(ROOT / "models/configs/tiny.yaml", data, workdir / f"train_{arch}",
-                 ["cutoff_radius=5.0", "trainer.max_epochs=1", "n_train=18", "n_val=6", *ARCH[arch]])
-    out = workdir / f"{arch}_arch.nequip.pth"
-    subprocess.run([sys.executable, "-m", "models.deploy", str(ckpt), str(out)], check=True, cwd=ROOT,
-                   capture_output=True)
-    return out
-
-
-def system():
-    import numpy as np
-    from models.demo_data import au_cluster_on_slab
-
-    atoms = au_cluster_on_slab(repeat=(10, 10, 5), octahedron_length=3)
-    atoms.positions += np.random.default_rng(0).normal(scale=0.05, size=atoms.positions.shape)
-    return atoms
+from bench.lib.systems import ARCH, build_model, system
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m bench.bench_pair_nequip", description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
     p.add_argument("--steps", type=int, default=10, help="MD steps / forward calls per round (default 10)")
     p.add_argument("--threads", type=int, default=2, help="torch/OpenMP threads (default 2)")

@@ -1,6 +1,6 @@
 """Benchmark: `lmp -in` with pair_style nequip against the paper's ASE route, each in its own process.
 
-    python bench/bench_routes.py [--arch tiny paper] [--rounds 5] [--warm 3] [--steps 10] [--threads 2]
+    python -m bench.bench_routes [--arch tiny paper] [--rounds 5] [--warm 3] [--steps 10] [--threads 2]
                                  [--model FILE] [--json OUT]
 
 Each route runs as its users run it, one fresh process per measurement, on the same compiled file and system:
@@ -33,10 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-from bench_mpi import loop_time  # noqa: E402  (LAMMPS's `Loop time` of the last run, s)
+from bench.lib.jobs import ROOT, loop_time
+from bench.lib.systems import build_model, system
 
 TUNABLES = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824"
 
@@ -58,7 +56,6 @@ run ${steps}
 def write_system(workdir: Path) -> tuple[list[str], int]:
     """system.extxyz (ASE route), system.data and in.bench (lmp route); the element order and the atom count."""
     from ase.io import write
-    from bench_pair_nequip import system
 
     atoms = system()
     atoms.center(vacuum=8.0, axis=2)
@@ -106,7 +103,7 @@ def run_route(route: str, model: Path, elements: list[str], workdir: Path, a) ->
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="python -m bench.bench_routes", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arch", nargs="+", choices=["tiny", "paper"], default=["tiny", "paper"],
                    help="model architectures (default: tiny paper)")
@@ -131,8 +128,6 @@ def main(argv=None) -> int:
     unknown = sorted(set(a.routes) - {"lmp", "lmp malloc system", "ase", "ase + tunables"})
     if unknown:
         p.error(f"unknown route(s) {unknown}; choose from: lmp, 'lmp malloc system', ase, 'ase + tunables'")
-
-    from bench_pair_nequip import build_model
 
     workdir = Path(tempfile.mkdtemp(prefix="bench_routes_"))
     elements, n_atoms = write_system(workdir)

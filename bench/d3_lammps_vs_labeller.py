@@ -1,6 +1,6 @@
 """LAMMPS's D3 baseline against the labeller's D3, on the labelled frames themselves.
 
-    python bench/d3_lammps_vs_labeller.py [--labels dft/au_hbn/labels.extxyz]
+    python -m bench.d3_lammps_vs_labeller [--labels dft/au_hbn/labels.extxyz]
                                           [--baseline lammps_inputs/potentials/baseline_d3_au_hbn.in]
                                           [--results bench/results/d3_au_hbn] [--force]
 
@@ -69,7 +69,7 @@ def compare(frames, baseline: Path) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    p = ArgumentParser(prog="python bench/d3_lammps_vs_labeller.py", description=__doc__.split("\n\n")[0],
+    p = ArgumentParser(prog="python -m bench.d3_lammps_vs_labeller", description=__doc__.split("\n\n")[0],
                        epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
     p.add_argument("--labels", default=str(ROOT / "dft" / "au_hbn" / "labels.extxyz"),
                    help="dft.label --export file of D3 labels (default dft/au_hbn/labels.extxyz)")
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
                       f"largest |dF| {item['max_abs_dF_eV_per_A']:.3g} eV/A")
     write_json(out_json, summary)
     md = ["# LAMMPS dispersion/d3 against the labeller's D3 (dftd3)", "",
-          f"`python bench/d3_lammps_vs_labeller.py --labels {a.labels}`: {len(rows)} labelled frames, "
+          f"`python -m bench.d3_lammps_vs_labeller --labels {a.labels}`: {len(rows)} labelled frames, "
           f"baseline `{a.baseline}`.", "",
           f"With the labeller's cutoffs (60 and 40 bohr): largest |ΔE| {worst_e:.2e} eV, largest |ΔF| "
           f"{worst_f:.2e} eV/Å.", "",

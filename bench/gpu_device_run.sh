@@ -73,16 +73,16 @@ PYTHON=$PY timeout "$(cap "${TEST_CAP:-230}")" bash scripts/test_gpu.sh "$OUT/gp
 step "tests done (exit ${PIPESTATUS[0]})"
 
 step "ranks and devices (bench/gpu_ranks.py)"
-timeout "$(cap 90)" "$PY" bench/gpu_ranks.py --model "$CACHE/tiny.nequip.pth" --device auto --ranks 2 \
+timeout "$(cap 90)" "$PY" -m bench.gpu_ranks --model "$CACHE/tiny.nequip.pth" --device auto --ranks 2 \
   --steps "${RANK_STEPS:-300}" 2>&1 | tee -a "$log"
 
 step "bench_mpi on the CPU, 1 thread per rank"
-timeout "$(cap 120)" "$PY" bench/bench_mpi.py --model "$CACHE/tiny.nequip.pth" --device cpu \
+timeout "$(cap 120)" "$PY" -m bench.bench_mpi --model "$CACHE/tiny.nequip.pth" --device cpu \
   --configs "${MPI_CPU_CONFIGS:-1x1,2x1,4x1,8x1,1x2}" --rounds "$rounds" --steps "${MPI_STEPS:-10}" --no-table \
   --json "$OUT/mpi_speed_tiny_cpu_$tag.json" 2>&1 | tee -a "$log"
 
 step "bench_mpi on the GPU: 1 rank, 2 ranks sharing it"
-timeout "$(cap 70)" "$PY" bench/bench_mpi.py --model "$CACHE/tiny.nequip.pth" --device cuda \
+timeout "$(cap 70)" "$PY" -m bench.bench_mpi --model "$CACHE/tiny.nequip.pth" --device cuda \
   --configs "${MPI_GPU_CONFIGS:-1x1,2x1}" --rounds "$rounds" --steps "${MPI_GPU_STEPS:-20}" --no-table \
   --json "$OUT/mpi_speed_tiny_cuda_$tag.json" 2>&1 | tee -a "$log"
 
@@ -91,7 +91,7 @@ for dev in ${PAIR_DEVICES:-cuda cpu}; do  # GPU figures first: with little time 
     steps=10
     [[ $arch == paper && $dev == cpu ]] && steps=${PAPER_CPU_STEPS:-3}
     step "bench_pair_nequip $arch on $dev"
-    timeout "$(cap 70)" "$PY" bench/bench_pair_nequip.py --arch "$arch" --model "$CACHE/${arch}_arch.nequip.pth" \
+    timeout "$(cap 70)" "$PY" -m bench.bench_pair_nequip --arch "$arch" --model "$CACHE/${arch}_arch.nequip.pth" \
       --device "$dev" --threads "${PAIR_THREADS:-16}" --rounds "$rounds" --steps "$steps" \
       --json "$OUT/pair_nequip_${arch}_${dev}_$tag.json" 2>&1 | grep -v -i warn | tee -a "$log"
   done

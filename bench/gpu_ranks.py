@@ -1,6 +1,6 @@
 """Check (not a test): which device each MPI rank of `pair_style nequip` uses, and that 2 ranks give 1 rank's forces.
 
-    python bench/gpu_ranks.py --model FILE [--device auto] [--ranks 2] [--steps 300]
+    python -m bench.gpu_ranks --model FILE [--device auto] [--ranks 2] [--steps 300]
 
 The rule checked: with GPUs, rank r uses GPU (local rank mod GPUs). The plugin logs the device of rank 0 only
 (`pair nequip: loaded ... device = cuda:0`), so this script looks at the rank processes from outside while
@@ -25,9 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-from bench_mpi import TYPES, write_system  # noqa: E402
+from bench.lib.systems import TYPES, write_system
 
 TAG = "BEAMHEAT_GPU_RANKS_CHECK"
 
@@ -120,7 +118,7 @@ def run(workdir: Path, model: str, device: str, ranks: int, steps: int, watch: b
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m bench.gpu_ranks", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="compiled model with types Au Cu Pd (TorchScript)")
     p.add_argument("--device", default="auto", help="pair_style nequip device for the multi-rank run (default auto)")
     p.add_argument("--ranks", type=int, default=2)

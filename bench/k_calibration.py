@@ -29,26 +29,22 @@ from types import SimpleNamespace
 import numpy as np
 from scipy.optimize import curve_fit
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from analysis.cooling import integral_dT, interface_heat  # noqa: E402
-from analysis.k_analysis import analyse_transient, usable  # noqa: E402
-from analysis.k_inputs import load_geometry  # noqa: E402
-from beamheat import validate as v  # noqa: E402
-from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: E402
-from beamheat.io import atomic_write, write_json  # noqa: E402
-from beamheat.lammps_log import read_thermo  # noqa: E402
-from beamheat.units import K_B_EV_PER_K  # noqa: E402
-from validate_bundled import (TEACHER, Job, build_system, lmp_command, machine_info, results_files, run_job,
-                              say)  # noqa: E402
+from analysis.cooling import integral_dT, interface_heat
+from analysis.k_analysis import analyse_transient, usable
+from analysis.k_inputs import load_geometry
+from bench.lib.jobs import TEACHER, Job, build_system, lmp_command, run_job, say
+from bench.lib.records import machine_info, results_files
+from beamheat import validate as v
+from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
+from beamheat.io import atomic_write, write_json
+from beamheat.lammps_log import read_thermo
+from beamheat.units import K_B_EV_PER_K
 
 LAGS_PS = (0.1, 0.2, 0.5, 1, 2, 3, 5, 7, 10, 15, 20, 30, 45, 60)
 
 
 def parse_args(argv=None):
-    p = ArgumentParser(prog="python bench/k_calibration.py", description=__doc__.split("\n\n")[0],
+    p = ArgumentParser(prog="python -m bench.k_calibration", description=__doc__.split("\n\n")[0],
                        epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
     p.add_argument("--out", default="runs/k_calibration", help="folder for the system and the runs (default "
                    "runs/k_calibration; finished runs are kept)")

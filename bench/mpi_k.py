@@ -43,16 +43,13 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from beamheat import validate as v  # noqa: E402
-from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: E402
-from beamheat.io import atomic_write, read_json, write_json  # noqa: E402
-from beamheat.lammps_log import read_thermo  # noqa: E402
-from analysis.k_inputs import pick_stage_block  # noqa: E402
-from validate_bundled import STUDENT, _pm, build_system, fmt, log_done, machine_info, results_files, say  # noqa: E402
+from analysis.k_inputs import pick_stage_block
+from bench.lib.jobs import ROOT, STUDENT, build_system, log_done, say
+from bench.lib.records import fmt, machine_info, pm, results_files
+from beamheat import validate as v
+from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
+from beamheat.io import atomic_write, read_json, write_json
+from beamheat.lammps_log import read_thermo
 
 # per protocol: the input, the stage whose block is analysed (and its name in the report), fit_k's extra options,
 # the default results prefix, and a title
@@ -67,7 +64,7 @@ LOOP_RE = re.compile(rb"Loop time of ([0-9.eE+-]+) on (\d+) procs for (\d+) step
 
 
 def parse_args(argv=None):
-    p = ArgumentParser(prog="python bench/mpi_k.py", description=__doc__.split("\n\n")[0],
+    p = ArgumentParser(prog="python -m bench.mpi_k", description=__doc__.split("\n\n")[0],
                        epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
     p.add_argument("--out", default="runs/mpi_k", help="folder for the system and the runs (default runs/mpi_k)")
     p.add_argument("--results", help="prefix of RESULTS.json and RESULTS.md (default bench/results/mpi_k_au45_hbn, "
@@ -292,14 +289,14 @@ def main(argv=None) -> int:
          f"Au45 on hBN (261 atoms), {steps}. 2 ranks: seeds "
          f"{', '.join(map(str, seeds))} (TorchScript members, 1 torch thread per rank). 1 rank: {side1}.", "",
          "| ranks | combined k (eV/(nm² ps K)) | runs | combined | reliable |", "|---|---|---|---|---|"]
-    L += [f"| {r} | {_pm(ks[r]['k'], ks[r]['err'])} | {len(runs[r])} | {ks[r]['n_runs_combined']} | "
+    L += [f"| {r} | {pm(ks[r]['k'], ks[r]['err'])} | {len(runs[r])} | {ks[r]['n_runs_combined']} | "
           f"{'yes' if ks[r]['reliable'] else 'no'} |" for r in (1, 2)]
     L += ["", (f"Difference: {gap:.2f} combined standard errors "
                f"({'the same within statistical error' if gap < 2 else 'NOT the same within statistical error'})."
                if have else "Difference: fit_k gave no k for one of the rank counts."), "",
           "Each run (fit_k; left out: not in the combined k):", "",
           "| ranks | run | k (eV/(nm² ps K)) | reliable alone | left out |", "|---|---|---|---|---|"]
-    L += [f"| {r} | {Path(x['log']).parent.name} | {_pm(x['k'], x['err']) if x['k'] is not None else '—'} | "
+    L += [f"| {r} | {Path(x['log']).parent.name} | {pm(x['k'], x['err']) if x['k'] is not None else '—'} | "
           f"{'yes' if x['reliable'] else 'no'} | {x['excluded'] or ''} |" for r in (1, 2) for x in runs[r]]
     L += ["", "Same seed, 1 against 2 ranks: largest |ΔT_np| over the first 1, 5 and 20 ps of "
           f"{proto['stage_word']} (K), and ms per step.",
@@ -318,7 +315,7 @@ def main(argv=None) -> int:
           "```", *res["commands"], "```", ""]
     write_json(res_json, res)
     atomic_write(res_md, "\n".join(L))
-    say(f"mpi_k: k on 1 rank {_pm(ks[1]['k'], ks[1]['err'])}, on 2 ranks {_pm(ks[2]['k'], ks[2]['err'])}: "
+    say(f"mpi_k: k on 1 rank {pm(ks[1]['k'], ks[1]['err'])}, on 2 ranks {pm(ks[2]['k'], ks[2]['err'])}: "
         f"{gap:.2f} sigma apart; wrote {res_md}")
     return 0
 

@@ -1,6 +1,6 @@
 """Validate a NequIP ensemble against its classical teacher: k, c_p, NVE drift, halts and interface σF.
 
-    nice -n 19 python bench/validate_bundled.py [--seeds 4] [--teacher-seeds 30] [--nve-ps 100] [--long-ps 200]
+    nice -n 19 python -m bench.validate_bundled [--seeds 4] [--teacher-seeds 30] [--nve-ps 100] [--long-ps 200]
                                                 [--out runs/validate_au_hbn] [--results bench/results/validate_au_hbn]
 
 Not part of the main job: a script plus results kept in bench/results/. Same system and protocol for both
@@ -51,48 +51,31 @@ from __future__ import annotations
 
 import math
 import os
-import platform
 import re
 import shlex
 import subprocess
 import sys
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from analysis.report import HALT_TEXT, LOG_SIGMA_MAX, halt_lines, read_dump_sigma, sigma_stats
+from bench.lib.jobs import ROOT, STUDENT, TEACHER, Job, build_system, elapsed_s, lmp_command, run_job, say
+from bench.lib.records import fmt, g, machine_info, pm, results_files
+from beamheat import validate as v
+from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
+from beamheat.io import atomic_write, read_json, write_json
+from beamheat.lammps_log import LogError, MissingColumnsError, read_thermo, read_warnings
 
-from analysis.report import (HALT_TEXT, LOG_SIGMA_MAX, halt_lines, read_dump_sigma,  # noqa: E402
-                             sigma_stats)
-from beamheat import validate as v  # noqa: E402
-from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: E402
-from beamheat.io import atomic_write, read_json, write_json  # noqa: E402
-from beamheat.lammps_log import LogError, MissingColumnsError, read_thermo, read_warnings  # noqa: E402
-
-TEACHER, STUDENT = "classical_au_hbn", "nequip"
 K_TOL, CP_TOL = 0.2, 0.1
-DONE_MARK = b"beamheat: stage done"
 NVE_STAGE = "nve_contact"
 HALT_RE = re.compile(r"pair nequip: halting at step (\d+): (.*?);")
-INPUT = ROOT / "lammps_inputs" / "heat_transfer.in"
-
-_t0 = time.perf_counter()
-_print_lock = threading.Lock()
-
-
-def say(msg: str) -> None:
-    with _print_lock:
-        print(f"[{time.perf_counter() - _t0:7.1f} s] {msg}", flush=True)
 
 
 # ------------------------------------------------------------------------------------------------ command line
 def parse_args(argv=None):
-    p = ArgumentParser(prog="python bench/validate_bundled.py", description=__doc__.split("\n\n")[0],
+    p = ArgumentParser(prog="python -m bench.validate_bundled", description=__doc__.split("\n\n")[0],
                        epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
     p.add_argument("--out", default="runs/validate_au_hbn", help="folder for the system and the runs (default "
                    "runs/validate_au_hbn; reused: finished runs are kept)")
@@ -128,118 +111,10 @@ def parse_args(argv=None):
 
 
 # ------------------------------------------------------------------------------------------------ runs
-@dataclass
-class Job:
-    potential: str
-    seed: int
-    t_nve_ps: float
-    dir: Path
-    cmd: list[str]
-    kind: str = "k"                       # k (the seeds) or long
-    skipped: bool = False
-    rc: int | None = None
-    wall_s: float | None = None
-    error: str | None = None
-    info: dict = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return self.dir.name
-
-    @property
-    def log(self) -> Path:
-        return self.dir / "log.lammps"
-
-
-def fmt(x: float) -> str:
-    return f"{x:g}"
-
-
-def log_done(log: Path) -> bool:
-    """The log has the line 'beamheat: stage done' (at a line start: not the echoed print command)."""
-    if not log.is_file():
-        return False
-    with open(log, "rb") as f:
-        data = f.read()
-    return data.startswith(DONE_MARK) or (b"\n" + DONE_MARK) in data
-
-
-def results_files(prefix: str, force: bool) -> tuple[Path, Path]:
-    """PREFIX.json and PREFIX.md, checked writable (not overwritten without --force)."""
-    results = Path(prefix)
-    res_json, res_md = results.with_name(results.name + ".json"), results.with_name(results.name + ".md")
-    v.output_files([res_json, res_md], "--results", force=force, mkdir=True)
-    return res_json, res_md
-
-
-def build_system(out: Path, diameter_nm: float = 1.0, margin_A: float = 6.0) -> tuple[Path, Path, list[str]]:
-    """The main job's system (a flat Au particle on monolayer hBN, beamheat.build) in OUT, built once:
-    (system.data, geometry.json, the build command)."""
-    data, geometry = out / "system.data", out / "geometry.json"
-    cmd = [sys.executable, "-m", "beamheat.build", "--out", str(out), "--support", "hbn", "--diameter-nm",
-           fmt(diameter_nm), "--height-ratio", "0.7", "--margin-A", fmt(margin_A)]
-    if not (data.is_file() and geometry.is_file()):
-        say("system: " + shlex.join(cmd))
-        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-        if p.returncode != 0:
-            raise UserError(f"beamheat.build failed: {(p.stderr.strip().splitlines() or ['?'])[-1]}")
-    else:
-        say(f"system: reusing {data}")
-    return data, geometry, cmd
-
-
-def lmp_command(a, potential: str, data: Path, models: list[Path], inp: Path = INPUT, **var) -> list[str]:
-    """`mpirun -np 1 lmp -in INP` with the inputs, data, potential (and the student's model and options) and VAR."""
-    bindir = Path(sys.executable).parent
-    cmd = [str(bindir / "mpirun"), "-np", "1", str(bindir / "lmp"), "-in", str(inp),
-           "-log", "log.lammps", "-screen", "none",
-           "-var", "inputs", str(ROOT / "lammps_inputs"), "-var", "data", str(data), "-var", "potential", potential]
-    for k, val in var.items():
-        cmd += ["-var", k, fmt(val) if isinstance(val, float) else str(val)]
-    if potential == STUDENT:
-        if models:
-            cmd += ["-var", "model", " ".join(map(str, models))]
-        if a.nequip_options is not None:
-            cmd += ["-var", "nequip_options", a.nequip_options]
-        if a.baseline:
-            cmd += ["-var", "baseline", str(Path(a.baseline).resolve())]
-    return cmd
-
-
 def ht_command(a, potential: str, seed: int, t_nve_ps: float, data: Path, models: list[Path]) -> list[str]:
     return lmp_command(a, potential, data, models, seed=seed, t_therm_ps=float(a.therm_ps),
                        t_nve_ps=float(t_nve_ps), dump_ps=1)
 
-
-def run_job(job: Job) -> Job:
-    job.dir.mkdir(parents=True, exist_ok=True)
-    meta = job.dir / "validate_run.json"
-    if log_done(job.log):
-        job.skipped = True
-        try:
-            prev = read_json(meta, "run record")
-            job.wall_s, job.rc = prev.get("wall_s"), prev.get("rc")
-        except UserError:
-            pass
-        say(f"{job.name}: already done (log has 'beamheat: stage done'), not rerun")
-        return job
-    say(f"{job.name}: start ({job.t_nve_ps:g} ps NVE)")
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    t = time.perf_counter()
-    try:
-        proc = subprocess.run(job.cmd, cwd=job.dir, env=env, capture_output=True, text=True)
-        job.rc = proc.returncode
-        tail = (proc.stdout + proc.stderr).strip()
-    except OSError as e:
-        job.rc, tail = -1, str(e)
-    job.wall_s = time.perf_counter() - t
-    if job.rc != 0 or not log_done(job.log):
-        job.error = (f"exit {job.rc}, no 'beamheat: stage done' in {job.log}"
-                     + (f": {tail.splitlines()[-1][:300]}" if tail else ""))
-    write_json(meta, {"command": shlex.join(job.cmd), "cwd": str(job.dir), "rc": job.rc, "wall_s": job.wall_s,
-                      "error": job.error})
-    say(f"{job.name}: finished in {job.wall_s:.1f} s" + (f" -- FAILED ({job.error})" if job.error else ""))
-    return job
 
 CP_INPUT = """# bench/validate_bundled.py: equilibrium energy of the particle alone at one temperature (c_p)
 units           metal
@@ -512,53 +387,12 @@ def sigma_for_run(job: Job, np_types) -> dict:
     return out
 
 
-# ------------------------------------------------------------------------------------------------ machine, report
-def machine_info() -> dict:
-    from importlib import metadata
-
-    info = {"cpu_count": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)), "platform": platform.platform(),
-            "python": platform.python_version(), "omp_num_threads_per_run": 1, "loadavg_start": os.getloadavg()}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        import torch
-
-        info["torch_threads_default"] = torch.get_num_threads()
-    except Exception:  # noqa: BLE001
-        info["torch_threads_default"] = None
-    for pkg in ("torch", "nequip", "lammps", "numpy", "beamheat"):
-        try:
-            info[f"{pkg}_version"] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            pass
-    try:
-        info["git_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                                            text=True).stdout.strip()
-        info["git_dirty"] = bool(subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True,
-                                                text=True).stdout.strip())
-    except OSError:
-        pass
-    return info
-
-
-def _g(x, p=4):
-    return "–" if x is None else f"{x:.{p}g}"
-
-
-def _pm(x, e, p=4):
-    return "–" if x is None else f"{x:.{p}g}" + ("" if e is None else f" ± {e:.2g}")
-
-
+# ------------------------------------------------------------------------------------------------ report
 def _halt_txt(r: dict) -> str:
     h = r.get("first_halt")
     if not h:
         return "no"
-    return f"yes: step {h.get('step', '?')}, t = {_g(h.get('time_ps'))} ps ({h.get('stage')}); {len(r['halts'])} halt(s)"
+    return f"yes: step {h.get('step', '?')}, t = {g(h.get('time_ps'))} ps ({h.get('stage')}); {len(r['halts'])} halt(s)"
 
 
 def _run_wall(res: dict) -> float:
@@ -570,7 +404,7 @@ def markdown(res: dict) -> str:
     long_txt = "skipped" if s["skip_long"] else f"{s['long_ps']:g} ps NVE"
     L = ["# Validation: NequIP student against its classical teacher (Au/hBN)", "",
          f"System: {res['system']['n_atoms']} atoms ({res['system']['n_atoms_np']} Au on "
-         f"{res['system']['n_atoms_support']} hBN), A = {_g(res['system']['A_nm2'])} nm². Protocol: "
+         f"{res['system']['n_atoms_support']} hBN), A = {g(res['system']['A_nm2'])} nm². Protocol: "
          f"{s['therm_ps']:g} ps thermalisation at 600/300 K, {s['nve_ps']:g} ps NVE, {s['seeds']} student and "
          f"{s.get('teacher_seeds', s['seeds'])} teacher runs; long student run {long_txt}. Student: "
          f"{s['model'] or 'bundled ensemble (models/bundled/au_hbn)'}"
@@ -578,8 +412,8 @@ def markdown(res: dict) -> str:
          "| quantity | teacher | student | ratio | criterion | verdict |", "|---|---|---|---|---|---|"]
     for name, q, unit in (("k", "k", "eV/(nm² ps K)"), ("c_p", "cp", "eV/K/atom")):
         c = res["comparison"][q]
-        ratio = _pm(c.get("ratio"), c.get("ratio_err"), 3)
-        L.append(f"| {name} ({unit}) | {_pm(c['teacher'], c['teacher_err'])} | {_pm(c['student'], c['student_err'])}"
+        ratio = pm(c.get("ratio"), c.get("ratio_err"), 3)
+        L.append(f"| {name} ({unit}) | {pm(c['teacher'], c['teacher_err'])} | {pm(c['student'], c['student_err'])}"
                  f" | {ratio} | within {c['tolerance'] * 100:g} % | **{c['verdict']}** |")
     L.append("")
     for pot, who in ((TEACHER, "teacher"), (STUDENT, "student")):
@@ -598,8 +432,8 @@ def markdown(res: dict) -> str:
         for it, iss in zip(cpt.get("intervals", []), cps.get("intervals", [])):
             r = iss["cp_eV_per_K"] / it["cp_eV_per_K"]
             r_err = abs(r) * math.hypot(it["err_eV_per_K"] / it["cp_eV_per_K"], iss["err_eV_per_K"] / iss["cp_eV_per_K"])
-            L.append(f"| {it['T_K'][0]:g}–{it['T_K'][1]:g} | {_pm(it['cp_eV_per_K'], it['err_eV_per_K'])} | "
-                     f"{_pm(iss['cp_eV_per_K'], iss['err_eV_per_K'])} | {_pm(r, r_err, 3)} |")
+            L.append(f"| {it['T_K'][0]:g}–{it['T_K'][1]:g} | {pm(it['cp_eV_per_K'], it['err_eV_per_K'])} | "
+                     f"{pm(iss['cp_eV_per_K'], iss['err_eV_per_K'])} | {pm(r, r_err, 3)} |")
     for q in ("k", "cp"):
         c = res["comparison"][q]
         if c.get("errors"):
@@ -608,8 +442,8 @@ def markdown(res: dict) -> str:
     L += ["", "## NVE energy drift (meV/atom/ps)", "", "| potential | runs | mean | mean abs | max abs |",
           "|---|---|---|---|---|"]
     for pot, d in res["drift"].items():
-        L.append(f"| {pot} | {d['n_runs']} | {_g(d.get('mean_meV_per_atom_ps'), 3)} | "
-                 f"{_g(d.get('mean_abs_meV_per_atom_ps'), 3)} | {_g(d.get('max_abs_meV_per_atom_ps'), 3)} |")
+        L.append(f"| {pot} | {d['n_runs']} | {g(d.get('mean_meV_per_atom_ps'), 3)} | "
+                 f"{g(d.get('mean_abs_meV_per_atom_ps'), 3)} | {g(d.get('max_abs_meV_per_atom_ps'), 3)} |")
     L += ["", "## Halts (long student run)", ""]
     lg = res.get("long")
     if lg is None:
@@ -619,11 +453,11 @@ def markdown(res: dict) -> str:
             L.append(f"{len(lg['halts'])} halt warning(s); the first stops the run's first MD, later ones each "
                      f"later run at once while σF stays above the limit:")
             for h in lg["halts"]:
-                L.append(f"- halted at step {h.get('step', '?')}, t = {_g(h.get('time_ps'))} ps "
+                L.append(f"- halted at step {h.get('step', '?')}, t = {g(h.get('time_ps'))} ps "
                          f"(stage {h.get('stage', '?')}): {h.get('reason', h['message'])}")
         else:
-            L.append(f"- no halt in {_g(lg.get('t_nve_ran_ps'))} ps of NVE" if lg.get("has_nve") else "- no halt")
-        L.append(f"- max σF over the run (thermo c_nequip_pair[1]): {_g(lg.get('sigma_f_max_eV_per_A'))} eV/Å")
+            L.append(f"- no halt in {g(lg.get('t_nve_ran_ps'))} ps of NVE" if lg.get("has_nve") else "- no halt")
+        L.append(f"- max σF over the run (thermo c_nequip_pair[1]): {g(lg.get('sigma_f_max_eV_per_A'))} eV/Å")
         if lg.get("error"):
             L.append(f"- error: {lg['error']}")
     halted = [r["run"] for r in res["runs"][STUDENT] if r.get("halted")]
@@ -635,14 +469,14 @@ def markdown(res: dict) -> str:
             L.append(f"| {r['run']} | error: {r['error']} | | | | | |")
         else:
             m = r["mean_eV_per_A"]
-            L.append(f"| {r['run']} | {r['n_frames']} | {r['n_interface_atoms']} | {_g(m['all'])} | "
-                     f"{_g(m['interface'])} | {_g(m['worst10'])} | {_g(m['max'])} |")
+            L.append(f"| {r['run']} | {r['n_frames']} | {r['n_interface_atoms']} | {g(m['all'])} | "
+                     f"{g(m['interface'])} | {g(m['worst10'])} | {g(m['max'])} |")
     L += ["", "## Runs", "", "| run | wall s | rerun | NVE ran ps | drift meV/atom/ps | halted | error |",
           "|---|---|---|---|---|---|---|"]
     for pot in (TEACHER, STUDENT):
         for r in res["runs"][pot] + ([res["long"]] if pot == STUDENT and res.get("long") else []):
-            L.append(f"| {r['run']} | {_g(r.get('wall_s'), 3)} | {'yes' if r.get('rerun') else 'no'} | "
-                     f"{_g(r.get('t_nve_ran_ps'))} | {_pm(r.get('drift_meV_per_atom_ps'), r.get('drift_err_meV_per_atom_ps'), 3)} | "
+            L.append(f"| {r['run']} | {g(r.get('wall_s'), 3)} | {'yes' if r.get('rerun') else 'no'} | "
+                     f"{g(r.get('t_nve_ran_ps'))} | {pm(r.get('drift_meV_per_atom_ps'), r.get('drift_err_meV_per_atom_ps'), 3)} | "
                      f"{_halt_txt(r)} | {r.get('error') or r.get('run_error') or r.get('drift_error') or ''} |")
     mi = res["machine"]
     L += ["", "## Machine", "", f"{mi.get('cpu', '?')}, {mi['cpu_count']} cores ({mi['cpus_usable']} usable), "
@@ -785,25 +619,25 @@ def main(argv=None) -> int:
              "unit": "eV/(nm² ps K)" if q == "k" else "eV/K per atom", "errors": errs}
         c.update(verdict(vals[STUDENT][0], vals[STUDENT][1], vals[TEACHER][0], vals[TEACHER][1], tol))
         comparison[q] = c
-        say(f"{q}: teacher {_pm(c['teacher'], c['teacher_err'])}, student {_pm(c['student'], c['student_err'])}"
+        say(f"{q}: teacher {pm(c['teacher'], c['teacher_err'])}, student {pm(c['student'], c['student_err'])}"
             f" -> {c['verdict']} ({c['reason']})")
     for pot, d in drift.items():
-        say(f"drift {pot}: mean {_g(d.get('mean_meV_per_atom_ps'), 3)}, max |drift| "
-            f"{_g(d.get('max_abs_meV_per_atom_ps'), 3)} meV/atom/ps over {d['n_runs']} run(s)")
+        say(f"drift {pot}: mean {g(d.get('mean_meV_per_atom_ps'), 3)}, max |drift| "
+            f"{g(d.get('max_abs_meV_per_atom_ps'), 3)} meV/atom/ps over {d['n_runs']} run(s)")
     if long_row is not None:
         hs = long_row.get("halts") or []
-        when = (f"step {hs[0].get('step')} t = {_g(hs[0].get('time_ps'))} ps ({hs[0].get('stage')}), "
+        when = (f"step {hs[0].get('step')} t = {g(hs[0].get('time_ps'))} ps ({hs[0].get('stage')}), "
                 f"{len(hs)} halt warning(s)") if hs else ""
         say(f"long run: {'halted first at ' + when if hs else 'no halt'}; max σF "
-            f"{_g(long_row.get('sigma_f_max_eV_per_A'))} eV/Å")
+            f"{g(long_row.get('sigma_f_max_eV_per_A'))} eV/Å")
     if "mean_over_k_runs_eV_per_A" in sig:
         m = sig["mean_over_k_runs_eV_per_A"]
-        say(f"σF (eV/Å): all {_g(m['all'])}, interface {_g(m['interface'])}, worst 10 % {_g(m['worst10'])}")
+        say(f"σF (eV/Å): all {g(m['all'])}, interface {g(m['interface'])}, worst 10 % {g(m['worst10'])}")
 
     machine["loadavg_end"] = os.getloadavg()
     result = {
         "description": "NequIP student vs classical teacher (bench/validate_bundled.py)", "settings": settings,
-        "machine": machine, "wall_s": time.perf_counter() - _t0,
+        "machine": machine, "wall_s": elapsed_s(),
         "system": {"data": str(data), "geometry": str(geometry), "n_atoms": n_atoms, "n_atoms_np": n_np,
                    "n_atoms_support": n_sub, "A_nm2": geo.get("A_nm2"), "np_types": np_types},
         "comparison": comparison, "k": ks, "cp": cps, "drift": drift, "runs": rows, "long": long_row, "sigma_f": sig,
