@@ -1,6 +1,6 @@
 """The particle's binding curve on its support from DFT labels, beside the classical teacher's on the same frames.
 
-    python bench/dft_binding.py [--labels dft/au_hbn/labels.extxyz] [--compare dft/au_hbn/labels_pw500.extxyz]
+    python -m bench.dft_binding [--labels dft/au_hbn/labels.extxyz] [--compare dft/au_hbn/labels_pw500.extxyz]
                                 [--teacher lammps_inputs/potentials/classical_au_hbn.in]
                                 [--results bench/results/dft_binding_au_hbn] [--force]
 
@@ -117,7 +117,7 @@ def _read(path: Path):
 
 
 def main(argv=None) -> int:
-    p = ArgumentParser(prog="python bench/dft_binding.py", description=__doc__.split("\n\n")[0],
+    p = ArgumentParser(prog="python -m bench.dft_binding", description=__doc__.split("\n\n")[0],
                        epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
     p.add_argument("--labels", default=str(ROOT / "dft" / "au_hbn" / "labels.extxyz"),
                    help="dft.label --export file (default dft/au_hbn/labels.extxyz)")
@@ -142,7 +142,7 @@ def main(argv=None) -> int:
     other_frames = _read(other) if other else []
     compared = binding_curves(other_frames) if other else {}
     md = ["# Binding curve of the particle on its support: DFT labels and the classical teacher", "",
-          f"`python bench/dft_binding.py --labels {a.labels}"
+          f"`python -m bench.dft_binding --labels {a.labels}"
           + (f" --compare {a.compare}" if a.compare else "") + "`", ""]
     result = {"labels": str(a.labels), "compare": a.compare, "teacher": None if teacher is None else str(a.teacher),
               "systems": {}}
