@@ -87,7 +87,7 @@ from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 
 from models.data import file_hash, frame_uid, read_labelled, write_frames, write_json
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _inputs_dir() -> Path:
