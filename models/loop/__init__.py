@@ -39,39 +39,11 @@ times). A re-run skips finished stages; a stage killed midway resumes at its fin
 labels, trained members, compiled models), so nothing is redone, lost or duplicated. A finished stage whose inputs
 changed (edited YAML) is an error unless --force, which redoes it and what depends on it.
 
-The YAML (paths relative to the YAML's folder, the current folder, or the repository; units in the key names):
-  out: runs/loop
-  type_names: [Au, B, N]              # model types; the first is the particle element (LAMMPS type 1)
-  initial:  {data: labelled.extxyz}   # or builder structures labelled by the labeller:
-            {n_frames: 30, seed: 0, support: hbn, element: Au, rattle_A: 0.12, rattle_support_A: 0.03,
-             kinds: [bulk, surface, particle, support, particle_on_support]}
-  systems:  [{name: au_hbn, support: hbn, diameter_nm: 1.0, height_ratio: 0.7, margin_A: 4}]  # or {file: x.extxyz}
-  protocols: [{name: anneal, kind: anneal, T_K: [600, 900], steps: 1000},
-              {name: heat, kind: heat_transfer, T_K: 600, T_support_K: 300, thermalise_steps: 500, steps: 1000},
-              {name: heat_relaxed, kind: heat_transfer, relax: true, from_generation: 4}]
-            # relax: minimise first (the minimiser's path is explored too); from_generation N (systems too): used
-            # from generation N on, so entries added to a running loop leave finished generations as they were
-            # {name: adhesion, kind: scan, gaps_A: [2.6, ..., 6.5], shifts: 4, rattle_A: 0.05,
-            #  rattle_support_A: 0.02}: no dynamics; rigid particle-support scans of each system (scan_frames), all
-            # labelled whatever their sigma_F (adhesion errors are in energy differences sigma_F does not see)
-  explore:  {dump_every: 20, halt_fmax: 100, seed: 1, dt_ps: 0.002, ranks_per_run: 1}
-  select:   {lo: 0.05, hi: 0.5, budget: 20, top_k: 6, last_n: 3, min_gap: 3}
-  labeller: {kind: lammps, potential: classical_au_hbn}   # | {kind: emt} | {kind: gpaw, settings: {...}}
-  train:    {config: models/configs/tiny.yaml, ensemble: 3, overrides: [trainer.max_epochs=10], seed: 1,
-             test_fraction: 0.2, val_fraction: 0.15, finetune: false,
-             by_generation: [{from_generation: 5, finetune: true, overrides: [trainer.max_epochs=40]}],
-             baseline: null}
-            # by_generation: later generations' train settings (each entry from its generation on, in order)
-            # baseline: a LAMMPS overlay template (name in lammps_inputs/potentials, or a path), e.g.
-            # baseline_lj_au_hbn: the members learn the labels minus it (models.baseline, cached in OUT/baseline)
-            # and run with it (pair_style hybrid/overlay nequip ... + its styles) in exploration, evaluation and
-            # the bundle; sigma_F is the NequIP members' alone (the baseline is the same in every member)
-  stop:     {generations: 3, accurate_fraction: 0.95}
+The YAML's keys, defaults and units: docs/loop-config.md (python -m models.loop.config --markdown).
 """
 
 from __future__ import annotations
 
-import copy
 import datetime
 import json
 import os
@@ -83,52 +55,20 @@ import time
 from pathlib import Path
 
 import numpy as np
-from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
+from beamheat.cli import ArgumentParser, HelpFormatter, run
 
 from models.data import file_hash, frame_uid, read_labelled, write_frames, write_json
+from models.loop.config import (
+    LoopError,
+    for_generation,
+    load_config,
+    train_for_generation,
+)
+from models.loop.paths import EXPLORE_IN
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _inputs_dir() -> Path:
-    """The source tree's lammps_inputs, else the installed copy (beamheat.lammps_plugin.inputs_dir): with the
-    package installed, models/ lies in site-packages, where ROOT has no lammps_inputs."""
-    if (ROOT / "lammps_inputs" / "explore.in").is_file():
-        return ROOT / "lammps_inputs"
-    from beamheat.lammps_plugin import inputs_dir
-
-    return inputs_dir()
-
-
-INPUTS = _inputs_dir()
-EXPLORE_IN = INPUTS / "explore.in"
 STAGES_G0 = ("label", "train", "deploy", "evaluate")
 STAGES = ("explore", "select", "label", "train", "deploy", "evaluate")
 LETTER = {"explore": "E", "select": "S", "label": "L", "train": "T", "deploy": "D", "evaluate": "V"}
-
-DEFAULTS = {
-    "out": "runs/loop",
-    "type_names": None,
-    "initial": {"data": None, "n_frames": 30, "seed": 0, "support": None, "element": None, "rattle_A": 0.12,
-                "rattle_support_A": 0.03, "kinds": ["bulk", "surface", "particle", "support", "particle_on_support"]},
-    "systems": [],
-    "protocols": [{"name": "anneal", "kind": "anneal", "T_K": [600], "steps": 1000}],
-    "explore": {"dump_every": 20, "halt_fmax": 100.0, "halt_sigma": None, "halt_frames": 3, "seed": 1,
-                "dt_ps": 0.002, "damp_ps": 0.2, "timeout_s": 3600, "ranks_per_run": 1},
-    "select": {"lo": 0.05, "hi": 0.5, "budget": 20, "top_k": None, "last_n": 3, "min_gap": 1},
-    "labeller": {"kind": "emt", "potential": None, "type_names": None, "settings": {}, "ranks_per_calc": None},
-    "train": {"config": "models/configs/tiny.yaml", "ensemble": 3, "overrides": [], "seed": 1,
-              "test_fraction": 0.2, "val_fraction": 0.15, "finetune": False, "baseline": None},
-    "stop": {"generations": 3, "accurate_fraction": None},
-}
-
-
-# protocol kind scan: rigid particle-support gaps (Å), compressed to beyond the paper's r_max (5 Å)
-SCAN_GAPS_A = (2.6, 2.8, 3.0, 3.2, 3.4, 3.6, 3.9, 4.3, 4.8, 5.5, 6.5)
-
-
-class LoopError(UserError):
-    pass
 
 
 def _now() -> str:
@@ -139,144 +79,6 @@ def _hash(obj) -> str:
     import hashlib
 
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-# ------------------------------------------------------------------------------------------------ configuration
-def _merge(defaults: dict, user: dict, where: str) -> dict:
-    out = copy.deepcopy(defaults)
-    for k, v in (user or {}).items():
-        if k not in defaults:
-            raise LoopError(f"{where}: unknown key {k!r}; known: {', '.join(defaults)}")
-        if isinstance(defaults[k], dict) and defaults[k] and k not in ("settings",):
-            if not isinstance(v, dict):
-                raise LoopError(f"{where}.{k}: expected a mapping")
-            out[k] = _merge(defaults[k], v, f"{where}.{k}")
-        else:
-            out[k] = v
-    return out
-
-
-def resolve_path(p: str | Path, base: Path) -> Path:
-    p = Path(p)
-    if p.is_absolute():
-        return p
-    for root in (base, Path.cwd(), ROOT):
-        if (root / p).exists():
-            return (root / p).resolve()
-    return (base / p).resolve()
-
-
-def _potential_file(name, path: Path, key: str) -> str:
-    """A LAMMPS potential include file given by name (lammps_inputs/potentials/NAME.in) or by path (resolve_path
-    from the YAML's folder); KEY names the YAML key in the error when there is none."""
-    pot = str(name)
-    cand = INPUTS / "potentials" / f"{pot}.in"
-    out = cand if cand.exists() and "/" not in pot else resolve_path(pot, path.resolve().parent)
-    if not out.is_file():
-        raise LoopError(f"{path}: {key} {pot}: file not found")
-    return str(out)
-
-
-def _baseline_path(name, path: Path, key: str) -> str:
-    """_potential_file, which must be an overlay template (beamheat.lammps_run.baseline_commands)."""
-    from beamheat.lammps_run import baseline_commands
-
-    out = _potential_file(name, path, key)
-    try:
-        baseline_commands(out)
-    except ValueError as e:
-        raise LoopError(f"{path}: {key}: {e}") from None
-    return out
-
-
-def load_config(path: Path, out: str | None = None) -> dict:
-    import yaml
-
-    if not path.is_file():
-        raise LoopError(f"{path}: loop config not found")
-    try:
-        user = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise LoopError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(user, dict):
-        raise LoopError(f"{path}: expected a mapping at the top level")
-    later = (user.get("train") or {}).pop("by_generation", []) if isinstance(user.get("train"), dict) else []
-    cfg = _merge(DEFAULTS, user, path.name)
-    if not isinstance(later, list):
-        raise LoopError(f"{path}: train.by_generation must be a list of mappings with from_generation")
-    for k, entry in enumerate(later):
-        if not isinstance(entry, dict):
-            raise LoopError(f"{path}: train.by_generation[{k}] must be a mapping")
-        fg = entry.get("from_generation")
-        if not isinstance(fg, int) or isinstance(fg, bool) or fg < 1:
-            raise LoopError(f"{path}: train.by_generation[{k}].from_generation must be a whole number >= 1, "
-                            f"not {fg!r}")
-        _merge(DEFAULTS["train"], {key: v for key, v in entry.items() if key != "from_generation"},
-               f"{path.name}.train.by_generation[{k}]")
-        if "config" in entry:
-            entry["config"] = str(resolve_path(entry["config"], path.resolve().parent))
-            if not Path(entry["config"]).is_file():
-                raise LoopError(f"{path}: train.by_generation[{k}].config {entry['config']}: file not found")
-        if entry.get("baseline"):
-            entry["baseline"] = _baseline_path(entry["baseline"], path, f"train.by_generation[{k}].baseline")
-    cfg["train_by_generation"] = sorted(later, key=lambda e: e["from_generation"])
-    base = path.resolve().parent
-    cfg["out"] = str(Path(out or cfg["out"]).resolve())  # relative to the current folder
-    if not cfg["type_names"]:
-        raise LoopError(f"{path}: type_names is required (model types; the first is the particle element)")
-    s = cfg["select"]
-    if not s["lo"] < s["hi"]:
-        raise LoopError(f"{path}: select.lo {s['lo']} must be below select.hi {s['hi']}")
-    if cfg["explore"]["halt_sigma"] is None:
-        cfg["explore"]["halt_sigma"] = s["hi"]
-    lab = cfg["labeller"]
-    if lab["kind"] not in ("emt", "lammps", "gpaw"):
-        raise LoopError(f"{path}: labeller.kind {lab['kind']!r}: choose emt, lammps or gpaw")
-    if lab["kind"] == "lammps":
-        if not lab["potential"]:
-            raise LoopError(f"{path}: labeller.potential is required for the lammps labeller")
-        lab["potential"] = _potential_file(lab["potential"], path, "labeller.potential")
-    cfg["train"]["config"] = str(resolve_path(cfg["train"]["config"], base))
-    if cfg["train"]["baseline"]:
-        cfg["train"]["baseline"] = _baseline_path(cfg["train"]["baseline"], path, "train.baseline")
-    if not Path(cfg["train"]["config"]).is_file():
-        raise LoopError(f"{path}: train.config {cfg['train']['config']}: file not found")
-    if cfg["initial"]["data"]:
-        cfg["initial"]["data"] = str(resolve_path(cfg["initial"]["data"], base))
-        if not Path(cfg["initial"]["data"]).exists():
-            raise LoopError(f"{path}: initial.data {cfg['initial']['data']}: file not found")
-    for k, sysd in enumerate(cfg["systems"]):
-        if "name" not in sysd:
-            raise LoopError(f"{path}: systems[{k}] needs a name")
-        if "file" in sysd:
-            sysd["file"] = str(resolve_path(sysd["file"], base))
-    for k, pr in enumerate(cfg["protocols"]):
-        if pr.get("kind", "anneal") not in ("anneal", "heat_transfer", "scan"):
-            raise LoopError(f"{path}: protocols[{k}].kind {pr.get('kind')!r}: choose anneal, heat_transfer or scan")
-        if pr.get("kind") == "scan":
-            gaps = pr.setdefault("gaps_A", list(SCAN_GAPS_A))
-            if not isinstance(gaps, list) or len(gaps) < 2 or not all(
-                    isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in gaps):
-                raise LoopError(f"{path}: protocols[{k}].gaps_A must list at least two gaps > 0 Å, not {gaps!r}")
-            for key, dflt in (("shifts", 4), ("rattle_A", 0.05), ("rattle_support_A", 0.02)):
-                val = pr.setdefault(key, dflt)
-                if not isinstance(val, (int, float)) or isinstance(val, bool) or val < 0 or (
-                        key == "shifts" and (int(val) != val or val < 1)):
-                    what = "a whole number >= 1" if key == "shifts" else "a number >= 0 (Å)"
-                    raise LoopError(f"{path}: protocols[{k}].{key} must be {what}, not {val!r}")
-        if pr.get("ensemble", "mean") not in ("mean", "first"):
-            raise LoopError(f"{path}: protocols[{k}].ensemble {pr.get('ensemble')!r}: choose mean (the ensemble "
-                            f"mean drives the MD) or first (the best member does, as in the main job)")
-        if not isinstance(pr.get("relax", False), bool):
-            raise LoopError(f"{path}: protocols[{k}].relax must be true or false, not {pr.get('relax')!r}")
-    for key in ("systems", "protocols"):
-        for k, entry in enumerate(cfg[key]):
-            fg = entry.get("from_generation", 1)
-            if not isinstance(fg, int) or isinstance(fg, bool) or fg < 1:
-                raise LoopError(f"{path}: {key}[{k}].from_generation must be a whole number >= 1, not {fg!r}")
-    if cfg["stop"]["generations"] is None or int(cfg["stop"]["generations"]) < 1:
-        raise LoopError(f"{path}: stop.generations must be >= 1")
-    return cfg
 
 
 # ------------------------------------------------------------------------------------------------ structures
@@ -561,24 +363,6 @@ def _yaml_hash(path) -> str:
 
 def _files_hash(paths) -> list[str]:
     return [file_hash(p) if Path(p).exists() else None for p in paths]
-
-
-def for_generation(cfg: dict, g: int) -> dict:
-    """The configuration generation g explores: systems and protocols with from_generation <= g (default 1), so
-    that entries added to a running loop leave the finished generations' inputs as they were."""
-    return {**cfg, "systems": [s for s in cfg["systems"] if s.get("from_generation", 1) <= g],
-            "protocols": [p for p in cfg["protocols"] if p.get("from_generation", 1) <= g]}
-
-
-def train_for_generation(cfg: dict, g: int) -> dict:
-    """The train settings of generation g: train, updated by every train.by_generation entry with from_generation
-    <= g in order (so a running loop can train later generations longer, or fine-tuned, without touching the
-    finished ones' inputs)."""
-    t = copy.deepcopy(cfg["train"])
-    for entry in cfg.get("train_by_generation", []):
-        if entry["from_generation"] <= g:
-            t.update({k: copy.deepcopy(v) for k, v in entry.items() if k != "from_generation"})
-    return t
 
 
 def explore_runs(cfg: dict) -> list[dict]:
