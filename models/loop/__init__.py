@@ -44,11 +44,9 @@ The YAML's keys, defaults and units: docs/loop-config.md (python -m models.loop.
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -64,21 +62,20 @@ from models.loop.config import (
     load_config,
     train_for_generation,
 )
+from models.loop.labellers import LABEL_KEYS, gpaw_label, label_frames, self_comm
+from models.loop.manifest import (
+    STAGES,
+    STAGES_G0,
+    Generation,
+    content_hash,
+    files_hash,
+    generation_models,
+    run_stage,
+    yaml_hash,
+)
 from models.loop.paths import EXPLORE_IN
 
-STAGES_G0 = ("label", "train", "deploy", "evaluate")
-STAGES = ("explore", "select", "label", "train", "deploy", "evaluate")
 LETTER = {"explore": "E", "select": "S", "label": "L", "train": "T", "deploy": "D", "evaluate": "V"}
-
-
-def _now() -> str:
-    return datetime.datetime.now().isoformat(timespec="seconds")
-
-
-def _hash(obj) -> str:
-    import hashlib
-
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 # ------------------------------------------------------------------------------------------------ structures
@@ -146,225 +143,7 @@ def system_atoms(sysd: dict):
                     vacuum_A=sysd.get("vacuum_A", 10.0))
 
 
-# ------------------------------------------------------------------------------------------------ labellers
-def _labeller_id(lab: dict) -> str:
-    if lab["kind"] == "lammps":
-        return _hash(["lammps", file_hash(lab["potential"]), lab.get("type_names")])
-    if lab["kind"] == "gpaw":
-        return _hash(["gpaw", lab.get("settings")])
-    return "emt"
-
-
-def _db_value(v):
-    """ASE db refuses strings that read as numbers: store those as numbers, anything else as text."""
-    if isinstance(v, bool):
-        return int(v)
-    if isinstance(v, (int, float)):
-        return v
-    s = str(v)
-    for conv in (int, float):
-        try:
-            return conv(s)
-        except ValueError:
-            pass
-    return s
-
-
-def _self_comm():
-    """Under mpirun (mpi4py imported, several ranks) rank 0 labels alone: its single-point LAMMPS must run on
-    MPI_COMM_SELF, not on MPI_COMM_WORLD (the other ranks are not in it: a hang). Serial: None (LAMMPS's default)."""
-    mpi = sys.modules.get("mpi4py.MPI")
-    return mpi.COMM_SELF if mpi is not None and mpi.COMM_WORLD.size > 1 else None
-
-
-def _label_loop(frames, todo, uids, lab, db, keys, style, coeffs, tn, t0, progress, comm=None):
-    from ase.calculators.singlepoint import SinglePointCalculator
-    from beamheat.lammps_run import single_point
-
-    for n, k in enumerate(todo):
-        atoms = frames[k].copy()
-        atoms.calc = None
-        for key in list(atoms.arrays):
-            if key not in ("numbers", "positions"):
-                del atoms.arrays[key]
-        error = None
-        try:
-            if lab["kind"] == "emt":
-                from ase.calculators.emt import EMT
-
-                atoms.calc = EMT()
-                e, f = atoms.get_potential_energy(), atoms.get_forces()
-            else:
-                r = single_point(atoms, style, coeffs, tn, comm=comm)
-                e, f = r["energy_eV"], r["forces_eV_per_A"]
-            if not (np.isfinite(e) and np.isfinite(f).all()):
-                error = "non-finite energy or forces"
-        except Exception as ex:  # a labeller may fail on one frame (unknown element, lost atoms): record, go on
-            error = f"{ex.__class__.__name__}: {str(ex).splitlines()[0] if str(ex) else ''}"[:300]
-        out = atoms.copy()
-        if error is None:
-            out.calc = SinglePointCalculator(out, energy=float(e), forces=np.asarray(f))
-        kvp = {"uid": uids[k], "status": "failed" if error else "done", "labeller": lab["kind"]}
-        for key in keys:
-            v = frames[k].info.get(key)
-            if isinstance(v, (np.integer, np.floating, np.bool_)):
-                v = v.item()
-            if v is not None:
-                kvp[key] = _db_value(v)
-        if error:
-            kvp["error"] = error
-        with db:  # one transaction per frame: there completely or not at all
-            if db.count(uid=uids[k]) == 0:
-                db.write(out, key_value_pairs=kvp)
-        if (n + 1) % 10 == 0 or n + 1 == len(todo):
-            progress(f"    {n + 1}/{len(todo)} labelled ({time.perf_counter() - t0:.1f} s)")
-
-
-LABEL_KEYS = ("source", "frame", "generation", "reason", "max_sigma_f")
-
-
-def _import_gpaw_under_mpi4py() -> None:
-    """GPAW checks at import that ASE's world has its size; mpi_world() gave ASE a serial world (every rank does
-    its own file I/O). Under mpirun, import GPAW (its own MPI, GPAW_MPI_BACKEND=cgpaw, set by dft.label) with ASE's
-    world briefly the real one, then serial again."""
-    mpi = sys.modules.get("mpi4py.MPI")
-    if mpi is None or mpi.COMM_WORLD.size == 1 or "gpaw.mpi" in sys.modules:
-        return
-    import ase.parallel
-
-    saved = ase.parallel.world.comm
-    ase.parallel.world.comm = ase.parallel.MPI4PY(mpi.COMM_WORLD)
-    try:
-        import dft.label  # noqa: F401  (sets GPAW_MPI_BACKEND before gpaw is imported)
-        import gpaw.mpi  # noqa: F401
-    finally:
-        ase.parallel.world.comm = saved
-
-
-def gpaw_label(frames, lab: dict, db_path: Path) -> list[str]:
-    """dft.label's library on every rank of GPAW's world (under mpirun: all ranks, in groups of
-    labeller.ranks_per_calc); rows go to DB_PATH. The frames' uids, in order."""
-    from ase.db import connect
-
-    _import_gpaw_under_mpi4py()
-    from dft.label import DEFAULT_SETTINGS, label_configurations
-
-    settings = dict(DEFAULT_SETTINGS, **(lab.get("settings") or {}))
-    db = connect(str(db_path), serial=True)
-    return label_configurations(frames, db, settings, ranks_per_calc=lab.get("ranks_per_calc"), info_keys=LABEL_KEYS,
-                                db_name=str(db_path))["uids"]
-
-
-def label_frames(frames, lab: dict, db_path: Path, type_names, progress=print, world=None) -> list:
-    """Label `frames` into the ASE database DB_PATH (skipping frames already there); return the labelled frames in
-    input order (failed ones left out). emt and lammps rows use dft.label's schema (uid, status, source, frame).
-    WORLD (rank 0 calling, the other ranks in explore_worker): gpaw labels on all ranks, in dft.label's rank
-    groups; emt and lammps label on rank 0."""
-    from ase.db import connect
-
-    db = connect(str(db_path), serial=True)
-    keys = LABEL_KEYS
-    if lab["kind"] == "gpaw":
-        if world is not None and world.size > 1:
-            for r in range(1, world.size):
-                world.send(("label", frames, lab, str(db_path)), dest=r, tag=TAG_JOBS)
-        uids = gpaw_label(frames, lab, db_path)
-    else:
-        lid = _labeller_id(lab)
-        uids = ["c" + _hash([frame_uid(f), lid]) for f in frames]  # a letter first: ASE db rejects numeric text
-        have = {row.uid for row in db.select(columns=["key_value_pairs"])} if len(db) else set()
-        todo = [k for k, u in enumerate(uids) if u not in have]
-        progress(f"  label ({lab['kind']}): {len(frames)} frames, {len(frames) - len(todo)} already labelled, "
-                 f"{len(todo)} to compute")
-        style = coeffs = tn = None
-        if lab["kind"] == "lammps":
-            from beamheat.lammps_run import potential_commands
-
-            style, coeffs = potential_commands(lab["potential"])
-            tn = lab.get("type_names") or type_names
-        _label_loop(frames, todo, uids, lab, db, keys, style, coeffs, tn, time.perf_counter(), progress, _self_comm())
-    rows = {row.uid: row for row in db.select()}
-    out = []
-    for u in uids:
-        row = rows.get(u)
-        if row is not None and row.get("status") == "done":
-            a = row.toatoms()
-            for key in keys:
-                if key in row:
-                    a.info[key] = row[key]
-            out.append(a)
-    return out
-
-
-# ------------------------------------------------------------------------------------------------ manifest
-class Generation:
-    def __init__(self, work: Path, g: int):
-        self.g = g
-        self.redo = False  # set by run_stage: the current stage is redone because its inputs changed
-        self.dir = work / f"gen_{g:03d}"
-        self.path = self.dir / "manifest.json"
-        if self.path.exists():
-            self.m = json.loads(self.path.read_text())
-        else:
-            stages = STAGES_G0 if g == 0 else STAGES
-            self.m = {"generation": g, "created": _now(), "stages": {s: {"state": "pending"} for s in stages},
-                      "counts": {}, "metrics": {}}
-
-    def save(self):
-        self.dir.mkdir(parents=True, exist_ok=True)
-        write_json(self.path, self.m)
-
-    def stage(self, name: str) -> dict:
-        return self.m["stages"][name]
-
-    def done(self) -> bool:
-        return all(s["state"] == "done" for s in self.m["stages"].values())
-
-
-def run_stage(gen: Generation, name: str, inputs: dict, fn, force: bool, progress=print) -> dict:
-    """Run one stage unless it is done with the same inputs; record its state, input hash, outputs and wall time."""
-    h = _hash(inputs)
-    st = gen.stage(name)
-    # items a stage keeps between attempts (trained members) are redone only when its inputs changed: --force on
-    # an unchanged, interrupted stage resumes it
-    gen.redo = st["state"] in ("done", "running") and st.get("inputs_hash") not in (None, h)
-    if st["state"] == "done":
-        if st.get("inputs_hash") == h:
-            progress(f"gen {gen.g} {name}: done ({st.get('wall_s', 0):.1f} s), skipped")
-            return st["outputs"]
-        if not force:
-            raise LoopError(f"{gen.dir.name}: stage {name} finished with other inputs than now (edited loop YAML or "
-                            f"data?); use --force to redo it and what depends on it")
-        progress(f"gen {gen.g} {name}: inputs changed, redoing (--force)")
-    resumed = st["state"] == "running"
-    st.update({"state": "running", "inputs_hash": h, "started": _now(), "attempts": st.get("attempts", 0) + 1})
-    gen.save()
-    progress(f"gen {gen.g} {name}: {'resuming' if resumed else 'starting'}")
-    t0 = time.perf_counter()
-    outputs = fn()
-    wall = time.perf_counter() - t0
-    st.update({"state": "done", "finished": _now(), "wall_s": wall, "outputs": outputs,
-               "inputs": {k: v for k, v in inputs.items() if isinstance(v, (str, int, float)) or k.endswith("hash")}})
-    gen.save()
-    progress(f"gen {gen.g} {name}: done in {wall:.1f} s")
-    kill = os.environ.get("BEAMHEAT_LOOP_KILL_AFTER")  # test hook: a real SIGKILL right after a stage is recorded
-    if kill and kill == f"{gen.g}:{name}":
-        os.kill(os.getpid(), signal.SIGKILL)
-    return outputs
-
-
 # ------------------------------------------------------------------------------------------------ stages
-def _yaml_hash(path) -> str:
-    """Hash of a YAML file's content as parsed: an edited comment or layout is not a changed input."""
-    import yaml
-
-    return _hash(yaml.safe_load(Path(path).read_text()))
-
-
-def _files_hash(paths) -> list[str]:
-    return [file_hash(p) if Path(p).exists() else None for p in paths]
-
-
 def explore_runs(cfg: dict) -> list[dict]:
     runs = []
     for sysd in cfg["systems"]:
@@ -870,8 +649,11 @@ def stage_label(cfg, gen: Generation, progress=print, world=None) -> dict:
         else:
             cands = read(gen.dir / "candidates.extxyz", index=":") if (gen.dir / "candidates.extxyz").stat().st_size \
                 else []
-        frames = label_frames(cands, cfg["labeller"], gen.dir / "labels.db", cfg["type_names"], progress, world) \
-            if cands else []
+        lab = cfg["labeller"]
+        if cands and lab["kind"] == "gpaw" and world is not None and world.size > 1:
+            for r in range(1, world.size):
+                world.send(("label", cands, lab, str(gen.dir / "labels.db")), dest=r, tag=TAG_JOBS)
+        frames = label_frames(cands, lab, gen.dir / "labels.db", cfg["type_names"], progress) if cands else []
     n_failed = 0
     if (gen.dir / "labels.db").exists():
         from ase.db import connect
@@ -904,7 +686,7 @@ def stage_train(cfg, work: Path, gen: Generation, force: bool = False, progress=
                        int(t["seed"]), float(t["test_fraction"]), float(t["val_fraction"]), split,
                        cfg["type_names"], prev, evaluate=False, force=force, progress=progress)
     out = {"n_train": r["n_train"], "n_val": r["n_val"], "n_test": r["n_test"],
-           "checkpoints_hash": _files_hash(r["members"])}
+           "checkpoints_hash": files_hash(r["members"])}
     if t["baseline"]:
         out["baseline"] = t["baseline"]  # models.bundle ships it beside the members
     return out
@@ -914,7 +696,7 @@ def _residual(work: Path, labels: Path, baseline: str, type_names) -> Path:
     """LABELS minus BASELINE (models.baseline), cached in OUT/baseline by both files' hashes."""
     from models.baseline import residual_file
 
-    return residual_file(labels, baseline, type_names, work / "baseline", _self_comm())
+    return residual_file(labels, baseline, type_names, work / "baseline", self_comm())
 
 
 def _targets(cfg, work: Path, labels: Path, g: int) -> list:
@@ -929,12 +711,7 @@ def stage_deploy(gen: Generation, progress=print) -> dict:
 
     progress(f"  compiling the ensemble in {gen.dir / 'deploy'}")
     files = deploy_ensemble_subprocess(gen.dir / "train", gen.dir / "deploy")
-    return {"models": [str(f) for f in files], "models_hash": _files_hash(files)}
-
-
-def _models(work: Path, g: int) -> list[Path]:
-    gen = Generation(work, g)
-    return [Path(p) for p in gen.stage("deploy")["outputs"]["models"]]
+    return {"models": [str(f) for f in files], "models_hash": files_hash(files)}
 
 
 def stage_evaluate(cfg, work: Path, gen: Generation, progress=print) -> dict:
@@ -945,7 +722,7 @@ def stage_evaluate(cfg, work: Path, gen: Generation, progress=print) -> dict:
     figdir.mkdir(parents=True, exist_ok=True)
     metrics = {}
     test = work / "gen_000" / "train" / "data" / "test.extxyz"
-    ens = Ensemble([str(m) for m in _models(work, gen.g)])
+    ens = Ensemble([str(m) for m in generation_models(work, gen.g)])
     if test.exists() and test.stat().st_size > 0:  # generation 0's frames: as labelled
         metrics["test"] = public(evaluate(ens, _targets(cfg, work, test, gen.g)))
     val = gen.dir / "train" / "data" / "val.extxyz"  # this generation's targets: ranks the members (models.bundle)
@@ -955,7 +732,7 @@ def stage_evaluate(cfg, work: Path, gen: Generation, progress=print) -> dict:
     if gen.g > 0:
         labels = gen.dir / "labels.extxyz"
         if labels.stat().st_size > 0:
-            prev = Ensemble([str(m) for m in _models(work, gen.g - 1)])
+            prev = Ensemble([str(m) for m in generation_models(work, gen.g - 1)])
             new = evaluate(prev, _targets(cfg, work, labels, gen.g - 1))
             metrics["new_frames_previous_ensemble"] = public(new)
             np.savez(gen.dir / "new_frames_sigma_delta.npz", sigma_f=new["_sigma_f"], delta_f=new["_delta_f"])
@@ -1110,9 +887,9 @@ def run_loop(cfg: dict, force: bool = False, progress=print, world=None) -> list
         gen = Generation(work, g)
         gen.save()
         if g > 0:
-            models = _models(work, g - 1)
+            models = generation_models(work, g - 1)
             cfg_g = for_generation(cfg, g)
-            explore_in = {"models_hash": _files_hash(models), "systems": cfg_g["systems"],
+            explore_in = {"models_hash": files_hash(models), "systems": cfg_g["systems"],
                           "protocols": cfg_g["protocols"],
                           "explore": {k: v for k, v in cfg["explore"].items()
                                       if k != "ranks_per_run"},  # results do not depend on it
@@ -1122,7 +899,7 @@ def run_loop(cfg: dict, force: bool = False, progress=print, world=None) -> list
                 explore_in["baseline_hash"] = file_hash(b)
             out = run_stage(gen, "explore", explore_in,
                             lambda: stage_explore(cfg_g, work, gen, models, progress, world), force, progress)
-            run_stage(gen, "select", {"explore_hash": _hash(out), "select": cfg["select"]},
+            run_stage(gen, "select", {"explore_hash": content_hash(out), "select": cfg["select"]},
                       lambda: stage_select(cfg, gen, progress), force, progress)
             label_in = {"candidates_hash": gen.stage("select")["outputs"]["candidates_hash"]}
         else:
@@ -1134,7 +911,7 @@ def run_loop(cfg: dict, force: bool = False, progress=print, world=None) -> list
         # without a baseline the inputs are as before baselines existed: finished generations are not redone
         train_in = {"labels_hash": labels_hash,
                     "train": {k: v for k, v in cfg_t["train"].items() if k != "baseline" or v},
-                    "config_hash": _yaml_hash(cfg_t["train"]["config"]),
+                    "config_hash": yaml_hash(cfg_t["train"]["config"]),
                     "type_names": cfg["type_names"]}
         if cfg_t["train"]["baseline"]:
             train_in["baseline_hash"] = file_hash(cfg_t["train"]["baseline"])
