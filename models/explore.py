@@ -31,9 +31,9 @@ from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 
 from models.data import write_json
 from models.loop import (
-    _explore_jobs,
-    for_generation,
+    explore_jobs,
     explore_summary,
+    for_generation,
     load_config,
     on_rank0,
     run_explore_jobs,
@@ -47,7 +47,7 @@ def explore(cfg: dict, models: list[Path], out: Path, generation: int = 1, force
     out.mkdir(parents=True, exist_ok=True)
     if force and (out / "explore").exists():
         shutil.rmtree(out / "explore")
-    jobs = _explore_jobs(for_generation(cfg, generation), out, out, generation, models)
+    jobs = explore_jobs(for_generation(cfg, generation), out, out, generation, models)
     results = run_explore_jobs(jobs, world, int(cfg["explore"]["ranks_per_run"]), progress)
     summary = explore_summary(cfg, results)
     summary.update({"generation": generation, "models": [str(m) for m in models],

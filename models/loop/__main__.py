@@ -2,6 +2,6 @@ import sys
 
 from beamheat.cli import run
 
-from models.loop import main
+from models.loop.cli import main
 
 sys.exit(run(main))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from beamheat.cli import UserError
 
-from models.loop.paths import INPUTS, ROOT, resolve_path
+from models.loop.paths import INPUTS, resolve_path
 
 
 class LoopError(UserError):
@@ -124,9 +124,9 @@ class Select:
     lo: float = setting(0.05, "trust window lower edge: frames with max sigma_F below it count as accurate", "eV/Å")
     hi: float = setting(0.5, "trust window upper edge", "eV/Å")
     budget: int = setting(20, "frames selected per generation at most")
-    top_k: int | None = setting(None, "frames per run at most (none: no limit)")
+    top_k: int | None = setting(None, "frames per source (a dump or a halt file) at most (none: no limit)")
     last_n: int = setting(3, "last frames of every halt that are selected")
-    min_gap: int = setting(1, "dumped frames between two selected frames of a run, at least")
+    min_gap: int = setting(1, "frames of one source picked at least this many frames apart")
 
 
 @dataclass
@@ -377,10 +377,11 @@ def train_for_generation(cfg: dict, g: int) -> dict:
     return t
 
 
-def entry_default(cls, key: str):
-    """The schema default of KEY in a systems or protocols entry (entries are stored as given)."""
-    f = next(f for f in dataclasses.fields(cls) if f.name == key)
-    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+def entry_defaults(cls) -> dict:
+    """The schema defaults of a systems or protocols entry (System, Protocol): entries are stored as given, and
+    read as {**entry_defaults(cls), **entry}."""
+    return {f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            for f in dataclasses.fields(cls)}
 
 
 # ------------------------------------------------------------------------------------------------ reference page
@@ -423,6 +424,22 @@ def markdown() -> str:
     for key, cls in SECTIONS.items():
         lines += ["", f"## `{key}`", "", cls.__doc__, "", *_table(cls, f"{key}.")]
     return "\n".join(lines) + "\n"
+
+
+def text_reference() -> str:
+    """The loop YAML's keys as plain text for --help: key, default, units and meaning, one line each."""
+    lines = ["The loop YAML (keys, defaults, units; docs/loop-config.md has the full reference):"]
+    groups = [("", LoopConfig)] + [(f"{k}[]", c) for k, c in ENTRIES.items()] + \
+        [(k, c) for k, c in SECTIONS.items()]
+    for prefix, cls in groups:
+        for f in dataclasses.fields(cls):
+            if f.name in SECTIONS or (cls is LoopConfig and f.name in ENTRIES):
+                continue
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            units = f" {f.metadata['units']}" if f.metadata["units"] else ""
+            key = f"{prefix}.{f.name}" if prefix else f.name
+            lines.append(f"  {key} = {_show(default)}{units}: {f.metadata['meaning']}")
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
