@@ -40,7 +40,7 @@ from models.loop import (
 )
 
 
-def explore(cfg: dict, models: list[Path], out: Path, generation: int = 1, force: bool = False, world=None,
+def explore(cfg: dict, models: list[Path], out: Path, *, generation: int = 1, force: bool = False, world=None,
             progress=print) -> dict:
     """Run the exploration of CFG with MODELS into OUT; with WORLD (rank 0 calling, the others in explore_worker)
     on split communicators. Returns the summary written to OUT/explore.json."""
@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     def work(world):
         cfg = load_config(Path(a.config))
         v.integer("explore.ranks_per_run", int(cfg["explore"]["ranks_per_run"]), lo=1)
-        explore(cfg, models, out, a.generation, a.force, world)
+        explore(cfg, models, out, generation=a.generation, force=a.force, world=world)
 
     on_rank0(work)
     return 0
