@@ -58,6 +58,13 @@ class Initial:
     kinds: list[str] = setting(INITIAL_KINDS, "structure kinds, taken in turn: bulk, surface, particle, support, "
                                               "particle_on_support")
 
+    @staticmethod
+    def check(d: dict, path: Path) -> None:
+        if d["data"]:
+            d["data"] = str(resolve_path(d["data"], path.resolve().parent))
+            if not Path(d["data"]).exists():
+                raise LoopError(f"{path}: initial.data {d['data']}: file not found")
+
 
 @dataclass
 class System:
@@ -75,6 +82,14 @@ class System:
     vacuum_A: float = setting(10.0, "vacuum above and below", "Å")
     from_generation: int = setting(1, "explored from this generation on (entries added to a running loop leave "
                                       "finished generations as they were)")
+
+    @staticmethod
+    def check(entry: dict, k: int, path: Path) -> None:
+        known_keys(entry, System, f"{path.name}.systems[{k}]")
+        if "name" not in entry:
+            raise LoopError(f"{path}: systems[{k}] needs a name")
+        if "file" in entry:
+            entry["file"] = str(resolve_path(entry["file"], path.resolve().parent))
 
 
 @dataclass
@@ -99,6 +114,29 @@ class Protocol:
     rattle_support_A: float = setting(SCAN_DEFAULTS["rattle_support_A"],
                                       "scan: Gaussian displacement of the support atoms", "Å")
 
+    @staticmethod
+    def check(pr: dict, k: int, path: Path) -> None:
+        """Fills a scan's gaps_A, shifts, rattle_A and rattle_support_A with their defaults."""
+        known_keys(pr, Protocol, f"{path.name}.protocols[{k}]")
+        if pr.get("kind", "anneal") not in PROTOCOL_KINDS:
+            raise LoopError(f"{path}: protocols[{k}].kind {pr.get('kind')!r}: choose anneal, heat_transfer or scan")
+        if pr.get("kind") == "scan":
+            gaps = pr.setdefault("gaps_A", list(SCAN_GAPS_A))
+            if not isinstance(gaps, list) or len(gaps) < 2 or not all(
+                    isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in gaps):
+                raise LoopError(f"{path}: protocols[{k}].gaps_A must list at least two gaps > 0 Å, not {gaps!r}")
+            for key, dflt in SCAN_DEFAULTS.items():
+                val = pr.setdefault(key, dflt)
+                if not isinstance(val, (int, float)) or isinstance(val, bool) or val < 0 or (
+                        key == "shifts" and (int(val) != val or val < 1)):
+                    what = "a whole number >= 1" if key == "shifts" else "a number >= 0 (Å)"
+                    raise LoopError(f"{path}: protocols[{k}].{key} must be {what}, not {val!r}")
+        if pr.get("ensemble", "mean") not in ("mean", "first"):
+            raise LoopError(f"{path}: protocols[{k}].ensemble {pr.get('ensemble')!r}: choose mean (the ensemble "
+                            f"mean drives the MD) or first (the best member does, as in the main job)")
+        if not isinstance(pr.get("relax", False), bool):
+            raise LoopError(f"{path}: protocols[{k}].relax must be true or false, not {pr.get('relax')!r}")
+
 
 DEFAULT_PROTOCOLS = [{"name": "anneal", "kind": "anneal", "T_K": [600], "steps": 1000}]
 
@@ -117,6 +155,11 @@ class Explore:
     timeout_s: float = setting(3600, "wall-time limit of one run (serial route only)", "s")
     ranks_per_run: int = setting(1, "MPI ranks per run under mpirun (does not change results)")
 
+    @staticmethod
+    def fill(d: dict, select: dict) -> None:
+        if d["halt_sigma"] is None:
+            d["halt_sigma"] = select["hi"]
+
 
 @dataclass
 class Select:
@@ -128,6 +171,11 @@ class Select:
     last_n: int = setting(3, "last frames of every halt that are selected")
     min_gap: int = setting(1, "frames of one source picked at least this many frames apart")
 
+    @staticmethod
+    def check(d: dict, path: Path) -> None:
+        if not d["lo"] < d["hi"]:
+            raise LoopError(f"{path}: select.lo {d['lo']} must be below select.hi {d['hi']}")
+
 
 @dataclass
 class Labeller:
@@ -138,6 +186,15 @@ class Labeller:
     type_names: list[str] | None = setting(None, "lammps: the potential's type names (default: type_names)")
     settings: dict = setting({}, "gpaw: dft.label settings (e.g. {d3: true})")
     ranks_per_calc: int | None = setting(None, "gpaw under mpirun: ranks per calculation (default: all)")
+
+    @staticmethod
+    def check(d: dict, path: Path) -> None:
+        if d["kind"] not in LABELLER_KINDS:
+            raise LoopError(f"{path}: labeller.kind {d['kind']!r}: choose emt, lammps or gpaw")
+        if d["kind"] == "lammps":
+            if not d["potential"]:
+                raise LoopError(f"{path}: labeller.potential is required for the lammps labeller")
+            d["potential"] = potential_file(d["potential"], path, "labeller.potential")
 
 
 @dataclass
@@ -156,6 +213,37 @@ class Train:
     by_generation: list[dict] = setting([], "later generations' train settings: entries with from_generation and "
                                             "any keys above, each applied from its generation on, in order")
 
+    @staticmethod
+    def check(d: dict, path: Path) -> None:
+        d["config"] = str(resolve_path(d["config"], path.resolve().parent))
+        if d["baseline"]:
+            d["baseline"] = baseline_path(d["baseline"], path, "train.baseline")
+        if not Path(d["config"]).is_file():
+            raise LoopError(f"{path}: train.config {d['config']}: file not found")
+
+    @staticmethod
+    def check_by_generation(later, path: Path) -> list[dict]:
+        """train.by_generation checked and its paths resolved, sorted by from_generation."""
+        if not isinstance(later, list):
+            raise LoopError(f"{path}: train.by_generation must be a list of mappings with from_generation")
+        train_keys = defaults(Train)
+        for k, entry in enumerate(later):
+            if not isinstance(entry, dict):
+                raise LoopError(f"{path}: train.by_generation[{k}] must be a mapping")
+            fg = entry.get("from_generation")
+            if not _whole(fg):
+                raise LoopError(f"{path}: train.by_generation[{k}].from_generation must be a whole number >= 1, "
+                                f"not {fg!r}")
+            merge(train_keys, {key: v for key, v in entry.items() if key != "from_generation"},
+                  f"{path.name}.train.by_generation[{k}]")
+            if "config" in entry:
+                entry["config"] = str(resolve_path(entry["config"], path.resolve().parent))
+                if not Path(entry["config"]).is_file():
+                    raise LoopError(f"{path}: train.by_generation[{k}].config {entry['config']}: file not found")
+            if entry.get("baseline"):
+                entry["baseline"] = baseline_path(entry["baseline"], path, f"train.by_generation[{k}].baseline")
+        return sorted(later, key=lambda e: e["from_generation"])
+
 
 @dataclass
 class Stop:
@@ -163,6 +251,11 @@ class Stop:
     generations: int = setting(3, "generations, counting generation 0")
     accurate_fraction: float | None = setting(None, "stop earlier when this fraction of the exploration frames has "
                                                     "max sigma_F < select.lo")
+
+    @staticmethod
+    def check(d: dict, path: Path) -> None:
+        if d["generations"] is None or int(d["generations"]) < 1:
+            raise LoopError(f"{path}: stop.generations must be >= 1")
 
 
 @dataclass
@@ -245,57 +338,12 @@ def baseline_path(name, path: Path, key: str) -> str:
     return out
 
 
-def _by_generation(later, path: Path) -> list[dict]:
-    """train.by_generation checked and its paths resolved, sorted by from_generation."""
-    if not isinstance(later, list):
-        raise LoopError(f"{path}: train.by_generation must be a list of mappings with from_generation")
-    train_keys = defaults(Train)
-    for k, entry in enumerate(later):
-        if not isinstance(entry, dict):
-            raise LoopError(f"{path}: train.by_generation[{k}] must be a mapping")
-        fg = entry.get("from_generation")
-        if not _whole(fg):
-            raise LoopError(f"{path}: train.by_generation[{k}].from_generation must be a whole number >= 1, "
-                            f"not {fg!r}")
-        merge(train_keys, {key: v for key, v in entry.items() if key != "from_generation"},
-              f"{path.name}.train.by_generation[{k}]")
-        if "config" in entry:
-            entry["config"] = str(resolve_path(entry["config"], path.resolve().parent))
-            if not Path(entry["config"]).is_file():
-                raise LoopError(f"{path}: train.by_generation[{k}].config {entry['config']}: file not found")
-        if entry.get("baseline"):
-            entry["baseline"] = baseline_path(entry["baseline"], path, f"train.by_generation[{k}].baseline")
-    return sorted(later, key=lambda e: e["from_generation"])
-
-
-def _check_entry_keys(entries, key: str, path: Path) -> None:
-    known = [f.name for f in dataclasses.fields(ENTRIES[key])]
-    for k, entry in enumerate(entries):
-        for name in entry if isinstance(entry, dict) else ():
-            if name not in known:
-                raise LoopError(f"{path.name}.{key}[{k}]: unknown key {name!r}; known: {', '.join(known)}")
-
-
-def _check_protocol(pr: dict, k: int, path: Path) -> None:
-    """One protocols entry; fills a scan's gaps_A, shifts, rattle_A and rattle_support_A with their defaults."""
-    if pr.get("kind", "anneal") not in PROTOCOL_KINDS:
-        raise LoopError(f"{path}: protocols[{k}].kind {pr.get('kind')!r}: choose anneal, heat_transfer or scan")
-    if pr.get("kind") == "scan":
-        gaps = pr.setdefault("gaps_A", list(SCAN_GAPS_A))
-        if not isinstance(gaps, list) or len(gaps) < 2 or not all(
-                isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in gaps):
-            raise LoopError(f"{path}: protocols[{k}].gaps_A must list at least two gaps > 0 Å, not {gaps!r}")
-        for key, dflt in SCAN_DEFAULTS.items():
-            val = pr.setdefault(key, dflt)
-            if not isinstance(val, (int, float)) or isinstance(val, bool) or val < 0 or (
-                    key == "shifts" and (int(val) != val or val < 1)):
-                what = "a whole number >= 1" if key == "shifts" else "a number >= 0 (Å)"
-                raise LoopError(f"{path}: protocols[{k}].{key} must be {what}, not {val!r}")
-    if pr.get("ensemble", "mean") not in ("mean", "first"):
-        raise LoopError(f"{path}: protocols[{k}].ensemble {pr.get('ensemble')!r}: choose mean (the ensemble "
-                        f"mean drives the MD) or first (the best member does, as in the main job)")
-    if not isinstance(pr.get("relax", False), bool):
-        raise LoopError(f"{path}: protocols[{k}].relax must be true or false, not {pr.get('relax')!r}")
+def known_keys(entry, cls, where: str) -> None:
+    """An entry of systems or protocols may hold only CLS's keys."""
+    known = [f.name for f in dataclasses.fields(cls)]
+    for name in entry if isinstance(entry, dict) else ():
+        if name not in known:
+            raise LoopError(f"{where}: unknown key {name!r}; known: {', '.join(known)}")
 
 
 def load_config(path: Path, out: str | None = None) -> dict:
@@ -313,48 +361,25 @@ def load_config(path: Path, out: str | None = None) -> dict:
         raise LoopError(f"{path}: expected a mapping at the top level")
     later = (user.get("train") or {}).pop("by_generation", []) if isinstance(user.get("train"), dict) else []
     cfg = merge(defaults(LoopConfig), user, path.name)
-    cfg["train_by_generation"] = _by_generation(later, path)
-    base = path.resolve().parent
+    cfg["train_by_generation"] = Train.check_by_generation(later, path)
     cfg["out"] = str(Path(out or cfg["out"]).resolve())  # relative to the current folder
     if not cfg["type_names"]:
         raise LoopError(f"{path}: type_names is required (model types; the first is the particle element)")
-    s = cfg["select"]
-    if not s["lo"] < s["hi"]:
-        raise LoopError(f"{path}: select.lo {s['lo']} must be below select.hi {s['hi']}")
-    if cfg["explore"]["halt_sigma"] is None:
-        cfg["explore"]["halt_sigma"] = s["hi"]
-    lab = cfg["labeller"]
-    if lab["kind"] not in LABELLER_KINDS:
-        raise LoopError(f"{path}: labeller.kind {lab['kind']!r}: choose emt, lammps or gpaw")
-    if lab["kind"] == "lammps":
-        if not lab["potential"]:
-            raise LoopError(f"{path}: labeller.potential is required for the lammps labeller")
-        lab["potential"] = potential_file(lab["potential"], path, "labeller.potential")
-    cfg["train"]["config"] = str(resolve_path(cfg["train"]["config"], base))
-    if cfg["train"]["baseline"]:
-        cfg["train"]["baseline"] = baseline_path(cfg["train"]["baseline"], path, "train.baseline")
-    if not Path(cfg["train"]["config"]).is_file():
-        raise LoopError(f"{path}: train.config {cfg['train']['config']}: file not found")
-    if cfg["initial"]["data"]:
-        cfg["initial"]["data"] = str(resolve_path(cfg["initial"]["data"], base))
-        if not Path(cfg["initial"]["data"]).exists():
-            raise LoopError(f"{path}: initial.data {cfg['initial']['data']}: file not found")
-    _check_entry_keys(cfg["systems"], "systems", path)
-    for k, sysd in enumerate(cfg["systems"]):
-        if "name" not in sysd:
-            raise LoopError(f"{path}: systems[{k}] needs a name")
-        if "file" in sysd:
-            sysd["file"] = str(resolve_path(sysd["file"], base))
-    _check_entry_keys(cfg["protocols"], "protocols", path)
-    for k, pr in enumerate(cfg["protocols"]):
-        _check_protocol(pr, k, path)
+    Select.check(cfg["select"], path)
+    Explore.fill(cfg["explore"], cfg["select"])
+    Labeller.check(cfg["labeller"], path)
+    Train.check(cfg["train"], path)
+    Initial.check(cfg["initial"], path)
+    for k, entry in enumerate(cfg["systems"]):
+        System.check(entry, k, path)
+    for k, entry in enumerate(cfg["protocols"]):
+        Protocol.check(entry, k, path)
     for key in ENTRIES:
         for k, entry in enumerate(cfg[key]):
             fg = entry.get("from_generation", 1)
             if not _whole(fg):
                 raise LoopError(f"{path}: {key}[{k}].from_generation must be a whole number >= 1, not {fg!r}")
-    if cfg["stop"]["generations"] is None or int(cfg["stop"]["generations"]) < 1:
-        raise LoopError(f"{path}: stop.generations must be >= 1")
+    Stop.check(cfg["stop"], path)
     return cfg
 
 

@@ -31,7 +31,7 @@ def _load(tmp_path, text: str, name: str = "loop.yaml") -> dict:
 
 def test_docs_page_is_written_from_the_schema():
     page = (ROOT / "docs" / "loop-config.md").read_text()
-    assert page == markdown(), "docs/loop-config.md is stale: python -m models.loop.config --markdown > docs/loop-config.md"
+    assert page == markdown(), "docs/loop-config.md is stale: python -m models.loop.config --markdown > it"
     for key in ("`select.lo`", "`explore.halt_sigma`", "`train.by_generation`", "`gaps_A`", "`stop.generations`"):
         assert key in page
     assert "| `explore.dt_ps` | `float` | `0.002` | ps |" in page
@@ -50,7 +50,8 @@ def test_defaults_are_those_the_recorded_stage_hashes_were_made_with():
         "out": "runs/loop",
         "type_names": None,
         "initial": {"data": None, "n_frames": 30, "seed": 0, "support": None, "element": None, "rattle_A": 0.12,
-                    "rattle_support_A": 0.03, "kinds": ["bulk", "surface", "particle", "support", "particle_on_support"]},
+                    "rattle_support_A": 0.03,
+                    "kinds": ["bulk", "surface", "particle", "support", "particle_on_support"]},
         "systems": [],
         "protocols": [{"name": "anneal", "kind": "anneal", "T_K": [600], "steps": 1000}],
         "explore": {"dump_every": 20, "halt_fmax": 100.0, "halt_sigma": None, "halt_frames": 3, "seed": 1,
