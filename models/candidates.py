@@ -97,7 +97,8 @@ def candidates(*, element: str = "Au", support_kind: str = "hbn", diameters_nm=(
     for k, d in enumerate(diameters_nm):
         system, mask = interface_system(element, support_kind, d, height_ratio, margin_A, vacuum_A, max(gaps_A))
         name = f"{element}{int(mask.sum())}_{support_kind}"
-        scans = scan_frames(system, mask, gaps_A, shifts, 0.05, 0.02, seed + k)
+        scans = scan_frames(system, mask, gaps_A, shifts=shifts, rattle_A=0.05, rattle_support_A=0.02,
+                            seed=seed + k)
         for a in scans:
             a.info["kind"] = "scan"
         n_gaps = len(gaps_A)

@@ -31,23 +31,23 @@ from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 
 from models.data import write_json
 from models.loop import (
-    _explore_jobs,
-    for_generation,
+    explore_jobs,
     explore_summary,
+    for_generation,
     load_config,
     on_rank0,
     run_explore_jobs,
 )
 
 
-def explore(cfg: dict, models: list[Path], out: Path, generation: int = 1, force: bool = False, world=None,
+def explore(cfg: dict, models: list[Path], out: Path, *, generation: int = 1, force: bool = False, world=None,
             progress=print) -> dict:
     """Run the exploration of CFG with MODELS into OUT; with WORLD (rank 0 calling, the others in explore_worker)
     on split communicators. Returns the summary written to OUT/explore.json."""
     out.mkdir(parents=True, exist_ok=True)
     if force and (out / "explore").exists():
         shutil.rmtree(out / "explore")
-    jobs = _explore_jobs(for_generation(cfg, generation), out, out, generation, models)
+    jobs = explore_jobs(for_generation(cfg, generation), out, out, generation, models)
     results = run_explore_jobs(jobs, world, int(cfg["explore"]["ranks_per_run"]), progress)
     summary = explore_summary(cfg, results)
     summary.update({"generation": generation, "models": [str(m) for m in models],
@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     def work(world):
         cfg = load_config(Path(a.config))
         v.integer("explore.ranks_per_run", int(cfg["explore"]["ranks_per_run"]), lo=1)
-        explore(cfg, models, out, a.generation, a.force, world)
+        explore(cfg, models, out, generation=a.generation, force=a.force, world=world)
 
     on_rank0(work)
     return 0

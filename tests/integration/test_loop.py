@@ -369,7 +369,7 @@ def test_scan_protocol_labels_every_rigid_gap(tmp_path):
     """protocol kind scan: rigid particle-support copies at each gap (only the gap changes within a copy), each
     frame with the ensemble's sigma_F; select takes them all whatever their sigma_F; the teacher's labels along a
     copy give a binding well (the adhesion the loop must teach), and the scan is not counted as dynamics."""
-    from models.loop import (_explore_jobs, _scan_selected, explore_summary, label_frames, load_config,
+    from models.loop import (explore_jobs, scan_selected, explore_summary, label_frames, load_config,
                              run_explore_jobs)
 
     gaps = [2.6, 3.2, 4.0, 6.5]
@@ -379,7 +379,7 @@ def test_scan_protocol_labels_every_rigid_gap(tmp_path):
     cfg = load_config(y)
     work = Path(cfg["out"])
     models = sorted((ROOT / "models" / "bundled" / "au_hbn").glob("member_*.nequip.pth"))[:2]
-    jobs = [j for j in _explore_jobs(cfg, work, work / "gen_001", 1, models) if "scan" in j]
+    jobs = [j for j in explore_jobs(cfg, work, work / "gen_001", 1, models) if "scan" in j]
     assert [j["name"] for j in jobs] == ["au_hbn_adhesion"]
     res = run_explore_jobs(jobs, progress=lambda *a: None)[0]
     frames = read(res["scan"], index=":")
@@ -396,7 +396,7 @@ def test_scan_protocol_labels_every_rigid_gap(tmp_path):
             inner = f.positions[p] - f.positions[p].mean(axis=0)
             np.testing.assert_allclose(inner, copy[0].positions[p] - copy[0].positions[p].mean(axis=0), atol=1e-9)
     assert not np.allclose(frames[0].positions, frames[len(gaps)].positions)          # copies differ
-    picked = _scan_selected(res["name"], frames, 1)
+    picked = scan_selected(res["name"], frames, 1)
     assert len(picked) == len(frames) and {f.info["reason"] for f in picked} == {"scan"}
     summary = explore_summary(cfg, [res])
     assert summary["n_runs"] == 1 and summary["n_frames"] == 0 and summary["accurate_fraction"] is None

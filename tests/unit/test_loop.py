@@ -53,7 +53,7 @@ def test_train_by_generation_and_its_checks(tmp_path):
 
 def test_protocols_driven_by_the_first_member_get_the_best_member_first(tmp_path):
     """ensemble: first explores the main job's dynamics: the member with the smallest validation error drives."""
-    from models.loop import _explore_jobs, load_config, members_best_first
+    from models.loop import explore_jobs, load_config, members_best_first
 
     y = tmp_path / "loop.yaml"
     y.write_text(YAML.format(out=tmp_path / "w").replace(
@@ -66,7 +66,7 @@ def test_protocols_driven_by_the_first_member_get_the_best_member_first(tmp_path
         "validation": {"members": [{"force_error_rmse_eV_per_A": e} for e in errors]}}}))
     models = [tmp_path / f"m{j}.nequip.pth" for j in range(3)]
     assert members_best_first(work, 0, models) == [models[1], models[2], models[0]]
-    jobs = {j["name"]: j["var"] for j in _explore_jobs(cfg, work, work / "gen_001", 1, models)}
+    jobs = {j["name"]: j["var"] for j in explore_jobs(cfg, work, work / "gen_001", 1, models)}
     first, mean = jobs["au_hbn_main_600K"], jobs["au_hbn_anneal_600K"]
     assert first["ensemble"] == "first" and "ensemble" not in mean    # explore.in's default: mean
     assert first["models"].split() == [str(models[k]) for k in (1, 2, 0)]
