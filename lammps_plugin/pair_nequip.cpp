@@ -13,6 +13,7 @@
 #include "update.h"
 #include "utils.h"
 
+#include "element_masses.h"
 #include "nequip_model.h"
 
 #include <algorithm>
@@ -59,7 +60,7 @@ void PairNequIP::allocate() {
 
 /* pair_style nequip [device ...] [ensemble mean|first] [halt_fmax F] [halt_sigma S] [halt_file FILE]
                      [halt_frames K] [halt_every N] [sigma_every N] [interaction_blocks L]
-                     [graph auto|images|ghosts|exchange] */
+                     [graph auto|images|ghosts|exchange] [mass_check yes|no] */
 void PairNequIP::settings(int narg, char **arg) {
   int iarg = 0;
   auto value = [&](const char *key) -> const char * {
@@ -75,9 +76,21 @@ void PairNequIP::settings(int narg, char **arg) {
       iarg += 2;
     } else if (strcmp(arg[iarg], "halt_fmax") == 0) {
       halt_fmax_ = utils::numeric(FLERR, value("halt_fmax"), false, lmp);
+      if (halt_fmax_ < 0)
+        error->all(FLERR, "pair_style nequip: halt_fmax {} eV/A: must be > 0, or 0 to switch the check off",
+                   halt_fmax_);
       iarg += 2;
     } else if (strcmp(arg[iarg], "halt_sigma") == 0) {
       halt_sigma_ = utils::numeric(FLERR, value("halt_sigma"), false, lmp);
+      if (halt_sigma_ < 0)
+        error->all(FLERR, "pair_style nequip: halt_sigma {} eV/A: must be > 0, or 0 to switch the check off",
+                   halt_sigma_);
+      iarg += 2;
+    } else if (strcmp(arg[iarg], "mass_check") == 0) {
+      const std::string v = value("mass_check");
+      if (v != "yes" && v != "no")
+        error->all(FLERR, "pair_style nequip: mass_check must be 'yes' or 'no', not '{}'", v);
+      mass_check_ = v == "yes";
       iarg += 2;
     } else if (strcmp(arg[iarg], "halt_file") == 0) {
       halt_file_ = value("halt_file");
@@ -123,7 +136,7 @@ void PairNequIP::settings(int narg, char **arg) {
     } else {
       error->all(FLERR,
                  "pair_style nequip: unknown keyword '{}' (keywords: device, ensemble, halt_fmax, halt_sigma, "
-                 "halt_file, halt_frames, halt_every, sigma_every, interaction_blocks, graph, malloc)",
+                 "halt_file, halt_frames, halt_every, sigma_every, interaction_blocks, graph, malloc, mass_check)",
                  arg[iarg]);
     }
   }
@@ -321,9 +334,27 @@ void PairNequIP::coeff(int narg, char **arg) {
     for (int j = i; j <= ntypes; j++) setflag[i][j] = 1;
 }
 
+void PairNequIP::check_masses() {
+  // pair_coeff maps types by position: types listed in another order than the data file's give every atom another
+  // element's forces without a word. LAMMPS knows each type's mass; an element name must match it.
+  if (!mass_check_ || atom->mass == nullptr || atom->mass_setflag == nullptr) return;
+  const auto &names = models_.front()->info().type_names;
+  for (int t = 1; t <= atom->ntypes; t++) {
+    if (type_map_[t] < 0 || !atom->mass_setflag[t]) continue;
+    const std::string &name = names[type_map_[t]];
+    const double expected = beamheat::element_mass(name.c_str());
+    if (expected > 0 && std::fabs(atom->mass[t] - expected) > MASS_TOLERANCE)
+      error->all(FLERR,
+                 "pair nequip: LAMMPS type {} has mass {:.4g} but pair_coeff maps it to {} ({:.4g}): are the type "
+                 "names in the data file's type order? (pair_style nequip mass_check no allows it)",
+                 t, atom->mass[t], name, expected);
+  }
+}
+
 void PairNequIP::init_style() {
   if (atom->tag_enable == 0) error->all(FLERR, "pair_style nequip requires atom IDs (atom_modify id yes)");
   if (models_.empty()) error->all(FLERR, "pair_style nequip: no model loaded (missing pair_coeff * * MODEL ...)");
+  check_masses();
   ghost_mode_ = graph_request_ == GRAPH_GHOSTS || graph_request_ == GRAPH_EXCHANGE ||
                 (graph_request_ == GRAPH_AUTO && comm->nprocs > 1);
   exchange_ = false;

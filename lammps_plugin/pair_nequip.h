@@ -95,13 +95,16 @@ class PairNequIP : public Pair {
   void combine_ensemble(int nlocal);
   void remember_frame(bool force);
   void halt(const std::string &why);
+  void check_masses();
+  static constexpr double MASS_TOLERANCE = 1.0;  // amu: isotopes and rounded masses pass, another element does not
 
   std::string device_request_ = "auto";
   bool malloc_keep_ = true;  // keep freed heap memory for reuse on CPU (see coeff)
+  bool mass_check_ = true;   // a type's mass must be that of the element pair_coeff maps it to (see init_style)
   std::vector<std::unique_ptr<beamheat::Model>> models_;
   bool ensemble_first_ = false;        // dynamics from the first model instead of the mean
-  double halt_fmax_ = 100.0;           // eV/A; <= 0 switches the check off
-  double halt_sigma_ = 0.0;            // eV/A; <= 0 switches the check off
+  double halt_fmax_ = 100.0;           // eV/A; 0 switches the check off
+  double halt_sigma_ = 0.0;            // eV/A; 0 switches the check off
   std::string halt_file_ = "nequip_halt.extxyz";
   int halt_frames_ = 5, halt_every_ = 10;
   int sigma_every_ = 1;                // with ensemble first: all members (sigma_F) every N steps, else the first

@@ -226,3 +226,27 @@ def test_aoti_package_errors_are_clean(au_bulk, model_ts):
     shutil.copy(model_ts, fake)  # a zip, but no AOTI package inside
     err = error_line(run_lmp(header() + f"pair_style nequip\npair_coeff * * {fake} Au\n", au_bulk))
     assert str(fake) in err and "cannot load as an AOTInductor package" in err
+
+
+def test_type_names_out_of_the_data_files_order_are_refused(tmp_path, model_ts):
+    """pair_coeff maps types by position: names in another order than the data file's types would give every atom
+    another element's forces. The masses LAMMPS holds say so; mass_check no allows it on purpose."""
+    atoms = bulk("Au", "fcc", a=4.08, cubic=True).repeat((2, 2, 2))
+    symbols = atoms.get_chemical_symbols()
+    symbols[0], symbols[1] = "Cu", "Pd"
+    atoms.set_chemical_symbols(symbols)
+    write_data(tmp_path / "s.data", atoms)  # types 1 Au, 2 Cu, 3 Pd, with their masses
+    err = error_line(run_lmp(header("s.data") + f"pair_style nequip\npair_coeff * * {model_ts} Pd Cu Au\nrun 0\n",
+                             tmp_path))
+    assert "LAMMPS type 1 has mass 197 but pair_coeff maps it to Pd (106.4)" in err and "mass_check no" in err
+    ok = run_lmp(header("s.data") + f"pair_style nequip mass_check no\npair_coeff * * {model_ts} Pd Cu Au\n"
+                 "run 0\n", tmp_path)
+    assert ok.returncode == 0, ok.stdout[-2000:]
+    ok = run_lmp(header("s.data") + f"pair_style nequip\npair_coeff * * {model_ts} Au Cu Pd\nrun 0\n", tmp_path)
+    assert ok.returncode == 0, ok.stdout[-2000:]
+
+
+@pytest.mark.parametrize("keyword", ["halt_sigma", "halt_fmax"])
+def test_negative_halting_limits_are_refused(au_bulk, model_ts, keyword):
+    err = error_line(run_lmp(header() + f"pair_style nequip {keyword} -1\npair_coeff * * {model_ts} Au\n", au_bulk))
+    assert f"{keyword} -1 eV/A: must be > 0, or 0 to switch the check off" in err
