@@ -133,3 +133,16 @@ def test_transient_k_from_a_short_strong_interface_run(tmp_path):
     tr = _k(tmp_path / "log.lammps")
     assert tr.reliable and tr.k_method == "energy_balance"
     assert 1.0e-4 < tr.k.k_eV_per_nm2_ps_K < 4.0e-4, tr.k.k_eV_per_nm2_ps_K
+
+
+@pytest.mark.parametrize("name, variables, message", [
+    ("heat_transfer.in", {"T_np_K": 0}, "ERROR: -var T_np_K 0 and T_support_K 300 must both be > 0 K"),
+    ("heat_transfer.in", {"t_nve_ps": -5}, "ERROR: -var t_nve_ps -5 and dt_ps 0.002 must be > 0 ps"),
+    ("steady_state.in", {"T_support_K": -1}, "ERROR: -var T_np_start_K 550 and T_support_K -1 must both be > 0 K"),
+    ("steady_state.in", {"P_eV_per_ps": 0}, "ERROR: -var P_eV_per_ps 0, t_steady_ps 400 and dt_ps 0.002 must be > 0"),
+])
+def test_temperatures_and_times_out_of_range_stop_before_any_work(tmp_path, name, variables, message):
+    proc = run_lmp_file(INPUTS / name, tmp_path, variables)
+    errors = sorted({ln for ln in proc.stdout.splitlines() if ln.startswith("ERROR")})
+    assert proc.returncode != 0 and len(errors) == 1 and errors[0].startswith(message), proc.stdout[-2000:]
+    assert "Loop time" not in proc.stdout  # no run started
