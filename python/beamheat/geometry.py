@@ -195,6 +195,18 @@ def read_structure(path: Path, frame: int = -1):
     return atoms
 
 
+def _names_elements(path: Path) -> bool:
+    """Whether a structure file says which element each atom is: a LAMMPS dump only with an element column (ASE
+    otherwise names atoms by their type number), every other format ASE reads by masses or names."""
+    if path.suffix not in (".dump", ".lammpstrj"):
+        return True
+    with open(path, errors="replace") as f:
+        for line in f:
+            if line.startswith("ITEM: ATOMS"):
+                return "element" in line.split()
+    return False
+
+
 def read_typed_data(path: Path, elements) -> tuple:
     """A LAMMPS data file (atom_style atomic) with the element of each type from ELEMENTS (type 1 first), periodic;
     returns (atoms, types). One-line errors for an unreadable file or more types than ELEMENTS names."""
@@ -247,6 +259,10 @@ def main(argv=None) -> int:
         mask = np.arange(len(atoms)) < int(n_np)
     if not mask.any():
         raise UserError(f"{path}: no particle atoms selected (--np-types {a.np_types}, --element {a.element})")
+    named = sorted(set(symbols[mask]) - {"X"}) if _names_elements(path) else []  # masses or element names say
+    if named and named != [a.element]:
+        raise UserError(f"{path}: the particle atoms are {', '.join(named)} by the file's masses or element "
+                        f"names, not --element {a.element}")
     geo = particle_geometry(atoms.positions[mask], element=a.element)
     print(" ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in geo.items()
                    if k in ("n_atoms_np", "V_nm3", "S_nm2", "A_nm2", "t_nm", "S_over_A", "height_over_width")))

@@ -60,6 +60,10 @@ def template(tmp_path_factory) -> Path:
         frames.append(a)
     write(d / "calm.extxyz", frames)  # every max sigma_F below any sensible window
     write(d / "plain.extxyz", atoms)
+    from ase.build import bulk
+
+    write(d / "au.data", bulk("Au", "fcc", a=4.08, cubic=True), format="lammps-data", masses=True,
+          atom_style="atomic")  # Au by its mass
     (d / "cand.xyz").write_text("2\n\nAu 0 0 0\nAu 0 0 2.6\n")
     (d / "built").mkdir()
     (d / "built" / "system.data").write_text("earlier build\n")
@@ -157,6 +161,7 @@ CASES = [
     ("beamheat.geometry", ["{d}/plain.extxyz", "--json", "{d}/existing.json"]),
     ("beamheat.geometry", ["{d}/plain.extxyz", "--np-types", "a,b"]),
     ("beamheat.geometry", ["{d}/plain.extxyz", "--element", "Xx"]),
+    ("beamheat.geometry", ["{d}/au.data", "--element", "Cu"]),
     # ---- models.select
     ("models.select", ["{d}/nope.extxyz", "--lo", "0.05", "--hi", "0.5", "--out", "{d}/c.extxyz"]),
     ("models.select", ["{d}/calm.extxyz", "--lo", "0.05", "--hi", "0.5", "--out", "{d}/calm.extxyz"]),
