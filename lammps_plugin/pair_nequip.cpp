@@ -225,6 +225,27 @@ void PairNequIP::coeff(int narg, char **arg) {
                  "'* * MODEL_FILE [MODEL_FILE ...]' followed by exactly {} type name(s) (one per type, or NULL)",
                  a, ntypes, ntypes);
   }
+  // the same file twice (or two copies of one model): sigma_F is then 0 and means nothing. Said first, before
+  // the style's other log lines, so that no reader of the log misses it.
+  if (n_models > 1 && comm->me == 0) {
+    std::vector<std::string> contents;
+    for (int m = 0; m < n_models; m++) {
+      std::string bytes;
+      if (FILE *fp = fopen(arg[2 + m], "rb")) {
+        char buf[65536];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), fp)) > 0) bytes.append(buf, n);
+        fclose(fp);
+      }
+      for (int k = 0; k < m; k++)
+        if (!bytes.empty() && contents[k] == bytes)
+          error->warning(FLERR,
+                         "pair nequip: ensemble members {} and {} are the same model: sigma_F from them is 0, not "
+                         "an uncertainty",
+                         arg[2 + k], arg[2 + m]);
+      contents.push_back(std::move(bytes));
+    }
+  }
   models_.clear();
   exchange_checked_ = false;
   exchange_note_.clear();
@@ -278,24 +299,6 @@ void PairNequIP::coeff(int narg, char **arg) {
                      "pair nequip: sigma_F from all {} models every {} steps (per-atom and global sigma_F between "
                      "them are the last computed); {:.2f} model calls per step\n",
                      n_models, sigma_every_, 1.0 + (n_models - 1.0) / sigma_every_);
-    // the same file twice (or two copies of one model): sigma_F is then 0 and means nothing
-    std::vector<std::string> contents;
-    for (int m = 0; m < n_models; m++) {
-      std::string bytes;
-      if (FILE *fp = fopen(arg[2 + m], "rb")) {
-        char buf[65536];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof(buf), fp)) > 0) bytes.append(buf, n);
-        fclose(fp);
-      }
-      for (int k = 0; k < m; k++)
-        if (!bytes.empty() && contents[k] == bytes)
-          error->warning(FLERR,
-                         "pair nequip: ensemble members {} and {} are the same model: sigma_F from them is 0, not "
-                         "an uncertainty",
-                         arg[2 + k], arg[2 + m]);
-      contents.push_back(std::move(bytes));
-    }
   }
   results_.assign(n_models, beamheat::Result());
   const beamheat::ModelInfo &info = models_.front()->info();

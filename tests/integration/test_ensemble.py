@@ -208,6 +208,9 @@ pair_coeff * * {model_ts} {model_ts} Au
 run 0
 """, tmp_path)
     assert proc.returncode == 0 and "are the same model" in proc.stdout, proc.stdout[-2000:]
+    # the first line the style writes, so that no reader of the log misses it
+    first = next(ln for ln in proc.stdout.splitlines() if "pair nequip" in ln)
+    assert first.startswith("WARNING") and "are the same model" in first, proc.stdout[:2000]
 
 
 def test_units_other_than_metal_are_refused(tmp_path, model_ts):
