@@ -50,6 +50,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from beamheat import validate as v  # noqa: E402
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: E402
 from beamheat.io import atomic_write, read_json, write_json  # noqa: E402
+from beamheat.readers import json_object, number  # noqa: E402
 from beamheat.lammps_log import read_thermo  # noqa: E402
 from analysis.k_inputs import pick_stage_block  # noqa: E402
 from validate_bundled import STUDENT, _pm, build_system, fmt, log_done, machine_info, results_files, say  # noqa: E402
@@ -159,8 +160,9 @@ def fit_k(logs: list[Path], geometry: Path, out: Path, extra: list[str]) -> dict
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if p.returncode not in (0, 1) or not out.is_file():
         raise UserError(f"fit_k failed: {(p.stderr.strip().splitlines() or ['?'])[-1]}")
-    r = read_json(out, "fit_k result")
-    return {"k": r["k_eV_per_nm2_ps_K"], "err": r["k_err_eV_per_nm2_ps_K"], "reliable": r.get("reliable"),
+    r = json_object(out, "fit_k result")
+    return {"k": number(r, "k_eV_per_nm2_ps_K", out, required=False),
+            "err": number(r, "k_err_eV_per_nm2_ps_K", out, required=False), "reliable": r.get("reliable"),
             "n_runs_combined": r.get("n_runs_combined", 1), "command": shlex.join(cmd)}
 
 
@@ -208,9 +210,10 @@ def one_rank_runs(src: Path, out: Path, a) -> list[Path]:
 
 def per_run(res_json: Path) -> list[dict]:
     """Each run's k from a fit_k JSON: log, k, err, reliable, and why it was left out of the combined k."""
-    r = read_json(res_json, "fit_k result")
+    r = json_object(res_json, "fit_k result")
     excluded = {e["log"]: "; ".join(e.get("reasons", [])) for e in r.get("excluded_runs", [])}
-    rows = [{"log": x["logs"][0], "k": x.get("k_eV_per_nm2_ps_K"), "err": x.get("k_err_eV_per_nm2_ps_K"),
+    rows = [{"log": x["logs"][0], "k": number(x, "k_eV_per_nm2_ps_K", res_json, required=False),
+             "err": number(x, "k_err_eV_per_nm2_ps_K", res_json, required=False),
              "reliable": x.get("reliable"), "excluded": excluded.get(x["logs"][0])} for x in r.get("runs", [r])
             if x.get("logs")]
     rows += [{"log": lg, "k": None, "err": None, "reliable": False, "excluded": why}

@@ -72,6 +72,7 @@ from analysis.report import (HALT_TEXT, LOG_SIGMA_MAX, halt_lines, read_dump_sig
 from beamheat import validate as v  # noqa: E402
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: E402
 from beamheat.io import atomic_write, read_json, write_json  # noqa: E402
+from beamheat.readers import interval, is_number, json_object, number  # noqa: E402
 from beamheat.lammps_log import LogError, MissingColumnsError, read_thermo, read_warnings  # noqa: E402
 
 TEACHER, STUDENT = "classical_au_hbn", "nequip"
@@ -406,7 +407,7 @@ def fit_k(logs: list[Path], geometry: Path, json_out: Path, table: Path) -> tupl
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error")] or proc.stderr.splitlines() or [""]
         return None, shlex.join(cmd), f"fit_k exit {proc.returncode}: {lines[-1]}"
-    return read_json(json_out, "fit_k result"), shlex.join(cmd), None
+    return json_object(json_out, "fit_k result"), shlex.join(cmd), None
 
 
 def k_for_potential(potential: str, rows: list[dict], out: Path, geometry: Path) -> dict:
@@ -439,17 +440,17 @@ def k_for_potential(potential: str, rows: list[dict], out: Path, geometry: Path)
     # runs fit_k itself leaves out of the combined k (lost contact, a killed run, ...), with its reasons
     res["excluded"] += [{"log": e.get("log"), "reason": "; ".join(e.get("reasons") or [])}
                         for e in js.get("excluded_runs") or []]
-    res["json"] = str(out / f"k_{potential}.json")
-    res["k_eV_per_nm2_ps_K"] = js.get("k_eV_per_nm2_ps_K")
-    res["k_err_eV_per_nm2_ps_K"] = js.get("k_err_eV_per_nm2_ps_K")
-    res["k_interval_eV_per_nm2_ps_K"] = js.get("k_interval_eV_per_nm2_ps_K")
+    res["json"] = path = str(out / f"k_{potential}.json")
+    res["k_eV_per_nm2_ps_K"] = number(js, "k_eV_per_nm2_ps_K", path, required=False)
+    res["k_err_eV_per_nm2_ps_K"] = number(js, "k_err_eV_per_nm2_ps_K", path, required=False)
+    res["k_interval_eV_per_nm2_ps_K"] = interval(js, "k_interval_eV_per_nm2_ps_K", path)
     res["k_method"] = js.get("k_method")
     res["reliable"] = js.get("reliable")
     res["unreliable_reasons"] = js.get("unreliable_reasons")
     res["n_runs"], res["n_runs_reliable"] = js.get("n_runs", 1), js.get("n_runs_reliable", int(bool(js.get("reliable"))))
     runs = js["runs"] if isinstance(js.get("runs"), list) else [js]
     cps = [(r.get("cp_eV_per_K"), r.get("cp_err_eV_per_K")) for r in runs]
-    cps = [(c, e) for c, e in cps if isinstance(c, (int, float))]
+    cps = [(c, e) for c, e in cps if is_number(c)]
     cp = {"n_runs": len(cps), "per_run_eV_per_K": [c for c, _ in cps], "source": runs[0].get("cp_source") if runs else None}
     if not cps:
         cp["error"] = "fit_k reported no cp_eV_per_K"
