@@ -32,6 +32,7 @@ import numpy as np
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import atomic_write, write_json
+from beamheat.markers import HALT_TEXT, NVE_CONTACT
 from beamheat.lammps_log import MissingColumnsError, read_thermo, read_warnings
 from beamheat.readers import interval, intervals, is_number, json_object, number, numbers
 from beamheat.reliability import undetermined_reason
@@ -39,8 +40,6 @@ from beamheat.units import EV_PER_NM2_PS_K_TO_MW_PER_M2_K, K_B_EV_PER_K
 
 INTERFACE_CUTOFF_A = 5.0
 WORST_FRACTION = 0.1
-NVE_STAGE = "nve_contact"
-HALT_TEXT = b"pair nequip: halting"          # pair_nequip.cpp's warning when a run is halted
 SIGMA_COLUMN = "f_sf[1]"                      # per-atom σF in heat_transfer.dump
 LOG_SIGMA_MAX, LOG_SIGMA_MEAN = "c_nequip_pair[1]", "c_nequip_pair[2]"
 OUTPUTS = ("report.md", "report.json", "figures/dT_t.png", "figures/sigma_f_t.png", "figures/dT_dose.png")
@@ -125,7 +124,7 @@ def run_dirs(outdir: Path) -> list[Path]:
 
 def halt_lines(path: Path) -> list[str]:
     """pair nequip's halt warnings in a log (plain or gzipped)."""
-    return [line for _, line in read_warnings(path, HALT_TEXT)]
+    return [line for _, line in read_warnings(path, HALT_TEXT.encode())]
 
 
 def read_run(d: Path) -> dict:
@@ -142,10 +141,10 @@ def read_run(d: Path) -> dict:
                 raise
             optional = [c for c in optional if c not in e.missing]
     blocks = [int(b) for b in np.unique(th.block)]
-    nve = [b for b in blocks if th.stage_name(b) == NVE_STAGE]
+    nve = [b for b in blocks if th.stage_name(b) == NVE_CONTACT]
     if not nve:
         seen = ", ".join(dict.fromkeys(th.stage_name(b) or "unmarked" for b in blocks))
-        raise UserError(f"{log}: no '{NVE_STAGE}' segment (stages in this log: {seen}): the run stopped before "
+        raise UserError(f"{log}: no '{NVE_CONTACT}' segment (stages in this log: {seen}): the run stopped before "
                         f"contact; nothing to report")
     blk = nve[-1]
     m = th.block == blk

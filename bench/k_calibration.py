@@ -40,6 +40,7 @@ from beamheat import validate as v  # noqa: E402
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: E402
 from beamheat.io import atomic_write, write_json  # noqa: E402
 from beamheat.lammps_log import read_thermo  # noqa: E402
+from beamheat.markers import NVE_CONTACT  # noqa: E402
 from beamheat.units import K_B_EV_PER_K  # noqa: E402
 from validate_bundled import (TEACHER, Job, build_system, lmp_command, machine_info, results_files, run_job,
                               say)  # noqa: E402
@@ -69,9 +70,9 @@ def parse_args(argv=None):
 def nve_series(log: Path):
     """t (from contact), Q and int dT dt of the nve_contact block, as fit_k's energy balance sees them."""
     th = read_thermo(log)
-    blocks = [b for b in dict.fromkeys(th.block.tolist()) if th.stage_name(b) == "nve_contact"]
+    blocks = [b for b in dict.fromkeys(th.block.tolist()) if th.stage_name(b) == NVE_CONTACT]
     if not blocks:
-        raise UserError(f"{log}: no nve_contact block")
+        raise UserError(f"{log}: no {NVE_CONTACT} block")
     m = th.block == blocks[-1]
     t = th["Time"][m] - th["Time"][m][0]
     return t, interface_heat(t, th["v_E_np"][m]), integral_dT(t, th["v_dT"][m]), th["v_T_np"][m], \

@@ -53,14 +53,15 @@ from beamheat.io import atomic_write, read_json, write_json  # noqa: E402
 from beamheat.readers import json_object, number  # noqa: E402
 from beamheat.lammps_log import read_thermo  # noqa: E402
 from analysis.k_inputs import pick_stage_block  # noqa: E402
+from beamheat.markers import HEAT, NVE_CONTACT  # noqa: E402
 from validate_bundled import STUDENT, _pm, build_system, fmt, log_done, machine_info, results_files, say  # noqa: E402
 
 # per protocol: the input, the stage whose block is analysed (and its name in the report), fit_k's extra options,
 # the default results prefix, and a title
 PROTOCOLS = {
-    "transient": {"input": ROOT / "lammps_inputs" / "heat_transfer.in", "stage": "nve_contact", "stage_word": "NVE",
+    "transient": {"input": ROOT / "lammps_inputs" / "heat_transfer.in", "stage": NVE_CONTACT, "stage_word": "NVE",
                   "fit_k": [], "results": "bench/results/mpi_k_au45_hbn", "title": "heat_transfer.in (transient)"},
-    "steady": {"input": ROOT / "lammps_inputs" / "steady_state.in", "stage": "heat", "stage_word": "heating",
+    "steady": {"input": ROOT / "lammps_inputs" / "steady_state.in", "stage": HEAT, "stage_word": "heating",
                "fit_k": ["--steady"], "results": "bench/results/mpi_k_au45_hbn_steady",
                "title": "steady_state.in (steady state)"},
 }

@@ -67,19 +67,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis.report import (HALT_TEXT, LOG_SIGMA_MAX, halt_lines, read_dump_sigma,  # noqa: E402
+from analysis.report import (LOG_SIGMA_MAX, halt_lines, read_dump_sigma,  # noqa: E402
                              sigma_stats)
 from beamheat import validate as v  # noqa: E402
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: E402
 from beamheat.io import atomic_write, read_json, write_json  # noqa: E402
 from beamheat.readers import interval, is_number, json_object, number  # noqa: E402
 from beamheat.lammps_log import LogError, MissingColumnsError, read_thermo, read_warnings  # noqa: E402
+from beamheat.markers import DONE, HALT_TEXT, NVE_CONTACT, stage_line  # noqa: E402
 
 TEACHER, STUDENT = "classical_au_hbn", "nequip"
 K_TOL, CP_TOL = 0.2, 0.1
-DONE_MARK = b"beamheat: stage done"
-NVE_STAGE = "nve_contact"
-HALT_RE = re.compile(r"pair nequip: halting at step (\d+): (.*?);")
+DONE_MARK = stage_line(DONE).encode()
+HALT_RE = re.compile(re.escape(HALT_TEXT) + r" at step (\d+): (.*?);")
 INPUT = ROOT / "lammps_inputs" / "heat_transfer.in"
 
 _t0 = time.perf_counter()
@@ -350,7 +350,7 @@ def analyse_log(job: Job, n_atoms: int) -> dict:
     blocks = [int(b) for b in dict.fromkeys(th.block.tolist())]
     # the stage of each halt: the last stage marker before the warning in the log; its time from that stage's
     # thermo block(s) that cover the halt step (the timestep is reset to 0 after the relaxation)
-    for stage, h in read_warnings(job.log, HALT_TEXT):
+    for stage, h in read_warnings(job.log, HALT_TEXT.encode()):
         m = HALT_RE.search(h)
         rec = {"message": h, "stage": stage}
         if m:
@@ -366,10 +366,10 @@ def analyse_log(job: Job, n_atoms: int) -> dict:
         out["first_halt"] = out["halts"][0]
     if LOG_SIGMA_MAX in th.columns:
         out["sigma_f_max_eV_per_A"] = float(np.nanmax(th[LOG_SIGMA_MAX])) if len(th) else None
-    nve = [b for b in blocks if th.stage_name(b) == NVE_STAGE]
+    nve = [b for b in blocks if th.stage_name(b) == NVE_CONTACT]
     if not nve:
         seen = ", ".join(dict.fromkeys(th.stage_name(b) or "unmarked" for b in blocks))
-        out["error"] = f"{job.log}: no '{NVE_STAGE}' segment (stages: {seen}): stopped before contact"
+        out["error"] = f"{job.log}: no '{NVE_CONTACT}' segment (stages: {seen}): stopped before contact"
         return out
     sel = th.block == nve[-1]
     t, e = th["Time"][sel], th["TotEng"][sel]
@@ -808,7 +808,7 @@ def main(argv=None) -> int:
         "system": {"data": str(data), "geometry": str(geometry), "n_atoms": n_atoms, "n_atoms_np": n_np,
                    "n_atoms_support": n_sub, "A_nm2": geo.get("A_nm2"), "np_types": np_types},
         "comparison": comparison, "k": ks, "cp": cps, "drift": drift, "runs": rows, "long": long_row, "sigma_f": sig,
-        "halt_text": HALT_TEXT.decode(),
+        "halt_text": HALT_TEXT,
         "commands": {"build": shlex.join(build_cmd),
                      "runs": [{"run": j.name, "cwd": str(j.dir), "command": shlex.join(j.cmd), "env": "OMP_NUM_THREADS=1",
                                "wall_s": j.wall_s, "rerun": not j.skipped} for j in jobs + cp_jobs],
