@@ -22,7 +22,6 @@ top of report.md.
 
 from __future__ import annotations
 
-import math
 import re
 import sys
 from pathlib import Path
@@ -32,55 +31,20 @@ import numpy as np
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import atomic_write, write_json
-from beamheat.markers import HALT_TEXT, NVE_CONTACT
 from beamheat.lammps_log import MissingColumnsError, read_thermo, read_warnings
+from beamheat.markers import HALT_TEXT, NVE_CONTACT
 from beamheat.readers import interval, intervals, is_number, json_object, number, numbers
 from beamheat.reliability import undetermined_reason
+from beamheat.sigma import INTERFACE_CUTOFF_A, WORST_FRACTION, interface_mask, sigma_stats, worst_mean  # noqa: F401 - importable from here
 from beamheat.units import EV_PER_NM2_PS_K_TO_MW_PER_M2_K, K_B_EV_PER_K
 
-INTERFACE_CUTOFF_A = 5.0
-WORST_FRACTION = 0.1
 SIGMA_COLUMN = "f_sf[1]"                      # per-atom σF in heat_transfer.dump
 LOG_SIGMA_MAX, LOG_SIGMA_MEAN = "c_nequip_pair[1]", "c_nequip_pair[2]"
 OUTPUTS = ("report.md", "report.json", "figures/dT_t.png", "figures/sigma_f_t.png", "figures/dT_dose.png")
 _HEATING_RE = re.compile(r"^heating_(\d+(?:\.\d+)?)keV\.json$")
 
 
-# ------------------------------------------------------------------------------------------------ σF statistics
-def worst_mean(sigma, fraction: float = WORST_FRACTION) -> np.ndarray:
-    """Per frame, the mean σF of the ceil(fraction·N) atoms with the largest σF (N atoms; at least one)."""
-    s = np.atleast_2d(np.asarray(sigma, float))
-    n = max(1, math.ceil(fraction * s.shape[1] - 1e-9))
-    return np.sort(s, axis=1)[:, -n:].mean(axis=1)
-
-
-def sigma_stats(sigma, interface_mask) -> dict[str, np.ndarray]:
-    """σF (n_frames, n_atoms) -> per-frame arrays: mean of all atoms ('all'), of the interface atoms ('interface';
-    NaN when there are none), of the worst 10 % ('worst10') and the largest ('max')."""
-    s = np.atleast_2d(np.asarray(sigma, float))
-    m = np.asarray(interface_mask, bool)
-    if m.shape != (s.shape[1],):
-        raise ValueError(f"interface_mask has shape {m.shape}, expected ({s.shape[1]},)")
-    inter = s[:, m].mean(axis=1) if m.any() else np.full(len(s), np.nan)
-    return {"all": s.mean(axis=1), "interface": inter, "worst10": worst_mean(s), "max": s.max(axis=1)}
-
-
-def interface_mask(positions, is_np, cell=None, pbc=(False, False, False),
-                   cutoff_A: float = INTERFACE_CUTOFF_A) -> np.ndarray:
-    """Atoms of one body with an atom of the other body within cutoff_A (minimum image where periodic)."""
-    from ase import Atoms
-    from ase.neighborlist import neighbor_list
-
-    pos = np.asarray(positions, float)
-    is_np = np.asarray(is_np, bool)
-    atoms = Atoms(positions=pos, cell=cell if cell is not None else np.zeros((3, 3)), pbc=pbc)
-    i, j = neighbor_list("ij", atoms, cutoff_A)
-    cross = is_np[i] != is_np[j]
-    mask = np.zeros(len(pos), bool)
-    mask[i[cross]] = True
-    return mask
-
-
+# ------------------------------------------------------------------------------------------------ σF in the dumps
 def read_dump_sigma(path: Path, np_types) -> dict:
     """Frames of a heat_transfer.dump: timestep, σF (n_frames, n_atoms, in atom-id order) and the interface mask
     of the first frame. sigma is None when the dump has no f_sf[1] column (no ensemble)."""
