@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 from beamheat import validate as v  # noqa: E402
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: E402
 from beamheat.io import read_json, write_json  # noqa: E402
+from beamheat.lammps_command import lmp_command  # noqa: E402
 TYPES = ["Au", "Cu", "Pd"]
 
 
@@ -82,10 +83,8 @@ def write_system(path: Path, repeat) -> int:
 
 def start_lmp(workdir: Path, text: str, nprocs: int, threads: int) -> subprocess.Popen:
     """`mpirun -np NPROCS lmp -in in.bench` (the venv's) in workdir, OMP_NUM_THREADS=threads, started, not waited for."""
-    venv_bin = Path(sys.executable).parent
     (workdir / "in.bench").write_text(text)
-    return subprocess.Popen([str(venv_bin / "mpirun"), "-np", str(nprocs), str(venv_bin / "lmp"), "-in", "in.bench",
-                             "-log", "none"], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    return subprocess.Popen(lmp_command("in.bench", nprocs=nprocs, log="none"), cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
 
 

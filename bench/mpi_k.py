@@ -53,6 +53,7 @@ from beamheat.io import atomic_write, read_json, write_json  # noqa: E402
 from beamheat.readers import json_object, number  # noqa: E402
 from beamheat.lammps_log import read_thermo  # noqa: E402
 from analysis.k_inputs import pick_stage_block  # noqa: E402
+from beamheat.lammps_command import lmp_command  # noqa: E402
 from beamheat.markers import HEAT, NVE_CONTACT  # noqa: E402
 from validate_bundled import STUDENT, _pm, build_system, fmt, log_done, machine_info, results_files, say  # noqa: E402
 
@@ -98,7 +99,7 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def compiled_members() -> list[str]:
+def compiled_members() -> dict[str, str]:
     """-var model and -var baseline for the compiled bundled members (refused in one line when missing or stale)."""
     from models.accelerate import compiled_files, default_bundle, stale_reason
 
@@ -106,19 +107,18 @@ def compiled_members() -> list[str]:
     why = stale_reason(bundle)
     if why:
         raise UserError(f"--one-rank-members compiled: {why} (run python -m models.accelerate)")
-    return ["-var", "model", " ".join(map(str, compiled_files(bundle))), "-var", "baseline",
-            str(bundle / "baseline.in")]
+    return {"model": " ".join(map(str, compiled_files(bundle))), "baseline": str(bundle / "baseline.in")}
 
 
-def command(ranks: int, seed: int, data: Path, a, members: list[str]) -> list[str]:
-    bindir = Path(sys.executable).parent
-    cmd = [str(bindir / "mpirun"), "-np", str(ranks), str(bindir / "lmp"), "-in", str(PROTOCOLS[a.protocol]["input"]),
-           "-log", "log.lammps", "-screen", "none", "-var", "inputs", str(ROOT / "lammps_inputs"), "-var", "data",
-           str(data), "-var", "potential", "nequip", *members, "-var", "seed", str(seed)]
+def command(ranks: int, seed: int, data: Path, a, members: dict[str, str]) -> list[str]:
+    """The run's `mpirun -np RANKS lmp` command; MEMBERS: -var model and baseline (none: the bundled members)."""
+    variables = {"inputs": ROOT / "lammps_inputs", "data": data, "potential": "nequip", **members, "seed": seed}
     if a.protocol == "steady":
-        return cmd + ["-var", "t_start_ps", fmt(a.therm_ps), "-var", "t_equil_ps", fmt(a.equil_ps),
-                      "-var", "t_steady_ps", fmt(a.nve_ps), "-var", "P_eV_per_ps", fmt(a.power)]
-    return cmd + ["-var", "t_therm_ps", fmt(a.therm_ps), "-var", "t_nve_ps", fmt(a.nve_ps), "-var", "dump_ps", "1"]
+        variables.update(t_start_ps=fmt(a.therm_ps), t_equil_ps=fmt(a.equil_ps), t_steady_ps=fmt(a.nve_ps),
+                         P_eV_per_ps=fmt(a.power))
+    else:
+        variables.update(t_therm_ps=fmt(a.therm_ps), t_nve_ps=fmt(a.nve_ps), dump_ps=1)
+    return lmp_command(PROTOCOLS[a.protocol]["input"], variables, ranks, log="log.lammps", screen="none")
 
 
 def run_one(job: dict) -> dict:
@@ -237,7 +237,7 @@ def main(argv=None) -> int:
     proto = PROTOCOLS[a.protocol]
     if a.results is None:
         a.results = proto["results"]
-    members1 = compiled_members() if a.one_rank_members == "compiled" else []
+    members1 = compiled_members() if a.one_rank_members == "compiled" else {}
     out = Path(a.out).resolve()
     res_json, res_md = results_files(a.results, a.force)
     out.mkdir(parents=True, exist_ok=True)
@@ -247,7 +247,7 @@ def main(argv=None) -> int:
     data, geometry, build = build_system(out)
     seeds = [a.seed0 + 1000 * i for i in range(1, a.seeds + 1)]
     jobs = {(r, s): {"ranks": r, "seed": s, "dir": str(out / f"np{r}_{s}"),
-                     "cmd": command(r, s, data, a, members1 if r == 1 else [])}
+                     "cmd": command(r, s, data, a, members1 if r == 1 else {})}
             for r in ((2,) if src else (1, 2)) for s in seeds}
     if not src:
         with ThreadPoolExecutor(max_workers=2) as pool:

