@@ -30,7 +30,8 @@ from ase.data import atomic_masses, atomic_numbers
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.geometry import read_geometry
-from beamheat.io import atomic_write, read_json, write_json
+from beamheat.io import atomic_write, write_json
+from beamheat.readers import interval, json_object, number
 from beamheat.reliability import undetermined_reason
 from beamheat.results import ABSENT, Absent, Record, internal
 from beamheat.units import AMU_C2_KEV, M_E_C2_KEV, NM2_PER_A2, PS_PER_S
@@ -118,29 +119,6 @@ class CurvesResult(Record):
     n_rows: int
 
 
-def _read_json(path, what):
-    d = read_json(path, what)
-    if not isinstance(d, dict):
-        raise UserError(f"{path}: not a {what} (expected a JSON object)")
-    return d
-
-
-def _need(d, key, path):
-    if key not in d or d[key] is None:
-        raise UserError(f"{path}: missing '{key}'")
-    try:
-        return float(d[key])
-    except (TypeError, ValueError):
-        raise UserError(f"{path}: '{key}' must be a number, got {d[key]!r}") from None
-
-
-def _interval(d: dict, key: str):
-    v = d.get(key)
-    if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v):
-        return [float(v[0]), float(v[1])]
-    return None
-
-
 def _check_reliable(d: dict, path, what: str, allow: bool) -> list[str]:
     """A result its own tool flagged unreliable is refused, unless allowed (then it is carried with a warning)."""
     if d.get("reliable", True) is not False:
@@ -162,17 +140,20 @@ def gather_inputs(*, geometry=None, k_json=None, eels_json=None, S_nm2=None, A_n
         g = read_geometry(geometry, require=("S_nm2", "A_nm2", "t_nm"))
         x.update(S_nm2=g.S_nm2, A_nm2=g.A_nm2, t_nm=g.t_nm)
     if k_json:
-        kj = _read_json(k_json, "fit_k result")
+        kj = json_object(k_json, "fit_k result")
         warnings_ += _check_reliable(kj, k_json, "interfacial conductance k", allow_unreliable)
-        x.update(k=_need(kj, "k_eV_per_nm2_ps_K", k_json), k_err=kj.get("k_err_eV_per_nm2_ps_K"),
-                 k_interval=_interval(kj, "k_interval_eV_per_nm2_ps_K"))
+        x.update(k=number(kj, "k_eV_per_nm2_ps_K", k_json),
+                 k_err=number(kj, "k_err_eV_per_nm2_ps_K", k_json, required=False),
+                 k_interval=interval(kj, "k_interval_eV_per_nm2_ps_K", k_json))
     if eels_json:
-        ej = _read_json(eels_json, "eels result")
+        ej = json_object(eels_json, "eels result")
         warnings_ += _check_reliable(ej, eels_json, "EELS result (lambda, <E>)", allow_unreliable)
-        x.update(lambda_nm=_need(ej, "lambda_np_nm", eels_json), lambda_err=ej.get("lambda_np_err_nm"),
-                 lambda_interval=_interval(ej, "lambda_np_interval_nm"),
-                 E=_need(ej, "mean_energy_loss_np_eV", eels_json), E_err=ej.get("mean_energy_loss_np_err_eV"),
-                 E_interval=_interval(ej, "mean_energy_loss_np_interval_eV"))
+        x.update(lambda_nm=number(ej, "lambda_np_nm", eels_json),
+                 lambda_err=number(ej, "lambda_np_err_nm", eels_json, required=False),
+                 lambda_interval=interval(ej, "lambda_np_interval_nm", eels_json),
+                 E=number(ej, "mean_energy_loss_np_eV", eels_json),
+                 E_err=number(ej, "mean_energy_loss_np_err_eV", eels_json, required=False),
+                 E_interval=interval(ej, "mean_energy_loss_np_interval_eV", eels_json))
     given = {"S_nm2": S_nm2, "A_nm2": A_nm2, "t_nm": t_nm, "k": k, "k_err": k_err, "lambda_nm": lambda_nm,
              "lambda_err": lambda_err, "E": mean_loss_eV, "E_err": mean_loss_err}
     for value_key, (err_key, interval_key) in UNCERTAIN.items():

@@ -26,6 +26,7 @@ from analysis.k_results import (CombinedResult, KEstimate, KStats, RunResult, Ru
 from beamheat.cli import UserError
 from beamheat.geometry import Geometry
 from beamheat.lammps_log import MissingColumnsError, read_stages
+from beamheat.markers import HEAT, NVE_CONTACT
 from beamheat.results import ABSENT
 from beamheat.units import EV_PER_NM2_PS_K_TO_MW_PER_M2_K
 
@@ -67,7 +68,7 @@ def analyse_transient(paths: list[Path], geo: Geometry, *, columns: Columns = Co
         # a log that stopped before contact may lack the NVE columns altogether: say that first
         stages = [st.split()[0] if st else None for st in read_stages(paths)]
         if block is None and any(stages):
-            require_stage(stages, paths[0], "nve_contact")
+            require_stage(stages, paths[0], NVE_CONTACT)
         raise
     have_e_np = has_columns(th, columns.e_np)
     have_e_sub = not infinite_support and has_columns(th, columns.e_support)
@@ -77,7 +78,7 @@ def analyse_transient(paths: list[Path], geo: Geometry, *, columns: Columns = Co
         raise UserError(f"{paths[0]}: no particle energy column {columns.e_np}: give --cp or the column (--e-np)")
     primary = "energy_balance" if (method == "auto" and have_e_np) else ("exp_fit" if method == "auto" else method)
     notes = list(th.notes)
-    blk = pick_stage_block(th, paths[0], "nve_contact", block)
+    blk = pick_stage_block(th, paths[0], NVE_CONTACT, block)
     mask, stop_info = transient_window(th, blk, columns, start_ps, stop_temp_K, paths[0], notes)
     t = th[columns.time]
     t0 = t[mask][0]
@@ -192,7 +193,7 @@ def analyse_steady(paths: list[Path], geo: Geometry, *, columns: Columns = Colum
     th = read_columns(paths, want, column_terms(columns.e_np))
     have_e_np = has_columns(th, columns.e_np)
     notes = list(th.notes)
-    blk = pick_stage_block(th, paths[0], "heat", block)
+    blk = pick_stage_block(th, paths[0], HEAT, block)
     t = th[columns.time]
     in_blk = th.block == blk
     if start_ps is None:

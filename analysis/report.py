@@ -22,7 +22,6 @@ top of report.md.
 
 from __future__ import annotations
 
-import math
 import re
 import sys
 from pathlib import Path
@@ -31,56 +30,21 @@ import numpy as np
 
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
-from beamheat.io import atomic_write, read_json, write_json
+from beamheat.io import atomic_write, write_json
 from beamheat.lammps_log import MissingColumnsError, read_thermo, read_warnings
+from beamheat.markers import HALT_TEXT, NVE_CONTACT
+from beamheat.readers import interval, intervals, is_number, json_object, number, numbers
 from beamheat.reliability import undetermined_reason
+from beamheat.sigma import INTERFACE_CUTOFF_A, WORST_FRACTION, interface_mask, sigma_stats, worst_mean  # noqa: F401 - importable from here
 from beamheat.units import EV_PER_NM2_PS_K_TO_MW_PER_M2_K, K_B_EV_PER_K
 
-INTERFACE_CUTOFF_A = 5.0
-WORST_FRACTION = 0.1
-NVE_STAGE = "nve_contact"
-HALT_TEXT = b"pair nequip: halting"          # pair_nequip.cpp's warning when a run is halted
 SIGMA_COLUMN = "f_sf[1]"                      # per-atom σF in heat_transfer.dump
 LOG_SIGMA_MAX, LOG_SIGMA_MEAN = "c_nequip_pair[1]", "c_nequip_pair[2]"
 OUTPUTS = ("report.md", "report.json", "figures/dT_t.png", "figures/sigma_f_t.png", "figures/dT_dose.png")
 _HEATING_RE = re.compile(r"^heating_(\d+(?:\.\d+)?)keV\.json$")
 
 
-# ------------------------------------------------------------------------------------------------ σF statistics
-def worst_mean(sigma, fraction: float = WORST_FRACTION) -> np.ndarray:
-    """Per frame, the mean σF of the ceil(fraction·N) atoms with the largest σF (N atoms; at least one)."""
-    s = np.atleast_2d(np.asarray(sigma, float))
-    n = max(1, math.ceil(fraction * s.shape[1] - 1e-9))
-    return np.sort(s, axis=1)[:, -n:].mean(axis=1)
-
-
-def sigma_stats(sigma, interface_mask) -> dict[str, np.ndarray]:
-    """σF (n_frames, n_atoms) -> per-frame arrays: mean of all atoms ('all'), of the interface atoms ('interface';
-    NaN when there are none), of the worst 10 % ('worst10') and the largest ('max')."""
-    s = np.atleast_2d(np.asarray(sigma, float))
-    m = np.asarray(interface_mask, bool)
-    if m.shape != (s.shape[1],):
-        raise ValueError(f"interface_mask has shape {m.shape}, expected ({s.shape[1]},)")
-    inter = s[:, m].mean(axis=1) if m.any() else np.full(len(s), np.nan)
-    return {"all": s.mean(axis=1), "interface": inter, "worst10": worst_mean(s), "max": s.max(axis=1)}
-
-
-def interface_mask(positions, is_np, cell=None, pbc=(False, False, False),
-                   cutoff_A: float = INTERFACE_CUTOFF_A) -> np.ndarray:
-    """Atoms of one body with an atom of the other body within cutoff_A (minimum image where periodic)."""
-    from ase import Atoms
-    from ase.neighborlist import neighbor_list
-
-    pos = np.asarray(positions, float)
-    is_np = np.asarray(is_np, bool)
-    atoms = Atoms(positions=pos, cell=cell if cell is not None else np.zeros((3, 3)), pbc=pbc)
-    i, j = neighbor_list("ij", atoms, cutoff_A)
-    cross = is_np[i] != is_np[j]
-    mask = np.zeros(len(pos), bool)
-    mask[i[cross]] = True
-    return mask
-
-
+# ------------------------------------------------------------------------------------------------ σF in the dumps
 def read_dump_sigma(path: Path, np_types) -> dict:
     """Frames of a heat_transfer.dump: timestep, σF (n_frames, n_atoms, in atom-id order) and the interface mask
     of the first frame. sigma is None when the dump has no f_sf[1] column (no ensemble)."""
@@ -106,34 +70,6 @@ def read_dump_sigma(path: Path, np_types) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ reading
-def _load_json(path: Path, what: str) -> dict:
-    d = read_json(path, what)
-    if not isinstance(d, dict):
-        raise UserError(f"{path}: not a {what} (expected a JSON object)")
-    return d
-
-
-def _num(d: dict, key: str, path, required: bool = True):
-    x = d.get(key)
-    if x is None:
-        if required:
-            raise UserError(f"{path}: missing '{key}'")
-        return None
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise UserError(f"{path}: '{key}' must be a number, got {x!r}")
-    return float(x)
-
-
-def _interval(x):
-    """[lo, hi] from heating's JSON; an upper end of null is an unbounded interval (k may be zero): [lo, inf]."""
-    if isinstance(x, (list, tuple)) and len(x) == 2 and isinstance(x[0], (int, float)):
-        if isinstance(x[1], (int, float)):
-            return [float(x[0]), float(x[1])]
-        if x[1] is None:
-            return [float(x[0]), float("inf")]
-    return None
-
-
 def run_dirs(outdir: Path) -> list[Path]:
     """heat_transfer_<i>/ with a log.lammps, in order of i."""
     dirs = []
@@ -152,7 +88,7 @@ def run_dirs(outdir: Path) -> list[Path]:
 
 def halt_lines(path: Path) -> list[str]:
     """pair nequip's halt warnings in a log (plain or gzipped)."""
-    return [line for _, line in read_warnings(path, HALT_TEXT)]
+    return [line for _, line in read_warnings(path, HALT_TEXT.encode())]
 
 
 def read_run(d: Path) -> dict:
@@ -169,10 +105,10 @@ def read_run(d: Path) -> dict:
                 raise
             optional = [c for c in optional if c not in e.missing]
     blocks = [int(b) for b in np.unique(th.block)]
-    nve = [b for b in blocks if th.stage_name(b) == NVE_STAGE]
+    nve = [b for b in blocks if th.stage_name(b) == NVE_CONTACT]
     if not nve:
         seen = ", ".join(dict.fromkeys(th.stage_name(b) or "unmarked" for b in blocks))
-        raise UserError(f"{log}: no '{NVE_STAGE}' segment (stages in this log: {seen}): the run stopped before "
+        raise UserError(f"{log}: no '{NVE_CONTACT}' segment (stages in this log: {seen}): the run stopped before "
                         f"contact; nothing to report")
     blk = nve[-1]
     m = th.block == blk
@@ -197,14 +133,14 @@ def read_run(d: Path) -> dict:
 
 def read_k(path: Path) -> dict:
     """k, its error and intervals, c_p and the support heat capacity from fit_k's JSON (one run or combined)."""
-    kj = _load_json(path, "fit_k result")
+    kj = json_object(path, "fit_k result")
     if "k_eV_per_nm2_ps_K" not in kj:
         raise UserError(f"{path}: missing 'k_eV_per_nm2_ps_K' (not a fit_k JSON?)")
     runs = kj.get("runs") if isinstance(kj.get("runs"), list) else [kj]
-    k = _num(kj, "k_eV_per_nm2_ps_K", path, required=False)
-    err = _num(kj, "k_err_eV_per_nm2_ps_K", path, required=False)
-    iv = _interval(kj.get("k_interval_eV_per_nm2_ps_K"))
-    iv95 = _interval(kj.get("k_interval95_eV_per_nm2_ps_K"))
+    k = number(kj, "k_eV_per_nm2_ps_K", path, required=False)
+    err = number(kj, "k_err_eV_per_nm2_ps_K", path, required=False)
+    iv = interval(kj, "k_interval_eV_per_nm2_ps_K", path)
+    iv95 = interval(kj, "k_interval95_eV_per_nm2_ps_K", path)
     reasons = list(kj.get("unreliable_reasons") or [])
     reliable = kj.get("reliable", True) is not False
     left_out = {}  # run folder -> why fit_k left it out of the combination (e.g. lost contact)
@@ -226,9 +162,8 @@ def read_k(path: Path) -> dict:
            "k_method": kj.get("k_method"), "n_runs": int(kj.get("n_runs", len(runs))),
            "n_runs_reliable": kj.get("n_runs_reliable"), "reliable": reliable, "unreliable_reasons": reasons,
            "left_out": left_out}
-    cps = [r.get("cp_eV_per_K") for r in runs if isinstance(r, dict) and isinstance(r.get("cp_eV_per_K"), (int, float))]
-    cs = [r.get("C_support_eV_per_K") for r in runs
-          if isinstance(r, dict) and isinstance(r.get("C_support_eV_per_K"), (int, float))]
+    cps = [r["cp_eV_per_K"] for r in runs if isinstance(r, dict) and is_number(r.get("cp_eV_per_K"))]
+    cs = [r["C_support_eV_per_K"] for r in runs if isinstance(r, dict) and is_number(r.get("C_support_eV_per_K"))]
     out["cp_eV_per_K"] = float(np.mean(cps)) if cps else None
     out["C_support_eV_per_K"] = float(np.mean(cs)) if cs else None
     return out
@@ -248,33 +183,31 @@ def read_heating(outdir: Path, allow_missing: bool = False) -> list[dict]:
                         f"in {outdir}; write it with python -m analysis.heating predict --json)")
     out = []
     for e, p in sorted(found, reverse=True):
-        h = _load_json(p, "heating result")
+        h = json_object(p, "heating result")
         inputs = h.get("inputs")
         if not isinstance(inputs, dict):
             raise UserError(f"{p}: missing 'inputs' (not an analysis.heating predict JSON?)")
-        dose, dT = h.get("dose_rate_e_per_A2_s"), h.get("dT_K")
-        if not isinstance(dose, list) or not isinstance(dT, list) or len(dose) != len(dT) or not dose:
+        dose = numbers(h, "dose_rate_e_per_A2_s", p)
+        dT = numbers(h, "dT_K", p)
+        if len(dose) != len(dT):
             raise UserError(f"{p}: 'dose_rate_e_per_A2_s' and 'dT_K' must be lists of the same length")
-        iv = h.get("dT_interval_K") or [None] * len(dT)
-        iv95 = h.get("dT_interval95_K") or [None] * len(dT)
+        iv = intervals(h, "dT_interval_K", p, len(dT))
+        iv95 = intervals(h, "dT_interval95_K", p, len(dT))
         reasons = [str(w) for w in h.get("warnings") or []]
         reliable = h.get("reliable", True) is not False
         for d, x, i in zip(dose, dT, iv):
-            i = _interval(i)
-            why = undetermined_reason(f"ΔT at {d:g} e⁻/(Å² s)", x, interval=i, unit="K") if i and x is not None \
-                else None
+            why = undetermined_reason(f"ΔT at {d:g} e⁻/(Å² s)", x, interval=i, unit="K") if i else None
             if why:
                 reliable = False
                 reasons.append(why)
                 break
-        out.append({"file": str(p), "beam_keV": e, "lambda_nm": _num(inputs, "lambda_nm", p),
-                    "E_eV": _num(inputs, "E", p), "k_eV_per_nm2_ps_K": _num(inputs, "k", p, required=False),
-                    "S_nm2": _num(inputs, "S_nm2", p, required=False),
-                    "A_nm2": _num(inputs, "A_nm2", p, required=False),
-                    "t_nm": _num(inputs, "t_nm", p, required=False),
-                    "dose_rate_e_per_A2_s": [float(x) for x in dose], "dT_K": [float(x) for x in dT],
-                    "dT_err_K": h.get("dT_err_K"), "dT_interval_K": [_interval(i) for i in iv],
-                    "dT_interval95_K": [_interval(i) for i in iv95],
+        out.append({"file": str(p), "beam_keV": e, "lambda_nm": number(inputs, "lambda_nm", p),
+                    "E_eV": number(inputs, "E", p), "k_eV_per_nm2_ps_K": number(inputs, "k", p, required=False),
+                    "S_nm2": number(inputs, "S_nm2", p, required=False),
+                    "A_nm2": number(inputs, "A_nm2", p, required=False),
+                    "t_nm": number(inputs, "t_nm", p, required=False),
+                    "dose_rate_e_per_A2_s": dose, "dT_K": dT,
+                    "dT_err_K": h.get("dT_err_K"), "dT_interval_K": iv, "dT_interval95_K": iv95,
                     "relative_uncertainty": h.get("relative_uncertainty"), "reliable": reliable,
                     "warnings": reasons})
     return out
@@ -550,18 +483,18 @@ def make_report(outdir: Path, force: bool = False) -> dict:
     outputs = [outdir / o for o in OUTPUTS]
     v.output_files(outputs, "OUTDIR", force=force, mkdir=True)
     geo_path = outdir / "geometry.json"
-    geo = _load_json(geo_path, "geometry")
-    n_np = _num(geo, "n_atoms_np", geo_path)
-    n_sub = _num(geo, "n_atoms_support", geo_path, required=False)
+    geo = json_object(geo_path, "geometry")
+    n_np = number(geo, "n_atoms_np", geo_path)
+    n_sub = number(geo, "n_atoms_support", geo_path, required=False)
     np_types = ((geo.get("groups") or {}).get("np") or {}).get("types")
     if np_types is None:
         tm = geo.get("type_map") or {}
         np_types = [tm[geo["element_np"]]] if geo.get("element_np") in tm else [1]
     system = {"label": geo.get("label", ""), "support": geo.get("support"), "n_atoms_np": int(n_np),
               "n_atoms_support": int(n_sub) if n_sub is not None else None,
-              "A_nm2": _num(geo, "A_nm2", geo_path), "S_nm2": _num(geo, "S_nm2", geo_path, required=False),
-              "t_nm": _num(geo, "t_nm", geo_path, required=False), "geometry": str(geo_path),
-              "A_hull_nm2": _num(geo, "A_hull_nm2", geo_path, required=False)}
+              "A_nm2": number(geo, "A_nm2", geo_path), "S_nm2": number(geo, "S_nm2", geo_path, required=False),
+              "t_nm": number(geo, "t_nm", geo_path, required=False), "geometry": str(geo_path),
+              "A_hull_nm2": number(geo, "A_hull_nm2", geo_path, required=False)}
     k = read_k(outdir / "k.json")
     k.update(beside_paper(k, system))
     k_pos = bool(k["k_eV_per_nm2_ps_K"]) and k["k_eV_per_nm2_ps_K"] > 0

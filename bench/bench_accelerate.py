@@ -25,6 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from beamheat.lammps_command import lmp_command
+
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "models" / "bundled" / "au_hbn"
 
@@ -43,16 +45,15 @@ run ${steps}
 """
 
 
-def lmp(workdir: Path, steps: int, threads: int, extra: list[str]) -> dict:
-    venv = Path(sys.executable).parent
-    cmd = [str(venv / "mpirun"), "-np", "1", str(venv / "lmp"), "-in", "in.bench", "-screen", "none", "-log", "log",
-           "-var", "inputs", str(ROOT / "lammps_inputs"), "-var", "data", str(workdir / "system.data"),
-           "-var", "steps", str(steps), "-var", "potential", "nequip", *extra]
+def lmp(workdir: Path, steps: int, threads: int, extra: dict) -> dict:
+    cmd = lmp_command("in.bench", {"inputs": ROOT / "lammps_inputs", "data": workdir / "system.data", "steps": steps,
+                                   "potential": "nequip", **extra}, screen="none", log="log")
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True,
                           env={**os.environ, "OMP_NUM_THREADS": str(threads)})
     log = (workdir / "log").read_text() if (workdir / "log").exists() else ""
     if proc.returncode != 0:
-        raise SystemExit(f"lmp failed ({' '.join(extra) or 'torchscript'}): {(proc.stderr or log)[-800:]}")
+        used = " ".join(f"-var {k} {v}" for k, v in extra.items()) or "torchscript"
+        raise SystemExit(f"lmp failed ({used}): {(proc.stderr or log)[-800:]}")
     loops = re.findall(r"Loop time of ([0-9.eE+-]+) on 1 procs for (\d+) steps", log)
     calls = re.findall(r"pair nequip: (\d+) calls, model [0-9.eE+-]+ s \(([0-9.eE+-]+) ms/call\)", log)
     seconds, n = float(loops[-1][0]), int(loops[-1][1])
@@ -73,8 +74,7 @@ def main(argv=None) -> int:
                            capture_output=True, text=True)
     if check.returncode != 0:
         raise SystemExit(check.stderr.strip() or "the compiled members are missing: python -m models.accelerate")
-    routes = {"torchscript": [], "aoti": ["-var", "model", check.stdout.strip(),
-                                          "-var", "baseline", str(BUNDLE / "baseline.in")]}
+    routes = {"torchscript": {}, "aoti": {"model": check.stdout.strip(), "baseline": BUNDLE / "baseline.in"}}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         subprocess.run([sys.executable, "-m", "beamheat.build", "--out", str(work), "--support", "hbn",

@@ -43,6 +43,7 @@ from bench.lib.systems import TYPES, write_system
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import read_json, write_json
+from beamheat.lammps_command import lmp_command
 
 
 def build_model(workdir: Path) -> Path:
@@ -68,10 +69,8 @@ def strip_blocks(model: Path, out: Path) -> Path:
 
 def start_lmp(workdir: Path, text: str, nprocs: int, threads: int) -> subprocess.Popen:
     """`mpirun -np NPROCS lmp -in in.bench` (the venv's) in workdir, OMP_NUM_THREADS=threads, started, not waited for."""
-    venv_bin = Path(sys.executable).parent
     (workdir / "in.bench").write_text(text)
-    return subprocess.Popen([str(venv_bin / "mpirun"), "-np", str(nprocs), str(venv_bin / "lmp"), "-in", "in.bench",
-                             "-log", "none"], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    return subprocess.Popen(lmp_command("in.bench", nprocs=nprocs, log="none"), cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
 
 

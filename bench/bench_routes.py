@@ -36,6 +36,8 @@ from pathlib import Path
 from bench.lib.jobs import ROOT, loop_time
 from bench.lib.systems import build_model, system
 
+from beamheat.lammps_command import lmp_command  # noqa: E402
+
 TUNABLES = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824"
 
 LAMMPS_INPUT = """units metal
@@ -76,14 +78,12 @@ def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[subprocess.CompletedPro
 
 
 def run_route(route: str, model: Path, elements: list[str], workdir: Path, a) -> dict:
-    venv_bin = Path(sys.executable).parent
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     env.pop("GLIBC_TUNABLES", None)
     if route.startswith("lmp"):
         pkw = "device cpu malloc system" if route == "lmp malloc system" else "device cpu"
-        cmd = [str(venv_bin / "lmp"), "-in", "in.bench", "-log", "none", "-screen", "lmp.out",
-               "-var", "model", str(model), "-var", "elements", " ".join(elements), "-var", "pkw", pkw,
-               "-var", "warm", str(a.warm), "-var", "steps", str(a.steps)]
+        cmd = lmp_command("in.bench", {"model": model, "elements": " ".join(elements), "pkw": pkw, "warm": a.warm,
+                                       "steps": a.steps}, log="none", screen="lmp.out", mpirun=False)
         proc, wall, user, sys_ = timed(cmd, workdir, env)
         out = (workdir / "lmp.out").read_text() if (workdir / "lmp.out").exists() else ""
         if proc.returncode != 0 or out.count("Loop time of") < 2:  # the warm-up run and the timed one

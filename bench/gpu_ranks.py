@@ -27,6 +27,8 @@ import numpy as np
 
 from bench.lib.systems import TYPES, write_system
 
+from beamheat.lammps_command import lmp_command  # noqa: E402
+
 TAG = "BEAMHEAT_GPU_RANKS_CHECK"
 
 
@@ -92,11 +94,9 @@ def run(workdir: Path, model: str, device: str, ranks: int, steps: int, watch: b
     d.mkdir()
     (d / "sys.data").write_bytes((workdir / "sys.data").read_bytes())
     (d / "in.check").write_text(lmp_input(model, device, steps))
-    venv_bin = Path(sys.executable).parent
     tag = f"{os.getpid()}-{d.name}"
     env = dict(os.environ, OMP_NUM_THREADS="1", **{TAG: tag})
-    proc = subprocess.Popen([str(venv_bin / "mpirun"), "-np", str(ranks), str(venv_bin / "lmp"), "-in", "in.check",
-                             "-log", "log.lammps"], cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(lmp_command("in.check", nprocs=ranks, log="log.lammps"), cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     seen: dict[int, dict] = {}
     smi: list[str] = []

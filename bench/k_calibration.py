@@ -38,6 +38,7 @@ from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import atomic_write, write_json
 from beamheat.lammps_log import read_thermo
+from beamheat.markers import NVE_CONTACT
 from beamheat.units import K_B_EV_PER_K
 
 LAGS_PS = (0.1, 0.2, 0.5, 1, 2, 3, 5, 7, 10, 15, 20, 30, 45, 60)
@@ -65,9 +66,9 @@ def parse_args(argv=None):
 def nve_series(log: Path):
     """t (from contact), Q and int dT dt of the nve_contact block, as fit_k's energy balance sees them."""
     th = read_thermo(log)
-    blocks = [b for b in dict.fromkeys(th.block.tolist()) if th.stage_name(b) == "nve_contact"]
+    blocks = [b for b in dict.fromkeys(th.block.tolist()) if th.stage_name(b) == NVE_CONTACT]
     if not blocks:
-        raise UserError(f"{log}: no nve_contact block")
+        raise UserError(f"{log}: no {NVE_CONTACT} block")
     m = th.block == blocks[-1]
     t = th["Time"][m] - th["Time"][m][0]
     return t, interface_heat(t, th["v_E_np"][m]), integral_dT(t, th["v_dT"][m]), th["v_T_np"][m], \

@@ -49,14 +49,17 @@ from bench.lib.records import fmt, machine_info, pm, results_files
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import atomic_write, read_json, write_json
+from beamheat.lammps_command import lmp_command
 from beamheat.lammps_log import read_thermo
+from beamheat.markers import HEAT, NVE_CONTACT
+from beamheat.readers import json_object, number
 
 # per protocol: the input, the stage whose block is analysed (and its name in the report), fit_k's extra options,
 # the default results prefix, and a title
 PROTOCOLS = {
-    "transient": {"input": ROOT / "lammps_inputs" / "heat_transfer.in", "stage": "nve_contact", "stage_word": "NVE",
+    "transient": {"input": ROOT / "lammps_inputs" / "heat_transfer.in", "stage": NVE_CONTACT, "stage_word": "NVE",
                   "fit_k": [], "results": "bench/results/mpi_k_au45_hbn", "title": "heat_transfer.in (transient)"},
-    "steady": {"input": ROOT / "lammps_inputs" / "steady_state.in", "stage": "heat", "stage_word": "heating",
+    "steady": {"input": ROOT / "lammps_inputs" / "steady_state.in", "stage": HEAT, "stage_word": "heating",
                "fit_k": ["--steady"], "results": "bench/results/mpi_k_au45_hbn_steady",
                "title": "steady_state.in (steady state)"},
 }
@@ -93,7 +96,7 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def compiled_members() -> list[str]:
+def compiled_members() -> dict[str, str]:
     """-var model and -var baseline for the compiled bundled members (refused in one line when missing or stale)."""
     from models.accelerate import compiled_files, default_bundle, stale_reason
 
@@ -101,19 +104,18 @@ def compiled_members() -> list[str]:
     why = stale_reason(bundle)
     if why:
         raise UserError(f"--one-rank-members compiled: {why} (run python -m models.accelerate)")
-    return ["-var", "model", " ".join(map(str, compiled_files(bundle))), "-var", "baseline",
-            str(bundle / "baseline.in")]
+    return {"model": " ".join(map(str, compiled_files(bundle))), "baseline": str(bundle / "baseline.in")}
 
 
-def command(ranks: int, seed: int, data: Path, a, members: list[str]) -> list[str]:
-    bindir = Path(sys.executable).parent
-    cmd = [str(bindir / "mpirun"), "-np", str(ranks), str(bindir / "lmp"), "-in", str(PROTOCOLS[a.protocol]["input"]),
-           "-log", "log.lammps", "-screen", "none", "-var", "inputs", str(ROOT / "lammps_inputs"), "-var", "data",
-           str(data), "-var", "potential", "nequip", *members, "-var", "seed", str(seed)]
+def command(ranks: int, seed: int, data: Path, a, members: dict[str, str]) -> list[str]:
+    """The run's `mpirun -np RANKS lmp` command; MEMBERS: -var model and baseline (none: the bundled members)."""
+    variables = {"inputs": ROOT / "lammps_inputs", "data": data, "potential": "nequip", **members, "seed": seed}
     if a.protocol == "steady":
-        return cmd + ["-var", "t_start_ps", fmt(a.therm_ps), "-var", "t_equil_ps", fmt(a.equil_ps),
-                      "-var", "t_steady_ps", fmt(a.nve_ps), "-var", "P_eV_per_ps", fmt(a.power)]
-    return cmd + ["-var", "t_therm_ps", fmt(a.therm_ps), "-var", "t_nve_ps", fmt(a.nve_ps), "-var", "dump_ps", "1"]
+        variables.update(t_start_ps=fmt(a.therm_ps), t_equil_ps=fmt(a.equil_ps), t_steady_ps=fmt(a.nve_ps),
+                         P_eV_per_ps=fmt(a.power))
+    else:
+        variables.update(t_therm_ps=fmt(a.therm_ps), t_nve_ps=fmt(a.nve_ps), dump_ps=1)
+    return lmp_command(PROTOCOLS[a.protocol]["input"], variables, ranks, log="log.lammps", screen="none")
 
 
 def run_one(job: dict) -> dict:
@@ -156,8 +158,9 @@ def fit_k(logs: list[Path], geometry: Path, out: Path, extra: list[str]) -> dict
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if p.returncode not in (0, 1) or not out.is_file():
         raise UserError(f"fit_k failed: {(p.stderr.strip().splitlines() or ['?'])[-1]}")
-    r = read_json(out, "fit_k result")
-    return {"k": r["k_eV_per_nm2_ps_K"], "err": r["k_err_eV_per_nm2_ps_K"], "reliable": r.get("reliable"),
+    r = json_object(out, "fit_k result")
+    return {"k": number(r, "k_eV_per_nm2_ps_K", out, required=False),
+            "err": number(r, "k_err_eV_per_nm2_ps_K", out, required=False), "reliable": r.get("reliable"),
             "n_runs_combined": r.get("n_runs_combined", 1), "command": shlex.join(cmd)}
 
 
@@ -205,9 +208,10 @@ def one_rank_runs(src: Path, out: Path, a) -> list[Path]:
 
 def per_run(res_json: Path) -> list[dict]:
     """Each run's k from a fit_k JSON: log, k, err, reliable, and why it was left out of the combined k."""
-    r = read_json(res_json, "fit_k result")
+    r = json_object(res_json, "fit_k result")
     excluded = {e["log"]: "; ".join(e.get("reasons", [])) for e in r.get("excluded_runs", [])}
-    rows = [{"log": x["logs"][0], "k": x.get("k_eV_per_nm2_ps_K"), "err": x.get("k_err_eV_per_nm2_ps_K"),
+    rows = [{"log": x["logs"][0], "k": number(x, "k_eV_per_nm2_ps_K", res_json, required=False),
+             "err": number(x, "k_err_eV_per_nm2_ps_K", res_json, required=False),
              "reliable": x.get("reliable"), "excluded": excluded.get(x["logs"][0])} for x in r.get("runs", [r])
             if x.get("logs")]
     rows += [{"log": lg, "k": None, "err": None, "reliable": False, "excluded": why}
@@ -230,7 +234,7 @@ def main(argv=None) -> int:
     proto = PROTOCOLS[a.protocol]
     if a.results is None:
         a.results = proto["results"]
-    members1 = compiled_members() if a.one_rank_members == "compiled" else []
+    members1 = compiled_members() if a.one_rank_members == "compiled" else {}
     out = Path(a.out).resolve()
     res_json, res_md = results_files(a.results, a.force)
     out.mkdir(parents=True, exist_ok=True)
@@ -240,7 +244,7 @@ def main(argv=None) -> int:
     data, geometry, build = build_system(out)
     seeds = [a.seed0 + 1000 * i for i in range(1, a.seeds + 1)]
     jobs = {(r, s): {"ranks": r, "seed": s, "dir": str(out / f"np{r}_{s}"),
-                     "cmd": command(r, s, data, a, members1 if r == 1 else [])}
+                     "cmd": command(r, s, data, a, members1 if r == 1 else {})}
             for r in ((2,) if src else (1, 2)) for s in seeds}
     if not src:
         with ThreadPoolExecutor(max_workers=2) as pool:

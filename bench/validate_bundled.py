@@ -60,17 +60,19 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.report import HALT_TEXT, LOG_SIGMA_MAX, halt_lines, read_dump_sigma, sigma_stats
+from analysis.report import LOG_SIGMA_MAX, halt_lines, read_dump_sigma, sigma_stats
 from bench.lib.jobs import ROOT, STUDENT, TEACHER, Job, build_system, elapsed_s, lmp_command, run_job, say
 from bench.lib.records import fmt, g, machine_info, pm, results_files
+from beamheat import lammps_command
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import atomic_write, read_json, write_json
 from beamheat.lammps_log import LogError, MissingColumnsError, read_thermo, read_warnings
+from beamheat.markers import HALT_TEXT, NVE_CONTACT
+from beamheat.readers import interval, is_number, json_object, number
 
 K_TOL, CP_TOL = 0.2, 0.1
-NVE_STAGE = "nve_contact"
-HALT_RE = re.compile(r"pair nequip: halting at step (\d+): (.*?);")
+HALT_RE = re.compile(re.escape(HALT_TEXT) + r" at step (\d+): (.*?);")
 
 
 # ------------------------------------------------------------------------------------------------ command line
@@ -224,7 +226,7 @@ def analyse_log(job: Job, n_atoms: int) -> dict:
     blocks = [int(b) for b in dict.fromkeys(th.block.tolist())]
     # the stage of each halt: the last stage marker before the warning in the log; its time from that stage's
     # thermo block(s) that cover the halt step (the timestep is reset to 0 after the relaxation)
-    for stage, h in read_warnings(job.log, HALT_TEXT):
+    for stage, h in read_warnings(job.log, HALT_TEXT.encode()):
         m = HALT_RE.search(h)
         rec = {"message": h, "stage": stage}
         if m:
@@ -240,10 +242,10 @@ def analyse_log(job: Job, n_atoms: int) -> dict:
         out["first_halt"] = out["halts"][0]
     if LOG_SIGMA_MAX in th.columns:
         out["sigma_f_max_eV_per_A"] = float(np.nanmax(th[LOG_SIGMA_MAX])) if len(th) else None
-    nve = [b for b in blocks if th.stage_name(b) == NVE_STAGE]
+    nve = [b for b in blocks if th.stage_name(b) == NVE_CONTACT]
     if not nve:
         seen = ", ".join(dict.fromkeys(th.stage_name(b) or "unmarked" for b in blocks))
-        out["error"] = f"{job.log}: no '{NVE_STAGE}' segment (stages: {seen}): stopped before contact"
+        out["error"] = f"{job.log}: no '{NVE_CONTACT}' segment (stages: {seen}): stopped before contact"
         return out
     sel = th.block == nve[-1]
     t, e = th["Time"][sel], th["TotEng"][sel]
@@ -281,7 +283,7 @@ def fit_k(logs: list[Path], geometry: Path, json_out: Path, table: Path) -> tupl
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error")] or proc.stderr.splitlines() or [""]
         return None, shlex.join(cmd), f"fit_k exit {proc.returncode}: {lines[-1]}"
-    return read_json(json_out, "fit_k result"), shlex.join(cmd), None
+    return json_object(json_out, "fit_k result"), shlex.join(cmd), None
 
 
 def k_for_potential(potential: str, rows: list[dict], out: Path, geometry: Path) -> dict:
@@ -314,17 +316,17 @@ def k_for_potential(potential: str, rows: list[dict], out: Path, geometry: Path)
     # runs fit_k itself leaves out of the combined k (lost contact, a killed run, ...), with its reasons
     res["excluded"] += [{"log": e.get("log"), "reason": "; ".join(e.get("reasons") or [])}
                         for e in js.get("excluded_runs") or []]
-    res["json"] = str(out / f"k_{potential}.json")
-    res["k_eV_per_nm2_ps_K"] = js.get("k_eV_per_nm2_ps_K")
-    res["k_err_eV_per_nm2_ps_K"] = js.get("k_err_eV_per_nm2_ps_K")
-    res["k_interval_eV_per_nm2_ps_K"] = js.get("k_interval_eV_per_nm2_ps_K")
+    res["json"] = path = str(out / f"k_{potential}.json")
+    res["k_eV_per_nm2_ps_K"] = number(js, "k_eV_per_nm2_ps_K", path, required=False)
+    res["k_err_eV_per_nm2_ps_K"] = number(js, "k_err_eV_per_nm2_ps_K", path, required=False)
+    res["k_interval_eV_per_nm2_ps_K"] = interval(js, "k_interval_eV_per_nm2_ps_K", path)
     res["k_method"] = js.get("k_method")
     res["reliable"] = js.get("reliable")
     res["unreliable_reasons"] = js.get("unreliable_reasons")
     res["n_runs"], res["n_runs_reliable"] = js.get("n_runs", 1), js.get("n_runs_reliable", int(bool(js.get("reliable"))))
     runs = js["runs"] if isinstance(js.get("runs"), list) else [js]
     cps = [(r.get("cp_eV_per_K"), r.get("cp_err_eV_per_K")) for r in runs]
-    cps = [(c, e) for c, e in cps if isinstance(c, (int, float))]
+    cps = [(c, e) for c, e in cps if is_number(c)]
     cp = {"n_runs": len(cps), "per_run_eV_per_K": [c for c, _ in cps], "source": runs[0].get("cp_source") if runs else None}
     if not cps:
         cp["error"] = "fit_k reported no cp_eV_per_K"
@@ -516,7 +518,7 @@ def main(argv=None) -> int:
     v.nonnegative("--margin-A", a.margin_A, "Å")
     bindir = Path(sys.executable).parent
     for tool in ("mpirun", "lmp"):
-        if not (bindir / tool).is_file():
+        if lammps_command.tool(tool) != str(bindir / tool):
             raise UserError(f"{bindir / tool}: not found (run with the venv's python, .venv/bin/python)")
     models = []
     if a.model is not None:
@@ -641,7 +643,7 @@ def main(argv=None) -> int:
         "system": {"data": str(data), "geometry": str(geometry), "n_atoms": n_atoms, "n_atoms_np": n_np,
                    "n_atoms_support": n_sub, "A_nm2": geo.get("A_nm2"), "np_types": np_types},
         "comparison": comparison, "k": ks, "cp": cps, "drift": drift, "runs": rows, "long": long_row, "sigma_f": sig,
-        "halt_text": HALT_TEXT.decode(),
+        "halt_text": HALT_TEXT,
         "commands": {"build": shlex.join(build_cmd),
                      "runs": [{"run": j.name, "cwd": str(j.dir), "command": shlex.join(j.cmd), "env": "OMP_NUM_THREADS=1",
                                "wall_s": j.wall_s, "rerun": not j.skipped} for j in jobs + cp_jobs],

@@ -39,6 +39,7 @@ import numpy as np  # noqa: E402
 
 from beamheat import validate as v  # noqa: E402
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run  # noqa: E402
+from beamheat.hashing import stable_hash  # noqa: E402
 
 DEFAULT_SETTINGS = {
     "ecut_eV": 500.0,         # plane-wave cutoff (mode pw)
@@ -61,7 +62,7 @@ RESERVED_KEYS = ("uid", "status", "settings_hash", "gpaw_version", "converged", 
 
 
 def settings_hash(settings: dict) -> str:
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    return stable_hash(settings)
 
 
 def config_id(atoms, settings: dict) -> str:

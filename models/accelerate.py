@@ -31,8 +31,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
+from beamheat.io import write_json
 
-from models.data import file_hash, write_json
+from models.data import file_hash
 
 RECORD = "compiled.json"
 TOLERANCE_EV_PER_A = 1e-6   # |F_compiled - F_torchscript| max; float64 members agree to ~1e-14

@@ -27,8 +27,9 @@ import shutil
 from pathlib import Path
 
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
+from beamheat.io import write_json
 
-from models.data import file_hash, write_json
+from models.data import file_hash
 from models.loop import validation_errors
 
 

@@ -11,7 +11,6 @@ that the test split stays the same across generations (new frames only ever go t
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 from pathlib import Path
@@ -102,27 +101,6 @@ def make_split(frames, test_fraction: float = 0.1, val_fraction: float = 0.1,
     if len(train) < 1 or len(val) < 1:
         raise DataError(f"{len(uids)} frames are too few for a train/validation split (test {len(test)})")
     return {"train": train, "val": val, "test": test}
-
-
-def write_json(path: str | Path, obj) -> None:
-    """Atomic JSON write; NaN and inf become null (valid JSON)."""
-    def clean(o):
-        if isinstance(o, float):
-            return o if math.isfinite(o) else None
-        if isinstance(o, (np.floating, np.integer)):
-            return clean(o.item())
-        if isinstance(o, dict):
-            return {str(k): clean(v) for k, v in o.items()}
-        if isinstance(o, (list, tuple, np.ndarray)):
-            return [clean(v) for v in o]
-        if isinstance(o, Path):
-            return str(o)
-        return o
-
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    tmp.write_text(json.dumps(clean(obj), indent=2, allow_nan=False))
-    os.replace(tmp, path)
 
 
 def write_frames(path: str | Path, frames) -> Path:

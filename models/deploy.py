@@ -173,7 +173,8 @@ def deploy_ensemble(ens_dir: str | Path, out_dir: str | Path, fmt: str = "torchs
     """Compile every member of an ensemble directory into OUT_DIR/member_J + suffix; returns the files in order."""
     import json
 
-    from models.data import file_hash, write_json
+    from beamheat.io import write_json
+    from models.data import file_hash
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

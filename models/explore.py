@@ -29,7 +29,7 @@ from pathlib import Path
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 
-from models.data import write_json
+from beamheat.io import write_json
 from models.loop import (
     explore_jobs,
     explore_summary,

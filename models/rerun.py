@@ -24,6 +24,7 @@ import numpy as np
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import write_json
+from beamheat.sigma import interface_mask, worst_mean
 from models.ensemble import Ensemble, ModelFileError, force_error
 
 
@@ -49,16 +50,10 @@ def read_frames(path: Path, types: list[str] | None, index: str = ":"):
     return frames, is_dump
 
 
-def interface_mask(atoms, np_elements: set[str], cutoff_A: float) -> np.ndarray:
-    from ase.neighborlist import neighbor_list
-
-    sym = np.array(atoms.get_chemical_symbols())
-    is_np = np.isin(sym, list(np_elements))
-    i, j = neighbor_list("ij", atoms, cutoff_A)
-    cross = is_np[i] != is_np[j]
-    mask = np.zeros(len(atoms), bool)
-    mask[i[cross]] = True
-    return mask
+def atoms_interface_mask(atoms, np_elements: set[str], cutoff_A: float) -> np.ndarray:
+    """Interface atoms of a frame (beamheat.sigma.interface_mask), the particle being the atoms of NP_ELEMENTS."""
+    is_np = np.isin(atoms.get_chemical_symbols(), list(np_elements))
+    return interface_mask(atoms.positions, is_np, atoms.cell, atoms.pbc, cutoff_A)
 
 
 def rerun(frames, ensemble: Ensemble, use_reference: bool, np_elements: set[str], interface_A: float,
@@ -74,7 +69,7 @@ def rerun(frames, ensemble: Ensemble, use_reference: bool, np_elements: set[str]
         rows.append({
             "sigma_f": r["sigma_f"], "mean_forces": r["mean_forces"], "energies_eV": r["energies_eV"],
             "delta_f": force_error(r["mean_forces"], ref) if ref is not None else None,
-            "interface": interface_mask(atoms, np_elements, interface_A),
+            "interface": atoms_interface_mask(atoms, np_elements, interface_A),
         })
     return rows
 
@@ -89,7 +84,7 @@ def summarize(rows, times) -> dict:
         "frame_mean_sigma_f_eV_per_A": [float(s.mean()) for s in sig],
         "frame_interface_mean_sigma_f_eV_per_A": [float(s[r["interface"]].mean()) if r["interface"].any()
                                                   else None for s, r in zip(sig, rows)],
-        "frame_worst10_mean_sigma_f_eV_per_A": [float(np.sort(s)[-max(1, len(s) // 10):].mean()) for s in sig],
+        "frame_worst10_mean_sigma_f_eV_per_A": [float(worst_mean(s)[0]) for s in sig],
         "time": list(times),
     }
     inter = np.concatenate([s[r["interface"]] for s, r in zip(sig, rows)])

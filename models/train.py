@@ -22,7 +22,6 @@ starts member J from PREV_ENS_DIR/member_J/model.ckpt instead of random weights.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import subprocess
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Sequence
 
 from beamheat.cli import UserError, run
+from beamheat.hashing import stable_hash
 
 
 class TrainError(UserError):
@@ -111,10 +111,6 @@ def _config_for_member(base: dict, train_file: Path, val_file: Path, seed: int, 
     return cfg
 
 
-def _hash(*parts) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def train_ensemble(config: str | Path, data: str | Path | Sequence[str | Path], out: str | Path, members: int = 5,
                    overrides: Sequence[str] = (), seed: int = 1, test_fraction: float = 0.1,
                    val_fraction: float = 0.1, split: str | Path | None = None, type_names=None,
@@ -124,7 +120,8 @@ def train_ensemble(config: str | Path, data: str | Path | Sequence[str | Path], 
     with the member checkpoints, the split counts and (evaluate=True) the metrics also written to metrics.json."""
     import yaml
 
-    from models.data import file_hash, make_split, read_labelled, write_frames, write_json
+    from beamheat.io import write_json
+    from models.data import file_hash, make_split, read_labelled, write_frames
 
     config, out = resolve_config(config), Path(out).resolve()
     if members < 1:
@@ -143,7 +140,7 @@ def train_ensemble(config: str | Path, data: str | Path | Sequence[str | Path], 
     parts = make_split(frames, test_fraction, val_fraction, fixed_test)
     by_uid = {f.info["uid"]: f for f in frames}
 
-    inputs = _hash(base, list(overrides), seed, members, parts, str(finetune), type_names)
+    inputs = stable_hash([base, list(overrides), seed, members, parts, str(finetune), type_names])
     stamp = out / "ensemble.json"
     if stamp.exists() and not force:
         old = json.loads(stamp.read_text())
@@ -184,7 +181,7 @@ def train_ensemble(config: str | Path, data: str | Path | Sequence[str | Path], 
             prev = Path(finetune).resolve() / f"member_{j}" / "model.ckpt"
             if not prev.is_file():
                 raise TrainError(f"{prev}: no checkpoint to fine-tune member {j} from")
-        m_hash = _hash(inputs, data_hash, j, file_hash(prev) if prev else None)
+        m_hash = stable_hash([inputs, data_hash, j, file_hash(prev) if prev else None])
         done = mdir / "done.json"
         if done.exists() and (mdir / "model.ckpt").exists() and json.loads(done.read_text()).get("hash") == m_hash:
             progress(f"  member {j + 1}/{members}: already trained, skipped")
@@ -215,7 +212,8 @@ def train_ensemble(config: str | Path, data: str | Path | Sequence[str | Path], 
 
 def evaluate_ensemble(models, data_files: dict, out_json: Path | None = None) -> dict:
     """Metrics (models.metrics) of compiled members on each labelled file; written to OUT_JSON if given."""
-    from models.data import read_labelled, write_json
+    from beamheat.io import write_json
+    from models.data import read_labelled
     from models.ensemble import Ensemble
     from models.metrics import evaluate, public
 

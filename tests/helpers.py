@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from beamheat.lammps_command import lmp_command
+
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"  # the shared helpers, conftest.py and data/; the tiers are its subfolders
 TYPE_NAMES = ["Au", "Cu", "Pd"]
@@ -63,10 +65,7 @@ def rattled(atoms, scale=0.08, seed=1):
 def run_lmp_file(input_file: Path, cwd: Path, variables: dict, nprocs: int = 1, timeout: int = 600,
                  log: str = "log.lammps", env: dict | None = None) -> subprocess.CompletedProcess:
     """Run an input file from lammps_inputs/ with -var overrides, as `mpirun -np N lmp -in FILE -var ...`."""
-    venv_bin = Path(sys.executable).parent
-    cmd = [str(venv_bin / "mpirun"), "-np", str(nprocs), str(venv_bin / "lmp"), "-in", str(input_file), "-log", log]
-    for k, v in variables.items():
-        cmd += ["-var", k, str(v)]
+    cmd = lmp_command(input_file, variables, nprocs, log=log)
     env = dict(os.environ, OMP_NUM_THREADS="1", **(env or {}))
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 

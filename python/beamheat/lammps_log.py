@@ -33,11 +33,12 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .cli import UserError
+from .markers import STAGE_PREFIX
 
 _START = b"Per MPI rank memory allocation"
 _END = b"Loop time of"
 _ERROR = b"ERROR"
-_STAGE = b"beamheat: stage "
+_STAGE = STAGE_PREFIX.encode()
 _CHUNK = 32 * 1024 * 1024
 
 

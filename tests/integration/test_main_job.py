@@ -13,17 +13,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from beamheat.lammps_command import lmp_command
 from beamheat.lammps_log import read_thermo
+from beamheat.markers import HALT_TEXT
 from helpers import ROOT
 
 
 def test_heat_transfer_from_the_repository_root_uses_the_bundled_ensemble(tmp_path):
     """`lmp -in lammps_inputs/heat_transfer.in -var potential nequip`: no model given, the bundled ensemble runs
     (here with the protocol shortened), with sigma_F in the thermo."""
-    venv = Path(sys.executable).parent
-    cmd = [str(venv / "mpirun"), "-np", "1", str(venv / "lmp"), "-in", "lammps_inputs/heat_transfer.in",
-           "-var", "potential", "nequip", "-var", "t_therm_ps", "0.1", "-var", "t_nve_ps", "0.2",
-           "-log", str(tmp_path / "log.lammps"), "-var", "out", str(tmp_path / "ht")]
+    cmd = lmp_command("lammps_inputs/heat_transfer.in", {"potential": "nequip", "t_therm_ps": "0.1", "t_nve_ps": "0.2",
+                                                         "out": tmp_path / "ht"}, log=tmp_path / "log.lammps")
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
@@ -34,7 +34,7 @@ def test_heat_transfer_from_the_repository_root_uses_the_bundled_ensemble(tmp_pa
     # the members learned the labels minus the bundle's long-range baseline, and run overlaid on it
     assert "NequIP overlaid on the baseline" in log and "bundled/au_hbn/baseline.in" in log
     assert "pair_style      hybrid/overlay nequip ensemble first sigma_every 10 halt_sigma 1.5 lj/cut 10.0" in log
-    assert "pair nequip: halting" not in log
+    assert HALT_TEXT not in log
     th = read_thermo(tmp_path / "log.lammps", ["Time", "v_dT", "c_nequip_pair[1]", "c_nequip_pair[2]"])
     sig_max, sig_mean = np.asarray(th["c_nequip_pair[1]"]), np.asarray(th["c_nequip_pair[2]"])
     assert np.all(sig_max > 0) and np.all(sig_mean <= sig_max) and sig_max.max() < 1.5
@@ -52,7 +52,7 @@ def test_main_job_shortened_end_to_end(tmp_path):
     for step in ("1/5 system", "2/5 heat transfer", "3/5 interfacial conductance", "4/5 beam heating", "5/5 report"):
         assert step in proc.stdout
     log = (out / "heat_transfer_1" / "log.lammps").read_text()
-    assert "ensemble of 5 models" in log and "pair nequip: halting" not in log
+    assert "ensemble of 5 models" in log and HALT_TEXT not in log
     # the members compiled for this CPU when they are up to date (scripts/setup.sh compiles them), else TorchScript;
     # either way overlaid on the bundle's baseline
     if "members: compiled for this CPU" in proc.stdout:

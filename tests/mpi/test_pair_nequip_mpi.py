@@ -23,6 +23,7 @@ import pytest
 from ase.build import bulk
 from ase.io import read, write
 
+from beamheat.lammps_command import lmp_command
 from helpers import TESTS, TYPE_NAMES, auto_device, rattled, run_lmp
 from models.demo_data import au_cluster_on_slab
 
@@ -459,14 +460,12 @@ def test_receptive_field_required_on_several_ranks(tmp_path, model_ts):
 def test_threads_default_to_one_per_rank_with_a_notice(tmp_path, model_ts):
     import os
     import subprocess
-    import sys
 
     boundary = write_system(tmp_path, "triclinic")
     (tmp_path / "in.t").write_text(single_point_input(boundary, f"nequip\npair_coeff * * {model_ts} "
                                                                  f"{' '.join(TYPE_NAMES)}"))
-    venv_bin = Path(sys.executable).parent
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    proc = subprocess.run([str(venv_bin / "mpirun"), "-np", "2", str(venv_bin / "lmp"), "-in", "in.t"], cwd=tmp_path,
+    proc = subprocess.run(lmp_command("in.t", nprocs=2), cwd=tmp_path,
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert "2 MPI ranks share a node and OMP_NUM_THREADS is unset: 1 torch thread per rank" in proc.stdout

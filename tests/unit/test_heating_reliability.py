@@ -49,9 +49,9 @@ def test_unreliable_k_is_refused_unless_allowed(tmp_path, capsys):
     (lo, hi), (lo95, hi95) = r["dT_interval_K"][0], r["dT_interval95_K"][0]
     assert hi is None and hi95 is None and 0 < lo95 <= lo < r["dT_K"][0]
     assert "unbounded (k may be zero)" in captured.out
-    from analysis.report import _interval
+    from beamheat.readers import as_interval
 
-    assert _interval([lo, None]) == [lo, float("inf")] and _interval([None, None]) is None
+    assert as_interval([lo, None]) == [lo, float("inf")] and as_interval([None, None]) is None
 
 
 def test_interval_wider_than_k_is_refused_even_without_a_flag(tmp_path, capsys):

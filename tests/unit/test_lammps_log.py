@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from beamheat.lammps_log import LogError, read_thermo
+from beamheat.markers import HALT_TEXT
 from synthetic_logs import Cooling, write_log
 
 
@@ -46,7 +47,7 @@ def test_read_warnings_with_their_stage_plain_and_gzipped(tmp_path):
     gz = tmp_path / "log.lammps.gz"
     gz.write_bytes(gzip.compress(text.encode()))
     for path in (plain, gz):
-        halts = read_warnings(path, b"pair nequip: halting")
+        halts = read_warnings(path, HALT_TEXT.encode())
         assert [stage for stage, _ in halts] == ["thermalise", "nve"]
         assert halts[0][1].startswith("WARNING: pair nequip: halting at step 5")
         assert len(read_warnings(path)) == 4 and read_warnings(path)[0][0] is None
