@@ -1,6 +1,6 @@
 """Rerun a trajectory with an ensemble of compiled NequIP models: per-atom force spread sigma_F (and error dF).
 
-    python -m models.rerun TRAJ MODEL [MODEL ...] [--types Au,B,N] [--out rerun] [--interface-A 4.0]
+    python -m models.rerun TRAJ MODEL MODEL [MODEL ...] [--types Au,B,N] [--out rerun] [--interface-A 4.0]
 
 TRAJ: a LAMMPS dump (`--types` maps LAMMPS types to elements unless the dump has an element column), extxyz or an
 ASE trajectory/database. Where frames carry reference forces (DFT-labelled extxyz or db; a LAMMPS dump's forces
@@ -185,6 +185,9 @@ def main(argv=None) -> int:
     p.add_argument("--force", action="store_true", help="overwrite existing outputs (PREFIX.npz/.extxyz/.json, "
                    "figures)")
     a = p.parse_args(argv)
+    if len(a.models) < 2:
+        raise UserError(f"{a.models[0]}: one model gives no sigma_F (eq. 2 is the spread of an ensemble): give two "
+                        f"or more, trained alike with different seeds")
     for m in a.models:
         v.input_file(m, "MODELS", "model file")
     src = v.input_file(a.traj, "TRAJ", "trajectory")

@@ -195,9 +195,11 @@ CASES = [
     ("models.deploy", ["{d}/garbage.bin", "{d}/m.nequip.pth"]),
     ("models.deploy", ["{d}/garbage.bin", "{d}/m.nequip.pth", "--device", "cuda:7"]),
     ("models.deploy", ["{d}/empty.txt", "{d}/m.nequip.pth"]),
-    ("models.rerun", ["{d}/plain.extxyz", "{d}/garbage.bin", "--out", "{d}/rr"]),
-    ("models.rerun", ["{d}/plain.extxyz", "{d}/nope.nequip.pth", "--out", "{d}/rr"]),
-    ("models.rerun", ["{d}/plain.extxyz", "{d}/garbage.bin", "--interface-A", "0", "--out", "{d}/rr"]),
+    ("models.rerun", ["{d}/plain.extxyz", "{d}/garbage.bin", "{d}/truncated.json", "--out", "{d}/rr"]),
+    ("models.rerun", ["{d}/plain.extxyz", "{d}/plain.extxyz", "--out", "{d}/rr"]),  # one model: no sigma_F
+    ("models.rerun", ["{d}/plain.extxyz", "{d}/nope.nequip.pth", "{d}/nope.nequip.pth", "--out", "{d}/rr"]),
+    ("models.rerun", ["{d}/plain.extxyz", "{d}/garbage.bin", "{d}/truncated.json", "--interface-A", "0", "--out",
+                      "{d}/rr"]),
 ]
 
 
