@@ -63,10 +63,12 @@ def test_lammps_d3_is_the_labellers_d3(tmp_path):
         assert 0 < (e_short - e) / len(a) < 1e-3 and np.abs(f_short - f).max() < 1e-3
 
 
-def test_nequip_overlaid_on_d3_is_the_model_plus_dftd3(model_au_hbn):
+def test_nequip_overlaid_on_d3_is_the_model_plus_dftd3(model_au_hbn, tmp_path):
+    """With the labeller's cutoffs: E = E_NequIP + E_D3 and F = F_NequIP + F_D3 to 1e-4 eV and 1e-5 eV/Å."""
     from beamheat.lammps_run import baseline_commands, single_point
 
-    style, coeffs = baseline_commands(D3_BASELINE, "nequip", f"nequip {model_au_hbn} {' '.join(TYPES)}")
+    style, coeffs = baseline_commands(_with_labeller_cutoffs(tmp_path), "nequip",
+                                      f"nequip {model_au_hbn} {' '.join(TYPES)}")
     atoms = _frames()[0]
     r = single_point(atoms, style, coeffs, TYPES)
     net = ase_reference(atoms, model_au_hbn)

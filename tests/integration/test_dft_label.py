@@ -55,7 +55,9 @@ def test_bad_inputs_are_recorded_and_the_batch_goes_on(tmp_path):
 def test_scf_failure_recorded(tmp_path):
     write(tmp_path / "c.extxyz", [h2_molecule(0.74)])
     proc = dft_label(tmp_path / "c.extxyz", "--db", tmp_path / "l.db", "--maxiter", "2", *FAST)
-    assert proc.returncode == 0
+    # the only configuration failed: recorded, and the run is not a success
+    err = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(err) == 1 and "all 1 configuration(s) of this run failed" in err[0]
     row = connect(tmp_path / "l.db").get(status="failed")
     assert row.error.startswith("SCF did not converge in 2 iterations") and not row.converged
 
