@@ -142,7 +142,7 @@ def test_transient_k_from_a_short_strong_interface_run(tmp_path):
     ("steady_state.in", {"P_eV_per_ps": 0}, "ERROR: -var P_eV_per_ps 0, t_steady_ps 400 and dt_ps 0.002 must be > 0"),
 ])
 def test_temperatures_and_times_out_of_range_stop_before_any_work(tmp_path, name, variables, message):
-    proc = run_lmp_file(INPUTS / name, tmp_path, variables)
+    proc = run_lmp_file(INPUTS / name, tmp_path, {"inputs": INPUTS, **variables})
     errors = sorted({ln for ln in proc.stdout.splitlines() if ln.startswith("ERROR")})
     assert proc.returncode != 0 and len(errors) == 1 and errors[0].startswith(message), proc.stdout[-2000:]
     assert "Loop time" not in proc.stdout  # no run started
@@ -156,7 +156,8 @@ def test_classical_reference_refuses_types_whose_masses_are_other_elements(tmp_p
     assert lines[i + 2].split()[0] == "1" and lines[i + 2].split()[-1] == "Au"
     lines[i + 2] = "1 14.007 # N"  # type 1 claims to be nitrogen
     (tmp_path / "swapped.data").write_text("\n".join(lines) + "\n")
-    proc = run_lmp_file(INPUTS / "heat_transfer.in", tmp_path, {"data": tmp_path / "swapped.data", "relax": "no"})
+    proc = run_lmp_file(INPUTS / "heat_transfer.in", tmp_path,
+                        {"inputs": INPUTS, "data": tmp_path / "swapped.data", "relax": "no"})
     errors = sorted({ln for ln in proc.stdout.splitlines() if ln.startswith("ERROR")})
     assert proc.returncode != 0 and len(errors) == 1, proc.stdout[-2000:]
     assert errors[0].startswith("ERROR: classical_au_hbn.in: types 1, 2, 3 must be Au, B, N") and "14.01" in errors[0]

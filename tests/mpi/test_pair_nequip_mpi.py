@@ -590,7 +590,7 @@ def test_heat_transfer_and_steady_state_inputs_on_2_ranks(tmp_path, model_au_hbn
     """The protocol inputs run under `mpirun -np 2` with NequIP (short times; Langevin noise differs between rank
     counts, so the check is the protocol's own bookkeeping, as on one rank, not equality)."""
     from helpers import run_lmp_file
-    from test_heat_transfer_inputs import DATA, INPUTS, SHORT, check_heat_transfer_log
+    from heat_transfer_checks import DATA, INPUTS, SHORT, check_heat_transfer_log
 
     nequip = {"potential": "nequip", "model": model_au_hbn, "elements": "Au B N"}
     (tmp_path / "ht").mkdir()
@@ -624,7 +624,7 @@ def test_protocol_from_one_state_follows_the_one_rank_trajectory_on_2_ranks(tmp_
     from analysis.k_inputs import pick_stage_block
     from beamheat.lammps_log import read_thermo
     from helpers import run_lmp_file
-    from test_heat_transfer_inputs import DATA, INPUTS
+    from heat_transfer_checks import DATA, INPUTS
 
     variables = {"inputs": INPUTS, "data": DATA, "thermo_ps": 0.01, "potential": "nequip", "model": model_au_hbn,
                  "elements": "Au B N", **times}
