@@ -2,9 +2,10 @@
 # DFT labels of Au on hBN (dft/au_hbn/README.md): GPAW on the candidates into a database, then the finished labels
 # exported beside it. Resumable: run it again to go on where it stopped.
 #
-#   bash dft/au_hbn/label.sh                 # LCAO dzp + D3(BJ) (lcao.yaml): candidates.extxyz -> labels.db
-#   SETTINGS=pw500 bash dft/au_hbn/label.sh  # the paper's PW 500 eV + D3(BJ) (pw500.yaml) on the frames of the
-#                                            # mode comparison, candidates_pw500.extxyz -> labels_pw500.db
+#   SETTINGS=pw500 bash dft/au_hbn/label.sh  # the paper's PW 500 eV + D3(BJ) (pw500.yaml): the labels the DFT loop
+#                                            # starts from, candidates_pw500.extxyz -> labels_pw500.db
+#   bash dft/au_hbn/label.sh                 # LCAO dzp + D3(BJ) (lcao.yaml): candidates.extxyz -> labels.db, for
+#                                            # the comparison of the modes (LCAO overbinds the interface: README)
 #   NP=2 bash dft/au_hbn/label.sh            # under mpirun -np 2 (dft.label splits the ranks)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
