@@ -267,10 +267,12 @@ def test_select_cli_writes_labelable_frames(tmp_path, ensemble_models, dataset):
 
 
 def test_cli_errors(tmp_path, capsys, model_ts):
-    assert run(rerun_main, [str(tmp_path / "none.dump"), str(model_ts)]) == 1
+    assert run(rerun_main, [str(tmp_path / "none.dump"), str(model_ts), str(model_ts)]) == 1
     assert "none.dump: trajectory not found" in capsys.readouterr().err
-    assert run(rerun_main, [str(tmp_path / "none.dump"), str(tmp_path / "m.nequip.pth")]) == 1
+    assert run(rerun_main, [str(tmp_path / "none.dump"), str(tmp_path / "m.nequip.pth"), str(model_ts)]) == 1
     assert "m.nequip.pth: model file not found" in capsys.readouterr().err
+    assert run(rerun_main, [str(tmp_path / "none.dump"), str(model_ts)]) == 1
+    assert "one model gives no sigma_F" in capsys.readouterr().err
     (tmp_path / "plain.extxyz").write_text("1\nPBC=\"F F F\"\nAu 0 0 0\n")
     assert run(select_main, [str(tmp_path / "plain.extxyz"), "--lo", "0.1", "--hi", "1", "--out",
                              str(tmp_path / "c.extxyz")]) == 1
