@@ -19,17 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.lib.records import repo_path
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import atomic_write, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _rel(path) -> str:
-    """PATH relative to the repository when it lies inside it (results name no machine's folders)."""
-    p = Path(path).resolve()
-    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(path)
 TYPES = ["Au", "B", "N"]
 
 
@@ -108,7 +103,7 @@ def main(argv=None) -> int:
     rows = compare(frames, with_cutoffs(baseline, *LABELLER_CUTOFFS_A, Path(tmpdir.name)))
     worst_e = max(r["abs_dE_eV"] for r in rows)
     worst_f = max(r["max_abs_dF_eV_per_A"] for r in rows)
-    summary = {"labels": _rel(a.labels), "baseline": _rel(a.baseline), "n_frames": len(rows),
+    summary = {"labels": repo_path(a.labels), "baseline": repo_path(a.baseline), "n_frames": len(rows),
                "max_abs_dE_eV": worst_e, "max_abs_dF_eV_per_A": worst_f, "frames": rows}
     if cutoffs:
         summary["shorter_cutoffs"] = []
@@ -128,8 +123,8 @@ def main(argv=None) -> int:
                       f"largest |dF| {item['max_abs_dF_eV_per_A']:.3g} eV/A")
     write_json(out_json, summary)
     md = ["# LAMMPS dispersion/d3 against the labeller's D3 (dftd3)", "",
-          f"`python -m bench.d3_lammps_vs_labeller --labels {_rel(a.labels)}`: {len(rows)} labelled frames, "
-          f"baseline `{_rel(a.baseline)}`.", "",
+          f"`python -m bench.d3_lammps_vs_labeller --labels {repo_path(a.labels)}`: {len(rows)} labelled frames, "
+          f"baseline `{repo_path(a.baseline)}`.", "",
           f"With the labeller's cutoffs (60 and 40 bohr): largest |ΔE| {worst_e:.2e} eV, largest |ΔF| "
           f"{worst_f:.2e} eV/Å.", "",
           "| frame | kind | atoms | E_D3 labeller (eV) | E_D3 LAMMPS (eV) | abs ΔE (eV) | max abs ΔF (eV/Å) |",

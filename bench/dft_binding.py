@@ -23,17 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.lib.records import repo_path
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import atomic_write, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _rel(path) -> str:
-    """PATH relative to the repository when it lies inside it (results name no machine's folders)."""
-    p = Path(path).resolve()
-    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(path)
 TYPES = ["Au", "B", "N"]
 
 
@@ -148,10 +143,10 @@ def main(argv=None) -> int:
     other_frames = _read(other) if other else []
     compared = binding_curves(other_frames) if other else {}
     md = ["# Binding curve of the particle on its support: DFT labels and the classical teacher", "",
-          f"`python -m bench.dft_binding --labels {_rel(a.labels)}"
-          + (f" --compare {_rel(a.compare)}" if a.compare else "") + "`", ""]
-    result = {"labels": _rel(a.labels), "compare": a.compare and _rel(a.compare),
-              "teacher": None if teacher is None else _rel(a.teacher),
+          f"`python -m bench.dft_binding --labels {repo_path(a.labels)}"
+          + (f" --compare {repo_path(a.compare)}" if a.compare else "") + "`", ""]
+    result = {"labels": repo_path(a.labels), "compare": a.compare and repo_path(a.compare),
+              "teacher": None if teacher is None else repo_path(a.teacher),
               "systems": {}}
     for s, c in curves.items():
         area = contact_area_A2(c)
@@ -194,7 +189,7 @@ def main(argv=None) -> int:
     if other:
         dev = deviations(frames, other_frames)
         result["deviations"] = dev
-        md += [f"## {_rel(a.compare)} against {_rel(a.labels)}", "", f"{dev['n_frames']} frames in both."]
+        md += [f"## {repo_path(a.compare)} against {repo_path(a.labels)}", "", f"{dev['n_frames']} frames in both."]
         if dev["n_frames"]:
             md += ["", "| element | force RMSE (eV/Å) | largest abs ΔF (eV/Å) |", "|---|---|---|"]
             md += [f"| {e} | {dev['force_rmse_eV_per_A'][e]:.3f} | {dev['force_max_abs_eV_per_A'][e]:.3f} |"

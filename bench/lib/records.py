@@ -13,6 +13,12 @@ from beamheat import validate as v
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def repo_path(path) -> str:
+    """PATH relative to the repository when it lies inside it (results name no machine's folders)."""
+    p = Path(path).resolve()
+    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(path)
+
+
 def fmt(x: float) -> str:
     return f"{x:g}"
 
