@@ -121,6 +121,7 @@ def main(argv=None) -> int:
                               f"{item['max_abs_dE_per_atom_meV']:.3g} | {item['max_abs_dF_eV_per_A']:.3g} |")
                 print(f"cutoffs {rc:g}/{rcn:g} A: largest |dE| {item['max_abs_dE_eV']:.3g} eV, "
                       f"largest |dF| {item['max_abs_dF_eV_per_A']:.3g} eV/A")
+    out_json.parent.mkdir(parents=True, exist_ok=True)
     write_json(out_json, summary)
     md = ["# LAMMPS dispersion/d3 against the labeller's D3 (dftd3)", "",
           f"`python -m bench.d3_lammps_vs_labeller --labels {repo_path(a.labels)}`: {len(rows)} labelled frames, "

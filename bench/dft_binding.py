@@ -198,6 +198,7 @@ def main(argv=None) -> int:
                        f"meV/atom. {dev['note']}"]
         print(f"{dev['n_frames']} frames compared: " + ", ".join(
             f"{e} force RMSE {x:.3f} eV/A" for e, x in dev.get("force_rmse_eV_per_A", {}).items()))
+    out_json.parent.mkdir(parents=True, exist_ok=True)
     write_json(out_json, result)
     atomic_write(out_md, "\n".join(md) + "\n")
     print(f"wrote {out_md}")

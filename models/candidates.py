@@ -161,6 +161,7 @@ def main(argv=None) -> int:
                         md_interval_ps=a.md_interval_ps, teacher=teacher, seed=a.seed)
     from models.data import write_frames
 
+    out.parent.mkdir(parents=True, exist_ok=True)
     write_frames(out, frames)
     kinds = {}
     for f in frames:
