@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.lib.binding import binding_curves, binding_of, contact_area_A2
 from bench.lib.records import repo_path
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
@@ -32,53 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 TYPES = ["Au", "B", "N"]
 
 
-def binding_curves(frames) -> dict:
-    """{system: {"gap_A": [...], "E_b_eV": [...], "E_b_d3_eV": [...], "frames": [scan frame indices],
-    "bodies": (particle frame, support frame)}} for every system whose copy-0 scan and both bodies are labelled."""
-    by_system: dict[str, dict] = {}
-    for a in frames:
-        s = a.info.get("system")
-        if s is None:
-            continue
-        d = by_system.setdefault(s, {"scan": [], "particle": None, "support": None})
-        kind = a.info.get("kind")
-        if kind == "scan" and int(a.info.get("copy", -1)) == 0:
-            d["scan"].append(a)
-        elif kind in ("particle", "support"):
-            d[kind] = a
-    out = {}
-    for s, d in by_system.items():
-        if d["particle"] is None or d["support"] is None or not d["scan"]:
-            continue
-        scan = sorted(d["scan"], key=lambda a: float(a.info["gap_A"]))
-        bodies = d["particle"].get_potential_energy() + d["support"].get_potential_energy()
-        bodies_d3 = float(d["particle"].info.get("energy_d3", np.nan)) + float(d["support"].info.get("energy_d3",
-                                                                                                      np.nan))
-        out[s] = {"gap_A": [float(a.info["gap_A"]) for a in scan],
-                  "E_b_eV": [float(a.get_potential_energy() - bodies) for a in scan],
-                  "E_b_d3_eV": [float(a.info.get("energy_d3", np.nan)) - bodies_d3 for a in scan],
-                  "frames": [int(a.info["frame"]) for a in scan], "_scan": scan,
-                  "_bodies": (d["particle"], d["support"])}
-    return out
-
-
 def teacher_curve(curve: dict, potential: Path) -> list[float]:
     from beamheat.lammps_run import potential_commands, single_point
 
     style, coeffs = potential_commands(potential)
-
-    def energy(a):
-        return single_point(a, style, coeffs, TYPES)["energy_eV"]
-
-    p, s = curve["_bodies"]
-    bodies = energy(p) + energy(s)
-    return [float(energy(a) - bodies) for a in curve["_scan"]]
-
-
-def contact_area_A2(curve: dict) -> float:
-    from beamheat.geometry import particle_geometry
-
-    return particle_geometry(curve["_bodies"][0].positions, "Au")["A_nm2"] * 100.0
+    return binding_of(curve, lambda a: single_point(a, style, coeffs, TYPES)["energy_eV"])
 
 
 def deviations(frames_a, frames_b) -> dict:

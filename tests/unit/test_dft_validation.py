@@ -1,0 +1,93 @@
+"""bench.dft_validation's measures on synthetic labelled frames (no models, no LAMMPS): binding wells
+E_b = E(scan) - E(particle) - E(support) per member, excluded training frames, energies after one constant per
+element, and the interface σF."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from bench.dft_validation import binding_metrics, energy_metrics, force_metrics, frame_key, sigma_metrics
+
+
+def _frame(kind, energy, gap=None, n_au=2, n_bn=4, seed=0):
+    rng = np.random.default_rng(seed)
+    au = [[5 + 2.5 * i, 5, 10 + (gap or 0)] for i in range(n_au)] if kind != "support" else []
+    bn = [[2.5 * i, 2.0, 10] for i in range(n_bn)] if kind != "particle" else []
+    symbols = "Au" * len(au) + "BN" * (len(bn) // 2)
+    a = Atoms(symbols, positions=au + bn, cell=[12, 12, 20], pbc=[True, True, False])
+    a.info.update({"system": "s", "kind": kind, "copy": 0, "frame": seed})
+    if gap is not None:
+        a.info["gap_A"] = gap
+    a.calc = SinglePointCalculator(a, energy=energy, forces=rng.normal(size=(len(a), 3)))
+    return a
+
+
+@pytest.fixture
+def frames():
+    return [_frame("particle", -10.0, seed=1), _frame("support", -20.0, seed=2),
+            _frame("scan", -31.0, gap=3.0, seed=3), _frame("scan", -31.5, gap=3.5, seed=4),
+            _frame("scan", -30.2, gap=5.0, seed=5)]
+
+
+def _preds(frames, energies_by_member):
+    """Predictions with member energies E_j = DFT + offset_j per frame and forces DFT + member noise."""
+    rng = np.random.default_rng(9)
+    out = []
+    for k, a in enumerate(frames):
+        e = np.array([a.get_potential_energy() + off[k] for off in energies_by_member])
+        f = a.get_forces()[None] + rng.normal(scale=0.1, size=(len(energies_by_member), len(a), 3))
+        out.append({"energies": e, "forces": f})
+    return out
+
+
+def test_binding_well_is_the_members_mean_minimum(frames):
+    # member 0 exact, member 1 binds 0.3 eV more at 3.5 A only
+    preds = _preds(frames, [[0, 0, 0, 0, 0], [0, 0, 0, -0.3, 0]])
+    b = binding_metrics(frames, preds)["s"]
+    assert b["gap_A"] == [3.0, 3.5, 5.0]
+    assert b["E_b_dft_eV"] == pytest.approx([-1.0, -1.5, -0.2])
+    assert b["well_dft_eV"] == pytest.approx(-1.5) and b["well_dft_gap_A"] == 3.5
+    assert b["well_model_eV"] == pytest.approx(-1.65) and b["well_model_std_eV"] == pytest.approx(0.15)
+    assert b["well_ratio"] == pytest.approx(1.1) and b["within_tolerance"] is True
+
+
+def test_binding_outside_tolerance_is_flagged(frames):
+    # both members bind the scan 0.5 eV less: well -1.0 against DFT -1.5 (ratio 0.67)
+    preds = _preds(frames, [[0, 0, 0.5, 0.5, 0.5]] * 2)
+    b = binding_metrics(frames, preds)["s"]
+    assert b["well_ratio"] == pytest.approx(1.0 / 1.5) and b["within_tolerance"] is False
+
+
+def test_energy_constants_per_element_absorb_reference_shifts(frames):
+    # a potential with other reference energies: +1 eV per Au, -0.5 eV per B and N, plus 2 meV/atom noise-free bias
+    shifts = [a.get_chemical_symbols().count("Au") * 1.0 - 0.5 * (len(a) - a.get_chemical_symbols().count("Au"))
+              for a in frames]
+    e = energy_metrics(frames, _preds(frames, [shifts, shifts]))
+    assert e["rmse_eV_per_atom"] > 0.3
+    assert e["rmse_after_element_constants_eV_per_atom"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_force_and_sigma_measures(frames):
+    preds = _preds(frames, [[0] * 5, [0] * 5, [0] * 5])
+    forces, arrays = force_metrics(frames, preds, "Au")
+    assert forces["n_atoms"] == sum(len(a) for a in frames)
+    assert set(forces["rmse_by_element"]) == {"Au", "B", "N"}
+    # members' noise 0.1 per component: ensemble-mean error ~0.1/sqrt(3), each member's ~0.1
+    assert 0.03 < forces["rmse_all"] < 0.09 and all(0.07 < x < 0.13 for x in forces["rmse_members"])
+    # interface atoms: the scans at 3.0 and 3.5 A have Au within 5 A of the sheet; the bodies alone have none
+    assert forces["n_interface"] > 0 and not arrays["frame_interface"][0].any()
+    s = sigma_metrics(arrays)
+    assert s["n_frames_with_interface"] >= 2
+    assert s["mean_sigma_interface_eV_per_A"] > 0 and s["spearman_sigma_delta"] is not None
+
+
+def test_frame_key_matches_the_same_configuration_only(frames):
+    a = frames[2]
+    b = a.copy()
+    b.positions[0, 0] += 4e-5
+    c = a.copy()
+    c.positions[0, 0] += 1e-3
+    assert frame_key(a) == frame_key(b) != frame_key(c)
