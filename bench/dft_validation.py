@@ -18,7 +18,8 @@ Reported (all eV, Å):
   energy   per atom, ensemble mean against DFT: the RMSE as is, and after one constant per element (least squares:
            a potential fitted to other data has other reference energies; that is the only number that means
            anything for it).
-  binding  for each system whose copy-0 scan and both bodies are labelled (models.candidates frames, bench.lib.binding):
+  binding  for each system and lateral position whose scan and both bodies are labelled (models.candidates frames,
+           bench.lib.binding):
            E_b(gap) = E(scan at gap) - E(particle) - E(support), DFT against each member. The well depth is each
            curve's minimum over the labelled gaps; the ensemble's is the members' mean with their standard deviation.
            Criterion: |well_model / well_DFT - 1| <= 0.15.
@@ -132,8 +133,11 @@ def sigma_metrics(arrays) -> dict:
 
 def binding_metrics(frames, preds) -> dict:
     index = {id(a): k for k, a in enumerate(frames)}
+    curves = {}
+    for copy in sorted({int(a.info["copy"]) for a in frames if a.info.get("kind") == "scan"}):
+        curves.update({f"{s} (scan {copy})": c for s, c in binding_curves(frames, copy).items()})
     out = {}
-    for s, c in binding_curves(frames).items():
+    for s, c in curves.items():
         p_part, p_sup = (preds[index[id(x)]]["energies"] for x in c["_bodies"])
         members = np.array([preds[index[id(a)]]["energies"] - p_part - p_sup for a in c["_scan"]]).T  # (M, gaps)
         wells = members.min(axis=1)
@@ -200,7 +204,7 @@ def markdown(result: dict, command: str) -> str:
            f"({', '.join(f'{k} {x:.3f} eV' for k, x in e['element_constants_eV'].items())}). {e['note']}", "",
            "## Binding of the particle on the support", ""]
     if not result["binding"]:
-        md += ["No system has its copy-0 scan and both bodies among these frames.", ""]
+        md += ["No system has a scan and both bodies among these frames.", ""]
     for name, b in result["binding"].items():
         verdict = {True: "within", False: "NOT within", None: "not judged (no DFT well)"}[b["within_tolerance"]]
         md += [f"### {name} (contact area {b['contact_area_A2']:.1f} Å²)", "",

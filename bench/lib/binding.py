@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def binding_curves(frames) -> dict:
+def binding_curves(frames, copy: int = 0) -> dict:
     """{system: {"gap_A": [...], "E_b_eV": [...], "E_b_d3_eV": [...], "frames": [scan frame indices],
-    "_scan": [Atoms], "_bodies": (particle, support)}} for every system whose copy-0 scan and both bodies are in
-    FRAMES (frames carry the candidates' info: system, kind, copy, gap_A, frame)."""
+    "_scan": [Atoms], "_bodies": (particle, support)}} for every system whose scan at lateral position COPY and both
+    bodies are in FRAMES (frames carry the candidates' info: system, kind, copy, gap_A, frame)."""
     by_system: dict[str, dict] = {}
     for a in frames:
         s = a.info.get("system")
@@ -21,7 +21,7 @@ def binding_curves(frames) -> dict:
             continue
         d = by_system.setdefault(s, {"scan": [], "particle": None, "support": None})
         kind = a.info.get("kind")
-        if kind == "scan" and int(a.info.get("copy", -1)) == 0:
+        if kind == "scan" and int(a.info.get("copy", -1)) == copy:
             d["scan"].append(a)
         elif kind in ("particle", "support"):
             d[kind] = a

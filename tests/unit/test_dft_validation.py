@@ -46,7 +46,7 @@ def _preds(frames, energies_by_member):
 def test_binding_well_is_the_members_mean_minimum(frames):
     # member 0 exact, member 1 binds 0.3 eV more at 3.5 A only
     preds = _preds(frames, [[0, 0, 0, 0, 0], [0, 0, 0, -0.3, 0]])
-    b = binding_metrics(frames, preds)["s"]
+    b = binding_metrics(frames, preds)["s (scan 0)"]
     assert b["gap_A"] == [3.0, 3.5, 5.0]
     assert b["E_b_dft_eV"] == pytest.approx([-1.0, -1.5, -0.2])
     assert b["well_dft_eV"] == pytest.approx(-1.5) and b["well_dft_gap_A"] == 3.5
@@ -57,7 +57,7 @@ def test_binding_well_is_the_members_mean_minimum(frames):
 def test_binding_outside_tolerance_is_flagged(frames):
     # both members bind the scan 0.5 eV less: well -1.0 against DFT -1.5 (ratio 0.67)
     preds = _preds(frames, [[0, 0, 0.5, 0.5, 0.5]] * 2)
-    b = binding_metrics(frames, preds)["s"]
+    b = binding_metrics(frames, preds)["s (scan 0)"]
     assert b["well_ratio"] == pytest.approx(1.0 / 1.5) and b["within_tolerance"] is False
 
 
@@ -91,3 +91,13 @@ def test_frame_key_matches_the_same_configuration_only(frames):
     c = a.copy()
     c.positions[0, 0] += 1e-3
     assert frame_key(a) == frame_key(b) != frame_key(c)
+
+
+def test_each_lateral_position_is_its_own_curve(frames):
+    shifted = [_frame("scan", -31.2, gap=3.0, seed=6), _frame("scan", -30.9, gap=3.5, seed=7)]
+    for a in shifted:
+        a.info["copy"] = 1
+    allf = frames + shifted
+    b = binding_metrics(allf, _preds(allf, [[0] * 7, [0] * 7]))
+    assert set(b) == {"s (scan 0)", "s (scan 1)"}
+    assert b["s (scan 1)"]["E_b_dft_eV"] == pytest.approx([-1.2, -0.9])
