@@ -32,12 +32,16 @@ def baseline_values(frames, baseline: str | Path, type_names: Sequence[str], com
 
 def residual_frames(frames, baseline: str | Path, type_names: Sequence[str], comm=None) -> list:
     """Copies of labelled FRAMES with energy and forces minus the baseline's (the model's training targets). The
-    baseline's own values are kept in info['baseline_energy_eV'] and arrays['baseline_forces']."""
+    baseline's own values are kept in info['baseline_energy_eV'] and arrays['baseline_forces']. Frames that are
+    such targets already (a split of a training set) get their labels back first: the result is always the labels
+    minus BASELINE."""
     from ase.calculators.singlepoint import SinglePointCalculator
 
     out = []
     for a, (eb, fb) in zip(frames, baseline_values(frames, baseline, type_names, comm)):
         e, f = a.get_potential_energy(), a.get_forces()
+        if "baseline_energy_eV" in a.info:
+            e, f = e + float(a.info["baseline_energy_eV"]), f + a.arrays["baseline_forces"]
         b = a.copy()
         b.calc = None
         b.info["baseline_energy_eV"] = eb
