@@ -295,7 +295,28 @@ void Impl::common_metadata(const std::unordered_map<std::string, std::string> &m
     if (b < 1 || b != std::floor(b))
       throw ModelError(path + ": metadata 'interaction_blocks' must be a positive integer, not '" + blocks + "'");
     info.interaction_blocks = static_cast<int>(b);
+    info.blocks_source = "the model file's metadata";
   }
+}
+
+/* L of a TorchScript nequip model from its modules, as models.deploy counts it: one per interaction layer
+   (nequip.nn.ConvNetLayer), or 1 for a model of the allegro package (strictly local); 0 if neither is found. Sets
+   WHERE to what the log says. The names are TorchScript's qualified type names, e.g.
+   __torch__.nequip.nn.interaction_block.ConvNetLayer (TorchScript may insert ___torch_mangle_N before the class). */
+static int blocks_from_modules(const torch::jit::Module &module, std::string &where) {
+  static const std::string conv = ".ConvNetLayer", allegro = "__torch__.allegro.";
+  int layers = 0;
+  bool is_allegro = false;
+  for (const auto &sub : module.modules()) {
+    const auto name = sub.type()->name();
+    if (!name) continue;
+    const std::string q = name->qualifiedName();
+    if (q.size() > conv.size() && q.compare(q.size() - conv.size(), conv.size(), conv) == 0) ++layers;
+    if (q.rfind(allegro, 0) == 0) is_allegro = true;
+  }
+  if (layers > 0) where = "the model's " + std::to_string(layers) + " ConvNetLayer modules";
+  else if (is_allegro) where = "the model's modules (Allegro: strictly local)";
+  return layers > 0 ? layers : (is_allegro ? 1 : 0);
 }
 
 void Impl::load_torchscript(const std::string &path, const std::string &device_req, int local_rank) {
@@ -341,6 +362,7 @@ void Impl::load_torchscript(const std::string &path, const std::string &device_r
     at::globalContext().setAllowTF32CuDNN(true);
   }
   module.eval();
+  if (!legacy && info.interaction_blocks == 0) info.interaction_blocks = blocks_from_modules(module, info.blocks_source);
   // nequip >= 0.7 wraps its energy model as model.func inside the force/stress output module: keep a handle for
   // compute_local (forces of a subset's energy), taken before freezing inlines the submodules
   if (!legacy && module.hasattr("model")) {

@@ -28,7 +28,9 @@ struct ModelInfo {
   std::string input_dtype;                   // dtype of positions fed to the model
   std::string device;                        // "cpu", "cuda:0", ...
   bool has_virial = true;
-  int interaction_blocks = 0;   // message-passing blocks L from the file's metadata (0: not recorded)
+  int interaction_blocks = 0;   // message-passing blocks L (0: unknown), from the file's metadata or else counted
+                                // from the TorchScript model's modules (nequip's ConvNetLayer; Allegro: 1)
+  std::string blocks_source;    // where interaction_blocks came from, for the log ("" when unknown)
   bool local_energy_ok = false; // compute_local() available (nequip >= 0.7 TorchScript with its energy model)
   int pruned_layers = 0;         // compute_local runs layers 1..L-1 of these L (nequip's layerN_convnet) on fewer
                                  // nodes and edges (Graph::hop_nodes); 0: whole model, as for Allegro

@@ -376,7 +376,7 @@ void PairNequIP::init_style() {
   }
   // domain decomposition: ghost atoms out to L * r_max, the model's energy module differentiated here
   const std::string how = comm->nprocs > 1 ? fmt::format("{} MPI ranks", comm->nprocs) : std::string("graph ghosts");
-  int from_file = 0;
+  int from_models = 0;
   bool all_known = true;
   for (const auto &m : models_) {
     const auto &info = m->info();
@@ -385,22 +385,23 @@ void PairNequIP::init_style() {
                  "pair_style nequip: {} need a TorchScript model from nequip >= 0.7 (python -m models.deploy "
                  "--format torchscript), not the {} file {}; or run with mpirun -np 1",
                  how, info.format, info.path);
-    from_file = std::max(from_file, info.interaction_blocks);
+    from_models = std::max(from_models, info.interaction_blocks);
     all_known = all_known && info.interaction_blocks > 0;
   }
   if (blocks_keyword_ > 0) {
-    if (from_file > blocks_keyword_)
+    if (from_models > blocks_keyword_)
       error->all(FLERR,
-                 "pair_style nequip: interaction_blocks {} is smaller than the {} the model file records; the ghost "
+                 "pair_style nequip: interaction_blocks {} is smaller than the model's {}; the ghost "
                  "shell would be too thin to be exact",
-                 blocks_keyword_, from_file);
+                 blocks_keyword_, from_models);
     blocks_ = blocks_keyword_;
   } else if (all_known) {
-    blocks_ = from_file;
+    blocks_ = from_models;
   } else {
     error->all(FLERR,
                "pair_style nequip: {} need the model's number of interaction blocks L (ghost atoms out to L x r_max) "
-               "and {} does not record it; add 'interaction_blocks L' to pair_style (1 for strictly local models), "
+               "and {} neither records it nor shows it (no nequip ConvNetLayer or Allegro modules); add "
+               "'interaction_blocks L' to pair_style (1 for strictly local models), "
                "or redeploy it with python -m models.deploy",
                how, models_.front()->info().path);
   }
@@ -444,13 +445,15 @@ void PairNequIP::init_style() {
                    "(up to {} values per atom) exchanged before each of layers 1..{} and their gradients returned; "
                    "ghost cutoff {} A, L x r_max + skin for a first check against the ghost graph ({})\n",
                    how, r_max_, width, blocks_ - 1, comm->cutghostuser,
-                   blocks_keyword_ > 0 ? "L from pair_style interaction_blocks" : "L from the model file");
+                   blocks_keyword_ > 0 ? std::string("L from pair_style interaction_blocks")
+                                       : "L from " + models_.front()->info().blocks_source);
   else if (comm->me == 0)
     utils::logmesg(lmp,
                    "pair nequip: {}: each rank's graph = own atoms + ghosts within {} interaction blocks x r_max {} A "
                    "= {} A; ghost cutoff {} A ({}){}\n",
                    how, blocks_, r_max_, shell, comm->cutghostuser,
-                   blocks_keyword_ > 0 ? "L from pair_style interaction_blocks" : "L from the model file",
+                   blocks_keyword_ > 0 ? std::string("L from pair_style interaction_blocks")
+                                       : "L from " + models_.front()->info().blocks_source,
                    blocks_ >= 2 && !no_exchange.empty() ? "; no feature exchange: " + no_exchange : std::string());
   neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_GHOST);
 }

@@ -25,8 +25,9 @@
 //    model's energy module differentiated here); the partial forces on ghosts are sent back to their owners by a
 //    reverse communication of the pair style (3 values per model per atom, so the ensemble spread sigma_F is formed
 //    from complete per-model forces), and the virial is sum_nodes x (x) F over the ranks, since E_rank is a
-//    translation-invariant function of explicit node positions. L comes from the model file's metadata
-//    (models.deploy records it) or the interaction_blocks keyword; strictly local models need L = 1. nequip's
+//    translation-invariant function of explicit node positions. L comes from the interaction_blocks keyword,
+//    else the model file's metadata (models.deploy records it), else the model's own modules (one nequip
+//    ConvNetLayer per block; Allegro: 1), so files from nequip-compile run unchanged; strictly local models need L = 1. nequip's
 //    layers are run one by one, layer l on the nodes within L-l hops only (layer-wise pruning).
 //  exchange (default on >1 rank for nequip models of L >= 2 layers): each rank's graph is its own atoms' edges
 //    (ghosts within r_max). Before layer k >= 1 the ghosts' node features are replaced by their owners' (a forward
@@ -117,7 +118,7 @@ class PairNequIP : public Pair {
   std::vector<double> cutsq_model_;     // model type (centre, neighbour) -> cutoff^2, row-major
   int n_model_types_ = 0;
   double r_max_ = 0.0;
-  int blocks_keyword_ = 0;              // interaction_blocks from pair_style (0: from the model file)
+  int blocks_keyword_ = 0;              // interaction_blocks from pair_style (0: from the models)
   int blocks_ = 0;                      // L used for the ghost shell
   enum { GRAPH_AUTO, GRAPH_IMAGES, GRAPH_GHOSTS, GRAPH_EXCHANGE } graph_request_ = GRAPH_AUTO;
   bool ghost_mode_ = false;

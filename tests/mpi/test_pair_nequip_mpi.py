@@ -111,7 +111,7 @@ LOG_GRAPH = {
                 r"features \(up to 32 values per atom\) exchanged before each of layers 1\.\.1 and their gradients "
                 r"returned; ghost cutoff 10 A, L x r_max \+ skin for a first check against the ghost graph",
     "ghosts": r"pair nequip: \d MPI ranks: each rank's graph = own atoms \+ ghosts within 2 interaction blocks x "
-              r"r_max 4 A = 8 A; ghost cutoff 10 A \(L from the model file\)"}
+              r"r_max 4 A = 8 A; ghost cutoff 10 A \(L from the model file's metadata\)"}
 
 
 def single_point(d: Path, proc) -> dict:
@@ -429,32 +429,45 @@ run 0
     np.testing.assert_allclose(out[2], out[1], rtol=0, atol=1e-8)
 
 
-def test_receptive_field_required_on_several_ranks(tmp_path, model_ts):
-    """A file without the interaction-block count: refused on 2 ranks with a one-line error saying how; the
-    pair_style keyword supplies it; a keyword below the file's value is refused."""
+def without_blocks_metadata(model: Path, out: Path, blocks: int) -> Path:
+    """A copy of the TorchScript MODEL without its 'interaction_blocks' metadata (which must say BLOCKS), as
+    nequip's own nequip-compile writes files."""
     import torch
 
     extra = {k: "" for k in ("r_max", "type_names", "num_types", "model_dtype", "allow_tf32", "interaction_blocks")}
-    module = torch.jit.load(str(model_ts), _extra_files=extra)
-    assert extra["interaction_blocks"] in (b"2", "2")
+    module = torch.jit.load(str(model), _extra_files=extra)
+    assert extra["interaction_blocks"] in (str(blocks).encode(), str(blocks))
     del extra["interaction_blocks"]
-    bare = tmp_path / "no_blocks.nequip.pth"
-    torch.jit.save(module, str(bare), _extra_files=extra)
+    torch.jit.save(module, str(out), _extra_files=extra)
+    return out
+
+
+def test_receptive_field_from_the_model_itself_on_several_ranks(tmp_path, model_ts):
+    """A file without the interaction-block count (as nequip-compile writes them) runs on 2 ranks: L is counted from
+    the model's ConvNetLayer modules, the log says so, and the single point is the one of the same model with the
+    count in its metadata. The pair_style keyword still sets L, and a keyword below the model's L is refused."""
+    bare = without_blocks_metadata(model_ts, tmp_path / "no_blocks.nequip.pth", 2)
     boundary = write_system(tmp_path, "triclinic")
     names = " ".join(TYPE_NAMES)
-    d = tmp_path / "bare"
-    d.mkdir()
-    (d / "sys.data").write_bytes((tmp_path / "sys.data").read_bytes())
-    proc = run_lmp(single_point_input(boundary, f"nequip\npair_coeff * * {bare} {names}"), d, nprocs=2)
-    errors = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.startswith("ERROR")]
-    assert proc.returncode != 0 and len(set(errors)) == 1, proc.stdout[-2000:]
-    assert "interaction_blocks L" in errors[0] and "does not record it" in errors[0]
-    proc = run_lmp(single_point_input(boundary, f"nequip interaction_blocks 2\npair_coeff * * {bare} {names}"), d,
+    d, proc = run_on(tmp_path, 2, single_point_input(boundary, f"nequip graph ghosts\npair_coeff * * {bare} {names}"),
+                     "bare")
+    assert "within 2 interaction blocks" in proc.stdout
+    assert "(L from the model's 2 ConvNetLayer modules)" in proc.stdout
+    d_ref, proc_ref = run_on(tmp_path, 2, single_point_input(boundary, f"nequip graph ghosts\npair_coeff * * {model_ts} "
+                                                                       f"{names}"), "metadata")
+    assert "(L from the model file's metadata)" in proc_ref.stdout
+    got, ref = single_point(d, proc), single_point(d_ref, proc_ref)
+    np.testing.assert_array_equal(got["dump"], ref["dump"])
+    np.testing.assert_array_equal(got["thermo"], ref["thermo"])
+    d2 = tmp_path / "keyword"
+    d2.mkdir()
+    (d2 / "sys.data").write_bytes((tmp_path / "sys.data").read_bytes())
+    proc = run_lmp(single_point_input(boundary, f"nequip interaction_blocks 2\npair_coeff * * {bare} {names}"), d2,
                    nprocs=2)
     assert proc.returncode == 0 and "(L from pair_style interaction_blocks)" in proc.stdout
     proc = run_lmp(single_point_input(boundary, f"nequip interaction_blocks 1\npair_coeff * * {model_ts} {names}"),
-                   d, nprocs=2)
-    assert proc.returncode != 0 and "smaller than the 2 the model file records" in proc.stdout
+                   d2, nprocs=2)
+    assert proc.returncode != 0 and "interaction_blocks 1 is smaller than the model's 2" in proc.stdout
 
 
 def test_threads_default_to_one_per_rank_with_a_notice(tmp_path, model_ts):
@@ -566,6 +579,18 @@ def test_exchange_exact_for_3_layers_with_per_edge_type_cutoffs(tmp_path, model_
                          r"cutoff 14 A", proc.stdout), proc.stdout[-3000:]
         assert "feature exchange checked on its first call against the ghost graph of 3 hops" in proc.stdout
         assert_one_rank_physics(got, ref, f"3 layers, {n} ranks")
+
+
+def test_allegro_without_metadata_is_strictly_local(tmp_path, model_allegro):
+    """An Allegro file without the interaction-block count: L = 1 from its modules (r_max ghost shell), and the 2-rank
+    single point is the one-rank one."""
+    bare = without_blocks_metadata(model_allegro, tmp_path / "allegro_bare.nequip.pth", 1)
+    boundary = write_system(tmp_path, "slab_ppf")
+    pair = f"nequip\npair_coeff * * {bare} {' '.join(TYPE_NAMES)}"
+    for n, proc, got, ref in against_one_rank(tmp_path, single_point_input(boundary, pair), "allegro_bare", ranks=(2,)):
+        assert "ghosts within 1 interaction blocks x r_max 4 A = 4 A; ghost cutoff 6 A (L from the model's modules " \
+               "(Allegro: strictly local))" in proc.stdout, proc.stdout[-2000:]
+        assert_one_rank_physics(got, ref, f"allegro without metadata, {n} ranks")
 
 
 def test_graph_exchange_refused_for_a_strictly_local_model(tmp_path, model_allegro):
