@@ -1,6 +1,7 @@
 """Configurations for DFT labels of a particle on its support: teacher MD, rigid scans and the two bodies alone.
 
     python -m models.candidates OUT.extxyz [--diameters-nm 0.6,0.8] [--temperatures-K 300,600,900] [--force]
+    python -m models.candidates OUT.extxyz --bodies-of CANDIDATES.extxyz [--force]
 
 For each particle size, a particle (beamheat.build, (111) facet down) is put on a periodic support patch, and:
   scan     rigid particle-support scans (models.loop.scan_frames): the particle moved over the support at each gap,
@@ -11,6 +12,11 @@ For each particle size, a particle (beamheat.build, (111) facet down) is put on 
   md       snapshots of the teacher's MD (a classical LAMMPS potential, by default the Au/hBN reference
            lammps_inputs/potentials/classical_au_hbn.in) at each temperature: Langevin, one snapshot every
            `--md-interval-ps` after `--md-equilibrate-ps`.
+  md bodies  (--bodies-of CANDIDATES) the particle alone and the support alone of every MD snapshot of an earlier
+           candidates file, in the snapshot's cell and at its place (kinds md_particle, md_support; `of_frame` is
+           the snapshot's `frame`): cheap labels of each body at thermal geometries (Au10 alone is a sixteenth of
+           Au10 on hBN in PW DFT), and with the snapshot's own label its interaction energy. Their `frame` numbers
+           continue CANDIDATES' own.
 Frames come out in the order in which labelling them pays most: every system's first scan copy and bodies, then
 the MD snapshots, then the other scan copies. Each frame's info says what it is: kind (scan, particle, support,
 md), system, gap_A, copy, T_K; `source` and `frame` as dft.label records them.
@@ -26,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from beamheat import validate as v
-from beamheat.cli import ArgumentParser, HelpFormatter, run
+from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 
 SCAN_GAPS_A = (2.6, 2.9, 3.2, 3.5, 3.9, 4.5, 5.5, 6.5)
 
@@ -51,6 +57,26 @@ def bodies(system, mask) -> list:
         a = system[keep]
         a.info["kind"] = kind
         out.append(a)
+    return out
+
+
+def md_bodies(frames, element: str = "Au") -> list:
+    """The particle (ELEMENT's atoms) and the support of every `md` frame of FRAMES, each alone in the frame's cell,
+    numbered on from FRAMES' last `frame`."""
+    out = []
+    start = 1 + max(int(a.info.get("frame", k)) for k, a in enumerate(frames)) if frames else 0
+    for a in frames:
+        if a.info.get("kind") != "md":
+            continue
+        is_np = np.array(a.get_chemical_symbols()) == element
+        if is_np.all() or not is_np.any():
+            continue
+        for kind, keep in (("md_particle", is_np), ("md_support", ~is_np)):
+            b = a[keep]
+            b.info = {k: a.info[k] for k in ("system", "T_K") if k in a.info}
+            b.info.update({"kind": kind, "of_frame": int(a.info["frame"]), "source": f"candidates:{kind}",
+                           "frame": start + len(out)})
+            out.append(b)
     return out
 
 
@@ -136,8 +162,27 @@ def main(argv=None) -> int:
     p.add_argument("--teacher", help="LAMMPS potential include file of the teacher (default: the classical Au/hBN "
                    "reference, lammps_inputs/potentials/classical_au_hbn.in)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--bodies-of", metavar="CANDIDATES", help="instead: the two bodies alone of every MD snapshot in "
+                   "this candidates file (the other options are not used)")
     p.add_argument("--force", action="store_true", help="overwrite OUT")
     a = p.parse_args(argv)
+    if a.bodies_of:
+        from ase.io import read
+
+        from models.data import write_frames
+
+        src = v.input_file(a.bodies_of, "--bodies-of", "candidates file")
+        out = v.output_file(a.out, "OUT", force=a.force, mkdir=True, inputs=[src])
+        try:
+            given = read(src, index=":")
+        except Exception as e:  # noqa: BLE001 - ASE raises many kinds
+            raise UserError(f"{src}: cannot read configurations ({e.__class__.__name__}: {str(e)[:100]})") from None
+        frames = md_bodies(given, a.element)
+        if not frames:
+            raise UserError(f"{src}: no MD snapshot (kind md) with both a particle ({a.element}) and a support")
+        write_frames(out, frames)
+        print(f"wrote {len(frames)} configurations to {out}: the bodies of {len(frames) // 2} MD snapshots")
+        return 0
     diameters = v.csv_numbers("--diameters-nm", a.diameters_nm, float)
     gaps = v.csv_numbers("--gaps-A", a.gaps_A, float)
     temps = v.csv_numbers("--temperatures-K", a.temperatures_K, float)
