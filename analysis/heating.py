@@ -3,6 +3,8 @@
     python -m analysis.heating predict --geometry geometry.json --k-json k.json --eels-json eels.json --dose-rate 1e3
     python -m analysis.heating curves --out heating          # Fig. 3 (shape) and Fig. 4 (beam energy, supports)
     python -m analysis.heating knockon --element Au --beam-kev 300
+    python -m analysis.heating compare --k-json hbn=runs/demo/k.json anatase101=runs/tio2/k.json \
+        --geometry runs/demo/geometry.json --out supports        # one particle, measured k per support (Fig. 3/4)
 
 Steady state: heat in from inelastic scattering Q_in = S D <E> t / lambda, heat out through the interface
 Q_out = k A dT, so
@@ -302,7 +304,7 @@ def curves(out: str | Path, **options) -> CurvesResult:
 def main(argv=None) -> int:
     p = ArgumentParser(prog="python -m analysis.heating", description=__doc__.split("\n\n")[0],
                        epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
-    sub = p.add_subparsers(dest="cmd", required=True, metavar="{predict,curves,knockon}")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="{predict,curves,compare,knockon}")
     pr = sub.add_parser("predict", help="dT for one particle (eq. 5) with its uncertainty",
                         formatter_class=HelpFormatter,
                         description="dT = S D <E> t / (k A lambda) for one particle, with 68 % and 95 % intervals "
@@ -354,6 +356,28 @@ def main(argv=None) -> int:
                     help="collection semi-angle, mrad (default 20)")
     cu.add_argument("--dose-min", type=float, default=1e1, help="lowest dose rate, e⁻/(Å² s) (default 10)")
     cu.add_argument("--dose-max", type=float, default=1e7, help="highest dose rate, e⁻/(Å² s) (default 1e7)")
+    co = sub.add_parser("compare", help="one particle on several supports, each with its measured k (Fig. 3/4)",
+                        formatter_class=HelpFormatter,
+                        description="dT of the particle of --geometry on each support, from that support's fit_k "
+                                    "JSON: against dose rate at 300 keV and against beam energy at --dose-rate, "
+                                    "with 68 %% intervals (analysis.supports). Writes PREFIX.png/.pdf/.csv/.json and "
+                                    "prints each support's dT over the first one's, beside the paper's k ratio.")
+    co.add_argument("--k-json", nargs="+", required=True, metavar="SUPPORT=FILE",
+                    help="fit_k JSON per support, e.g. hbn=runs/demo/k.json anatase101=runs/tio2/k.json (the paper's "
+                         "k is shown for " + ", ".join(REFERENCE_K) + ")")
+    co.add_argument("--geometry", required=True, help="geometry.json of the particle (S_nm2, A_nm2, t_nm)")
+    co.add_argument("--lambda-nm", type=float, default=104.0,
+                    help="Au inelastic mean free path at 300 keV, nm (default 104, the paper's)")
+    co.add_argument("--mean-loss-ev", type=float, default=AU_MEAN_LOSS_EV, help="<E>, eV (default 43.6, Au)")
+    co.add_argument("--dose-rate", type=float, default=1e3,
+                    help="dose rate of the beam-energy panel, e⁻/(Å² s) (default 1000)")
+    co.add_argument("--beam-kev", type=float, nargs="+", default=[80, 120, 200, 300],
+                    help="beam energies, keV (default 80 120 200 300)")
+    co.add_argument("--collection-mrad", type=float, default=20.0, help="collection semi-angle, mrad (default 20)")
+    co.add_argument("--out", default="supports", help="output prefix (default supports)")
+    co.add_argument("--allow-unreliable", action="store_true", help="use a k marked reliable: false, with a "
+                    "warning, instead of refusing it (default: refuse)")
+    co.add_argument("--force", action="store_true", help="overwrite existing output files")
     ko = sub.add_parser("knockon", help="maximum energy transfer to a nucleus (eq. 7)", formatter_class=HelpFormatter)
     ko.add_argument("--element", required=True, help="element symbol")
     ko.add_argument("--beam-kev", type=float, required=True, help="beam energy, keV (> 0)")
@@ -371,6 +395,8 @@ def main(argv=None) -> int:
             print(f"warning: E_max exceeds the displacement threshold {thr:g} eV: knock-on damage is possible",
                   file=sys.stderr)
         return 0
+    if a.cmd == "compare":
+        return _compare(a)
     if a.cmd == "curves":
         opts = dict(volume_nm3=a.volume_nm3, s_over_a=a.s_over_a, support=a.support, beam_kev=a.beam_kev,
                     lambda_nm=a.lambda_nm, mean_loss_eV=a.mean_loss_ev, collection_mrad=a.collection_mrad,
@@ -406,6 +432,45 @@ def main(argv=None) -> int:
         print(f"  dose rate {d:.3g} e⁻/(Å² s): ΔT = {dt:.3g} K (68 % interval {lo:.3g} K – {upper})")
     if out:
         write_json(out, r.to_json())
+    return 0
+
+
+def _compare(a) -> int:
+    from analysis.supports import compare_supports, outputs, write_comparison
+
+    k_jsons = {}
+    for item in a.k_json:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise UserError(f"--k-json {item}: give SUPPORT=FILE, e.g. hbn=runs/demo/k.json")
+        if name in k_jsons:
+            raise UserError(f"--k-json: support {name} given twice")
+        k_jsons[name] = v.input_file(path, f"--k-json {name}", "fit_k JSON")
+    geometry = v.input_file(a.geometry, "--geometry", "file")
+    v.positive("--lambda-nm", a.lambda_nm, "nm", hi=1e5)
+    v.positive("--mean-loss-ev", a.mean_loss_ev, "eV", hi=1e4)
+    v.positive("--dose-rate", a.dose_rate, "e⁻/(Å² s)")
+    v.in_range("--beam-kev", list(a.beam_kev), 1.0, 5000.0, "keV")
+    v.in_range("--collection-mrad", a.collection_mrad, 0.0, 1000.0, "mrad", lo_open=True)
+    paths = v.output_files(outputs(a.out), "--out", force=a.force, inputs=[geometry, *k_jsons.values()], mkdir=True)
+    r = compare_supports(k_jsons, geometry=geometry, lambda_300_nm=a.lambda_nm, mean_loss_eV=a.mean_loss_ev,
+                         reference_dose_rate=a.dose_rate, beam_keV=a.beam_kev, collection_mrad=a.collection_mrad,
+                         allow_unreliable=a.allow_unreliable)
+    files = write_comparison(r, a.out)
+    write_json(paths[-1], r.to_json())
+    first = r.supports[0].support
+    i300 = r.supports[0].beam_keV.index(300.0) if 300.0 in r.supports[0].beam_keV else -1
+    for c in r.supports:
+        for w in c.warnings:
+            print(f"WARNING: {w}", file=sys.stderr)
+        lo, hi = c.dT_at_dose_rate_interval_K[i300]
+        upper = f"{hi:.3g}" if np.isfinite(hi) else "unbounded"
+        paper = r.dT_ratio_to_first_paper[c.support]
+        print(f"{c.support}: k = {c.k_eV_per_nm2_ps_K:.3g} eV/(nm² ps K); ΔT = {c.dT_at_dose_rate_K[i300]:.3g} K "
+              f"(68 % {lo:.3g}–{upper} K) at {a.dose_rate:g} e⁻/(Å² s), {c.beam_keV[i300]:g} keV; "
+              f"ΔT / ΔT({first}) = {r.dT_ratio_to_first[c.support]:.3g}"
+              + (f" (paper's k: {paper:.3g})" if paper else "") + ("" if c.reliable else "  [NOT reliable]"))
+    print(f"wrote {', '.join(files + [str(paths[-1])])}")
     return 0
 
 
