@@ -8,6 +8,8 @@ The last step of scripts/demo.sh. OUTDIR holds what the earlier steps wrote:
   heat_transfer_<i>/heat_transfer.dump   optional: dump custom with f_sf[1], the per-atom σF (eq. 2, eV/Å)
   k.json                             python -m analysis.fit_k
   heating_<E>keV.json                python -m analysis.heating predict, one per beam energy (300 and 80 keV)
+  supports.json, supports.png        optional: python -m analysis.heating compare --out OUTDIR/supports (the same
+                                     particle on several supports, Fig. 3/4): a section comparing them
 and gets, written atomically (none overwritten without --force):
   report.md, report.json             the numbers, for people and for programs
   figures/dT_t.png                   ΔT(t) of the runs behind k, their mean, eq. 6 with the fitted k, and
@@ -464,6 +466,24 @@ def markdown(rep: dict) -> str:
             lines.append(f"| {d:.3g} | {x:.3g} | {f'{i[0]:.3g} – {hi}' if i else '–'} |")
         lines.append("")
     lines += ["![ΔT against dose rate](figures/dT_dose.png)", ""]
+    if rep.get("supports"):
+        c = rep["supports"]
+        first = c["supports"][0]["support"]
+        lines += ["## Supports compared (Fig. 3/4)", "",
+                  f"The same particle (S/A = {c['S_nm2'] / c['A_nm2']:.2f}) on each support, with that support's k "
+                  f"(`{c['file']}`); ΔT at {c['reference_dose_rate_e_per_A2_s']:g} e⁻/(Å² s) and 300 keV.", "",
+                  f"| support | k (eV/(nm² ps K)) | paper's k | ΔT (K) | 68 % interval (K) | ΔT / ΔT({first}) | "
+                  f"the same from the paper's k |", "|---|---|---|---|---|---|---|"]
+        for x in c["supports"]:
+            i = x["beam_keV"].index(300.0) if 300.0 in x["beam_keV"] else -1
+            lo, hi = x["dT_at_dose_rate_interval_K"][i]
+            hi_s = f"{hi:.3g}" if hi is not None and np.isfinite(hi) else "unbounded"
+            lines.append(f"| {x['support']}{'' if x['reliable'] else ' (NOT reliable)'} | "
+                         f"{x['k_eV_per_nm2_ps_K']:.3g} | {_g(x['paper_k_eV_per_nm2_ps_K'])} | "
+                         f"{x['dT_at_dose_rate_K'][i]:.3g} | {lo:.3g} – {hi_s} | "
+                         f"{c['dT_ratio_to_first'][x['support']]:.3g} | "
+                         f"{_g(c['dT_ratio_to_first_paper'][x['support']])} |")
+        lines += ["", "![supports](supports.png)", ""]
     return "\n".join(lines)
 
 
@@ -550,11 +570,21 @@ def make_report(outdir: Path, force: bool = False) -> dict:
     if unfinished:
         warnings.append(f"NVE segment not finished (killed?): {', '.join(unfinished)}")
 
+    supports = None
+    if (outdir / "supports.json").exists():
+        supports = json_object(outdir / "supports.json", "support comparison (analysis.heating compare)")
+        if not isinstance(supports.get("supports"), list) or not supports["supports"]:
+            raise UserError(f"{outdir / 'supports.json'}: no supports listed (not an analysis.heating compare "
+                            f"result)")
+        supports["file"] = "supports.json"
+        for x in supports["supports"]:
+            if not x.get("reliable", True):
+                warnings.append(f"ΔT on {x.get('support')} in supports.json is NOT reliable")
     rep = {"outdir": str(outdir), "system": system, "n_runs": len(runs), "runs": runs,
            "t_nve_ps": [r["t_nve_ps"] for r in runs], "k": k,
            "heat_capacity": {"cp_eV_per_K": cp, "cp_source": cp_source, "C_np_eV_per_K": C_np,
                              "C_support_eV_per_K": C_sub, "C_support_source": C_sub_source},
-           "model": model, "sigma_f": sig, "heating": heating,
+           "model": model, "sigma_f": sig, "heating": heating, "supports": supports,
            "reliable": not warnings, "warnings": warnings,
            "figures": [str(p.relative_to(outdir)) for p in outputs[2:]]}
     # everything read and computed: now write (figures first, the summaries last)

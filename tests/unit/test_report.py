@@ -10,7 +10,7 @@ import pytest
 
 from analysis import heating
 from analysis.report import interface_mask, main, make_report, sigma_stats, worst_mean
-from beamheat.cli import run
+from beamheat.cli import UserError, run
 from beamheat.units import EV_PER_NM2_PS_K_TO_MW_PER_M2_K
 
 TAU_PS, DT0_K, T_CONTACT_PS, STEPS_PER_PS = 50.0, 300.0, 15.0, 500
@@ -265,3 +265,21 @@ def test_k_is_given_in_the_authors_area_convention_and_beside_the_paper(outdir):
     text = (outdir / "report.md").read_text()
     assert "In the paper's area convention" in text and "k = 0.0001 eV/(nm² ps K)" in text
     assert "The paper (Table 3, DFT-trained NequIP) on hbn: k = 0.00037" in text
+
+
+def test_supports_compared_when_the_job_has_a_comparison(outdir):
+    """`analysis.heating compare --out OUTDIR/supports` beside the job: report.md gets a table of the supports (k,
+    ΔT, ΔT over the first support's, and that ratio from the paper's k)."""
+    other = outdir / "k_anatase.json"
+    other.write_text(json.dumps(k_json(k=2 * K)))
+    assert heating.main(["compare", "--k-json", f"hbn={outdir / 'k.json'}", f"anatase101={other}",
+                         "--geometry", str(outdir / "geometry.json"), "--out", str(outdir / "supports")]) == 0
+    rep = make_report(outdir)
+    assert [x["support"] for x in rep["supports"]["supports"]] == ["hbn", "anatase101"]
+    text = (outdir / "report.md").read_text()
+    assert "## Supports compared (Fig. 3/4)" in text and "![supports](supports.png)" in text
+    row = next(ln for ln in text.splitlines() if ln.startswith("| anatase101 |"))
+    assert row.endswith("| 0.5 | 0.725 |"), row   # ΔT half the hBN one (k twice); the paper's k give 3.7/5.1
+    (outdir / "supports.json").write_text("{}")
+    with pytest.raises(UserError, match="supports.json: no supports listed"):
+        make_report(outdir, force=True)
