@@ -5,8 +5,9 @@ with O vacancies, and the Au-TiO2 binding against published DFT.
                                    [--T-K 600] [--bulk-ps 6] [--slab-ps 3] [--force]
 
 1. Bulk anatase (4x4x2 cells, 384 atoms) and rutile (3x3x5, 270 atoms), periodic, at --T-K: box relaxed at 0 K,
-   then NPT (Nose-Hoover, anisotropic, 0 bar, 1 fs) for --bulk-ps; PPPM at 1e-6 (the stress needs it). Reported over the second half: the lattice
-   parameters a, c against experiment (the values beamheat.build cuts from), and the RMSD of the atoms from the
+   then NPT (Nose-Hoover, anisotropic, 0 bar, 1 fs) for --bulk-ps, PPPM at 1e-6. Reported over the second
+   half: the lattice parameters a, c against experiment (the values beamheat.build cuts from; the 0 K box
+   relaxation may stall short of the minimum, NPT does not), and the RMSD of the atoms from the
    ideal crystal sites (scaled to the instantaneous box, centre-of-mass drift removed), the largest time-averaged
    displacement of any atom (a phase change or a hop moves atoms by > 1 Å; vibration averages out).
 2. Slabs anatase (101), rutile (101) and rutile (110) as beamheat.build cuts them (stoichiometric, bridging O on
@@ -19,8 +20,8 @@ with O vacancies, and the Au-TiO2 binding against published DFT.
    contact): an Au45 particle (1 nm, beamheat.build's default shape) and a single Au adatom started above a
    bridging O. E_b = E(contact) - E(apart). Compared with DFT from the literature (not computed here): Au atoms
    bind to regular TiO2 sites with De < 0.5 eV (Woerz, Heiz, Cinquini, Pacchioni, "Charging of Au atoms on TiO2
-   thin films from CO vibrational spectroscopy and DFT calculations", J. Phys. Chem. B 109, 18418 (2005)); the
-   factor stated is that bound over the classical adatom's binding.
+   thin films from CO vibrational spectroscopy and DFT calculations", J. Phys. Chem. B 109, 18418 (2005),
+   doi:10.1021/jp054093o; at O vacancies 1.7 eV); the factor stated is that bound over the classical adatom's.
 
 Each LAMMPS run is one process on one core (`lmp`, OMP_NUM_THREADS=1), in --out. Writes RESULTS.json and
 RESULTS.md (not overwritten without --force) and prints the tables.
@@ -380,8 +381,9 @@ def main(argv=None) -> int:
     res["dft_comparison"] = [{"support": b["support"], "classical_eV": b["E_b_eV"],
                               "factor_max": DFT_ADATOM_MAX_EV / abs(b["E_b_eV"])}
                              for b in res["binding"] if b["adsorbate"] == "adatom"]
-    res["dft_source"] = ("DFT: Au atoms bind to regular TiO2 sites with De < 0.5 eV and are trapped at O vacancies "
-                         "(A. S. Wörz, U. Heiz, F. Cinquini, G. Pacchioni, J. Phys. Chem. B 109, 18418 (2005)). "
+    res["dft_source"] = ("DFT (slab models): Au atoms bind to regular TiO2 sites with De < 0.5 eV and to O vacancies "
+                         "with De = 1.7 eV (A. S. Wörz, U. Heiz, F. Cinquini, G. Pacchioni, J. Phys. Chem. B 109, "
+                         "18418 (2005), doi:10.1021/jp054093o). "
                          "The classical reference has no O-vacancy trapping (Au carries no charge; UFF "
                          "Lennard-Jones only).")
     write_json(res_json, res)
