@@ -16,15 +16,16 @@ with O vacancies, and the Au-TiO2 binding against published DFT.
    Intact means: no atom's position averaged over the last ps lies more than 1 Å from its relaxed site, no atom
    leaves the slab, and the Ti-O coordination counts (cutoff 2.5 Å, averaged positions) are those of the relaxed
    slab.
-3. Binding of Au to each clean surface, relaxed (lammps_inputs/relax.in's way: each body relaxed apart, then in
-   contact): an Au45 particle (1 nm, beamheat.build's default shape) and a single Au adatom started above a
+3. Binding of Au to each clean surface, relaxed (FIRE, as relax.in with this potential: each body relaxed apart,
+   then in contact): an Au45 particle (1 nm, beamheat.build's default shape) and a single Au adatom started above a
    bridging O. E_b = E(contact) - E(apart). Compared with DFT from the literature (not computed here): Au atoms
    bind to regular TiO2 sites with De < 0.5 eV (Woerz, Heiz, Cinquini, Pacchioni, "Charging of Au atoms on TiO2
    thin films from CO vibrational spectroscopy and DFT calculations", J. Phys. Chem. B 109, 18418 (2005),
    doi:10.1021/jp054093o; at O vacancies 1.7 eV); the factor stated is that bound over the classical adatom's.
 
-Each LAMMPS run is one process on one core (`lmp`, OMP_NUM_THREADS=1), in --out. Writes RESULTS.json and
-RESULTS.md (not overwritten without --force) and prints the tables.
+Each LAMMPS run is one process on one core (`lmp`, OMP_NUM_THREADS=1), in its own folder of --out, which also
+gets the run's record.json; --reuse takes a run's record from there when its settings are the same. Writes
+RESULTS.json and RESULTS.md (not overwritten without --force) and prints the tables.
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ read_data {data}
 include {potential}
 thermo_style custom step time temp pe
 thermo_modify flush yes
-minimize 0 1e-3 2000 20000
+min_style fire
+minimize 0 1e-3 20000 200000
 reset_timestep 0
 velocity all create {T} {seed} mom yes rot yes dist gaussian
 fix lang all langevin {T} {T} 0.2 {seed2} zero yes
@@ -103,15 +105,17 @@ thermo_style custom step pe
 compute pe_atom all pe/atom
 compute pe_np np reduce sum c_pe_atom
 compute pe_sup support reduce sum c_pe_atom
+min_style fire
+timestep 0.002
 displace_atoms np move 0 0 15 units box
 neigh_modify exclude group np support
-minimize 0 1e-3 5000 50000
+minimize 0 1e-3 20000 200000
 variable e_apart equal $(pe)
 displace_atoms np move 0 0 -15 units box
 neigh_modify exclude none
 run 0 post no
 variable e_rigid equal $(pe)
-minimize 0 1e-3 5000 50000
+minimize 0 1e-3 20000 200000
 print "bench: binding rigid $(v_e_rigid-v_e_apart:%.5f) relaxed $(pe-v_e_apart:%.5f) eV gap $(bound(np,zmin)-bound(support,zmax):%.3f) A"
 """
 
@@ -237,7 +241,7 @@ def run_bulk(phase: str, out: Path, T: float, ps: float, seed: int = 4711) -> di
     return {"phase": phase, "atoms": len(atoms), "T_K_target": T, "T_K_mean": float(md["Temp"][half].mean()),
             "ps": ps, "a_A": float(a.mean()), "a_A_std": float(a.std()), "c_A": float(c.mean()),
             "c_A_std": float(c.std()), "a_exp_A": exp["a"], "c_exp_A": exp["c"],
-            "a_dev_pct": 100 * (a.mean() / exp["a"] - 1), "c_dev_pct": 100 * (c.mean() / exp["c"] - 1),
+            "a_dev_pct": float(100 * (a.mean() / exp["a"] - 1)), "c_dev_pct": float(100 * (c.mean() / exp["c"] - 1)),
             "rmsd_A": float(np.mean(rmsds)), "max_mean_displacement_A": float(mean_disp.max()),
             "frames_averaged": len(second), "wall_s": time.time() - t0}
 
@@ -350,8 +354,28 @@ def parse_args(argv=None):
     p.add_argument("--bulk-ps", type=float, default=6.0, help="NPT length of each bulk run, ps (default 6)")
     p.add_argument("--slab-ps", type=float, default=3.0, help="Langevin length of each slab run, ps, >= 1.1 "
                    "(default 3)")
+    p.add_argument("--reuse", action="store_true", help="take each run whose record.json in --out has the same "
+                   "settings from there instead of running it again")
     p.add_argument("--force", action="store_true", help="overwrite existing results")
     return p.parse_args(argv)
+
+
+def cached(folder: Path, settings: dict, compute, reuse: bool) -> dict:
+    """compute() -> record, kept in FOLDER/record.json with SETTINGS; with reuse, a record of the same settings
+    is read back instead."""
+    import json
+
+    from beamheat.io import write_json
+
+    path = folder / "record.json"
+    if reuse and path.is_file():
+        kept = json.loads(path.read_text())
+        if kept.get("settings") == settings:
+            return kept["record"]
+    record = compute()
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(path, {"settings": settings, "record": record})
+    return record
 
 
 def main(argv=None) -> int:
@@ -364,19 +388,23 @@ def main(argv=None) -> int:
     v.in_range("--bulk-ps", a.bulk_ps, 0.2, 1000.0, "ps")
     v.in_range("--slab-ps", a.slab_ps, 1.1, 1000.0, "ps")
     res_json, res_md = results_files(a.results, a.force)
+    a.out = a.out.resolve()  # each LAMMPS run starts in its own folder
     a.out.mkdir(parents=True, exist_ok=True)
     res = {"command": "python -m bench.tio2_reference " + " ".join(sys.argv[1:] if argv is None else argv),
            "machine": machine_info(), "potential": repo_path(POTENTIAL), "T_K": a.T_K, "bulk_ps": a.bulk_ps,
            "slab_ps": a.slab_ps, "bulk": [], "slabs": [], "binding": []}
     for phase in ("anatase", "rutile"):
-        res["bulk"].append(run_bulk(phase, a.out, a.T_K, a.bulk_ps))
+        res["bulk"].append(cached(a.out / f"bulk_{phase}", {"T_K": a.T_K, "ps": a.bulk_ps},
+                                  lambda: run_bulk(phase, a.out, a.T_K, a.bulk_ps), a.reuse))
         print(res["bulk"][-1], flush=True)
     for kind in SLABS:
-        res["slabs"].append(run_slab(kind, a.out, a.T_K, a.slab_ps))
+        res["slabs"].append(cached(a.out / f"slab_{kind}", {"T_K": a.T_K, "ps": a.slab_ps},
+                                   lambda: run_slab(kind, a.out, a.T_K, a.slab_ps), a.reuse))
         print(res["slabs"][-1], flush=True)
     for kind in SLABS:
         for what in ("adatom", "Au45"):
-            res["binding"].append(run_binding(kind, a.out, what))
+            res["binding"].append(cached(a.out / f"bind_{what}_{kind}", {},
+                                         lambda: run_binding(kind, a.out, what), a.reuse))
             print(res["binding"][-1], flush=True)
     res["dft_comparison"] = [{"support": b["support"], "classical_eV": b["E_b_eV"],
                               "factor_max": DFT_ADATOM_MAX_EV / abs(b["E_b_eV"])}
