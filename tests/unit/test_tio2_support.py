@@ -75,7 +75,8 @@ def test_matsui_akaogi_buckingham_terms_are_the_papers_functional_form():
         assert A == pytest.approx(4.184 * kj_ev * rho * math.exp((a[i] + a[j]) / rho), rel=2e-5)
         assert C == pytest.approx(c[i] * c[j] * kj_ev, rel=1e-3)
     text = POTENTIAL.read_text()
-    assert "set             type 2 charge -1.098" in text and "1.098*count(bh_o)" in text  # Ti 2.196 when stoichiometric
+    # O -1.098 e; Ti 1.098 N_O / N_Ti, 2.196 e when stoichiometric
+    assert "set             type 2 charge -1.098" in text and "1.098*count(bh_o)" in text
 
 
 def test_au_o_ti_lennard_jones_is_uff_lorentz_berthelot():
