@@ -8,8 +8,9 @@ layer that gives the requested height/width ratio: a small ratio is a flat, wett
 facet (S/A near 1), a large ratio a tall particle on a small facet (S/A > 3). Its bottom (111) plane lies parallel
 to the support, `--gap-A` above the support's top atoms.
 Supports: anatase TiO2(101), rutile TiO2(101) and (110), hBN (1 or more AA'-stacked layers). Periodic in x and y,
-sized to the particle width plus `--margin-A` on each side; vacuum along z. Optional random O vacancies in the top
-layer of TiO2 (`--o-vacancies`, with `--seed`).
+sized to the particle width plus `--margin-A` on each side; vacuum along z. TiO2 slabs are cut
+stoichiometric, with bridging (2-fold) O on both faces and no Ti below 5-fold; optional random O vacancies in the
+outermost O plane of the top and bottom faces (`--o-vacancies`, `--o-vacancy-faces`, with `--seed`).
 Types: the particle element is type 1, then the support elements by atomic number (hBN: B 2, N 3; TiO2: O 2, Ti 3); the data file
 names them in a comment and in its Masses section. geometry.json holds counts, the type map, the group
 definitions, and V, S, A, t, S/A from beamheat.geometry.
@@ -32,6 +33,7 @@ from .cli import ArgumentParser, HelpFormatter, UserError, run
 from .geometry import particle_geometry
 
 SUPPORTS = ("hbn", "anatase101", "rutile101", "rutile110")
+O_VACANCY_FACES = ("top", "both")
 # equilibrium-ish NP-support separations (Å) between the particle's bottom layer and the support's top atoms
 DEFAULT_GAP_A = {"hbn": 3.2, "anatase101": 2.4, "rutile101": 2.4, "rutile110": 2.4}
 WULFF_SLACK = 1.1          # build(): a height/width up to 10 % above the whole Wulff shape's gets the whole shape
@@ -104,6 +106,45 @@ def _orthogonal_in_plane(slab: Atoms) -> Atoms:
     return slab
 
 
+TI_O_BOND_A = 2.4          # Ti-O neighbour cutoff for terminations (bulk Ti-O bonds are 1.93-1.98 Å)
+MIN_TI_O_A = 1.8          # closer atoms in a cut TiO2 slab mean a misplaced atom (bulk Ti-O >= 1.93 Å, O-O >= 2.4 Å)
+
+
+def _ti_o_coordination(slab: Atoms) -> tuple[np.ndarray, float]:
+    """Per atom, the number of unlike (Ti-O) neighbours within TI_O_BOND_A, periodic in x, y only; and the
+    shortest interatomic distance (Å)."""
+    from ase.neighborlist import neighbor_list
+
+    probe = slab.copy()
+    probe.pbc = (True, True, False)
+    i, j, d = neighbor_list("ijd", probe, TI_O_BOND_A)
+    sym = np.array(slab.get_chemical_symbols())
+    unlike = sym[i] != sym[j]
+    return np.bincount(i[unlike], minlength=len(slab)), float(d.min()) if len(d) else np.inf
+
+
+def stoichiometric_slab(thick: Atoms, thickness_A: float) -> Atoms | None:
+    """The thinnest part of THICK (a slab several times thicker than wanted, periodic in x, y), cut between two
+    atomic planes, that is at least thickness_A thick, stoichiometric TiO2 and cleanly terminated on both faces:
+    every Ti at least 5-fold and every O at least 2-fold coordinated (ase.build.surface alone leaves singly
+    bonded O on top and 3- or 4-fold Ti at the bottom of the (101) and (110) slabs). None if no cut gives one."""
+    z = thick.positions[:, 2]
+    planes = np.unique(np.round(z, 2))
+    gaps = (planes[1:] + planes[:-1]) / 2
+    sym = np.array(thick.get_chemical_symbols())
+    for lo in gaps[: len(gaps) // 2]:
+        for hi in gaps[gaps >= lo + thickness_A]:
+            keep = (z > lo) & (z < hi)
+            if 2 * (sym[keep] == "Ti").sum() != (sym[keep] == "O").sum():
+                continue
+            part = thick[keep]
+            cn, d_min = _ti_o_coordination(part)
+            psym = sym[keep]
+            if d_min >= MIN_TI_O_A and (cn[psym == "Ti"] >= 5).all() and (cn[psym == "O"] >= 2).all():
+                return part
+    return None
+
+
 def support(kind: str, min_xy_A: tuple[float, float], layers: int = 1, thickness_A: float = 8.0) -> Atoms:
     """Support slab, top atoms at the largest z, bottom at z >= 0, periodic in x, y."""
     if kind == "hbn":
@@ -124,13 +165,14 @@ def support(kind: str, min_xy_A: tuple[float, float], layers: int = 1, thickness
         phase, hkl = ("anatase", (1, 0, 1)) if kind == "anatase101" else \
             ("rutile", (1, 0, 1) if kind == "rutile101" else (1, 1, 0))
         bulk = _tio2_bulk(phase)
+        # cut from a slab three times as thick, so that both faces can be chosen among the bulk's planes
         n_layers = 1
-        while True:
-            slab = surface(bulk, hkl, n_layers, vacuum=None, periodic=True)
-            if np.ptp(slab.positions[:, 2]) >= thickness_A or n_layers > 20:
-                break
+        while np.ptp(surface(bulk, hkl, n_layers, vacuum=None).positions[:, 2]) < 3 * thickness_A + 10.0:
             n_layers += 1
-        slab = _orthogonal_in_plane(slab)
+        thick = _orthogonal_in_plane(surface(bulk, hkl, n_layers, vacuum=None, periodic=True))
+        slab = stoichiometric_slab(thick, thickness_A)
+        if slab is None:
+            raise UserError(f"--support {kind}: no cut of the {hkl} slab gives clean, stoichiometric faces")
         lx, ly = np.linalg.norm(slab.cell[0]), np.linalg.norm(slab.cell[1])
         slab = slab.repeat((int(np.ceil(min_xy_A[0] / lx)), int(np.ceil(min_xy_A[1] / ly)), 1))
     slab.positions[:, 2] -= slab.positions[:, 2].min()
@@ -141,14 +183,26 @@ def support(kind: str, min_xy_A: tuple[float, float], layers: int = 1, thickness
 support_slab = support  # the name build() uses, where `support` is its option
 
 
-def remove_top_oxygens(slab: Atoms, fraction: float, seed: int, depth_A: float = 1.5) -> tuple[Atoms, int]:
+O_PLANE_TOL_A = 0.3        # O atoms this close in z to the outermost O belong to the surface's bridging-O plane
+
+
+def remove_surface_oxygens(slab: Atoms, fraction: float, seed: int, faces: str = "both") -> tuple[Atoms, int]:
+    """SLAB without round(fraction * n) of the n O atoms of its outermost O plane on each face in FACES ("top" or
+    "both"), chosen at random (numpy default_rng(seed)); the authors remove 5 % on top and bottom. Returns the
+    slab and the number removed."""
     rng = np.random.default_rng(seed)
     z = slab.positions[:, 2]
-    top_o = np.nonzero((np.array(slab.get_chemical_symbols()) == "O") & (z > z.max() - depth_A))[0]
-    n = int(round(fraction * len(top_o)))
-    drop = rng.choice(top_o, n, replace=False) if n else np.array([], int)
+    is_o = np.array(slab.get_chemical_symbols()) == "O"
+    planes = [is_o & (z > z[is_o].max() - O_PLANE_TOL_A)]
+    if faces == "both":
+        planes.append(is_o & (z < z[is_o].min() + O_PLANE_TOL_A))
+    drop = []
+    for plane in planes:
+        idx = np.nonzero(plane)[0]
+        n = int(round(fraction * len(idx)))
+        drop.extend(rng.choice(idx, n, replace=False).tolist() if n else [])
     keep = np.setdiff1d(np.arange(len(slab)), drop)
-    return slab[keep], n
+    return slab[keep], len(drop)
 
 
 # ------------------------------------------------------------------------------------------------ assembly
@@ -256,7 +310,8 @@ def write_outputs(system: Atoms, n_np: int, types: dict[str, int], out: Path, me
 
 def validate_options(*, support: str, element: str, diameter_nm: float, height_ratio: float, gamma_ratio: float,
                      margin_A: float, gap_A: float | None, vacuum_A: float, layers: int | None,
-                     thickness_A: float | None, o_vacancies: float, seed: int) -> None:
+                     thickness_A: float | None, o_vacancies: float, seed: int,
+                     o_vacancy_faces: str = "both") -> None:
     """Every option in its own name and unit, before anything is built."""
     from . import validate as v
     from .geometry import reference_state
@@ -281,9 +336,10 @@ def validate_options(*, support: str, element: str, diameter_nm: float, height_r
         raise UserError(f"--thickness-A {thickness_A:g}: applies to TiO2 only (use --layers for hBN)")
     v.integer("--layers", layers, 1, 20)
     v.in_range("--thickness-A", thickness_A, 2.0, 100.0, "Å")
-    v.in_range("--o-vacancies", o_vacancies, 0.0, 1.0, hi_open=True, why="a fraction of the top-layer O atoms")
+    v.in_range("--o-vacancies", o_vacancies, 0.0, 1.0, hi_open=True, why="a fraction of a face's bridging O atoms")
     if o_vacancies and support == "hbn":
         raise UserError("--o-vacancies applies to TiO2 supports only")
+    v.choice("--o-vacancy-faces", o_vacancy_faces, O_VACANCY_FACES)
     v.integer("--seed", seed, 0)
 
 
@@ -301,14 +357,16 @@ def estimated_atoms(element: str, diameter_nm: float, height_ratio: float, margi
 def build(out: str | Path, *, support: str = "hbn", element: str = "Au", diameter_nm: float = 2.0,
           height_ratio: float = 0.7, gamma_ratio: float = 1.15, margin_A: float = 10.0, gap_A: float | None = None,
           vacuum_A: float = 15.0, layers: int | None = None, thickness_A: float | None = None,
-          o_vacancies: float = 0.0, seed: int = 0, label: str | None = None, force: bool = False) -> dict:
+          o_vacancies: float = 0.0, o_vacancy_faces: str = "both", seed: int = 0, label: str | None = None,
+          force: bool = False) -> dict:
     """Build, check and write the system (module docstring); returns the geometry record written to
     geometry.json. Refuses (UserError) bad options, an unphysical structure, and existing outputs unless force."""
     from . import validate as v
 
     validate_options(support=support, element=element, diameter_nm=diameter_nm, height_ratio=height_ratio,
                      gamma_ratio=gamma_ratio, margin_A=margin_A, gap_A=gap_A, vacuum_A=vacuum_A, layers=layers,
-                     thickness_A=thickness_A, o_vacancies=o_vacancies, seed=seed)
+                     thickness_A=thickness_A, o_vacancies=o_vacancies, seed=seed,
+                     o_vacancy_faces=o_vacancy_faces)
     n_est = estimated_atoms(element, diameter_nm, height_ratio, margin_A, layers or 1)
     if n_est > MAX_ATOMS and not force:
         raise UserError(f"--diameter-nm {diameter_nm:g}: about {n_est:,.0f} atoms, more than the {MAX_ATOMS:,} the "
@@ -326,7 +384,7 @@ def build(out: str | Path, *, support: str = "hbn", element: str = "Au", diamete
                         thickness_A if thickness_A is not None else 8.0)
     n_vac = 0
     if o_vacancies:
-        slab, n_vac = remove_top_oxygens(slab, o_vacancies, seed)
+        slab, n_vac = remove_surface_oxygens(slab, o_vacancies, seed, o_vacancy_faces)
     gap = gap_A if gap_A is not None else DEFAULT_GAP_A[support]
     system = assemble(np_atoms, slab, gap, vacuum_A)
     checks = check_structure(system, len(np_atoms))
@@ -334,6 +392,7 @@ def build(out: str | Path, *, support: str = "hbn", element: str = "Au", diamete
     meta = {"support": support, "label": label or f"{element}{len(np_atoms)}/{support}",
             "element_np": element, "diameter_nm_requested": diameter_nm,
             "height_ratio_requested": height_ratio, "gap_A": gap, "o_vacancies_removed": n_vac,
+            "o_vacancy_faces": o_vacancy_faces if o_vacancies else None,
             "support_layers": layers_used, "seed": seed, "min_distance_A": checks["min_distance_A"]}
     return write_outputs(system, len(np_atoms), types, out, meta)
 
@@ -362,13 +421,17 @@ def main(argv=None) -> int:
     p.add_argument("--vacuum-A", type=float, default=15.0,
                    help="vacuum above the particle and below the support, Å (default 15)")
     p.add_argument("--o-vacancies", type=float, default=0.0,
-                   help="fraction (0 to < 1) of top-layer O atoms removed at random from TiO2 (default 0)")
+                   help="fraction (0 to < 1) of the outermost-plane (bridging) O atoms removed at random from "
+                   "each face of TiO2 named by --o-vacancy-faces (default 0; the authors: 0.05)")
+    p.add_argument("--o-vacancy-faces", default="both", help="faces that lose O: top or both (default both, "
+                   "as the authors: 5 %% of the outermost O plane on top and at the bottom)")
     p.add_argument("--seed", type=int, default=0, help="random seed for vacancies, >= 0 (default 0)")
     p.add_argument("--label", help="system label for tables (default ElementN/support)")
     a = p.parse_args(argv)
     geo = build(a.out, support=a.support, element=a.element, diameter_nm=a.diameter_nm,
                 height_ratio=a.height_ratio, gamma_ratio=a.gamma_ratio, margin_A=a.margin_A, gap_A=a.gap_A,
                 vacuum_A=a.vacuum_A, layers=a.layers, thickness_A=a.thickness_A, o_vacancies=a.o_vacancies,
+                o_vacancy_faces=a.o_vacancy_faces,
                 seed=a.seed, label=a.label, force=a.force)
     print(f"{geo['label']}: {geo['n_atoms_np']} particle + {geo['n_atoms_support']} support atoms, "
           f"V = {geo['V_nm3']:.3g} nm³, S = {geo['S_nm2']:.3g} nm², A = {geo['A_nm2']:.3g} nm², "

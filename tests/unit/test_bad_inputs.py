@@ -142,6 +142,8 @@ CASES = [
     ("beamheat.build", ["--out", "{d}/b", "--element", "Fe"]),
     ("beamheat.build", ["--out", "{d}/b", "--gamma-ratio", "0"]),
     ("beamheat.build", ["--out", "{d}/b", "--support", "rutile110", "--o-vacancies", "1.5"]),
+    ("beamheat.build", ["--out", "{d}/b", "--support", "rutile110", "--o-vacancies", "0.1", "--o-vacancy-faces",
+                        "bottom"]),
     ("beamheat.build", ["--out", "{d}/b", "--gap-A", "0"]),
     ("beamheat.build", ["--out", "{d}/b", "--margin-A=-20"]),
     ("beamheat.build", ["--out", "{d}/b", "--diameter-nm", "1.6", "--margin-A", "0.5"]),
