@@ -1,6 +1,6 @@
 """LAMMPS's D3 baseline against the labeller's D3, on the labelled frames themselves.
 
-    python -m bench.d3_lammps_vs_labeller [--labels dft/au_hbn/labels.extxyz]
+    python -m bench.d3_lammps_vs_labeller [--labels dft/au_hbn/labels_pw500.extxyz]
                                           [--baseline lammps_inputs/potentials/baseline_d3_au_hbn.in]
                                           [--results bench/results/d3_au_hbn] [--force]
 
@@ -72,8 +72,8 @@ def compare(frames, baseline: Path) -> list[dict]:
 def main(argv=None) -> int:
     p = ArgumentParser(prog="python -m bench.d3_lammps_vs_labeller", description=__doc__.split("\n\n")[0],
                        epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
-    p.add_argument("--labels", default=str(ROOT / "dft" / "au_hbn" / "labels.extxyz"),
-                   help="dft.label --export file of D3 labels (default dft/au_hbn/labels.extxyz)")
+    p.add_argument("--labels", default=str(ROOT / "dft" / "au_hbn" / "labels_pw500.extxyz"),
+                   help="dft.label --export file of D3 labels (default dft/au_hbn/labels_pw500.extxyz)")
     p.add_argument("--baseline", default=str(ROOT / "lammps_inputs" / "potentials" / "baseline_d3_au_hbn.in"),
                    help="the LAMMPS D3 overlay template (default lammps_inputs/potentials/baseline_d3_au_hbn.in)")
     p.add_argument("--results", default=str(ROOT / "bench" / "results" / "d3_au_hbn"),
