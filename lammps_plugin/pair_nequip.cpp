@@ -43,6 +43,7 @@ PairNequIP::~PairNequIP() {
   delete[] pvector;
   memory->destroy(sigma_f_);
   memory->destroy(fmean_);
+  memory->destroy(forces_);
   if (allocated) {
     memory->destroy(setflag);
     memory->destroy(cutsq);
@@ -471,8 +472,10 @@ void PairNequIP::combine_ensemble(int nlocal) {
     nmax_ = atom->nmax;
     memory->destroy(sigma_f_);
     memory->destroy(fmean_);
+    memory->destroy(forces_);
     memory->create(sigma_f_, nmax_, "pair:sigma_f");
     memory->create(fmean_, nmax_, "pair:fmean");
+    memory->create(forces_, nmax_, 3, "pair:forces");
   }
   const int n3 = 3 * nlocal;
   if (!sigma_now_) {  // between sigma_F steps (sigma_every, ensemble first): the first model alone
@@ -489,6 +492,7 @@ void PairNequIP::combine_ensemble(int nlocal) {
       sigma_f_[i] = tag[i] < static_cast<tagint>(sigma_by_tag_.size()) ? sigma_by_tag_[tag[i]] : 0.0;
       const double *fi = &r.forces[3 * i];
       fmean_[i] = std::sqrt(fi[0] * fi[0] + fi[1] * fi[1] + fi[2] * fi[2]);
+      std::copy(fi, fi + 3, forces_[i]);
       fmax = std::max(fmax, std::isfinite(fmean_[i]) ? fmean_[i] : INFINITY);
     }
     local_[2] = fmax;  // max sigma_F, sum and count stay those of the last sigma_F step
@@ -522,6 +526,7 @@ void PairNequIP::combine_ensemble(int nlocal) {
     sigma_f_[i] = std::sqrt(var / M);  // eq. 2
     const double *fi = &(*force_)[3 * i];
     fmean_[i] = std::sqrt(fi[0] * fi[0] + fi[1] * fi[1] + fi[2] * fi[2]);
+    std::copy(fi, fi + 3, forces_[i]);
     smax = std::max(smax, sigma_f_[i]);
     ssum += sigma_f_[i];
     fmax = std::max(fmax, std::isfinite(fmean_[i]) ? fmean_[i] : INFINITY);
@@ -565,11 +570,19 @@ void *PairNequIP::extract_peratom(const char *name, int &ncol) {
   ncol = 0;
   if (strcmp(name, "sigma_f") == 0) return sigma_f_;
   if (strcmp(name, "fmean") == 0) return fmean_;
+  ncol = 3;
+  if (strcmp(name, "forces") == 0) return forces_;
+  ncol = 0;
   return nullptr;
 }
 
+std::string PairNequIP::type_name(int itype) const {
+  const int mt = itype >= 0 && itype < static_cast<int>(type_map_.size()) ? type_map_[itype] : -1;
+  return mt < 0 ? std::string("NULL") : models_.front()->info().type_names[mt];
+}
+
 double PairNequIP::memory_usage() {
-  return Pair::memory_usage() + 2.0 * nmax_ * sizeof(double);
+  return Pair::memory_usage() + 5.0 * nmax_ * sizeof(double);
 }
 
 /* keep the configuration every halt_every steps (and always when forced) in a ring of halt_frames */

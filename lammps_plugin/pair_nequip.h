@@ -72,6 +72,7 @@ class PairNequIP : public Pair {
   double init_one(int, int) override;
   void finish() override;
   void *extract_peratom(const char *, int &) override;
+  std::string type_name(int itype) const;  // the model type name pair_coeff maps LAMMPS type itype to, or NULL
   double memory_usage() override;
   // graph exchange: node features (rows = graph nodes, own atoms first) to and from the other ranks
   void exchange_forward(double *rows, int width);
@@ -153,6 +154,7 @@ class PairNequIP : public Pair {
   bool has_virial_ = false;
   int nmax_ = 0;
   double *sigma_f_ = nullptr, *fmean_ = nullptr;  // per-atom, for fix pair
+  double **forces_ = nullptr;                     // per-atom forces the dynamics use, for fix pair and nequip/frames
   struct Frame {
     long step;
     double cell[9];
