@@ -9,7 +9,6 @@
 #include "memory.h"
 #include "neigh_list.h"
 #include "neighbor.h"
-#include "timer.h"
 #include "update.h"
 #include "utils.h"
 
@@ -24,7 +23,6 @@
 #include <cstring>
 #include <malloc.h>
 #include <mpi.h>
-#include <numeric>
 
 using namespace LAMMPS_NS;
 
@@ -59,9 +57,8 @@ void PairNequIP::allocate() {
     for (int j = i; j <= n; j++) setflag[i][j] = 0;
 }
 
-/* pair_style nequip [device ...] [ensemble mean|first] [halt_fmax F] [halt_sigma S] [halt_file FILE]
-                     [halt_frames K] [halt_every N] [sigma_every N] [interaction_blocks L]
-                     [graph auto|images|ghosts|exchange] [mass_check yes|no] */
+/* pair_style nequip [device ...] [ensemble mean|first] [sigma_every N] [interaction_blocks L]
+                     [graph auto|images|ghosts|exchange] [malloc keep|system] [mass_check yes|no] */
 void PairNequIP::settings(int narg, char **arg) {
   int iarg = 0;
   auto value = [&](const char *key) -> const char * {
@@ -75,34 +72,18 @@ void PairNequIP::settings(int narg, char **arg) {
         error->all(FLERR, "pair_style nequip: ensemble must be 'mean' or 'first', not '{}'", v);
       ensemble_first_ = v == "first";
       iarg += 2;
-    } else if (strcmp(arg[iarg], "halt_fmax") == 0) {
-      halt_fmax_ = utils::numeric(FLERR, value("halt_fmax"), false, lmp);
-      if (halt_fmax_ < 0)
-        error->all(FLERR, "pair_style nequip: halt_fmax {} eV/A: must be > 0, or 0 to switch the check off",
-                   halt_fmax_);
-      iarg += 2;
-    } else if (strcmp(arg[iarg], "halt_sigma") == 0) {
-      halt_sigma_ = utils::numeric(FLERR, value("halt_sigma"), false, lmp);
-      if (halt_sigma_ < 0)
-        error->all(FLERR, "pair_style nequip: halt_sigma {} eV/A: must be > 0, or 0 to switch the check off",
-                   halt_sigma_);
-      iarg += 2;
+    } else if (strcmp(arg[iarg], "halt_fmax") == 0 || strcmp(arg[iarg], "halt_sigma") == 0 ||
+               strcmp(arg[iarg], "halt_file") == 0 || strcmp(arg[iarg], "halt_frames") == 0 ||
+               strcmp(arg[iarg], "halt_every") == 0) {
+      error->all(FLERR,
+                 "pair_style nequip: {} moved to fix halt (on compute pair nequip) and fix nequip/frames: see "
+                 "docs/pair_style_nequip.md",
+                 arg[iarg]);
     } else if (strcmp(arg[iarg], "mass_check") == 0) {
       const std::string v = value("mass_check");
       if (v != "yes" && v != "no")
         error->all(FLERR, "pair_style nequip: mass_check must be 'yes' or 'no', not '{}'", v);
       mass_check_ = v == "yes";
-      iarg += 2;
-    } else if (strcmp(arg[iarg], "halt_file") == 0) {
-      halt_file_ = value("halt_file");
-      iarg += 2;
-    } else if (strcmp(arg[iarg], "halt_frames") == 0) {
-      halt_frames_ = utils::inumeric(FLERR, value("halt_frames"), false, lmp);
-      if (halt_frames_ < 1) error->all(FLERR, "pair_style nequip: halt_frames must be >= 1");
-      iarg += 2;
-    } else if (strcmp(arg[iarg], "halt_every") == 0) {
-      halt_every_ = utils::inumeric(FLERR, value("halt_every"), false, lmp);
-      if (halt_every_ < 1) error->all(FLERR, "pair_style nequip: halt_every must be >= 1");
       iarg += 2;
     } else if (strcmp(arg[iarg], "sigma_every") == 0) {
       sigma_every_ = utils::inumeric(FLERR, value("sigma_every"), false, lmp);
@@ -136,8 +117,8 @@ void PairNequIP::settings(int narg, char **arg) {
       iarg += 2;
     } else {
       error->all(FLERR,
-                 "pair_style nequip: unknown keyword '{}' (keywords: device, ensemble, halt_fmax, halt_sigma, "
-                 "halt_file, halt_frames, halt_every, sigma_every, interaction_blocks, graph, malloc, mass_check)",
+                 "pair_style nequip: unknown keyword '{}' (keywords: device, ensemble, sigma_every, "
+                 "interaction_blocks, graph, malloc, mass_check)",
                  arg[iarg]);
     }
   }
@@ -369,7 +350,6 @@ void PairNequIP::init_style() {
     error->all(FLERR,
                "pair_style nequip: units {} are not supported; NequIP models work in eV and Å, so use 'units metal'",
                update->unit_style);
-  halted_ = false;  // every run may halt again (a second `run` in the same input)
   if (!ghost_mode_) {
     comm_forward = comm_reverse = comm_reverse_off = 0;
     neighbor->add_request(this, NeighConst::REQ_FULL);
@@ -546,8 +526,8 @@ void PairNequIP::combine_ensemble(int nlocal) {
   }
 }
 
-/* global max/mean sigma_F and max |F| over all ranks (halting is decided on them, the same on every rank);
-   compute pair sums pvector over ranks, so rank 0 holds the values and the others zeros */
+/* global max/mean sigma_F and max |F| over all ranks (fix halt decides on them through compute pair); compute
+   pair sums pvector over ranks, so rank 0 holds the values and the others zeros */
 void PairNequIP::reduce_globals() {
   const int M = static_cast<int>(models_.size());
   double mx[2] = {local_[0], local_[2]}, gmx[2];
@@ -556,11 +536,8 @@ void PairNequIP::reduce_globals() {
   std::vector<double> gsm(sm.size());
   MPI_Allreduce(mx, gmx, 2, MPI_DOUBLE, MPI_MAX, world);
   MPI_Allreduce(sm.data(), gsm.data(), static_cast<int>(sm.size()), MPI_DOUBLE, MPI_SUM, world);
-  global_[0] = gmx[0];
-  global_[1] = gsm[1] > 0 ? gsm[0] / gsm[1] : 0.0;
-  global_[2] = gmx[1];
-  global_[3] = M;
-  for (int k = 0; k < 4; k++) pvector[k] = comm->me == 0 ? global_[k] : 0.0;
+  const double global[4] = {gmx[0], gsm[1] > 0 ? gsm[0] / gsm[1] : 0.0, gmx[1], static_cast<double>(M)};
+  for (int k = 0; k < 4; k++) pvector[k] = comm->me == 0 ? global[k] : 0.0;
   stats_.resize(graph_counts_.size(), 0.0);
   for (size_t k = 0; k < graph_counts_.size(); k++) stats_[k] += gsm[2 + k];
   natoms_calls_ += static_cast<long>(gsm[1]);
@@ -585,113 +562,8 @@ double PairNequIP::memory_usage() {
   return Pair::memory_usage() + 5.0 * nmax_ * sizeof(double);
 }
 
-/* keep the configuration every halt_every steps (and always when forced) in a ring of halt_frames */
-void PairNequIP::remember_frame(bool force) {
-  if (!force && update->ntimestep % halt_every_ != 0) return;
-  const int nlocal = atom->nlocal;
-  Frame fr;
-  fr.step = update->ntimestep;
-  std::copy(cell_, cell_ + 9, fr.cell);
-  fr.pos.assign(pos_.begin(), pos_.begin() + 3 * nlocal);
-  fr.force.assign(force_->begin(), force_->begin() + 3 * nlocal);
-  fr.sigma.assign(sigma_f_, sigma_f_ + nlocal);
-  fr.type.assign(types_.begin(), types_.begin() + nlocal);
-  fr.tag.assign(atom->tag, atom->tag + nlocal);
-  if (frames_.size() < static_cast<size_t>(halt_frames_)) {
-    frames_.push_back(std::move(fr));
-  } else {
-    frames_[frame_next_] = std::move(fr);  // overwrite the oldest
-    frame_next_ = (frame_next_ + 1) % halt_frames_;
-  }
-}
-
-/* write the remembered frames (oldest first) to halt_file and end the run at this step, like fix halt */
-void PairNequIP::halt(const std::string &why) {
-  halted_ = true;
-  const bool have_now = std::any_of(frames_.begin(), frames_.end(),
-                                    [&](const Frame &f) { return f.step == update->ntimestep; });
-  if (!have_now) remember_frame(true);
-  // every rank remembered its own atoms at the same steps: gather each frame on rank 0, atoms in ID order
-  std::vector<const Frame *> mine;
-  for (const Frame &f : frames_) mine.push_back(&f);
-  std::sort(mine.begin(), mine.end(), [](const Frame *a, const Frame *b) { return a->step < b->step; });
-  std::vector<Frame> gathered;
-  const int nprocs = comm->nprocs;
-  for (const Frame *fr : mine) {
-    const int n = static_cast<int>(fr->type.size()), W = 9;  // x y z fx fy fz sigma type tag
-    std::vector<double> buf(static_cast<size_t>(W) * n);
-    for (int i = 0; i < n; i++) {
-      double *b = &buf[static_cast<size_t>(W) * i];
-      for (int d = 0; d < 3; d++) b[d] = fr->pos[3 * i + d], b[3 + d] = fr->force[3 * i + d];
-      b[6] = fr->sigma[i];
-      b[7] = fr->type[i];
-      b[8] = static_cast<double>(fr->tag[i]);
-    }
-    std::vector<int> counts(nprocs, 0), displs(nprocs, 0);
-    const int nw = W * n;
-    MPI_Gather(&nw, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, world);
-    std::vector<double> all;
-    if (comm->me == 0) {
-      std::partial_sum(counts.begin(), counts.end() - 1, displs.begin() + 1);
-      all.resize(static_cast<size_t>(displs.back()) + counts.back());
-    }
-    MPI_Gatherv(buf.data(), nw, MPI_DOUBLE, all.data(), counts.data(), displs.data(), MPI_DOUBLE, 0, world);
-    if (comm->me != 0) continue;
-    const size_t na = all.size() / W;
-    std::vector<size_t> order(na);
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return all[W * a + 8] < all[W * b + 8]; });
-    Frame g;
-    g.step = fr->step;
-    std::copy(fr->cell, fr->cell + 9, g.cell);
-    for (size_t k : order) {
-      const double *b = &all[W * k];
-      g.pos.insert(g.pos.end(), b, b + 3);
-      g.force.insert(g.force.end(), b + 3, b + 6);
-      g.sigma.push_back(b[6]);
-      g.type.push_back(static_cast<int>(b[7]));
-      g.tag.push_back(static_cast<tagint>(b[8]));
-    }
-    gathered.push_back(std::move(g));
-  }
-  if (comm->me == 0) {
-    const std::string tmp = halt_file_ + ".part";
-    FILE *fp = fopen(tmp.c_str(), "w");
-    if (!fp) error->one(FLERR, "pair nequip: cannot write halt file {}", halt_file_);
-    const auto &names = models_.front()->info().type_names;
-    std::vector<const Frame *> order;
-    for (const Frame &f : gathered) order.push_back(&f);
-    const char *pbc[2] = {"F", "T"};
-    for (const Frame *fr : order) {
-      const size_t na = fr->type.size();
-      double smax = 0.0;
-      for (double v : fr->sigma) smax = std::max(smax, v);
-      fprintf(fp, "%zu\n", na);
-      fprintf(fp,
-              "Lattice=\"%.10g %.10g %.10g %.10g %.10g %.10g %.10g %.10g %.10g\" "
-              "Properties=species:S:1:pos:R:3:forces_ensemble_mean:R:3:sigma_f:R:1 step=%ld "
-              "max_sigma_f=%.8g halt_reason=\"%s\" pbc=\"%s %s %s\"\n",
-              fr->cell[0], fr->cell[1], fr->cell[2], fr->cell[3], fr->cell[4], fr->cell[5], fr->cell[6], fr->cell[7],
-              fr->cell[8], fr->step, smax, fr->step == update->ntimestep ? why.c_str() : "before halt",
-              pbc[domain->xperiodic], pbc[domain->yperiodic], pbc[domain->zperiodic]);
-      for (size_t i = 0; i < na; i++)
-        fprintf(fp, "%s %.10f %.10f %.10f %.10g %.10g %.10g %.8g\n", names[fr->type[i]].c_str(), fr->pos[3 * i],
-                fr->pos[3 * i + 1], fr->pos[3 * i + 2], fr->force[3 * i], fr->force[3 * i + 1], fr->force[3 * i + 2],
-                fr->sigma[i]);
-    }
-    fclose(fp);
-    std::rename(tmp.c_str(), halt_file_.c_str());
-    error->warning(FLERR, "pair nequip: halting at step {}: {}; wrote {} frame(s) to {}", update->ntimestep, why,
-                   order.size(), halt_file_);
-  }
-  timer->force_timeout();  // the integrator stops after this step; the input script continues
-}
-
 /* after each run: where the pair time went (model evaluation vs building the graph) */
 void PairNequIP::finish() {
-  // a halt forced the timer's timeout; the next run would save that as its setting (Timer::init_timeout) and end at
-  // once: restore it, as fix halt does in post_run, so that a later `run` in the same input can run (and halt) again
-  if (halted_) timer->reset_timeout();
   if (n_calls_ == 0 || comm->me != 0) {
     t_graph_ = t_model_ = 0.0;
     n_calls_ = n_edges_total_ = 0;
@@ -1046,7 +918,6 @@ void PairNequIP::run_models() {
   }
   const double *h = domain->h;  // rows: a = (xx,0,0), b = (xy,yy,0), c = (xz,yz,zz)
   const double cell[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
-  std::memcpy(cell_, cell, sizeof(cell));
   std::memcpy(g.cell, cell, sizeof(cell));
 
   for (int m = 0; m < n_eval_; m++) {
@@ -1162,13 +1033,6 @@ void PairNequIP::compute(int eflag, int vflag) {
     f[i][1] += fi[1];
     f[i][2] += fi[2];
   }
-
-  // halt checks on the forces the dynamics use and on the ensemble spread
-  remember_frame(false);
-  if (!halted_ && halt_fmax_ > 0 && global_[2] > halt_fmax_)
-    halt(fmt::format("max |F| = {:.4g} eV/A > halt_fmax {:.4g}", global_[2], halt_fmax_));
-  else if (!halted_ && sigma_now_ && halt_sigma_ > 0 && global_[0] > halt_sigma_)
-    halt(fmt::format("max sigma_F = {:.4g} eV/A > halt_sigma {:.4g}", global_[0], halt_sigma_));
 
   if (eflag_global) eng_vdwl += energy_;
   if (eflag_atom)

@@ -134,67 +134,6 @@ pair_coeff * * {files} Au
     assert "sigma_every 10 needs 'ensemble first'" in proc.stdout
 
 
-def test_halt_on_bad_configuration(tmp_path, ensemble_models):
-    atoms = bulk("Au", "fcc", a=4.08, cubic=True).repeat((2, 2, 2))
-    atoms.positions[1] = atoms.positions[0] + [1.0, 0, 0]  # squeezed pair: ensemble-mean |F| about 14 eV/A
-    au_data(tmp_path, atoms)
-    files = " ".join(map(str, ensemble_models))
-    script = """units metal
-atom_style atomic
-read_data au.data
-pair_style nequip {opts}
-pair_coeff * * {files} Au
-velocity all create 300 5
-fix nve all nve
-timestep 0.0005
-run 50
-print "AFTER step $(step)"
-"""
-    # the default limit (100 eV/A) is not reached by this model
-    proc = run_lmp(script.format(opts="", files=files), tmp_path)
-    assert proc.returncode == 0 and "AFTER step 50" in proc.stdout and not (tmp_path / "nequip_halt.extxyz").exists()
-    proc = run_lmp(script.format(opts="halt_fmax 10 halt_file bad.extxyz halt_frames 3 halt_every 1", files=files),
-                   tmp_path)
-    assert proc.returncode == 0, proc.stdout[-2000:]
-    assert "halting at step 0: max |F| =" in proc.stdout and "AFTER step 0" in proc.stdout
-    frames = read(tmp_path / "bad.extxyz", index=":")
-    assert len(frames) == 1 and frames[-1].info["step"] == 0 and "halt_fmax 10" in frames[-1].info["halt_reason"]
-    f = frames[-1].arrays["forces_ensemble_mean"]
-    assert np.linalg.norm(f, axis=1).max() > 10 and frames[-1].get_chemical_symbols()[0] == "Au"
-    np.testing.assert_allclose(frames[-1].positions[:2], atoms.positions[:2], atol=1e-6)
-    # a sigma_F limit during MD: several remembered frames, oldest first, the halt frame last
-    au_data(tmp_path)
-    proc = run_lmp(script.replace("300 5", "900 5").format(
-        opts="halt_sigma 0.02 halt_file sig.extxyz halt_frames 3 halt_every 2", files=files), tmp_path)
-    assert proc.returncode == 0 and "max sigma_F" in proc.stdout
-    frames = read(tmp_path / "sig.extxyz", index=":")
-    steps = [fr.info["step"] for fr in frames]
-    assert steps == sorted(steps) and 1 <= len(frames) <= 3
-    assert frames[-1].arrays["sigma_f"].max() > 0.02 and "halt_sigma" in frames[-1].info["halt_reason"]
-
-
-def test_two_runs_in_one_input_both_halt(tmp_path, ensemble_models):
-    """The halt state is reset for every run (init_style): a second `run` halts again, at its own first step."""
-    atoms = bulk("Au", "fcc", a=4.08, cubic=True).repeat((2, 2, 2))
-    atoms.positions[1] = atoms.positions[0] + [1.0, 0, 0]  # squeezed pair: |F| above 10 eV/A at once
-    au_data(tmp_path, atoms)
-    proc = run_lmp(f"""units metal
-atom_style atomic
-read_data au.data
-pair_style nequip halt_fmax 10 halt_file bad.extxyz halt_frames 1 halt_every 1
-pair_coeff * * {' '.join(map(str, ensemble_models))} Au
-fix nve all nve
-timestep 0.0005
-run 20
-print "FIRST ended at step $(step)"
-run 20
-print "SECOND ended at step $(step)"
-""", tmp_path)
-    assert proc.returncode == 0, proc.stdout[-2000:]
-    assert proc.stdout.count("halting at step") == 2, proc.stdout[-3000:]
-    assert "FIRST ended at step 0" in proc.stdout and "SECOND ended at step 0" in proc.stdout
-
-
 HALT_SCRIPT = """units metal
 atom_style atomic
 read_data au.data
