@@ -199,35 +199,60 @@ void PairNequIP::coeff(int narg, char **arg) {
     error->all(FLERR, "pair_coeff for nequip must start with '* *'");
 
   // the last ntypes arguments are type names; everything before them must be a model file
-  for (int m = 0; m < n_models; m++) {
-    const std::string a = arg[2 + m];
+  const std::vector<std::string> files(arg + 2, arg + 2 + n_models);
+  for (const std::string &a : files)
     if (a.find('.') == std::string::npos && a.find('/') == std::string::npos && !platform::file_is_readable(a))
       error->all(FLERR,
                  "pair_coeff for nequip: '{}' is not a model file; with {} LAMMPS atom type(s) pair_coeff needs "
                  "'* * MODEL_FILE [MODEL_FILE ...]' followed by exactly {} type name(s) (one per type, or NULL)",
                  a, ntypes, ntypes);
-  }
-  // the same file twice (or two copies of one model): sigma_F is then 0 and means nothing. Said first, before
-  // the style's other log lines, so that no reader of the log misses it.
+  warn_identical_members(files);
+  load_models(files);
+  if (sigma_every_ > 1 && n_models > 1 && !ensemble_first_)
+    error->all(FLERR, "pair_style nequip: sigma_every {} needs 'ensemble first' (the ensemble mean needs every "
+                      "member at every step)", sigma_every_);
   if (n_models > 1 && comm->me == 0) {
-    std::vector<std::string> contents;
-    for (int m = 0; m < n_models; m++) {
-      std::string bytes;
-      if (FILE *fp = fopen(arg[2 + m], "rb")) {
-        char buf[65536];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof(buf), fp)) > 0) bytes.append(buf, n);
-        fclose(fp);
-      }
-      for (int k = 0; k < m; k++)
-        if (!bytes.empty() && contents[k] == bytes)
-          error->warning(FLERR,
-                         "pair nequip: ensemble members {} and {} are the same model: sigma_F from them is 0, not "
-                         "an uncertainty",
-                         arg[2 + k], arg[2 + m]);
-      contents.push_back(std::move(bytes));
-    }
+    utils::logmesg(lmp, "pair nequip: ensemble of {} models on one graph; dynamics from the {}\n", n_models,
+                   ensemble_first_ ? "first model" : "ensemble mean");
+    if (sigma_every_ > 1)
+      utils::logmesg(lmp,
+                     "pair nequip: sigma_F from all {} models every {} steps (per-atom and global sigma_F between "
+                     "them are the last computed); {:.2f} model calls per step\n",
+                     n_models, sigma_every_, 1.0 + (n_models - 1.0) / sigma_every_);
   }
+  results_.assign(n_models, beamheat::Result());
+  if (malloc_keep_ && models_.front()->info().device == "cpu") keep_freed_memory();
+  map_types(arg + 2 + n_models);
+  for (int i = 1; i <= ntypes; i++)
+    for (int j = i; j <= ntypes; j++) setflag[i][j] = 1;
+}
+
+/* the same file twice (or two copies of one model): sigma_F is then 0 and means nothing. Said first, before the
+   style's other log lines, so that no reader of the log misses it. */
+void PairNequIP::warn_identical_members(const std::vector<std::string> &files) {
+  if (files.size() < 2 || comm->me != 0) return;
+  std::vector<std::string> contents;
+  for (size_t m = 0; m < files.size(); m++) {
+    std::string bytes;
+    if (FILE *fp = fopen(files[m].c_str(), "rb")) {
+      char buf[65536];
+      size_t n;
+      while ((n = fread(buf, 1, sizeof(buf), fp)) > 0) bytes.append(buf, n);
+      fclose(fp);
+    }
+    for (size_t k = 0; k < m; k++)
+      if (!bytes.empty() && contents[k] == bytes)
+        error->warning(FLERR,
+                       "pair nequip: ensemble members {} and {} are the same model: sigma_F from them is 0, not "
+                       "an uncertainty",
+                       files[k], files[m]);
+    contents.push_back(std::move(bytes));
+  }
+}
+
+/* the torch side (threads per rank), then every model on this rank's device; all must share type names and
+   cutoffs */
+void PairNequIP::load_models(const std::vector<std::string> &files) {
   models_.clear();
   exchange_checked_ = false;
   exchange_note_.clear();
@@ -254,9 +279,9 @@ void PairNequIP::coeff(int narg, char **arg) {
   if (comm->me == 0)
     utils::logmesg(lmp, "pair nequip: torch {} ({}); {} torch thread(s) per MPI rank, {} rank(s)\n",
                    torch_side->torch_version, torch_side->library, torch_side->threads(), comm->nprocs);
-  for (int m = 0; m < n_models; m++) {
+  for (const std::string &file : files) {
     try {
-      models_.emplace_back(torch_side->load(arg[2 + m], device_request_, rank));
+      models_.emplace_back(torch_side->load(file, device_request_, rank));
     } catch (const std::exception &e) {
       error->all(FLERR, "pair nequip: {}", e.what());
     }
@@ -270,36 +295,27 @@ void PairNequIP::coeff(int narg, char **arg) {
                  a.r_max);
   }
   log_devices(rank, node_size);
-  if (sigma_every_ > 1 && n_models > 1 && !ensemble_first_)
-    error->all(FLERR, "pair_style nequip: sigma_every {} needs 'ensemble first' (the ensemble mean needs every "
-                      "member at every step)", sigma_every_);
-  if (n_models > 1 && comm->me == 0) {
-    utils::logmesg(lmp, "pair nequip: ensemble of {} models on one graph; dynamics from the {}\n", n_models,
-                   ensemble_first_ ? "first model" : "ensemble mean");
-    if (sigma_every_ > 1)
-      utils::logmesg(lmp,
-                     "pair nequip: sigma_F from all {} models every {} steps (per-atom and global sigma_F between "
-                     "them are the last computed); {:.2f} model calls per step\n",
-                     n_models, sigma_every_, 1.0 + (n_models - 1.0) / sigma_every_);
-  }
-  results_.assign(n_models, beamheat::Result());
-  const beamheat::ModelInfo &info = models_.front()->info();
-  // On CPU every activation tensor of a large graph is bigger than glibc's mmap threshold, so each one was mapped
-  // fresh and unmapped again: every page faulted in (and zeroed by the kernel) on every call. Keeping freed memory
-  // in the heap (no mmap, no trim) reuses it instead. Process-wide, once; the memory high-water mark stays mapped.
-  static bool malloc_set = false;
-  if (malloc_keep_ && !malloc_set && info.device == "cpu") {
-    malloc_set = mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1;
-    if (comm->me == 0)
-      utils::logmesg(lmp, "pair nequip: malloc keep: {} (pair_style nequip malloc system to leave glibc alone)\n",
-                     malloc_set ? "freed memory is kept for reuse (no mmap, no trim)" : "mallopt refused, unchanged");
-  }
-  arg += n_models - 1;  // type names follow the model files
+}
 
-  const int nt_model = n_model_types_ = static_cast<int>(info.type_names.size());
+/* On CPU every activation tensor of a large graph is bigger than glibc's mmap threshold, so each one was mapped
+   fresh and unmapped again: every page faulted in (and zeroed by the kernel) on every call. Keeping freed memory in
+   the heap (no mmap, no trim) reuses it instead. Process-wide, once; the memory high-water mark stays mapped. */
+void PairNequIP::keep_freed_memory() {
+  static bool malloc_set = false;
+  if (malloc_set) return;
+  malloc_set = mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1;
+  if (comm->me == 0)
+    utils::logmesg(lmp, "pair nequip: malloc keep: {} (pair_style nequip malloc system to leave glibc alone)\n",
+                   malloc_set ? "freed memory is kept for reuse (no mmap, no trim)" : "mallopt refused, unchanged");
+}
+
+/* names[t - 1] is LAMMPS type t's model type name, or NULL: the type map and the model's cutoffs per type pair */
+void PairNequIP::map_types(char **names) {
+  const beamheat::ModelInfo &info = models_.front()->info();
+  const int ntypes = atom->ntypes, nt_model = n_model_types_ = static_cast<int>(info.type_names.size());
   type_map_.assign(ntypes + 1, -1);
   for (int t = 1; t <= ntypes; t++) {
-    const std::string name = arg[2 + t];
+    const std::string name = names[t - 1];
     if (name == "NULL") continue;
     int found = -1;
     for (int k = 0; k < nt_model; k++)
@@ -314,9 +330,6 @@ void PairNequIP::coeff(int narg, char **arg) {
   if (!info.per_edge_type_cutoff.empty())
     for (size_t k = 0; k < cutsq_model_.size(); k++)
       cutsq_model_[k] = info.per_edge_type_cutoff[k] * info.per_edge_type_cutoff[k];
-
-  for (int i = 1; i <= ntypes; i++)
-    for (int j = i; j <= ntypes; j++) setflag[i][j] = 1;
 }
 
 void PairNequIP::check_masses() {
@@ -604,7 +617,8 @@ void PairNequIP::finish() {
                      "pair nequip: edges per step centred within 0..{} hops of own atoms: {}; pruned layer-wise, {} "
                      "layers do {:.1f}% redundant edge work\n",
                      hops_ - 1, within, hops_, work > 0 ? 100.0 * (1.0 - hops_ * stats_[2] / work) : 0.0);
-      if (info.pruned_layers > 0 && stats_[3] > 0)
+      const std::string off = models_.front()->pruning_off();
+      if (info.pruned_layers > 0 && off.empty() && stats_[3] > 0)
         utils::logmesg(lmp,
                        "pair nequip: layer-wise pruning on: layer l of the model's {} sees only the nodes within {}-l "
                        "hops; {:.0f} edges per step over its layers, {:.1f}% redundant\n",
@@ -612,10 +626,9 @@ void PairNequIP::finish() {
                        100.0 * (1.0 - info.pruned_layers * stats_[2] / stats_[3]));
       else
         utils::logmesg(lmp, "pair nequip: layer-wise pruning off: {}\n",
-                       !info.pruning_note.empty() ? info.pruning_note
-                                                  : std::string("the model is not nequip's sequence of "
-                                                                "layerN_convnet modules (strictly local models need "
-                                                                "none)"));
+                       !off.empty() ? off
+                                    : std::string("the model is not nequip's sequence of layerN_convnet modules "
+                                                  "(strictly local models need none)"));
     }
   }
   t_graph_ = t_model_ = 0.0;
@@ -956,9 +969,9 @@ void PairNequIP::run_models() {
 /* Once per set of models, on the first call with feature exchange: every model on the ghost graph of L hops (the
    route checked against one rank in the tests, itself checked against the whole model on its first call) and with
    exchanged features; their forces and per-atom energies must agree (a guard against a model whose layers share
-   more than their node features). If not, the ghost graph from then on: the ghost cutoff was set for it. True when
-   the exchanged evaluation it ended with is this call's (exchange stays on and this call evaluates every model). */
-bool PairNequIP::check_exchange() {
+   more than their node features). If not, the ghost graph from then on: the ghost cutoff was set for it. The step's
+   own evaluation follows, on whichever route is then on. */
+void PairNequIP::check_exchange() {
   exchange_checked_ = true;
   const int keep = n_eval_, nlocal = atom->nlocal;
   n_eval_ = static_cast<int>(models_.size());
@@ -973,8 +986,9 @@ bool PairNequIP::check_exchange() {
   exchange_ = true;
   hops_ = 1;
   run_models();
+  n_eval_ = keep;
   double local[2] = {0.0, 0.0}, global[2];  // max |dF|, max |F|
-  for (int m = 0; m < n_eval_; m++) {
+  for (size_t m = 0; m < ref_f.size(); m++) {
     for (int k = 0; k < 3 * nlocal; k++) {
       local[0] = std::max(local[0], std::fabs(results_[m].forces[k] - ref_f[m][k]));
       local[1] = std::max(local[1], std::fabs(ref_f[m][k]));
@@ -1000,9 +1014,6 @@ bool PairNequIP::check_exchange() {
                    "{} hops: forces and per-atom energies agree to {:.3g}\n",
                    blocks_, global[0]);
   }
-  const bool current = exchange_ && keep == n_eval_;
-  n_eval_ = keep;
-  return current;
 }
 
 void PairNequIP::compute(int eflag, int vflag) {
@@ -1013,8 +1024,8 @@ void PairNequIP::compute(int eflag, int vflag) {
   const int M_all = static_cast<int>(models_.size());
   sigma_now_ = M_all == 1 || sigma_every_ == 1 || !have_sigma_ || update->ntimestep % sigma_every_ == 0;
   n_eval_ = sigma_now_ ? M_all : 1;
-  const bool evaluated = exchange_ && !exchange_checked_ && check_exchange();
-  if (!evaluated) run_models();
+  if (exchange_ && !exchange_checked_) check_exchange();
+  run_models();
   n_calls_++;
   n_edges_total_ += n_edges_last_;
   combine_ensemble(nlocal);

@@ -78,12 +78,16 @@ class PairNequIP : public Pair {
 
  protected:
   void allocate();
+  void warn_identical_members(const std::vector<std::string> &files);
+  void load_models(const std::vector<std::string> &files);
+  void keep_freed_memory();
+  void map_types(char **names);
   void build_graph();
   int model_type_of_local(int i) const;
   void build_graph_ghosts();
   void compute_ghosts();
   void run_models();
-  bool check_exchange();
+  void check_exchange();
   void reduce_globals();
   int local_rank(int *node_size = nullptr) const;
   void log_devices(int node_rank, int node_size);
