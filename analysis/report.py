@@ -17,7 +17,7 @@ and gets, written atomically (none overwritten without --force):
   figures/sigma_f_t.png              σF(t): all atoms, interface atoms, worst 10 % (the paper's Fig. 2)
   figures/dT_dose.png                ΔT against dose rate per beam energy with its 68 % band (Fig. 3/4)
 Interface atoms: those of one body (particle = geometry groups.np.types) with an atom of the other body within
-5 Å in the first dump frame. A run halted when its log has pair nequip's "pair nequip: halting" warning.
+5 Å in the first dump frame. A run halted when its log has fix halt's "Fix halt condition for fix-id ..." message.
 A k or ΔT marked unreliable, or not determined by its 68 % interval (beamheat.reliability), puts a warning at the
 top of report.md.
 """
@@ -33,7 +33,7 @@ import numpy as np
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import atomic_write, write_json
-from beamheat.lammps_log import MissingColumnsError, read_thermo, read_warnings
+from beamheat.lammps_log import MissingColumnsError, read_messages, read_thermo
 from beamheat.markers import HALT_TEXT, NVE_CONTACT
 from beamheat.readers import interval, intervals, is_number, json_object, number, numbers
 from beamheat.reliability import undetermined_reason
@@ -89,8 +89,8 @@ def run_dirs(outdir: Path) -> list[Path]:
 
 
 def halt_lines(path: Path) -> list[str]:
-    """pair nequip's halt warnings in a log (plain or gzipped)."""
-    return [line for _, line in read_warnings(path, HALT_TEXT.encode())]
+    """fix halt's messages in a log (plain or gzipped): the runs it stopped."""
+    return [line for _, line in read_messages(path, HALT_TEXT)]
 
 
 def read_run(d: Path) -> dict:
@@ -565,7 +565,7 @@ def make_report(outdir: Path, force: bool = False) -> dict:
         warnings.append("ΔT under the beam NOT predicted: k is not positive (eq. 5 needs k > 0)")
     halted = [r["dir"] for r in runs if r["halted"]]
     if halted:
-        warnings.append(f"run(s) halted by pair nequip (σF or force limit): {', '.join(halted)}")
+        warnings.append(f"run(s) halted by fix halt (σF or force limit): {', '.join(halted)}")
     unfinished = [r["dir"] for r in runs if not r["segment_finished"]]
     if unfinished:
         warnings.append(f"NVE segment not finished (killed?): {', '.join(unfinished)}")

@@ -4,8 +4,8 @@ CPU (python -m models.accelerate, AOTInductor).
     python -m bench.bench_accelerate [--rounds 5] [--steps 500] [--threads 1] [--json OUT]
 
 System: the main job's (beamheat.build: Au45, 1 nm, on monolayer hBN, margin 6 Å; 261 atoms). Potential: the main
-job's, potentials/nequip.in with its defaults (ensemble first sigma_every 10 halt_sigma 1.5, overlaid on the bundle's
-baseline.in): route `torchscript` is `-var potential nequip` alone (the bundled .nequip.pth members), route `aoti`
+job's, potentials/nequip.in with its defaults (ensemble first sigma_every 10, fix halt at max sigma_F > 1.5 eV/Å,
+overlaid on the bundle's baseline.in): route `torchscript` is `-var potential nequip` alone (the bundled .nequip.pth members), route `aoti`
 adds `-var model "<the compiled members>" -var baseline <bundle>/baseline.in`. Each measurement is its own
 `mpirun -np 1 lmp` process, as users run it, NVE from 450 K for STEPS steps after 20 warm-up steps; the two routes
 alternate in every round, so machine noise hits them alike. Reported: medians over rounds of ms per MD step (LAMMPS

@@ -30,8 +30,8 @@ Quantities (student vs teacher):
         (fit_k's per-run dE_np/dT_np over the short NVE window is recorded too, but it is far noisier.)
   drift NVE energy drift, meV/atom/ps: least-squares slope of TotEng vs Time over the nve_contact block of each
         log (read through beamheat.lammps_log), divided by the atom count; mean and max |drift| per potential.
-  halts the long student run (--long-ps of NVE at 600/300 K): pair nequip's halt warning ("pair nequip:
-        halting"), its step, time (ps) and stage, and the max σF (thermo c_nequip_pair[1], eV/Å) over the run.
+  halts the long student run (--long-ps of NVE at 600/300 K): fix halt's message ("Fix halt condition for
+        fix-id ..."), its step, time (ps) and stage, and the max σF (thermo c_nequip_pair[1], eV/Å) over the run.
   σF    per-atom ensemble σF (eq. 2, eV/Å) from the student runs' heat_transfer.dump (f_sf[1]): mean over all
         atoms, over interface atoms (within 5 Å of the other body in the first frame) and over the worst 10 %,
         per frame and averaged over frames (analysis.report's helpers).
@@ -67,12 +67,11 @@ from beamheat import lammps_command
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import atomic_write, read_json, write_json
-from beamheat.lammps_log import LogError, MissingColumnsError, read_thermo, read_warnings
-from beamheat.markers import HALT_TEXT, NVE_CONTACT
+from beamheat.lammps_log import LogError, MissingColumnsError, read_messages, read_thermo
+from beamheat.markers import HALT_RE, HALT_TEXT, NVE_CONTACT
 from beamheat.readers import interval, is_number, json_object, number
 
 K_TOL, CP_TOL = 0.2, 0.1
-HALT_RE = re.compile(re.escape(HALT_TEXT) + r" at step (\d+): (.*?);")
 
 
 # ------------------------------------------------------------------------------------------------ command line
@@ -226,12 +225,12 @@ def analyse_log(job: Job, n_atoms: int) -> dict:
     blocks = [int(b) for b in dict.fromkeys(th.block.tolist())]
     # the stage of each halt: the last stage marker before the warning in the log; its time from that stage's
     # thermo block(s) that cover the halt step (the timestep is reset to 0 after the relaxation)
-    for stage, h in read_warnings(job.log, HALT_TEXT.encode()):
+    for stage, h in read_messages(job.log, HALT_TEXT):
         m = HALT_RE.search(h)
         rec = {"message": h, "stage": stage}
         if m:
-            step = int(m.group(1))
-            rec.update(step=step, reason=m.group(2), time_ps=None)
+            step = int(m.group(2))
+            rec.update(step=step, reason=f"{m.group(1)} = {m.group(3)}", time_ps=None)
             for b in blocks:
                 sel = th.block == b
                 steps = th["Step"][sel]

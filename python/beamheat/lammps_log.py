@@ -4,7 +4,8 @@
     th = read_thermo(["run/log.lammps", "run/log.restart.gz"], columns=["Step", "Time", "v_T_np"])
     th["Time"], th.block, th.notes
 
-- plain or gzipped files; several `run` sections (thermo blocks); WARNING lines between thermo rows;
+- plain or gzipped files; several `run` sections (thermo blocks); WARNING lines and fix halt's messages between
+  thermo rows;
 - a truncated last line (job killed mid-write) is dropped with a note; a run cut off by an ERROR ends its block;
 - several files are segments of one restarted run, in order: where a later segment restarts at an earlier step,
   the rows it supersedes are dropped (needs a Step column);
@@ -33,25 +34,35 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .cli import UserError
-from .markers import STAGE_PREFIX
+from .markers import HALT_TEXT, STAGE_PREFIX
 
 _START = b"Per MPI rank memory allocation"
 _END = b"Loop time of"
 _ERROR = b"ERROR"
 _STAGE = STAGE_PREFIX.encode()
 _CHUNK = 32 * 1024 * 1024
+_MESSAGES = (b"WARNING", HALT_TEXT.encode())  # lines LAMMPS prints between thermo rows: warnings, fix halt's halts
 
 
-def _drop_warning_lines(region: bytes) -> tuple[bytes, int]:
-    """Remove lines that start with WARNING (memchr-speed finds, no regex over the whole region)."""
+def _drop_message_lines(region: bytes) -> tuple[bytes, int]:
+    """Remove the lines LAMMPS prints inside thermo output (_MESSAGES)."""
+    n = 0
+    for prefix in _MESSAGES:
+        region, k = _drop_lines_starting(region, prefix)
+        n += k
+    return region, n
+
+
+def _drop_lines_starting(region: bytes, prefix: bytes) -> tuple[bytes, int]:
+    """Remove lines that start with PREFIX (memchr-speed finds, no regex over the whole region)."""
     keep, start, pos, n = [], 0, 0, 0
     while True:
-        i = region.find(b"WARNING", pos)
+        i = region.find(prefix, pos)
         if i < 0:
             break
         line_start = region.rfind(b"\n", 0, i) + 1
         if region[line_start:i].strip():
-            pos = i + 7  # WARNING inside a line: not a warning line
+            pos = i + len(prefix)  # inside a line: not a message line
             continue
         line_end = region.find(b"\n", i)
         line_end = len(region) if line_end < 0 else line_end + 1
@@ -236,7 +247,7 @@ class _BlockParser:
 
         if not region or region.isspace():
             return np.empty((0, len(self.keep)))
-        region, n_warn = _drop_warning_lines(region)
+        region, n_warn = _drop_message_lines(region)
         usecols = sorted(set(self.keep) | {ncol - 1})
         try:
             df = pd.read_csv(io.BytesIO(region), sep=r"\s+", header=None, usecols=usecols, dtype=np.float64,
@@ -258,7 +269,7 @@ class _BlockParser:
             s = raw.strip()
             if not s:
                 continue
-            if s.startswith(b"WARNING"):
+            if s.startswith(_MESSAGES):
                 self.n_warnings += 1
                 continue
             words = s.split()
@@ -295,7 +306,7 @@ def _read_one(path: Path, wanted, block_offset: int) -> _BlockParser:
     if rest:
         p.feed(rest, final=True)
     if p.n_warnings:
-        p.notes.append(f"{path}: skipped {p.n_warnings} WARNING line(s) inside thermo output")
+        p.notes.append(f"{path}: skipped {p.n_warnings} WARNING or fix halt line(s) inside thermo output")
     if p.in_block:
         p.notes.append(f"{path}: last thermo block has no 'Loop time' line (run killed or still running)")
     return p
@@ -370,11 +381,22 @@ def read_thermo(paths: str | Path | Sequence[str | Path], columns: Sequence[str]
     return Thermo(columns, block, headers, notes, stages, unfinished)
 
 
+def read_messages(path: str | Path, prefix: str | bytes) -> list[tuple[str | None, str]]:
+    """The lines of a log (plain or gzipped) that start with PREFIX (not an echoed input line that quotes it), each
+    with the name of the last `beamheat: stage NAME` marker before it (None: none yet), in order: e.g. fix halt's
+    halts."""
+    want = prefix.encode() if isinstance(prefix, str) else prefix
+    return _marked_lines(Path(path), lambda line: line.startswith(want))
+
+
 def read_warnings(path: str | Path, contains: str | bytes | None = None) -> list[tuple[str | None, str]]:
     """The WARNING lines of a log (plain or gzipped) that contain CONTAINS (all with None), each with the name of
-    the last `beamheat: stage NAME` marker before it (None: none yet), in order: e.g. pair nequip's halts."""
-    path = Path(path)
+    the last `beamheat: stage NAME` marker before it (None: none yet), in order."""
     want = contains.encode() if isinstance(contains, str) else contains
+    return _marked_lines(Path(path), lambda line: b"WARNING" in line and (want is None or want in line))
+
+
+def _marked_lines(path: Path, keep) -> list[tuple[str | None, str]]:
     out: list[tuple[str | None, str]] = []
     stage = None
     try:
@@ -383,7 +405,7 @@ def read_warnings(path: str | Path, contains: str | bytes | None = None) -> list
                 if line.startswith(_STAGE):
                     parts = line.split()
                     stage = parts[2].decode(errors="replace") if len(parts) > 2 else None
-                elif b"WARNING" in line and (want is None or want in line):
+                elif keep(line):
                     out.append((stage, line.decode(errors="replace").strip()))
     except (OSError, EOFError, gzip.BadGzipFile) as e:
         raise LogError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from None

@@ -1,14 +1,17 @@
 """The text that beamheat's LAMMPS inputs and pair style print and Python reads back: one home for each name.
 
 The inputs print `beamheat: stage NAME key=value ...` before each run (beamheat.lammps_log gives every thermo block
-the last such NAME); pair_style nequip warns `pair nequip: halting at step N: ...` when it halts a run. The inputs
-and the C++ keep their own text; tests/unit/test_markers.py checks that they still print these.
+the last such NAME); LAMMPS's fix halt prints `Fix halt condition for fix-id ID met on step N with value V` when it
+stops a run (lammps_inputs/nequip_halt.in sets the NequIP halts up). The inputs and LAMMPS keep their own text;
+tests/unit/test_markers.py checks that the inputs still print these, and the integration tests that LAMMPS does.
 
     from beamheat.markers import NVE_CONTACT, HALT_TEXT
     blocks = [b for b in blocks if th.stage_name(b) == NVE_CONTACT]
 """
 
 from __future__ import annotations
+
+import re
 
 STAGE_PREFIX = "beamheat: stage "   # followed by the stage name and, for some stages, key=value pairs
 
@@ -28,7 +31,8 @@ DONE = "done"                       # printed after the last run: the job finish
 HEAT_TRANSFER_STAGES = (RELAX_APART, RELAX_CONTACT, THERMALISE, CONTACT, NVE_CONTACT, DONE)
 STEADY_STATE_STAGES = (RELAX_APART, RELAX_CONTACT, START, HEAT, DONE)
 
-HALT_TEXT = "pair nequip: halting"  # lammps_plugin/pair_nequip.cpp's warning when it halts a run
+HALT_TEXT = "Fix halt condition for fix-id "  # LAMMPS's fix halt message when it stops a run
+HALT_RE = re.compile(re.escape(HALT_TEXT) + r"(\S+) met on step (\d+) with value (\S+)")  # fix ID, step, value
 
 
 def stage_line(name: str) -> str:

@@ -12,7 +12,8 @@ from ase.io import read, write
 from beamheat.cli import run
 from beamheat.lammps_run import single_point
 from beamheat.lammps_log import read_thermo
-from helpers import rattled, run_lmp, run_lmp_file
+from beamheat.markers import HALT_RE, HALT_TEXT
+from helpers import error_line, rattled, run_lmp, run_lmp_file
 from models.rerun import main as rerun_main
 from models.select import main as select_main
 
@@ -133,55 +134,110 @@ pair_coeff * * {files} Au
     assert "sigma_every 10 needs 'ensemble first'" in proc.stdout
 
 
-def test_halt_on_bad_configuration(tmp_path, ensemble_models):
-    atoms = bulk("Au", "fcc", a=4.08, cubic=True).repeat((2, 2, 2))
-    atoms.positions[1] = atoms.positions[0] + [1.0, 0, 0]  # squeezed pair: ensemble-mean |F| about 14 eV/A
-    au_data(tmp_path, atoms)
-    files = " ".join(map(str, ensemble_models))
-    script = """units metal
+HALT_SCRIPT = """units metal
 atom_style atomic
 read_data au.data
-pair_style nequip {opts}
+pair_style nequip
 pair_coeff * * {files} Au
-velocity all create 300 5
+fix sf all pair 1 nequip sigma_f 0 fmean 0
+compute nq all reduce max f_sf[1] f_sf[2]
+variable max_sigma equal c_nq[1]
+variable max_f equal c_nq[2]
+fix frames all nequip/frames {every} {keep} {file}
+{halts}
+fix fp all pair 1 nequip forces 0
+dump f all custom 1 f.dump id fx fy fz f_fp[1] f_fp[2] f_fp[3]
+dump_modify f sort id format float %.17g
+velocity all create {T} 5
 fix nve all nve
 timestep 0.0005
 run 50
 print "AFTER step $(step)"
 """
-    # the default limit (100 eV/A) is not reached by this model
-    proc = run_lmp(script.format(opts="", files=files), tmp_path)
-    assert proc.returncode == 0 and "AFTER step 50" in proc.stdout and not (tmp_path / "nequip_halt.extxyz").exists()
-    proc = run_lmp(script.format(opts="halt_fmax 10 halt_file bad.extxyz halt_frames 3 halt_every 1", files=files),
-                   tmp_path)
+
+
+def squeezed_au(tmp_path):
+    atoms = bulk("Au", "fcc", a=4.08, cubic=True).repeat((2, 2, 2))
+    atoms.positions[1] = atoms.positions[0] + [1.0, 0, 0]  # squeezed pair: ensemble-mean |F| about 14 eV/A
+    au_data(tmp_path, atoms)
+    return atoms
+
+
+def last_dump_forces(path):
+    """fx fy fz and fix pair's `forces` of the last frame of a `dump custom id fx fy fz f_fp[1] f_fp[2] f_fp[3]`
+    sorted by id."""
+    lines = path.read_text().splitlines()
+    n = int(lines[3])
+    rows = np.array([[float(v) for v in ln.split()[1:]] for ln in lines[-n:]])
+    return rows[:, :3], rows[:, 3:]
+
+
+def test_fix_halt_on_a_force_limit_writes_the_frames(tmp_path, ensemble_models):
+    """fix halt on compute pair nequip's max |F| stops the run on its first step; fix nequip/frames writes the frames
+    kept (the set-up's, step 0) and the one it stopped on, with species, positions, the forces the dynamics used
+    and sigma_F."""
+    atoms = squeezed_au(tmp_path)
+    files = " ".join(map(str, ensemble_models))
+    script = HALT_SCRIPT.format(files=files, every=1, keep=3, file="bad.extxyz", T=300,
+                                halts="{halts}")
+    # no limit reached: the run ends normally and nothing is written
+    proc = run_lmp(script.format(halts="fix h all halt 1 v_max_f > 100 error continue"), tmp_path)
+    assert proc.returncode == 0 and "AFTER step 50" in proc.stdout and not (tmp_path / "bad.extxyz").exists()
+    assert HALT_TEXT not in proc.stdout
+    proc = run_lmp(script.format(halts="fix h all halt 1 v_max_f > 10 error continue"), tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:]
-    assert "halting at step 0: max |F| =" in proc.stdout and "AFTER step 0" in proc.stdout
+    m = HALT_RE.search(proc.stdout)
+    assert m and m.group(1) == "h" and m.group(2) == "1" and float(m.group(3)) > 10, proc.stdout[-2000:]
+    assert "AFTER step 1" in proc.stdout and "wrote 2 frame(s) to bad.extxyz" in proc.stdout
+    assert not (tmp_path / "bad.extxyz.part").exists()
     frames = read(tmp_path / "bad.extxyz", index=":")
-    assert len(frames) == 1 and frames[-1].info["step"] == 0 and "halt_fmax 10" in frames[-1].info["halt_reason"]
+    assert [fr.info["step"] for fr in frames] == [0, 1]
+    assert frames[0].info["halt_reason"] == "before halt"
+    assert frames[-1].info["halt_reason"].startswith("halted at step 1: max |F| = ")
     f = frames[-1].arrays["forces_ensemble_mean"]
-    assert np.linalg.norm(f, axis=1).max() > 10 and frames[-1].get_chemical_symbols()[0] == "Au"
-    np.testing.assert_allclose(frames[-1].positions[:2], atoms.positions[:2], atol=1e-6)
-    # a sigma_F limit during MD: several remembered frames, oldest first, the halt frame last
+    assert np.linalg.norm(f, axis=1).max() == pytest.approx(float(m.group(3)), rel=1e-6)
+    assert frames[-1].get_chemical_symbols() == ["Au"] * len(atoms)
+    np.testing.assert_allclose(frames[0].positions, atoms.positions, atol=1e-6)
+    # the forces are the ones the dynamics used at that step (pair_style nequip alone: LAMMPS's forces), which
+    # fix pair also gets from the style as `forces`
+    f_lammps, f_pair = last_dump_forces(tmp_path / "f.dump")
+    np.testing.assert_allclose(f, f_lammps, rtol=0, atol=1e-8)
+    np.testing.assert_array_equal(f_pair, f_lammps)
+    assert frames[-1].arrays["sigma_f"].max() == pytest.approx(frames[-1].info["max_sigma_f"], rel=1e-7)
+
+
+def test_fix_halt_on_sigma_f_during_md(tmp_path, ensemble_models):
+    """A sigma_F limit during MD: the frames kept, oldest first, one every N steps, the halt frame last."""
     au_data(tmp_path)
-    proc = run_lmp(script.replace("300 5", "900 5").format(
-        opts="halt_sigma 0.02 halt_file sig.extxyz halt_frames 3 halt_every 2", files=files), tmp_path)
-    assert proc.returncode == 0 and "max sigma_F" in proc.stdout
+    files = " ".join(map(str, ensemble_models))
+    proc = run_lmp(HALT_SCRIPT.format(files=files, every=2, keep=3, file="sig.extxyz", T=900,
+                                      halts="fix hs all halt 1 v_max_sigma > 0.02 error continue"), tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    m = HALT_RE.search(proc.stdout)
+    assert m and m.group(1) == "hs", proc.stdout[-2000:]
+    step, value = int(m.group(2)), float(m.group(3))
     frames = read(tmp_path / "sig.extxyz", index=":")
     steps = [fr.info["step"] for fr in frames]
-    assert steps == sorted(steps) and 1 <= len(frames) <= 3
-    assert frames[-1].arrays["sigma_f"].max() > 0.02 and "halt_sigma" in frames[-1].info["halt_reason"]
+    assert steps == sorted(steps) and 1 <= len(frames) <= 3 and steps[-1] == step
+    assert all(s % 2 == 0 for s in steps[:-1]) and len(set(steps)) == len(steps)
+    assert frames[-1].arrays["sigma_f"].max() == pytest.approx(value, rel=1e-7) and value > 0.02
+    assert "max sigma_F" in frames[-1].info["halt_reason"]
 
 
-def test_two_runs_in_one_input_both_halt(tmp_path, ensemble_models):
-    """The halt state is reset for every run (init_style): a second `run` halts again, at its own first step."""
-    atoms = bulk("Au", "fcc", a=4.08, cubic=True).repeat((2, 2, 2))
-    atoms.positions[1] = atoms.positions[0] + [1.0, 0, 0]  # squeezed pair: |F| above 10 eV/A at once
-    au_data(tmp_path, atoms)
+def test_fix_halt_two_runs_in_one_input_both_halt(tmp_path, ensemble_models):
+    """fix halt's error continue resets the time-out it forced after each run: a second `run` runs, and halts
+    again, at its own first step; the halt file is rewritten."""
+    squeezed_au(tmp_path)
     proc = run_lmp(f"""units metal
 atom_style atomic
 read_data au.data
-pair_style nequip halt_fmax 10 halt_file bad.extxyz halt_frames 1 halt_every 1
+pair_style nequip
 pair_coeff * * {' '.join(map(str, ensemble_models))} Au
+fix sf all pair 1 nequip sigma_f 0 fmean 0
+compute nq all reduce max f_sf[2]
+variable max_f equal c_nq
+fix frames all nequip/frames 1 1 bad.extxyz
+fix h all halt 1 v_max_f > 10 error continue
 fix nve all nve
 timestep 0.0005
 run 20
@@ -190,8 +246,51 @@ run 20
 print "SECOND ended at step $(step)"
 """, tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:]
-    assert proc.stdout.count("halting at step") == 2, proc.stdout[-3000:]
-    assert "FIRST ended at step 0" in proc.stdout and "SECOND ended at step 0" in proc.stdout
+    assert [int(m.group(2)) for m in HALT_RE.finditer(proc.stdout)] == [1, 2], proc.stdout[-3000:]
+    assert "FIRST ended at step 1" in proc.stdout and "SECOND ended at step 2" in proc.stdout
+    assert [fr.info["step"] for fr in read(tmp_path / "bad.extxyz", index=":")] == [2]
+
+
+def test_fix_halt_during_minimisation_writes_the_frames(tmp_path, ensemble_models):
+    """explore.in's relax path: fix halt stops a minimisation, and the frames are written as for MD."""
+    squeezed_au(tmp_path)
+    proc = run_lmp(f"""units metal
+atom_style atomic
+read_data au.data
+pair_style nequip
+pair_coeff * * {' '.join(map(str, ensemble_models))} Au
+fix sf all pair 1 nequip sigma_f 0 fmean 0
+compute nq all reduce max f_sf[2]
+variable max_f equal c_nq
+fix frames all nequip/frames 1 3 min.extxyz
+fix h all halt 1 v_max_f > 1 error continue
+minimize 0 1e-3 100 1000
+print "MIN ended at step $(step)"
+""", tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    m = HALT_RE.search(proc.stdout)
+    assert m and "MIN ended at step " + m.group(2) in proc.stdout, proc.stdout[-2000:]
+    frames = read(tmp_path / "min.extxyz", index=":")
+    assert frames[0].info["step"] == 0 and frames[-1].info["step"] == int(m.group(2))
+    assert frames[-1].info["halt_reason"].startswith(f"halted at step {m.group(2)}: max |F| = ")
+
+
+def test_fix_nequip_frames_must_precede_fix_halt(tmp_path, ensemble_models):
+    au_data(tmp_path)
+    proc = run_lmp(f"""units metal
+atom_style atomic
+read_data au.data
+pair_style nequip
+pair_coeff * * {' '.join(map(str, ensemble_models))} Au
+fix sf all pair 1 nequip sigma_f 0 fmean 0
+compute nq all reduce max f_sf[2]
+variable max_f equal c_nq
+fix h all halt 1 v_max_f > 10 error continue
+fix frames all nequip/frames 1 3 bad.extxyz
+run 1
+""", tmp_path)
+    assert proc.returncode != 0
+    assert "fix nequip/frames frames must be defined before fix halt h" in error_line(proc)
 
 
 def test_identical_members_warn(tmp_path, model_ts, capsys):

@@ -33,8 +33,11 @@ def test_heat_transfer_from_the_repository_root_uses_the_bundled_ensemble(tmp_pa
     assert "bundled/au_hbn/member_4.nequip.pth" in log and "261 atoms" in log
     # the members learned the labels minus the bundle's long-range baseline, and run overlaid on it
     assert "NequIP overlaid on the baseline" in log and "bundled/au_hbn/baseline.in" in log
-    assert "pair_style      hybrid/overlay nequip ensemble first sigma_every 10 halt_sigma 1.5 lj/cut 10.0" in log
-    assert HALT_TEXT not in log
+    assert "pair_style      hybrid/overlay nequip ensemble first sigma_every 10 lj/cut 10.0" in log
+    # the safety net every nequip run has by default: fix halt on max |F| > 100 eV/A and max sigma_F > 1.5 eV/A
+    assert "fix nequip_halt_fmax all halt 1 v_nequip_max_f > 100 error continue" in log
+    assert "fix nequip_halt_sigma all halt 1 v_nequip_max_sigma > 1.5 error continue" in log
+    assert HALT_TEXT not in log and not list(tmp_path.glob("*.extxyz")) and not list(ROOT.glob("*halt*.extxyz"))
     th = read_thermo(tmp_path / "log.lammps", ["Time", "v_dT", "c_nequip_pair[1]", "c_nequip_pair[2]"])
     sig_max, sig_mean = np.asarray(th["c_nequip_pair[1]"]), np.asarray(th["c_nequip_pair[2]"])
     assert np.all(sig_max > 0) and np.all(sig_mean <= sig_max) and sig_max.max() < 1.5

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from helpers import auto_device, error_line, header, run_lmp, write_data
+from helpers import ROOT, auto_device, error_line, header, run_lmp, write_data
 
 
 def test_plugin_loads_through_entry_point_and_logs_model(au_bulk, model_ts):
@@ -248,5 +248,17 @@ def test_type_names_out_of_the_data_files_order_are_refused(tmp_path, model_ts):
 
 @pytest.mark.parametrize("keyword", ["halt_sigma", "halt_fmax"])
 def test_negative_halting_limits_are_refused(au_bulk, model_ts, keyword):
-    err = error_line(run_lmp(header() + f"pair_style nequip {keyword} -1\npair_coeff * * {model_ts} Au\n", au_bulk))
+    """lammps_inputs/nequip_halt.in (included by potentials/nequip.in, explore.in and nequip_md.in) refuses them."""
+    other = "halt_fmax" if keyword == "halt_sigma" else "halt_sigma"
+    text = (header() + f"pair_style nequip\npair_coeff * * {model_ts} Au\nvariable {keyword} index -1\n"
+            f"variable {other} index 0\nvariable halt_file index h.extxyz\nvariable halt_frames index 1\n"
+            f"variable halt_every index 1\ninclude {ROOT / 'lammps_inputs' / 'nequip_halt.in'}\nrun 0\n")
+    err = error_line(run_lmp(text, au_bulk))
     assert f"{keyword} -1 eV/A: must be > 0, or 0 to switch the check off" in err
+
+
+@pytest.mark.parametrize("keyword", ["halt_fmax", "halt_sigma", "halt_file", "halt_frames", "halt_every"])
+def test_removed_halt_keywords_say_where_halting_went(au_bulk, model_ts, keyword):
+    err = error_line(run_lmp(header() + f"pair_style nequip {keyword} 1\npair_coeff * * {model_ts} Au\n", au_bulk))
+    assert err.startswith(f"ERROR: pair_style nequip: {keyword} moved to fix halt"), err
+    assert "docs/pair_style_nequip.md" in err

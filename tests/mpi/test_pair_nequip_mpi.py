@@ -7,8 +7,9 @@ exchanged but the forces. Either way each rank counts only its own atoms' energi
 back to their owners. Checked against one rank on 2 and 4 ranks, float64 model:
 per-atom forces to 1e-10 eV/A, total and per-atom energies and the virial to round-off, for an Au particle on a
 slab (`p p f`, vacuum above, so some subdomains hold no atom at all) and a periodic triclinic cell; 100 NVE steps
-stay together; ensembles (sigma_F, compute pair, halting with frames gathered into one file) work on many ranks;
-heat_transfer.in and steady_state.in, started from one state, follow the 1-rank trajectory on 2 ranks.
+stay together; ensembles (sigma_F, compute pair, fix halt with fix nequip/frames' frames gathered into one file)
+work on many ranks; heat_transfer.in and steady_state.in, started from one state, follow the 1-rank trajectory on
+2 ranks.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ase.build import bulk
 from ase.io import read, write
 
 from beamheat.lammps_command import lmp_command
+from beamheat.markers import HALT_RE, HALT_TEXT
 from helpers import TESTS, TYPE_NAMES, auto_device, rattled, run_lmp
 from models.demo_data import au_cluster_on_slab
 
@@ -350,14 +352,19 @@ def test_pruning_turns_itself_off_for_a_model_that_reads_the_whole_graph(tmp_pat
 
 
 def test_ensemble_on_4_ranks(tmp_path, ensemble_models):
-    """sigma_F per atom, compute pair nequip's global values and halting with frames gathered into one file."""
+    """sigma_F per atom, compute pair nequip's global values, and fix halt with fix nequip/frames' frames gathered
+    into one file."""
     boundary = write_system(tmp_path, "slab_ppf")
     files = " ".join(map(str, ensemble_models))
     text = f"""{system_lines(boundary)}
-pair_style nequip halt_sigma {{hs}} halt_file halt.extxyz halt_frames 2 halt_every 1
+pair_style nequip
 pair_coeff * * {files} {' '.join(TYPE_NAMES)}
 fix sf all pair 1 nequip sigma_f 0 fmean 0
 compute sig all pair nequip
+compute max_sigma all reduce max f_sf[1]
+variable max_sigma equal c_max_sigma
+fix frames all nequip/frames 1 2 halt.extxyz
+{{halt}}
 dump d all custom 1 sig.dump id f_sf[1] f_sf[2]
 dump_modify d sort id format float %.17g
 velocity all create 300 3 mom yes rot yes loop geom
@@ -370,7 +377,7 @@ run 3
 """
     res = {}
     for n in (1, 4):
-        d, proc = run_on(tmp_path, n, text.format(hs=0), f"ens{n}")  # no halt
+        d, proc = run_on(tmp_path, n, text.format(halt=""), f"ens{n}")  # no halt
         res[n] = (thermo_rows(proc.stdout), dump_last(d / "sig.dump", 3))
     (t1, s1), (t4, s4) = res[1], res[4]
     print(f"ensemble 4 vs 1 rank: max |d sigma_F| {np.abs(s4[:, 1] - s1[:, 1]).max():.3g} eV/A")
@@ -384,17 +391,19 @@ run 3
     limit = 0.5 * (t1[0, 2] + t1[-1, 2]) if t1[-1, 2] > t1[0, 2] else 0.5 * t1[0, 2]
     halts = {}
     for n in (1, 4):
-        d, proc = run_on(tmp_path, n, text.format(hs=f"{limit:.10g}"), f"halt{n}")
-        assert proc.stdout.count("halting at step") == 1, proc.stdout[-3000:]
+        halt = f"fix h all halt 1 v_max_sigma > {limit:.10g} error continue"
+        d, proc = run_on(tmp_path, n, text.format(halt=halt), f"halt{n}")
+        assert proc.stdout.count(HALT_TEXT) == 1, proc.stdout[-3000:]
         frames = read(d / "halt.extxyz", index=":")
-        halts[n] = (re.search(r"halting at step (\d+)", proc.stdout).group(1), frames)
-    assert halts[1][0] == halts[4][0]
+        halts[n] = (HALT_RE.search(proc.stdout).group(2), frames)
+    assert halts[1][0] == halts[4][0] and halts[4][1][-1].info["step"] == int(halts[4][0])
     f1, f4 = halts[1][1], halts[4][1]
     assert len(f1) == len(f4) >= 1 and len(f4[-1]) == len(read(tmp_path / "sys.data", format="lammps-data"))
     for a, b in zip(f1, f4):
         assert a.info["step"] == b.info["step"]
         np.testing.assert_allclose(b.positions, a.positions, atol=1e-9)
         np.testing.assert_allclose(b.arrays["sigma_f"], a.arrays["sigma_f"], atol=1e-9)
+        np.testing.assert_allclose(b.arrays["forces_ensemble_mean"], a.arrays["forces_ensemble_mean"], atol=1e-9)
         assert list(b.symbols) == list(a.symbols)
 
 

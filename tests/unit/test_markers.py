@@ -1,5 +1,5 @@
-"""beamheat.markers names what Python reads from LAMMPS: the inputs print every stage it defines, and the pair
-style still writes the halting warning."""
+"""beamheat.markers names what Python reads from LAMMPS: the inputs print every stage it defines, and the NequIP
+inputs halt through fix halt, whose message HALT_RE reads."""
 
 from __future__ import annotations
 
@@ -33,11 +33,19 @@ def test_every_stage_name_is_printed_by_its_input(name, stages):
 
 def test_every_stage_the_module_defines_is_in_an_input():
     defined = {v for k, v in vars(markers).items() if k.isupper() and isinstance(v, str)
-               and k not in ("STAGE_PREFIX", "HALT_TEXT")}
+               and k not in ("STAGE_PREFIX", "HALT_TEXT", "HALT_RE")}
     assert defined == set(markers.HEAT_TRANSFER_STAGES) | set(markers.STEADY_STATE_STAGES)
     assert markers.stage_line(markers.NVE_CONTACT) == "beamheat: stage nve_contact"
 
 
-def test_pair_style_still_writes_the_halting_warning():
-    src = (ROOT / "lammps_plugin" / "pair_nequip.cpp").read_text()
-    assert re.search(r'error->warning\(FLERR,\s*"' + re.escape(markers.HALT_TEXT) + " at step", src)
+def test_the_nequip_inputs_halt_through_fix_halt():
+    text = (INPUTS / "nequip_halt.in").read_text()
+    halts = re.findall(r"fix (nequip_halt_\w+) all halt 1 v_\w+ > \$\{halt_\w+\} error continue", text)
+    assert halts == ["nequip_halt_fmax", "nequip_halt_sigma"]
+    # fix nequip/frames must come before the fix halts (it sees their forced time-out in its post_run first)
+    assert text.index("nequip/frames") < text.index("all halt 1")
+    for name in ("potentials/nequip.in", "explore.in"):
+        assert "include         ${inputs}/nequip_halt.in" in (INPUTS / name).read_text(), name
+    line = "Fix halt condition for fix-id nequip_halt_fmax met on step 12 with value 101.5"
+    assert line.startswith(markers.HALT_TEXT)
+    assert markers.HALT_RE.search(line).groups() == ("nequip_halt_fmax", "12", "101.5")

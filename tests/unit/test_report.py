@@ -52,8 +52,7 @@ def write_log(path, halt: bool) -> None:
              [7500, 15, 600, 300, 300, -625.0, -3326.0, -3984.0, 0.2, 0.04]]
     nve = _block(rows[:10])
     if halt:
-        nve += ("WARNING: pair nequip: halting at step 12000: max sigma_F 0.61 eV/A > halt_sigma 0.5; wrote 1 "
-                "frame(s) to halt.extxyz (src/pair_nequip.cpp:546)\n")
+        nve += "Fix halt condition for fix-id nequip_halt_sigma met on step 12000 with value 0.61\n"
     nve += "\n".join("".join(f"{x:>15.8g}" for x in r) for r in rows[10:]) + "\n"
     text = (
         "LAMMPS (22 Jul 2025 - Update 4)\n  using 1 OpenMP thread(s) per MPI task\n"
@@ -154,7 +153,8 @@ def test_report_numbers_text_and_figures(outdir, capsys):
     assert rep["n_runs"] == 2 and rep["t_nve_ps"] == [39.0, 39.0]
     assert [r["dT0_K"] for r in rep["runs"]] == [DT0_K, DT0_K]
     assert [r["halted"] for r in rep["runs"]] == [False, True]
-    assert rep["runs"][1]["halt_messages"][0].startswith("WARNING: pair nequip: halting at step 12000")
+    assert rep["runs"][1]["halt_messages"] == [
+        "Fix halt condition for fix-id nequip_halt_sigma met on step 12000 with value 0.61"]
     assert rep["runs"][0]["log_sigma_f_max_eV_per_A"] == 0.3
     # eq. 6: 1/tau = k A (1/(N_np c_p) + 1/C_sub)
     tau = 1 / (K * GEOMETRY["A_nm2"] * (1 / (5 * CP) + 1 / C_SUB))
@@ -170,7 +170,7 @@ def test_report_numbers_text_and_figures(outdir, capsys):
     md = (outdir / "report.md").read_text()
     assert "k = 5e-05 ± 1e-05 eV/(nm² ps K)" in md
     assert f"{K * EV_PER_NM2_PS_K_TO_MW_PER_M2_K:.3g} ±" in md and "MW/(m² K)" in md
-    assert "halted by pair nequip" in md and "heat_transfer_2" in md
+    assert "halted by fix halt" in md and "heat_transfer_2" in md
     assert "λ = 105.9 nm" in md and "⟨E⟩ = 43.6 eV" in md
     for fig in ("dT_t", "sigma_f_t", "dT_dose"):
         path = outdir / "figures" / f"{fig}.png"
