@@ -20,7 +20,6 @@ Knock-on: the largest energy an electron of energy E_b gives a nucleus of mass M
 
 from __future__ import annotations
 
-import csv
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ from ase.data import atomic_masses, atomic_numbers
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.geometry import read_geometry
-from beamheat.io import atomic_write, write_json
+from beamheat.io import write_csv, write_json
 from beamheat.readers import interval, json_object, number
 from beamheat.reliability import undetermined_reason
 from beamheat.results import ABSENT, Absent, Record, internal
@@ -291,12 +290,7 @@ def curves(out: str | Path, **options) -> CurvesResult:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
 
-    def write_csv(f):
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-
-    atomic_write(out.with_suffix(".csv"), write_csv, newline="")
+    write_csv(out.with_suffix(".csv"), rows)
     figs = save_figure(fig, out)
     return CurvesResult(figures=figs, csv=str(out.with_suffix(".csv")), n_rows=len(rows))
 

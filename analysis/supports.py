@@ -13,14 +13,13 @@ of the two k. lambda(E) is scaled from its 300 keV value by Iakoubovskii's formu
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from analysis.heating import AU_DENSITY, REFERENCE_K, predict
-from beamheat.io import atomic_write
+from beamheat.io import write_csv
 from beamheat.results import Record
 
 
@@ -134,13 +133,7 @@ def write_comparison(r: SupportComparison, prefix: str | Path) -> list[str]:
     prefix = Path(prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
 
-    def write_csv(f):
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-
-    csv_path = prefix.with_name(prefix.name + ".csv")
-    atomic_write(csv_path, write_csv, newline="")
+    csv_path = write_csv(prefix.with_name(prefix.name + ".csv"), rows)
     return save_figure(fig, prefix) + [str(csv_path)]
 
 

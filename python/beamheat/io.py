@@ -52,6 +52,18 @@ def atomic_write(path: str | Path, content: str | Callable, newline: str | None 
     return path
 
 
+def write_csv(path: str | Path, rows: list[dict]) -> Path:
+    """Rows of the same keys as CSV (a header of the first row's keys), written atomically."""
+    import csv
+
+    def write(f):
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+    return atomic_write(path, write, newline="")
+
+
 def write_json(path: str | Path, data: Any) -> Path:
     """Valid JSON (no NaN: null), indented, written atomically."""
     return atomic_write(path, json.dumps(json_safe(data), indent=2, allow_nan=False) + "\n")
