@@ -8,8 +8,8 @@ binding curve, and how well σF ranks the errors (paper eq. 1-2, Fig. 1-2).
 
 Predictions are what LAMMPS runs: each member (TorchScript, models.ensemble) plus the long-range baseline (a LAMMPS
 overlay template, e.g. lammps_inputs/potentials/baseline_d3_au_hbn.in, evaluated by LAMMPS single points; the same
-for every member). Frames found in --exclude files (same species and positions to 1e-4 Å: the model's training
-labels) are left out, so the numbers are on frames the models never saw.
+for every member). Frames found in --exclude files (the same configuration, models.data.frame_uid: the model's
+training labels) are left out, so the numbers are on frames the models never saw.
 
 Reported (all eV, Å):
   forces   RMSE per Cartesian component of the ensemble-mean force per element, at interface atoms (particle atoms
@@ -43,15 +43,17 @@ from bench.lib.records import g, machine_info, repo_path, results_files
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import atomic_write, write_json
+from models.data import read_labelled
 
 ROOT = Path(__file__).resolve().parents[1]
 WELL_TOLERANCE = 0.15       # |well_model / well_DFT - 1| allowed
 SPEARMAN_MIN = 0.5          # per-atom Spearman(σF, dF) wanted
 
 
-def frame_key(a) -> bytes:
-    """Species and positions to 1e-4 Å: the same configuration in two files."""
-    return np.asarray(a.numbers, np.int64).tobytes() + np.round(np.asarray(a.positions), 4).tobytes()
+def held_out(frames, trained) -> list:
+    """FRAMES whose configuration (models.data.frame_uid, as the loop's splits match frames) is not in TRAINED."""
+    seen = {a.info["uid"] for a in trained}
+    return [a for a in frames if a.info["uid"] not in seen]
 
 
 def predict(frames, members, baseline, type_names) -> list[dict]:
@@ -229,19 +231,6 @@ def markdown(result: dict, command: str) -> str:
     return "\n".join(md)
 
 
-def _read(path: Path, what: str):
-    from ase.io import read
-
-    try:
-        frames = read(path, index=":")
-    except Exception as e:  # noqa: BLE001 - ASE raises many kinds
-        raise UserError(f"{path}: cannot read {what} ({e.__class__.__name__}: {str(e)[:100]})") from None
-    for k, a in enumerate(frames):
-        if a.calc is None or "forces" not in a.calc.results or "energy" not in a.calc.results:
-            raise UserError(f"{path}: frame {k} has no energy and forces (not a labels file)")
-    return frames
-
-
 def main(argv=None) -> int:
     p = ArgumentParser(prog="python -m bench.dft_validation", description=__doc__.split("\n\n")[0],
                        epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
@@ -277,11 +266,10 @@ def main(argv=None) -> int:
     excludes = [v.input_file(x, "--exclude", "labels file") for x in a.exclude]
     res_json, res_md = results_files(a.results, a.force)
     types = [t for t in a.types.split(",") if t]
-    frames = _read(labels, "labels")
+    frames = read_labelled(labels)
     for k, a_ in enumerate(frames):
         a_.info.setdefault("frame", k)
-    trained = {frame_key(x) for path in excludes for x in _read(path, "labels")}
-    kept = [x for x in frames if frame_key(x) not in trained]
+    kept = held_out(frames, read_labelled(excludes) if excludes else [])
     if not kept:
         raise UserError(f"{labels}: every frame is in the --exclude labels; nothing left to validate on")
     print(f"{len(kept)} frames ({len(frames) - len(kept)} left out as training labels); "

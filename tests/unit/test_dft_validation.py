@@ -9,7 +9,8 @@ import pytest
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
-from bench.dft_validation import binding_metrics, energy_metrics, force_metrics, frame_key, sigma_metrics
+from bench.dft_validation import binding_metrics, energy_metrics, force_metrics, held_out, sigma_metrics
+from models.data import frame_uid
 
 
 def _frame(kind, energy, gap=None, n_au=2, n_bn=4, seed=0):
@@ -84,13 +85,17 @@ def test_force_and_sigma_measures(frames):
     assert s["mean_sigma_interface_eV_per_A"] > 0 and s["spearman_sigma_delta"] is not None
 
 
-def test_frame_key_matches_the_same_configuration_only(frames):
-    a = frames[2]
-    b = a.copy()
-    b.positions[0, 0] += 4e-5
-    c = a.copy()
-    c.positions[0, 0] += 1e-3
-    assert frame_key(a) == frame_key(b) != frame_key(c)
+def test_held_out_leaves_out_the_training_configurations_only(frames):
+    for a in frames:
+        a.info["uid"] = frame_uid(a)
+    target = frames[2].copy()   # a training target: the same configuration, other energy and forces
+    target.calc = SinglePointCalculator(target, energy=-5.0, forces=np.zeros((len(target), 3)))
+    target.info["uid"] = frame_uid(target)
+    moved = frames[3].copy()
+    moved.positions[0, 0] += 1e-3
+    moved.info["uid"] = frame_uid(moved)
+    kept = held_out(frames, [target, moved])
+    assert [a.info["frame"] for a in kept] == [1, 2, 4, 5]
 
 
 def test_each_lateral_position_is_its_own_curve(frames):
