@@ -10,11 +10,13 @@
 // Lattice and pbc per frame. A run that ends normally writes nothing.
 //
 // fix halt resets its forced time-out in its own post_run (error continue); this fix must see it first, so it must be
-// defined before any fix halt (checked). Typical use (lammps_inputs/nequip_halt.in):
-//   compute nequip_pair all pair nequip
-//   variable nequip_fmax equal c_nequip_pair[3]
+// defined before any fix halt (checked). Typical use (lammps_inputs/nequip_halt.in; compute pair nequip cannot drive
+// fix halt: it needs an energy tally on the step, which a reset_timestep breaks):
+//   fix nequip_halt_pair all pair 1 nequip sigma_f 0 fmean 0
+//   compute nequip_halt all reduce max f_nequip_halt_pair[1] f_nequip_halt_pair[2]
+//   variable nequip_max_f equal c_nequip_halt[2]
 //   fix frames all nequip/frames 10 5 nequip_halt.extxyz
-//   fix halt_fmax all halt 1 v_nequip_fmax > 100 error continue
+//   fix halt_fmax all halt 1 v_nequip_max_f > 100 error continue
 #ifndef BEAMHEAT_FIX_NEQUIP_FRAMES_H
 #define BEAMHEAT_FIX_NEQUIP_FRAMES_H
 

@@ -542,8 +542,8 @@ void PairNequIP::combine_ensemble(int nlocal) {
   }
 }
 
-/* global max/mean sigma_F and max |F| over all ranks (fix halt decides on them through compute pair); compute
-   pair sums pvector over ranks, so rank 0 holds the values and the others zeros */
+/* global max/mean sigma_F and max |F| over all ranks, for compute pair nequip (thermo), which sums pvector over
+   ranks, so rank 0 holds the values and the others zeros */
 void PairNequIP::reduce_globals() {
   const int M = static_cast<int>(models_.size());
   double mx[2] = {local_[0], local_[2]}, gmx[2];
