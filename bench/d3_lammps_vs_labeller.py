@@ -58,6 +58,7 @@ def template_cutoffs(baseline: Path) -> tuple[float, float]:
 
 
 def compare(frames, baseline: Path) -> list[dict]:
+    """Per frame, the baseline's D3 (LAMMPS single points) against the labeller's."""
     from models.baseline import baseline_values
 
     rows = []
@@ -67,6 +68,22 @@ def compare(frames, baseline: Path) -> list[dict]:
                      "abs_dE_eV": abs(e - float(a.info["energy_d3"])),
                      "max_abs_dF_eV_per_A": float(np.abs(f - a.arrays["forces_d3"]).max())})
     return rows
+
+
+def binding_left_out(frames, rows) -> dict | None:
+    """What a cutoff leaves out of the particle's binding: over each system's copy-0 scan (bench.lib.binding),
+    the largest |E_b(LAMMPS D3) - E_b(labeller D3)|, eV, and the DFT well depth it compares with. None when no
+    scan has both bodies labelled."""
+    from bench.lib.binding import binding_curves, binding_of
+
+    e_lmp = {id(a): r["energy_d3_lammps_eV"] for a, r in zip(frames, rows)}
+    worst, well = None, None
+    for curve in binding_curves(frames).values():
+        d3_cut = binding_of(curve, lambda a: e_lmp[id(a)])
+        dev = max(abs(x - y) for x, y in zip(d3_cut, curve["E_b_d3_eV"]))
+        if worst is None or dev > worst:
+            worst, well = dev, min(curve["E_b_eV"])
+    return None if worst is None else {"max_abs_dE_b_eV": worst, "well_eV": well}
 
 
 def main(argv=None) -> int:
@@ -108,17 +125,21 @@ def main(argv=None) -> int:
     if cutoffs:
         summary["shorter_cutoffs"] = []
         md_cut = ["", "## The file's cutoffs (first row) and others, against the labeller", "",
-                  "| pair / CN cutoff (Å) | largest abs ΔE (eV) | largest abs ΔE per atom (meV) | largest abs ΔF (eV/Å) |",
-                  "|---|---|---|---|"]
+                  "| pair / CN cutoff (Å) | largest abs ΔE (eV) | largest abs ΔE per atom (meV) | largest abs ΔF (eV/Å) "
+                  "| largest abs ΔE_b of the scans (eV) |",
+                  "|---|---|---|---|---|"]
         with tmpdir as tmp:
             for rc, rcn in cutoffs:
                 r = compare(frames, with_cutoffs(baseline, rc, rcn, Path(tmp)))
                 item = {"cutoff_A": rc, "cn_cutoff_A": rcn, "max_abs_dE_eV": max(x["abs_dE_eV"] for x in r),
                         "max_abs_dE_per_atom_meV": max(1000 * x["abs_dE_eV"] / x["n_atoms"] for x in r),
-                        "max_abs_dF_eV_per_A": max(x["max_abs_dF_eV_per_A"] for x in r)}
+                        "max_abs_dF_eV_per_A": max(x["max_abs_dF_eV_per_A"] for x in r),
+                        "binding": binding_left_out(frames, r)}
                 summary["shorter_cutoffs"].append(item)
+                b = item["binding"]
+                b_txt = "–" if b is None else f"{b['max_abs_dE_b_eV']:.3g} (well {b['well_eV']:.3g})"
                 md_cut.append(f"| {rc:g} / {rcn:g} | {item['max_abs_dE_eV']:.3g} | "
-                              f"{item['max_abs_dE_per_atom_meV']:.3g} | {item['max_abs_dF_eV_per_A']:.3g} |")
+                              f"{item['max_abs_dE_per_atom_meV']:.3g} | {item['max_abs_dF_eV_per_A']:.3g} | {b_txt} |")
                 print(f"cutoffs {rc:g}/{rcn:g} A: largest |dE| {item['max_abs_dE_eV']:.3g} eV, "
                       f"largest |dF| {item['max_abs_dF_eV_per_A']:.3g} eV/A")
     out_json.parent.mkdir(parents=True, exist_ok=True)
