@@ -77,8 +77,9 @@ def stage_label(cfg, gen: Generation, progress=print, world=None) -> dict:
     out = gen.dir / "labels.extxyz"
     if gen.g == 0 and cfg["initial"]["data"]:
         frames = read_labelled(cfg["initial"]["data"])
-        for f in frames:
-            f.info = {"source": "initial:data", "generation": 0}
+        for f in frames:  # the data set's own info (a candidate's kind, system, gap) stays with the frame
+            f.info.pop("uid", None)
+            f.info.update({"source": "initial:data", "generation": 0})
         progress(f"  generation 0 from the given data set: {len(frames)} labelled frames")
     else:
         if gen.g == 0:

@@ -74,3 +74,34 @@ def test_protocols_driven_by_the_first_member_get_the_best_member_first(tmp_path
     y.write_text(YAML.format(out=tmp_path / "w").replace("steps: 200}", "steps: 200, ensemble: best}"))
     with pytest.raises(Exception, match="ensemble 'best': choose mean"):
         load_config(y)
+
+
+def test_generation_0_from_a_data_set_keeps_each_frames_info(tmp_path):
+    """initial.data: the labelled frames go into generation 0 with their own info (a DFT candidate's kind, system,
+    gap), so that the training splits say what each frame is; source and generation are added."""
+    import numpy as np
+    from ase import Atoms
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import read, write
+
+    from models.loop.manifest import Generation
+    from models.loop.stages import stage_label
+
+    frames = []
+    for k, gap in enumerate((2.9, 3.5)):
+        a = Atoms("AuB", positions=[[0, 0, 0], [0, 0, gap]], cell=[8, 8, 12], pbc=True)
+        a.info.update({"kind": "scan", "system": "Au10_hbn", "gap_A": gap, "frame": k})
+        a.calc = SinglePointCalculator(a, energy=-1.0 - k, forces=np.zeros((2, 3)))
+        frames.append(a)
+    data = tmp_path / "labels.extxyz"
+    write(data, frames)
+    cfg = {"initial": {"data": str(data)}}
+    gen = Generation(tmp_path / "w", 0)
+    gen.dir.mkdir(parents=True)
+    r = stage_label(cfg, gen, progress=lambda *_: None)
+    assert r["n_labelled"] == 2
+    out = read(r["labels"], index=":")
+    assert [f.info["gap_A"] for f in out] == [2.9, 3.5]
+    assert all(f.info["kind"] == "scan" and f.info["source"] == "initial:data" and f.info["generation"] == 0
+               and "uid" not in f.info for f in out)
+    assert [f.get_potential_energy() for f in out] == [-1.0, -2.0]
