@@ -117,12 +117,13 @@ def teacher_md(system, potential: str | Path, type_names, T_K: float, *, n_frame
 
 
 def candidates(*, element: str = "Au", support_kind: str = "hbn", diameters_nm=(0.6, 0.8), height_ratio: float = 0.5,
-               margin_A: float = 3.0, vacuum_A: float = 5.0, gaps_A=SCAN_GAPS_A, shifts: int = 2,
+               margin_A: float = 3.0, vacuum_A: float = 5.0, gaps_A=None, shifts: int = 2,
                temperatures_K=(300.0, 600.0, 900.0), md_frames: int = 3, md_interval_ps: float = 2.0,
                md_equilibrate_ps: float = 4.0, teacher: str | Path | None = None, seed: int = 0,
                thickness_A: float = 8.0) -> list:
     """All frames, in labelling order (module docstring). SUPPORT_KIND may be a sequence of kinds: one system per
-    kind and diameter, every kind's first scans and bodies before any other scan copy."""
+    kind and diameter, every kind's first scans and bodies before any other scan copy. GAPS_A: default
+    TIO2_SCAN_GAPS_A on TiO2, SCAN_GAPS_A on hBN."""
     if not isinstance(support_kind, str):
         parts = [candidates(element=element, support_kind=k, diameters_nm=diameters_nm, height_ratio=height_ratio,
                             margin_A=margin_A, vacuum_A=vacuum_A, gaps_A=gaps_A, shifts=shifts,
@@ -135,6 +136,8 @@ def candidates(*, element: str = "Au", support_kind: str = "hbn", diameters_nm=(
         for i, a in enumerate(frames):
             a.info["frame"] = i
         return frames
+    if gaps_A is None:
+        gaps_A = TIO2_SCAN_GAPS_A if support_kind in TIO2_SUPPORTS else SCAN_GAPS_A
     if support_kind in TIO2_SUPPORTS and md_frames:
         raise UserError(f"--support {support_kind}: no teacher MD on TiO2 (the labels are what the classical "
                         f"Au-TiO2 interaction is fitted to); use --md-frames 0")

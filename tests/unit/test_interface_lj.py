@@ -5,61 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ase.calculators.singlepoint import SinglePointCalculator
-from ase.neighborlist import neighbor_list
 
 from beamheat.cli import UserError
 from models import interface_lj as lj
-
-KNOWN = {"O": (0.045, 2.45), "Ti": (0.012, 3.3)}
-UFF = {"O": (0.0020977, 3.0259), "Ti": (0.0011166, 2.8812)}
-CUTOFF_A = 10.0
-
-
-_SUMS: dict = {}
-
-
-def direct_sums(atoms, cutoff_A=CUTOFF_A):
-    """({X: sum r^-12}, {X: sum r^-6}) over Au-X pairs within cutoff_A, periodic images included (numpy)."""
-    key = (atoms.positions.tobytes(), atoms.numbers.tobytes(), atoms.cell.array.tobytes(), cutoff_A)
-    if key not in _SUMS:
-        _SUMS[key] = _direct_sums(atoms, cutoff_A)
-    return _SUMS[key]
-
-
-def _direct_sums(atoms, cutoff_A):
-    i, j, d = neighbor_list("ijd", atoms, cutoff_A)
-    sym = np.array(atoms.get_chemical_symbols())
-    s12, s6 = {}, {}
-    for x in ("O", "Ti"):
-        m = (sym[i] == "Au") & (sym[j] == x)
-        s12[x], s6[x] = float(np.sum(d[m] ** -12.0)), float(np.sum(d[m] ** -6.0))
-    return s12, s6
+from synthetic_binding import KNOWN, UFF, direct_sums, labelled, tio2_frames
 
 
 @pytest.fixture(scope="module")
 def frames():
-    from models.candidates import candidates
-
-    return candidates(support_kind=["anatase101", "rutile101"], diameters_nm=(0.5,), margin_A=2.0, thickness_A=2.0,
-                      md_frames=0)
-
-
-def labelled(frames, params=KNOWN, body_energy=(-17.5, -250.0), drop=()):
-    """FRAMES with DFT-like energies: bodies at fixed energies, scans at bodies + the LJ of PARAMS."""
-    out = []
-    for a in frames:
-        b = a.copy()
-        kind = a.info["kind"]
-        if kind in drop:
-            continue
-        e = {"particle": body_energy[0], "support": body_energy[1]}.get(kind)
-        if e is None:
-            s12, s6 = direct_sums(a)
-            e = sum(body_energy) + sum(lj.lj_energy(s12[x], s6[x], *params[x]) for x in params)
-        b.calc = SinglePointCalculator(b, energy=e, forces=np.zeros((len(b), 3)))
-        out.append(b)
-    return out
+    return tio2_frames()
 
 
 def points_of(frames, params=KNOWN):
@@ -92,6 +46,9 @@ def test_tio2_candidates(frames):
             au, ox = a.positions[sym == "Au"], a.positions[sym != "Au"]
             assert au[:, 2].min() - ox[:, 2].max() == pytest.approx(a.info["gap_A"], abs=0.2)  # rattled 0.05 Å
             assert (sym == "Au").sum() % 2 == 0  # even electron count: no spin polarisation
+    from models.candidates import TIO2_SCAN_GAPS_A
+
+    assert sorted({a.info["gap_A"] for a in frames if a.info["kind"] == "scan"}) == list(TIO2_SCAN_GAPS_A)
 
 
 def test_binding_energy_is_total_minus_bodies(frames):
@@ -100,6 +57,7 @@ def test_binding_energy_is_total_minus_bodies(frames):
     for p in pts:
         s12, s6 = direct_sums(p.atoms)
         assert p.E_b_dft_eV == pytest.approx(sum(lj.lj_energy(s12[x], s6[x], *KNOWN[x]) for x in KNOWN), abs=1e-9)
+        assert p.E_b_dft_eV < 0 or p.gap_A < 2.5
     gaps = [p.gap_A for p in pts if (p.system, p.copy) == ("Au6_anatase101", 0)]
     assert gaps == sorted(gaps)
 
