@@ -193,6 +193,16 @@ CASES = [
     ("dft.label", ["--db", "{d}/l.db"]),
     ("dft.label", ["{d}/cand.xyz", "--db", "{d}/l.db", "--xc", "FOO"]),
     ("dft.label", ["{d}/cand.xyz", "--db", "{d}/l.db", "--mode", "fd"]),
+    ("models.candidates", ["{d}/c.extxyz", "--support", "anatase101", "--md-frames", "3"]),
+    ("models.candidates", ["{d}/c.extxyz", "--support", "hbn,anatase101"]),
+    ("models.candidates", ["{d}/c.extxyz", "--support", "anatase101,rutile111"]),
+    ("models.candidates", ["{d}/c.extxyz", "--support", "rutile101", "--thickness-A", "1"]),
+    ("models.fit_interface", ["{d}/nope.extxyz", "--out", "{d}/fit"]),
+    ("models.fit_interface", ["{d}/garbage.bin", "--out", "{d}/fit"]),
+    ("models.fit_interface", ["{d}/plain.extxyz", "--out", "{d}/fit"]),  # no energies
+    ("models.fit_interface", ["{d}/plain.extxyz", "--out", "{d}/fit", "--fit", "sigma"]),
+    ("models.fit_interface", ["{d}/plain.extxyz", "--out", "{d}/fit", "--max-binding-eV", "nan"]),
+    ("models.fit_interface", ["{d}/plain.extxyz", "--out", "{d}/fit", "--potential", "{d}/empty.txt"]),
     # ---- models.deploy / models.rerun (torch is imported, nothing is compiled)
     ("models.deploy", ["{d}/garbage.bin", "{d}/m.nequip.pth"]),
     ("models.deploy", ["{d}/garbage.bin", "{d}/m.nequip.pth", "--device", "cuda:7"]),
