@@ -247,8 +247,8 @@ def check_potential_types(potential: str, type_names) -> None:
         (Path(tmp) / "in.types").write_text("\n".join(lines) + "\n")
         proc = subprocess.run(lmp_command(Path(tmp) / "in.types", None, 1, log="none"), cwd=tmp,
                               capture_output=True, text=True, timeout=300)
-    if proc.returncode != 0 or "ERROR" in proc.stdout:
-        err = [ln.strip() for ln in (proc.stdout + proc.stderr).splitlines() if "ERROR" in ln]
+    err = [ln.strip() for ln in (proc.stdout + proc.stderr).splitlines() if ln.startswith("ERROR")]
+    if proc.returncode != 0 or err:
         raise LabelError(f"{potential}: does not accept the lammps labeller's types {' '.join(type_names)} "
                          f"(labeller.type_names, or type_names): "
                          f"{err[0] if err else f'lmp exited with {proc.returncode}'}")

@@ -23,7 +23,7 @@ def _rattle(atoms, rng, particle_element, scale_p, scale_s):
 
 def initial_structures(cfg: dict) -> list:
     """Generation 0 from builder structures: rattled bulk, surfaces, bare particles, bare support and particles on
-    the support (beamheat.build)."""
+    the support (beamheat.build), with gaps drawn from INITIAL_GAPS_A."""
     from ase.build import bulk, fcc111
     from beamheat.build import assemble, particle, support
 
@@ -41,8 +41,9 @@ def initial_structures(cfg: dict) -> list:
         if kind == "bulk":
             a = bulk(el, "fcc", cubic=True).repeat((2, 2, 2))
             a.set_cell(a.cell * rng.uniform(0.97, 1.03), scale_atoms=True)
-        elif kind == "surface":
-            a = fcc111(el, size=(3, 3, 4), vacuum=6.0, periodic=True)
+        elif kind == "surface":  # on TiO2 in an orthogonal cell, as the slabs': PPPM's slab correction needs one
+            a = fcc111(el, size=(3, 3, 4), vacuum=6.0, periodic=True) if sup in (None, "hbn") else \
+                fcc111(el, size=(3, 4, 4), vacuum=6.0, periodic=True, orthogonal=True)
         elif kind == "particle":
             a = particle(el, diameter_nm=rng.uniform(0.7, 1.1), height_ratio=rng.uniform(0.5, 1.0))
             a.center(vacuum=5.0)

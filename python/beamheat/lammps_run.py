@@ -7,6 +7,9 @@ directions follow `atoms.pbc`; non-periodic ones are shrink-wrapped (`s`).
     from beamheat.lammps_run import single_point
     r = single_point(atoms, "pair_style nequip", "pair_coeff * * model.nequip.pth Au Cu Pd", ["Au", "Cu", "Pd"])
     r["energy_eV"], r["forces_eV_per_A"], r["stress_eV_per_A3"]
+
+`single_point_file` does the same with a potential include file run as the inputs run it (`include FILE`: charges,
+kspace and boundary changes included), e.g. lammps_inputs/potentials/classical_au_tio2.in.
 """
 
 from __future__ import annotations

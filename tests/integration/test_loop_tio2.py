@@ -2,16 +2,13 @@
 charges, PPPM with the slab correction, a fixed z boundary): its energies and forces against a direct `lmp` single
 point of the same file on the same frames (read_data, include, run 0, as heat_transfer.in runs it), for a slab as
 explored frames come back (periodic in z), the same slab across the cell's z boundary, bulk anatase and an isolated
-Au particle; the hBN route against its pair_style lines; a wrong type order stopped before labelling; and a tiny
-one-generation Au/TiO2 loop."""
+Au particle; generation 0's builder structures on anatase; the hBN route against its pair_style lines; and a wrong
+type order stopped before labelling. (One generation of models/configs/loop_au_tio2_small.yaml is in docs/loop.md:
+a tiny loop here took 150 s.)"""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -82,9 +79,10 @@ def test_lammps_labeller_matches_a_direct_single_point_of_the_file(tmp_path):
     e_slab, f_slab = direct(tmp_path, slab, "slab", "yes")
     assert out[0].get_potential_energy() == pytest.approx(e_slab, abs=1e-6)
     np.testing.assert_allclose(out[0].get_forces(), f_slab, atol=1e-6)
-    # the same slab, moved along z: PPPM sees another grid offset, within its accuracy (1e-5 relative)
-    assert out[1].get_potential_energy() == pytest.approx(e_slab, abs=2e-3)
-    assert np.sqrt(np.mean((out[1].get_forces() - f_slab) ** 2)) < 2e-3
+    # the same slab, moved along z: PPPM sees another grid offset, within its accuracy (measured: 2.5e-6 eV,
+    # 7e-5 eV/Å at most)
+    assert out[1].get_potential_energy() == pytest.approx(e_slab, abs=1e-4)
+    assert np.abs(out[1].get_forces() - f_slab).max() < 5e-4
     # bulk: periodic in z, no kspace slab correction
     e_bulk, f_bulk = direct(tmp_path, anatase, "bulk", "no")
     assert out[2].get_potential_energy() == pytest.approx(e_bulk, abs=1e-6)
@@ -132,37 +130,22 @@ def test_a_type_order_the_file_refuses_stops_before_labelling(tmp_path):
     assert "types Au Ti O" in msg and "types 1, 2, 3 must be Au, O, Ti" in msg
 
 
-def test_one_generation_loop_on_anatase(tmp_path):
-    """Generation 0 labelled with the classical reference, trained, compiled; generation 1 explores Au on anatase
-    (101) with it, selects, labels and retrains."""
-    cfg = tmp_path / "loop.yaml"
-    cfg.write_text(f"""out: {tmp_path / 'work'}
-type_names: [Au, O, Ti]
-initial: {{n_frames: 8, seed: 0, support: anatase101}}
-systems:
-  - {{name: au_anatase, support: anatase101, diameter_nm: 0.6, height_ratio: 0.7, margin_A: 2.0, thickness_A: 5.0}}
-protocols:
-  - {{name: anneal, kind: anneal, T_K: [600], steps: 60}}
-explore: {{dump_every: 20}}
-select: {{lo: 0.02, hi: 5.0, budget: 3, last_n: 1}}
-labeller: {{kind: lammps, potential: classical_au_tio2}}
-train: {{config: models/configs/tiny.yaml, ensemble: 2, overrides: [trainer.max_epochs=2], test_fraction: 0.25,
-        val_fraction: 0.25}}
-stop: {{generations: 2}}
-""")
-    proc = subprocess.run([sys.executable, "-m", "models.loop", str(cfg)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT)))
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    work = tmp_path / "work"
-    m0 = json.loads((work / "gen_000" / "manifest.json").read_text())
-    m1 = json.loads((work / "gen_001" / "manifest.json").read_text())
-    assert m0["counts"]["n_labelled"] == 8
-    ex = m1["stages"]["explore"]["outputs"]
-    assert ex["n_runs"] == 1 and ex["n_crashed"] == 0 and ex["n_frames"] > 0
-    assert 1 <= m1["counts"]["n_labelled"] <= 3
-    assert m1["counts"]["n_train"] > m0["counts"]["n_train"]
-    assert np.isfinite(m1["metrics"]["test"]["ensemble"]["force_rmse_eV_per_A"])
-    from ase.io import read
+def test_every_generation0_kind_on_anatase_is_labelled(tmp_path):
+    """Bulk Au, an Au surface, a bare particle, the bare slab and a particle on it: none fails (PPPM on uncharged
+    Au, and its slab correction, which needs an orthogonal cell)."""
+    from models.loop.config import load_config
+    from models.loop.structures import initial_structures
 
-    labels = read(work / "gen_001" / "labels.extxyz", index=":")
-    assert all(set(a.get_chemical_symbols()) == {"Au", "O", "Ti"} for a in labels)
+    cfg = load_config(ROOT / "models" / "configs" / "loop_au_tio2_small.yaml")
+    cfg["initial"]["n_frames"] = 5
+    frames = initial_structures(cfg)
+    out = label_frames(frames, cfg["labeller"], tmp_path / "g0.db", cfg["type_names"], **QUIET)
+    assert [a.info["source"] for a in out] == [a.info["source"] for a in frames]
+    for a in out:
+        f = a.get_forces()
+        assert np.isfinite(f).all() and np.abs(f).max() > 0.01  # rattled: forces on every kind
+    au_only = [a for a in out if set(a.get_chemical_symbols()) == {"Au"}]
+    assert len(au_only) == 3
+    for a in au_only:  # Au alone: EAM alone (bulk fully periodic, the surface a slab, the particle isolated)
+        ref = single_point(a, "pair_style eam", ["pair_coeff 1 1 Au_u3.eam"], ["Au"])
+        assert a.get_potential_energy() == pytest.approx(ref["energy_eV"], abs=1e-8)

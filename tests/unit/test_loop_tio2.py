@@ -151,6 +151,8 @@ def test_initial_structures_on_anatase_have_the_loop_types_and_gaps():
     kinds = [f.info["source"] for f in frames]
     assert kinds == ["initial:bulk", "initial:surface", "initial:particle", "initial:support",
                      "initial:particle_on_support"]
+    surface = frames[1].cell
+    assert np.allclose(surface - np.diag(np.diag(surface)), 0)  # orthogonal, as PPPM's slab correction needs
     sup, on = frames[3], frames[4]
     assert set(sup.get_chemical_symbols()) == {"O", "Ti"} and tuple(sup.pbc) == (True, True, False)
     sym = np.array(on.get_chemical_symbols())
@@ -160,3 +162,17 @@ def test_initial_structures_on_anatase_have_the_loop_types_and_gaps():
     lo, hi = INITIAL_GAPS_A["anatase101"]
     assert lo - 0.5 < gap < hi + 0.5  # the drawn gap, give or take the rattle
     assert INITIAL_GAPS_A["hbn"] == (2.5, 3.6)  # the hBN route's range as before
+
+
+def test_initial_structures_on_hbn_are_as_before():
+    """The hBN route's generation 0 is unchanged: its hexagonal Au(111) surface and its gap range."""
+    from models.loop.structures import initial_structures
+
+    cfg = load_config(ROOT / "models" / "configs" / "loop_au_hbn_small.yaml")
+    cfg["initial"]["n_frames"] = 5
+    frames = initial_structures(cfg)
+    assert len(frames[1]) == 36 and frames[1].cell.angles()[2] == pytest.approx(60.0)
+    on = frames[4]
+    sym = np.array(on.get_chemical_symbols())
+    gap = on.positions[sym == "Au", 2].min() - on.positions[sym != "Au", 2].max()
+    assert 2.5 - 0.5 < gap < 3.6 + 0.5
