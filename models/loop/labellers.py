@@ -24,6 +24,10 @@ from models.loop.manifest import content_hash
 LABEL_KEYS = ("source", "frame", "generation", "reason", "max_sigma_f")  # frame info kept in the rows
 
 
+class LabelError(UserError):
+    """A labeller that cannot label at all (not one frame that fails)."""
+
+
 class Labeller(Protocol):
     kind: str
 
@@ -220,10 +224,6 @@ class LammpsLabeller(SinglePointLabeller):
             r = single_point_file(in_vacuum_box(frame), self.potential, self.type_names, variables,
                                   comm=self_comm())
         return r["energy_eV"], r["forces_eV_per_A"]
-
-
-class LabelError(UserError):
-    pass
 
 
 def check_potential_types(potential: str, type_names) -> None:
