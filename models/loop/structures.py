@@ -8,8 +8,8 @@ import numpy as np
 from models.loop.config import INITIAL_KINDS, LoopError, System, entry_defaults
 
 
-# generation 0's particle_on_support frames: particle-support gaps drawn uniformly from these ranges (Å), around
-# beamheat.build's DEFAULT_GAP_A (hBN 3.2 Å, TiO2 2.4 Å), more below it than above (the repulsive wall)
+# generation 0's particle_on_support frames: particle-support gaps drawn uniformly from these ranges (Å), which
+# hold beamheat.build's DEFAULT_GAP_A (hBN 3.2 Å, TiO2 2.4 Å)
 INITIAL_GAPS_A = {"hbn": (2.5, 3.6), "anatase101": (1.9, 3.2), "rutile101": (1.9, 3.2), "rutile110": (1.9, 3.2)}
 
 
