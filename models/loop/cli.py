@@ -13,9 +13,9 @@ later generation g:
             frames of every halt (very-large-force frames included, as in the paper), de-duplication, top-k per
             run and a budget per generation
   label     the labeller: emt (ASE EMT), lammps (any LAMMPS potential include file, e.g.
-            lammps_inputs/potentials/classical_au_hbn.in, through beamheat.lammps_run single points) or gpaw
-            (dft.label's library, same database schema); results go to GEN/labels.db (one transaction per frame,
-            keyed by content hash) and GEN/labels.extxyz
+            lammps_inputs/potentials/classical_au_hbn.in or classical_au_tio2.in, included and run as the inputs
+            run it: beamheat.lammps_run.single_point_file) or gpaw (dft.label's library, same database schema);
+            results go to GEN/labels.db (one transaction per frame, keyed by content hash) and GEN/labels.extxyz
   train     models.train's ensemble on all labels of generations 0..g, from scratch or fine-tuned from g-1
             (train.finetune); the test split of generation 0 stays fixed
   deploy    models.deploy of all members (TorchScript)

@@ -50,8 +50,8 @@ class Initial:
                                      "path relative to the YAML's folder")
     n_frames: int = setting(30, "builder structures labelled in generation 0")
     seed: int = setting(0, "random seed of the builder structures")
-    support: str | None = setting(None, "support of the support and particle_on_support kinds (e.g. hbn); without "
-                                        "one those kinds are left out")
+    support: str | None = setting(None, "support of the support and particle_on_support kinds: hbn, anatase101, "
+                                        "rutile101 or rutile110; without one those kinds are left out")
     element: str | None = setting(None, "particle element (default: the first of type_names)")
     rattle_A: float = setting(0.12, "Gaussian displacement of the particle atoms", "Å")
     rattle_support_A: float = setting(0.03, "Gaussian displacement of the support atoms", "Å")
@@ -59,11 +59,13 @@ class Initial:
                                               "particle_on_support")
 
     @staticmethod
-    def check(d: dict, path: Path) -> None:
+    def check(d: dict, type_names: list, path: Path) -> None:
         if d["data"]:
             d["data"] = str(resolve_path(d["data"], path.resolve().parent))
             if not Path(d["data"]).exists():
                 raise LoopError(f"{path}: initial.data {d['data']}: file not found")
+            return
+        check_elements(d["support"], d["element"] or type_names[0], type_names, "initial", path)
 
 
 @dataclass
@@ -75,21 +77,30 @@ class System:
     element: str = setting("Au", "particle element")
     diameter_nm: float = setting(1.0, "particle diameter", "nm")
     height_ratio: float = setting(0.7, "particle height over diameter")
-    support: str | None = setting(None, "support (e.g. hbn); none: a bare particle in a periodic box")
+    support: str | None = setting(None, "support: hbn, anatase101, rutile101 or rutile110 (beamheat.build); none: "
+                                        "a bare particle in a periodic box")
     margin_A: float = setting(5.0, "support beyond the particle on each side", "Å")
-    layers: int = setting(1, "support layers")
+    layers: int = setting(1, "hbn: support layers")
+    thickness_A: float | None = setting(None, "TiO2 supports: slab thickness (default: beamheat.build's, 8 Å)", "Å")
     gap_A: float | None = setting(None, "particle-support gap (default: beamheat.build's for the support)", "Å")
     vacuum_A: float = setting(10.0, "vacuum above and below", "Å")
     from_generation: int = setting(1, "explored from this generation on (entries added to a running loop leave "
                                       "finished generations as they were)")
 
     @staticmethod
-    def check(entry: dict, k: int, path: Path) -> None:
+    def check(entry: dict, k: int, type_names: list, path: Path) -> None:
         known_keys(entry, System, f"{path.name}.systems[{k}]")
         if "name" not in entry:
             raise LoopError(f"{path}: systems[{k}] needs a name")
         if "file" in entry:
             entry["file"] = str(resolve_path(entry["file"], path.resolve().parent))
+            return
+        sup = entry.get("support")
+        check_elements(sup, entry.get("element", "Au"), type_names, f"systems[{k}] ({entry['name']})", path)
+        if sup and sup != "hbn" and entry.get("layers", 1) != 1:
+            raise LoopError(f"{path}: systems[{k}].layers applies to hbn only (thickness_A sets a TiO2 slab's)")
+        if entry.get("thickness_A") is not None and sup in (None, "hbn"):
+            raise LoopError(f"{path}: systems[{k}].thickness_A applies to TiO2 supports only (layers sets hbn's)")
 
 
 @dataclass
@@ -338,6 +349,22 @@ def baseline_path(name, path: Path, key: str) -> str:
     return out
 
 
+def check_elements(support, element, type_names: list, where: str, path: Path) -> None:
+    """SUPPORT (None or one of beamheat.build's) and the particle ELEMENT must be made of TYPE_NAMES' elements
+    (WHERE names the YAML key in the error)."""
+    from beamheat.build import SUPPORT_ELEMENTS, SUPPORTS
+
+    if support is not None and support not in SUPPORTS:
+        raise LoopError(f"{path}: {where}: support {support!r}: choose {', '.join(SUPPORTS)}")
+    need = [element] + list(SUPPORT_ELEMENTS[support] if support else ())
+    missing = [e for e in need if e not in type_names]
+    if missing:
+        what = f"the particle {element}" + (f" on {support} ({', '.join(SUPPORT_ELEMENTS[support])})" if support
+                                             else "")
+        raise LoopError(f"{path}: {where}: {what} needs type_names with {', '.join(missing)}, not "
+                        f"[{', '.join(map(str, type_names))}]")
+
+
 def known_keys(entry, cls, where: str) -> None:
     """An entry of systems or protocols may hold only CLS's keys."""
     known = [f.name for f in dataclasses.fields(cls)]
@@ -369,9 +396,15 @@ def load_config(path: Path, out: str | None = None) -> dict:
     Explore.fill(cfg["explore"], cfg["select"])
     Labeller.check(cfg["labeller"], path)
     Train.check(cfg["train"], path)
-    Initial.check(cfg["initial"], path)
+    if not isinstance(cfg["type_names"], list) or not all(isinstance(t, str) for t in cfg["type_names"]):
+        raise LoopError(f"{path}: type_names must be a list of element names, not {cfg['type_names']!r}")
+    lab_types = cfg["labeller"]["type_names"] or cfg["type_names"]
+    if cfg["labeller"]["kind"] == "lammps" and not set(cfg["type_names"]) <= set(lab_types):
+        raise LoopError(f"{path}: labeller.type_names [{', '.join(map(str, lab_types))}] must hold every element of "
+                        f"type_names [{', '.join(cfg['type_names'])}] (in the potential's type order)")
+    Initial.check(cfg["initial"], cfg["type_names"], path)
     for k, entry in enumerate(cfg["systems"]):
-        System.check(entry, k, path)
+        System.check(entry, k, cfg["type_names"], path)
     for k, entry in enumerate(cfg["protocols"]):
         Protocol.check(entry, k, path)
     for key in ENTRIES:

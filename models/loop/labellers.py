@@ -1,6 +1,7 @@
-"""The labellers: emt (ASE EMT), lammps (a LAMMPS potential include file, single points through
-beamheat.lammps_run) and gpaw (dft.label's library). Each has `label(frames, db, progress)`: it writes one row per
-frame into the ASE database DB (skipping frames already there) and returns the frames' uids in order.
+"""The labellers: emt (ASE EMT), lammps (a LAMMPS potential include file, included and run as the inputs run
+it: single points through beamheat.lammps_run.single_point_file) and gpaw (dft.label's library). Each has
+`label(frames, db, progress)`: it writes one row per frame into the ASE database DB (skipping frames already there)
+and returns the frames' uids in order.
 
 `label_frames` labels into a database file and returns the labelled frames. Rows use dft.label's schema (uid,
 status done/failed, error, and the frames' provenance keys)."""
@@ -15,10 +16,16 @@ from typing import Protocol
 
 import numpy as np
 
+from beamheat.cli import UserError
+
 from models.data import file_hash, frame_uid
 from models.loop.manifest import content_hash
 
 LABEL_KEYS = ("source", "frame", "generation", "reason", "max_sigma_f")  # frame info kept in the rows
+
+
+class LabelError(UserError):
+    """A labeller that cannot label at all (not one frame that fails)."""
 
 
 class Labeller(Protocol):
@@ -127,10 +134,61 @@ class EmtLabeller(SinglePointLabeller):
         return atoms.get_potential_energy(), atoms.get_forces()
 
 
+SLAB_VACUUM_A = 6.0       # a frame periodic in z whose atoms leave an empty layer this wide along z is a slab
+ISOLATED_VACUUM_A = 12.0  # vacuum around an isolated frame where the potential makes x and y periodic (> 10 Å cutoffs)
+
+
+def z_vacuum(atoms) -> tuple[float, float, bool]:
+    """The widest empty layer along z of ATOMS (periodic in z): its width (Å, along the cell's height), the
+    fractional z of its middle, and whether it spans the cell's z boundary."""
+    z = np.sort(atoms.get_scaled_positions(wrap=True)[:, 2])
+    gaps = np.append(np.diff(z), z[0] + 1.0 - z[-1])  # the last one: across the cell's z boundary
+    k = int(np.argmax(gaps))
+    height = atoms.get_volume() / np.linalg.norm(np.cross(atoms.cell[0], atoms.cell[1]))
+    return float(gaps[k] * height), float((z[k] + gaps[k] / 2) % 1.0), k == len(gaps) - 1
+
+
+def slab_layout(atoms):
+    """(frame, is_slab): a frame not periodic in z is a slab; one periodic in z is a slab when its atoms leave an
+    empty layer of SLAB_VACUUM_A along z (explored frames come back from LAMMPS periodic in z), and is then
+    shifted along z, when needed, so that this layer spans the cell's z boundary (a fixed boundary there cuts
+    through vacuum, not through the slab). Else it is bulk."""
+    if not atoms.pbc[2]:
+        return atoms, True
+    width, middle, across = z_vacuum(atoms)
+    if width < SLAB_VACUUM_A:
+        return atoms, False
+    if across:
+        return atoms, True
+    a = atoms.copy()
+    s = a.get_scaled_positions(wrap=True)
+    s[:, 2] = (s[:, 2] - middle) % 1.0
+    a.set_scaled_positions(s)
+    return a, True
+
+
+def in_vacuum_box(atoms, vacuum_A: float = ISOLATED_VACUUM_A):
+    """An isolated frame (periodic in no direction) in a box with VACUUM_A between its periodic images along x
+    and y, periodic in x and y (z stays open)."""
+    if atoms.pbc.any():
+        raise ValueError(f"a frame periodic along {''.join('xyz'[d] for d in range(3) if atoms.pbc[d])} only: "
+                         f"give it periodic x and y, or none")
+    a = atoms.copy()
+    a.center(vacuum=vacuum_A / 2)
+    a.pbc = (True, True, False)
+    return a
+
+
 @dataclass
 class LammpsLabeller(SinglePointLabeller):
-    """Single points of a LAMMPS potential include file (beamheat.lammps_run) with TYPE_NAMES as its types;
-    OWN_TYPE_NAMES is labeller.type_names as given (part of the labeller's identity)."""
+    """Single points of a LAMMPS potential include file, included and run as the inputs run it (charges, kspace,
+    boundary changes and all: beamheat.lammps_run.single_point_file) with TYPE_NAMES as its types;
+    OWN_TYPE_NAMES is labeller.type_names as given (part of the labeller's identity).
+
+    Each frame tells the file whether it is a slab through the index variable kspace_slab (yes/no, slab_layout),
+    the convention of lammps_inputs/potentials (classical_au_tio2.in: PPPM with the slab correction and a fixed z
+    boundary for a slab, fully periodic for bulk; files without long-range terms ignore it). An isolated frame
+    that the file makes periodic (PPPM needs periodic x and y) is labelled in a vacuum box (in_vacuum_box)."""
 
     potential: str
     type_names: list[str]
@@ -138,18 +196,62 @@ class LammpsLabeller(SinglePointLabeller):
     kind = "lammps"
 
     def __post_init__(self):
-        from beamheat.lammps_run import potential_commands
-
-        self.style, self.coeffs = potential_commands(self.potential)
+        self.checked = False
 
     def identity(self) -> str:
         return content_hash(["lammps", file_hash(self.potential), self.own_type_names])
 
-    def energy_forces(self, atoms):
-        from beamheat.lammps_run import single_point
+    def check_types(self) -> None:
+        """The file included once in a separate LAMMPS process with one atom of each of TYPE_NAMES: a file that
+        stops at its type check (quit, which would end this process) or fails is a LabelError naming it."""
+        if not self.checked:
+            check_potential_types(self.potential, self.type_names)
+            self.checked = True
 
-        r = single_point(atoms, self.style, self.coeffs, self.type_names, comm=self_comm())
+    def label(self, frames: list, db, progress=print) -> list[str]:
+        if frames:
+            self.check_types()
+        return super().label(frames, db, progress)
+
+    def energy_forces(self, atoms):
+        from beamheat.lammps_run import BoundaryChanged, single_point_file
+
+        frame, slab = slab_layout(atoms)
+        variables = {"kspace_slab": "yes" if slab else "no"}
+        try:
+            r = single_point_file(frame, self.potential, self.type_names, variables, comm=self_comm())
+        except BoundaryChanged:
+            r = single_point_file(in_vacuum_box(frame), self.potential, self.type_names, variables,
+                                  comm=self_comm())
         return r["energy_eV"], r["forces_eV_per_A"]
+
+
+def check_potential_types(potential: str, type_names) -> None:
+    """Include POTENTIAL in `lmp` (a child process: a file's `quit` must not end the loop) on one atom of each of
+    TYPE_NAMES with their masses; LabelError with its first ERROR line when it does not get through."""
+    import subprocess
+    import tempfile
+
+    from ase.data import atomic_masses, atomic_numbers
+    from beamheat.lammps_command import lmp_command
+
+    n = len(type_names)
+    box = 4.0 * n + 10.0
+    lines = ["units metal", "atom_style atomic", "atom_modify map array", "boundary p p p",
+             f"region box block 0 {box} 0 {box} 0 {box}", f"create_box {n} box"]
+    for k, name in enumerate(type_names):
+        mass = atomic_masses[atomic_numbers[name]] if name in atomic_numbers else 1.0
+        lines += [f"mass {k + 1} {mass}", f"create_atoms {k + 1} single {5 + 4 * k} {5 + 4 * k} {5 + 4 * k}"]
+    lines.append(f"include {Path(potential).resolve()}")
+    with tempfile.TemporaryDirectory(prefix="bh_types_") as tmp:
+        (Path(tmp) / "in.types").write_text("\n".join(lines) + "\n")
+        proc = subprocess.run(lmp_command(Path(tmp) / "in.types", None, 1, log="none"), cwd=tmp,
+                              capture_output=True, text=True, timeout=300)
+    err = [ln.strip() for ln in (proc.stdout + proc.stderr).splitlines() if ln.startswith("ERROR")]
+    if proc.returncode != 0 or err:
+        raise LabelError(f"{potential}: does not accept the lammps labeller's types {' '.join(type_names)} "
+                         f"(labeller.type_names, or type_names): "
+                         f"{err[0] if err else f'lmp exited with {proc.returncode}'}")
 
 
 def _import_gpaw_under_mpi4py() -> None:

@@ -8,6 +8,11 @@ import numpy as np
 from models.loop.config import INITIAL_KINDS, LoopError, System, entry_defaults
 
 
+# generation 0's particle_on_support frames: particle-support gaps drawn uniformly from these ranges (Å), which
+# hold beamheat.build's DEFAULT_GAP_A (hBN 3.2 Å, TiO2 2.4 Å)
+INITIAL_GAPS_A = {"hbn": (2.5, 3.6), "anatase101": (1.9, 3.2), "rutile101": (1.9, 3.2), "rutile110": (1.9, 3.2)}
+
+
 def _rattle(atoms, rng, particle_element, scale_p, scale_s):
     """ATOMS displaced in place by Gaussian noise: scale_p (Å) for the particle element, scale_s (Å) for the rest."""
     sym = np.array(atoms.get_chemical_symbols())
@@ -18,7 +23,7 @@ def _rattle(atoms, rng, particle_element, scale_p, scale_s):
 
 def initial_structures(cfg: dict) -> list:
     """Generation 0 from builder structures: rattled bulk, surfaces, bare particles, bare support and particles on
-    the support (beamheat.build)."""
+    the support (beamheat.build), with gaps drawn from INITIAL_GAPS_A."""
     from ase.build import bulk, fcc111
     from beamheat.build import assemble, particle, support
 
@@ -36,8 +41,9 @@ def initial_structures(cfg: dict) -> list:
         if kind == "bulk":
             a = bulk(el, "fcc", cubic=True).repeat((2, 2, 2))
             a.set_cell(a.cell * rng.uniform(0.97, 1.03), scale_atoms=True)
-        elif kind == "surface":
-            a = fcc111(el, size=(3, 3, 4), vacuum=6.0, periodic=True)
+        elif kind == "surface":  # on TiO2 in an orthogonal cell, as the slabs': PPPM's slab correction needs one
+            a = fcc111(el, size=(3, 3, 4), vacuum=6.0, periodic=True) if sup in (None, "hbn") else \
+                fcc111(el, size=(3, 4, 4), vacuum=6.0, periodic=True, orthogonal=True)
         elif kind == "particle":
             a = particle(el, diameter_nm=rng.uniform(0.7, 1.1), height_ratio=rng.uniform(0.5, 1.0))
             a.center(vacuum=5.0)
@@ -48,7 +54,7 @@ def initial_structures(cfg: dict) -> list:
         else:
             p = particle(el, diameter_nm=rng.uniform(0.7, 1.1), height_ratio=rng.uniform(0.5, 1.0))
             s = support(sup, tuple(np.ptp(p.positions[:, :2], axis=0) + 6.0))
-            a = assemble(p, s, gap_A=rng.uniform(2.5, 3.6), vacuum_A=6.0)
+            a = assemble(p, s, gap_A=rng.uniform(*INITIAL_GAPS_A[sup]), vacuum_A=6.0)
         a = _rattle(a, rng, el, ini["rattle_A"], ini["rattle_support_A"])
         a.info.update({"source": f"initial:{kind}", "frame": i, "generation": 0})
         frames.append(a)
@@ -68,7 +74,13 @@ def system_atoms(sysd: dict):
         p.center(vacuum=8.0)
         p.pbc = True
         return p
-    s = support(d["support"], tuple(np.ptp(p.positions[:, :2], axis=0) + 2 * d["margin_A"]), layers=d["layers"])
+    xy = tuple(np.ptp(p.positions[:, :2], axis=0) + 2 * d["margin_A"])
+    if d["support"] == "hbn":
+        s = support("hbn", xy, layers=d["layers"])
+    elif d["thickness_A"] is not None:
+        s = support(d["support"], xy, thickness_A=d["thickness_A"])
+    else:
+        s = support(d["support"], xy)
     gap = d["gap_A"] if d["gap_A"] is not None else DEFAULT_GAP_A[d["support"]]
     return assemble(p, s, gap_A=gap, vacuum_A=d["vacuum_A"])
 

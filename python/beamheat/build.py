@@ -33,6 +33,7 @@ from .cli import ArgumentParser, HelpFormatter, UserError, run
 from .geometry import particle_geometry
 
 SUPPORTS = ("hbn", "anatase101", "rutile101", "rutile110")
+SUPPORT_ELEMENTS = {"hbn": ("B", "N"), "anatase101": ("O", "Ti"), "rutile101": ("O", "Ti"), "rutile110": ("O", "Ti")}
 O_VACANCY_FACES = ("top", "both")
 # equilibrium-ish NP-support separations (Å) between the particle's bottom layer and the support's top atoms
 DEFAULT_GAP_A = {"hbn": 3.2, "anatase101": 2.4, "rutile101": 2.4, "rutile110": 2.4}

@@ -7,6 +7,9 @@ directions follow `atoms.pbc`; non-periodic ones are shrink-wrapped (`s`).
     from beamheat.lammps_run import single_point
     r = single_point(atoms, "pair_style nequip", "pair_coeff * * model.nequip.pth Au Cu Pd", ["Au", "Cu", "Pd"])
     r["energy_eV"], r["forces_eV_per_A"], r["stress_eV_per_A3"]
+
+`single_point_file` does the same with a potential include file run as the inputs run it (`include FILE`: charges,
+kspace and boundary changes included), e.g. lammps_inputs/potentials/classical_au_tio2.in.
 """
 
 from __future__ import annotations
@@ -134,12 +137,44 @@ def single_point(atoms: Atoms, pair_style: str, pair_coeff: str | Sequence[str],
     Returns a dict with energy_eV, energies_eV (per atom), forces_eV_per_A (N,3) and stress_eV_per_A3 (3x3,
     ASE sign: positive = tensile; from the pair virial, atoms at rest).
     """
-    lmp = open_lammps(log, comm)
-    try:
-        prism = setup_system(lmp, atoms, type_names, newton)
+    def potential(lmp):
         lmp.command(pair_style if pair_style.startswith("pair_style") else f"pair_style {pair_style}")
         for line in [pair_coeff] if isinstance(pair_coeff, str) else pair_coeff:
             lmp.command(line if line.startswith("pair_coeff") else f"pair_coeff {line}")
+
+    return _single_point(atoms, potential, type_names, newton, log, comm)
+
+
+class BoundaryChanged(ValueError):
+    """The potential include file made a direction periodic in which the structure is not (single_point_file)."""
+
+
+def single_point_file(atoms: Atoms, potential: str | Path, type_names: Sequence[str], variables=None,
+                      newton: bool = True, log: str | None = None, comm=None) -> dict:
+    """single_point with a LAMMPS potential include file run as the inputs run it: the structure set up as
+    setup_system does, the index variables VARIABLES ({name: value}) defined, `include POTENTIAL`, `run 0`. The file
+    may do whatever an input does (groups, charges, kspace, change_box); a change_box that makes a direction
+    periodic in which ATOMS is not raises BoundaryChanged before the run (an isolated structure would meet its
+    images: give it a periodic cell with vacuum instead)."""
+    def potential_file(lmp):
+        for name, value in (variables or {}).items():
+            lmp.command(f"variable {name} index {value}")
+        lmp.command(f"include {Path(potential).resolve()}")
+        periodic = lmp.extract_box()[5]
+        made = [d for d in range(3) if periodic[d] and not atoms.pbc[d]]
+        if made:
+            raise BoundaryChanged(f"{Path(potential).name} makes the non-periodic direction(s) "
+                                  f"{', '.join('xyz'[d] for d in made)} periodic")
+
+    return _single_point(atoms, potential_file, type_names, newton, log, comm)
+
+
+def _single_point(atoms: Atoms, potential, type_names: Sequence[str], newton: bool, log: str | None, comm) -> dict:
+    """single_point's run, with POTENTIAL(lmp) defining the interactions after the atoms are created."""
+    lmp = open_lammps(log, comm)
+    try:
+        prism = setup_system(lmp, atoms, type_names, newton)
+        potential(lmp)
         lmp.commands_list([
             "compute bh_pe_atom all pe/atom",
             "thermo_style custom step pe pxx pyy pzz pxy pxz pyz",

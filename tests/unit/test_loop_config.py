@@ -146,7 +146,8 @@ def test_a_missing_file(tmp_path):
     *(ROOT / "models" / "configs").glob("loop_*.yaml"), ROOT / "models" / "bundled" / "au_hbn" / "loop.yaml"]))
 def test_the_shipped_loop_yamls_load(path):
     cfg = load_config(ROOT / path)
-    assert cfg["type_names"] == ["Au", "B", "N"] and Path(cfg["train"]["config"]).is_file()
+    types = ["Au", "O", "Ti"] if "tio2" in path else ["Au", "B", "N"]  # beamheat.build's order for the support
+    assert cfg["type_names"] == types and Path(cfg["train"]["config"]).is_file()
     lab = cfg["labeller"]
     if lab["kind"] == "lammps":
         assert Path(lab["potential"]).is_file()
