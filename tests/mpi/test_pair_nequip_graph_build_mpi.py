@@ -33,7 +33,7 @@ def test_device_graph_follows_the_one_rank_trajectory_on_2_ranks(tmp_path, model
         d = tmp_path / name.replace(" ", "_")
         d.mkdir()
         write_system(d, slab_ppf())
-        runs[name] = run_md(d, md_input("p p f", pair, model_ts, 40, processors="processors 2 1 1" if n > 1 else ""),
+        runs[name] = run_md(d, md_input("p p f", pair, model_ts, 60, processors="processors 2 1 1" if n > 1 else ""),
                             nprocs=n)
     dev = runs["2 ranks device"]
     assert f"graph on the model's device ({auto_device()}) (graph_build device)" in dev["log"]
@@ -41,7 +41,7 @@ def test_device_graph_follows_the_one_rank_trajectory_on_2_ranks(tmp_path, model
     crossed = crossed_periodic_sides(dev, axes=(0, 1))
     print(f"graph {graph}: {dev['builds']} neighbour-list builds, device graph copied {rebuilds} times, {crossed} "
           f"atoms crossed a periodic side")
-    assert dev["builds"] >= 4 and rebuilds >= 4 and crossed > 0
+    assert dev["builds"] >= 3 and rebuilds >= 4 and crossed > 0
     assert_same_run(dev, runs["2 ranks host"], f"graph {graph}: 2 ranks device vs host")
     assert_same_run(dev, runs["1 rank host"], f"graph {graph}: 2 ranks device vs 1 rank", rel_tol=1e-10)
     assert np.abs(dev["thermo"][:, 1] - dev["thermo"][0, 1]).max() > 1e-3  # the energy moved: a real trajectory

@@ -333,8 +333,9 @@ def test_device_graph_counts_on_2_ranks(tmp_path, model_ts, graph):
     """The graph kept on the device holds, per rank, the nodes reached at the neighbour-list build through pairs
     within r_max + skin (2 A), and each step the edges within r_max of the nodes it centres edges on: ghost graphs
     (2 hops) the edges of the nodes first reached within 1 such hop (more than the host's, which stops at r_max),
-    feature exchange the own atoms' edges only (the host's count). Counts from the log against ASE's neighbour
-    lists; forces and per-atom energies of the own atoms equal the host graph's (the extra nodes and edges do not
+    feature exchange the own atoms' edges only (the host's count), with the ghosts within r_max + skin as nodes.
+    Counts from the log against ASE's neighbour lists (the host's 2-hop ghost graph of this small slab already
+    holds nearly every atom, so there the extra work shows in the edges); forces and per-atom energies of the own atoms equal the host graph's (the extra nodes and edges do not
     reach them)."""
     boundary = write_system(tmp_path, "slab_ppf")
     got = {}
@@ -362,7 +363,7 @@ def test_device_graph_counts_on_2_ranks(tmp_path, model_ts, graph):
     print(f"graph {graph}, 2 ranks along x: host {got['host']['nodes']} nodes / {got['host']['edges']} edges, "
           f"device {got['device']['nodes']} nodes / {got['device']['edges']} edges (expected edges {edges})")
     assert got["device"]["edges"] == edges
-    assert got["device"]["nodes"] > got["host"]["nodes"]
+    assert got["device"]["nodes"] >= got["host"]["nodes"]
     assert_one_rank_physics(got["device"], got["host"], f"graph {graph} 2 ranks device vs host")
 
 
