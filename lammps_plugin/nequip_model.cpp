@@ -148,6 +148,7 @@ class TorchDeviceGraph final : public DeviceGraph {
     index_ = dev(c.edge_index, {2, c.n_edges}, i64);
     shift_ = dev(c.edge_shift, {c.n_edges, 3}, f64);
     // cutoff^2 of each candidate's type pair (centre, neighbour)
+    shift_cell_ = torch::Tensor();
     edge_cutsq_ = cutsq_.index_select(
         0, types_.index_select(0, index_[0]) * n_types_ + types_.index_select(0, index_[1]));
     shifted_ = false;
@@ -164,9 +165,14 @@ class TorchDeviceGraph final : public DeviceGraph {
     pos_ = n_nodes_ > 0 ? torch::from_blob(const_cast<double *>(pos), {n_nodes_, 3}, f64)
                               .to(device_, torch::kFloat64, false, true)
                         : torch::empty({0, 3}, f64.device(device_));
-    cell_ = torch::from_blob(const_cast<double *>(cell), {3, 3}, f64).to(device_, torch::kFloat64, false, true);
+    // the candidates' shift . cell, recomputed when the cell changed (fix deform, npt) or the candidates did
+    if (!shift_cell_.defined() || std::memcmp(cell, cell_host_, sizeof(cell_host_)) != 0) {
+      std::memcpy(cell_host_, cell, sizeof(cell_host_));
+      cell_ = torch::from_blob(cell_host_, {3, 3}, f64).to(device_, torch::kFloat64, false, true);
+      shift_cell_ = shift_.mm(cell_);
+    }
     // x_neighbour - x_centre = pos[dst] - pos[src] + shift . cell; its length squared summed as on the host
-    const torch::Tensor d = pos_.index_select(0, index_[1]) - pos_.index_select(0, index_[0]) + shift_.mm(cell_);
+    const torch::Tensor d = pos_.index_select(0, index_[1]) - pos_.index_select(0, index_[0]) + shift_cell_;
     const torch::Tensor dx = d.select(1, 0), dy = d.select(1, 1), dz = d.select(1, 2);
     const torch::Tensor keep = (dx * dx + dy * dy + dz * dz).lt(edge_cutsq_);
     const torch::Tensor kept = keep.nonzero().view({-1});
@@ -196,7 +202,9 @@ class TorchDeviceGraph final : public DeviceGraph {
   torch::Device device_;
   int n_types_;
   torch::Tensor cutsq_, types_, index_, shift_, edge_cutsq_, hop_bounds_;
-  torch::Tensor pos_, cell_, edge_index_, edge_shift_;  // this step's (fresh tensors each step)
+  torch::Tensor pos_, cell_, edge_index_, edge_shift_;  // this step's
+  torch::Tensor shift_cell_;  // shift_ . cell_ (undefined: to be computed)
+  double cell_host_[9] = {0};
   int64_t n_nodes_ = 0;
   int n_hops_ = 0;
   bool shifted_ = false;  // some candidate has a cell shift
