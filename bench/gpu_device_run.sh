@@ -11,11 +11,15 @@
 #                bench_paper/ (bench_pair_nequip.py's one-epoch trainings). Compiled files are not carried: the
 #                checkpoints are compiled here with this machine's torch.
 # Options (environment): MPI_CPU_CONFIGS / MPI_GPU_CONFIGS (bench_mpi.py --configs for step 5; defaults
-# 1x1,2x1,4x1,8x1,1x2 and 1x1,2x1), PAIR_DEVICES (step 6's devices, default "cuda cpu"), TESTS_K, XDIST, TEST_CAP.
+# 1x1,2x1,4x1,8x1,1x2 and 1x1,2x1), PAIR_DEVICES (step 6's devices, default "cuda cpu"), GRAPH_REPEATS,
+# GRAPH_ROUNDS, GRAPH_STEPS (step 3b), TESTS_K, XDIST, TEST_CAP.
 # Steps, each logged to $OUT/device_log.txt and cut short by a shared time budget (BUDGET_S, default 520 s):
 #   1. install the wheels and build the package + plugin against this machine's CUDA torch;
 #   2. compile the checkpoints (TorchScript, for the CPU; the plugin moves them to the GPU);
 #   3. scripts/test_gpu.sh: plugin, ensemble, physics and MPI tests + CUDA-vs-CPU comparisons (device auto);
+#   3b. bench/bench_graph_build.py, paper architecture on CUDA, 1019 and ~9.7k atoms (GRAPH_REPEATS): the graph built
+#      on the host every step against the graph kept on the GPU (graph_build host / device), the graph's share of
+#      the step from the style's timing line (goal: <= 10 % at 10k atoms);
 #   4. bench/gpu_ranks.py: which GPU each of 2 ranks holds, forces of 2 ranks vs 1 on the GPU, GPU vs CPU;
 #   5. bench/bench_mpi.py on 8019 atoms: 1..8 ranks on the CPU (1 thread each), 1 and 2 ranks sharing the GPU;
 #   6. bench/bench_pair_nequip.py, paper and tiny architectures, on CUDA, then on the CPU (16 threads).
@@ -71,6 +75,13 @@ xdist=()
 PYTHON=$PY timeout "$(cap "${TEST_CAP:-230}")" bash scripts/test_gpu.sh "$OUT/gpu_tests_$tag.txt" "${xdist[@]}" \
   -k "${TESTS_K:-not aotinductor_matches_ase}" --durations=10 -p no:cacheprovider 2>&1 | tail -40 >>"$log"
 step "tests done (exit ${PIPESTATUS[0]})"
+
+for rep in ${GRAPH_REPEATS:-10,10,5 22,22,10}; do
+  step "bench_graph_build paper on cuda, slab $rep: graph_build host vs device"
+  timeout "$(cap 100)" "$PY" -m bench.bench_graph_build --model "$CACHE/paper_arch.nequip.pth" --device cuda \
+    --repeat "$rep" --rounds "${GRAPH_ROUNDS:-3}" --steps "${GRAPH_STEPS:-50}" --threads "${PAIR_THREADS:-16}" \
+    --json "$OUT/graph_build_paper_cuda_${rep//,/x}_$tag.json" 2>&1 | grep -v -i warn | tee -a "$log"
+done
 
 step "ranks and devices (bench/gpu_ranks.py)"
 timeout "$(cap 90)" "$PY" -m bench.gpu_ranks --model "$CACHE/tiny.nequip.pth" --device auto --ranks 2 \

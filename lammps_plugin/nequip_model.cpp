@@ -123,6 +123,103 @@ Fields narrow_graph(const Fields &in, int64_t n_keep, int64_t e_keep) {
 
 }  // namespace
 
+// The graph on the models' device (nequip_model.h): candidates and types copied at each neighbour-list rebuild,
+// positions and cell each step, edges within the cutoff selected there with tensor ops.
+class TorchDeviceGraph final : public DeviceGraph {
+ public:
+  TorchDeviceGraph(const std::string &device, const std::vector<double> &cutsq, int n_types)
+      : device_(device), n_types_(n_types) {
+    if (static_cast<int64_t>(cutsq.size()) != static_cast<int64_t>(n_types) * n_types)
+      throw ModelError("device graph: expected " + std::to_string(n_types * n_types) + " cutoffs, got " +
+                       std::to_string(cutsq.size()));
+    cutsq_ = torch::tensor(cutsq, torch::TensorOptions().dtype(torch::kFloat64)).to(device_);
+  }
+
+  void set_candidates(const Graph &c) override {
+    const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+    const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
+    // copies: the host buffers are reused by the caller
+    auto dev = [&](const void *data, c10::IntArrayRef shape, const torch::TensorOptions &o) {
+      if (c10::multiply_integers(shape) == 0) return torch::empty(shape, o.device(device_));  // no atoms here
+      return torch::from_blob(const_cast<void *>(data), shape, o).to(device_, o.dtype().toScalarType(), false, true);
+    };
+    n_nodes_ = c.n_nodes;
+    types_ = dev(c.atom_types, {c.n_nodes}, i64);
+    index_ = dev(c.edge_index, {2, c.n_edges}, i64);
+    shift_ = dev(c.edge_shift, {c.n_edges, 3}, f64);
+    // cutoff^2 of each candidate's type pair (centre, neighbour)
+    shift_cell_ = torch::Tensor();
+    edge_cutsq_ = cutsq_.index_select(
+        0, types_.index_select(0, index_[0]) * n_types_ + types_.index_select(0, index_[1]));
+    shifted_ = false;
+    for (int64_t k = 0; k < 3 * c.n_edges && !shifted_; k++) shifted_ = c.edge_shift[k] != 0.0;
+    n_hops_ = c.n_hops;
+    hop_nodes_.assign(c.hop_nodes ? c.hop_nodes : nullptr, c.hop_nodes ? c.hop_nodes + c.n_hops + 1 : nullptr);
+    std::vector<int64_t> bounds(c.hop_edges ? c.hop_edges : nullptr, c.hop_edges ? c.hop_edges + c.n_hops : nullptr);
+    hop_bounds_ = torch::tensor(bounds, i64).to(device_);
+    hop_edges_.assign(bounds.size(), 0);
+  }
+
+  void update(const double *pos, const double cell[9], Graph &g) override {
+    const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+    pos_ = n_nodes_ > 0 ? torch::from_blob(const_cast<double *>(pos), {n_nodes_, 3}, f64)
+                              .to(device_, torch::kFloat64, false, true)
+                        : torch::empty({0, 3}, f64.device(device_));
+    // the candidates' shift . cell, recomputed when the cell changed (fix deform, npt) or the candidates did
+    if (!shift_cell_.defined() || std::memcmp(cell, cell_host_, sizeof(cell_host_)) != 0) {
+      std::memcpy(cell_host_, cell, sizeof(cell_host_));
+      cell_ = torch::from_blob(cell_host_, {3, 3}, f64).to(device_, torch::kFloat64, false, true);
+      shift_cell_ = shift_.mm(cell_);
+    }
+    // x_neighbour - x_centre = pos[dst] - pos[src] + shift . cell; its length squared summed as on the host
+    const torch::Tensor d = pos_.index_select(0, index_[1]) - pos_.index_select(0, index_[0]) + shift_cell_;
+    const torch::Tensor dx = d.select(1, 0), dy = d.select(1, 1), dz = d.select(1, 2);
+    const torch::Tensor keep = (dx * dx + dy * dy + dz * dz).lt(edge_cutsq_);
+    const torch::Tensor kept = keep.nonzero().view({-1});
+    edge_index_ = index_.index_select(1, kept);
+    edge_shift_ = shift_.index_select(0, kept);
+    if (n_hops_ > 0) {  // edges kept per hop group: the running count at each group's end
+      const torch::Tensor running = torch::cat({torch::zeros({1}, keep.options().dtype(torch::kInt64)),
+                                                keep.to(torch::kInt64).cumsum(0)});
+      const torch::Tensor ends = running.index_select(0, hop_bounds_).to(torch::kCPU).contiguous();
+      std::memcpy(hop_edges_.data(), ends.data_ptr<int64_t>(), sizeof(int64_t) * n_hops_);
+    }
+    g.n_nodes = n_nodes_;
+    g.n_edges = edge_index_.size(1);
+    g.pos = pos;
+    g.atom_types = nullptr;
+    g.edge_index = nullptr;
+    g.edge_shift = nullptr;
+    std::memcpy(g.cell, cell, sizeof(double) * 9);
+    g.n_hops = n_hops_;
+    g.hop_nodes = n_hops_ > 0 ? hop_nodes_.data() : nullptr;
+    g.hop_edges = n_hops_ > 0 ? hop_edges_.data() : nullptr;
+    g.on_device = this;
+  }
+
+  int64_t n_candidates() const override { return index_.defined() ? index_.size(1) : 0; }
+
+  torch::Device device_;
+  int n_types_;
+  torch::Tensor cutsq_, types_, index_, shift_, edge_cutsq_, hop_bounds_;
+  torch::Tensor pos_, cell_, edge_index_, edge_shift_;  // this step's
+  torch::Tensor shift_cell_;  // shift_ . cell_ (undefined: to be computed)
+  double cell_host_[9] = {0};
+  int64_t n_nodes_ = 0;
+  int n_hops_ = 0;
+  bool shifted_ = false;  // some candidate has a cell shift
+  std::vector<int64_t> hop_nodes_, hop_edges_;
+};
+
+// g's device graph, which must live on the model's device
+static const TorchDeviceGraph &device_graph(const Graph &g, const torch::Device &device, const std::string &path) {
+  const auto *dg = dynamic_cast<const TorchDeviceGraph *>(g.on_device);
+  if (dg == nullptr) throw ModelError(path + ": the device graph is not this torch library's");
+  if (dg->device_ != device)
+    throw ModelError(path + ": the device graph is on " + dg->device_.str() + ", the model on " + device.str());
+  return *dg;
+}
+
 struct Impl {
   ModelInfo info;
   torch::Device device{torch::kCPU};
@@ -168,13 +265,23 @@ void Impl::freeze_stages() {
 // A ghost graph's fields on the model's device (float64, cell (1,3,3)), positions a leaf to differentiate. Edges to
 // periodic images of nodes carry cell shifts (`shifted`): then the cell is a leaf too, since their part of the
 // virial is -cell^T . dE/dcell.
-static Fields ghost_fields(const Graph &g, const torch::Device &device, bool &shifted) {
+static Fields ghost_fields(const Graph &g, const torch::Device &device, const std::string &path, bool &shifted) {
+  Fields data;
+  if (g.on_device) {  // the tensors stay the device graph's: detach() gives the model its own handles
+    const TorchDeviceGraph &dg = device_graph(g, device, path);
+    shifted = dg.shifted_;
+    data.insert("pos", dg.pos_.detach().requires_grad_(true));
+    data.insert("edge_index", dg.edge_index_);
+    data.insert("atom_types", dg.types_);
+    data.insert("cell", dg.cell_.detach().view({1, 3, 3}).requires_grad_(shifted));
+    data.insert("edge_cell_shift", dg.edge_shift_);
+    return data;
+  }
   const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
   const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
   auto dev = [&](torch::Tensor t) { return t.to(device, t.scalar_type(), false, true); };
   shifted = false;
   for (int64_t k = 0; k < 3 * g.n_edges && !shifted; k++) shifted = g.edge_shift[k] != 0.0;
-  Fields data;
   data.insert("pos", dev(torch::from_blob(const_cast<double *>(g.pos), {g.n_nodes, 3}, f64)).requires_grad_(true));
   data.insert("edge_index", dev(torch::from_blob(const_cast<int64_t *>(g.edge_index), {2, g.n_edges}, i64)));
   data.insert("atom_types", dev(torch::from_blob(const_cast<int64_t *>(g.atom_types), {g.n_nodes}, i64)));
@@ -469,15 +576,27 @@ void TorchModel::compute(const Graph &g, Result &out) {
   const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
   const bool legacy = m.info.format == "legacy";
 
-  torch::Tensor pos = torch::from_blob(const_cast<double *>(g.pos), {g.n_nodes, 3}, f64);
-  torch::Tensor types = torch::from_blob(const_cast<int64_t *>(g.atom_types), {g.n_nodes}, i64);
-  torch::Tensor edges = torch::from_blob(const_cast<int64_t *>(g.edge_index), {2, g.n_edges}, i64);
-  torch::Tensor shifts = torch::from_blob(const_cast<double *>(g.edge_shift), {g.n_edges, 3}, f64);
-  torch::Tensor cell = torch::from_blob(const_cast<double *>(g.cell), {3, 3}, f64);
+  torch::Tensor pos, types, edges, shifts, cell;
+  if (g.on_device) {  // detach(): the model may mark its inputs as requiring gradients, not the graph's tensors
+    const TorchDeviceGraph &dg = device_graph(g, m.device, m.info.path);
+    pos = dg.pos_.detach();
+    types = dg.types_;
+    edges = dg.edge_index_;
+    shifts = dg.edge_shift_;
+    cell = dg.cell_.detach();
+  } else {
+    pos = torch::from_blob(const_cast<double *>(g.pos), {g.n_nodes, 3}, f64);
+    types = torch::from_blob(const_cast<int64_t *>(g.atom_types), {g.n_nodes}, i64);
+    edges = torch::from_blob(const_cast<int64_t *>(g.edge_index), {2, g.n_edges}, i64);
+    shifts = torch::from_blob(const_cast<double *>(g.edge_shift), {g.n_edges, 3}, f64);
+    cell = torch::from_blob(const_cast<double *>(g.cell), {3, 3}, f64);
+  }
   if (!legacy) cell = cell.view({1, 3, 3});
 
+  // host arrays are copied (the caller reuses them); the device graph's tensors only change dtype if they must
+  const bool copy = g.on_device == nullptr;
   auto to_dev = [&](const torch::Tensor &t, bool real) {
-    return real ? t.to(m.device, m.input_dtype, false, true) : t.to(m.device, torch::kInt64, false, true);
+    return t.to(m.device, real ? m.input_dtype : torch::kInt64, false, copy);
   };
   pos = to_dev(pos, true);
   types = to_dev(types, false);
@@ -576,7 +695,7 @@ void TorchModel::compute_local(const Graph &g, int64_t n_own, Result &out) {
   };
   auto evaluate = [&](bool pruned) {
     Eval r;
-    Fields data = ghost_fields(g, m.device, shifted);
+    Fields data = ghost_fields(g, m.device, m.info.path, shifted);
     const torch::Tensor pos = data.at("pos"), cell = data.at("cell");
     if (!pruned) {
       data = typed(m.energy.forward({data}));
@@ -680,7 +799,7 @@ void TorchModel::compute_exchange(const Graph &g, int64_t n_own, Exchange &ex, R
   c10::AutoGradMode grad_mode(true);
   const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
   bool shifted = false;
-  Fields data = ghost_fields(g, m.device, shifted);
+  Fields data = ghost_fields(g, m.device, m.info.path, shifted);
   const torch::Tensor pos = data.at("pos"), cell = data.at("cell");
 
   std::vector<torch::Tensor> sent, received;  // per exchange: the own rows computed here, the rows the next layer read
@@ -792,6 +911,13 @@ extern "C" __attribute__((visibility("default"))) const beamheat::Backend *beamh
       if (n >= 1) torch::set_num_threads(n);
     };
     b.threads = [] { return static_cast<int>(torch::get_num_threads()); };
+    b.graph = [](const std::string &device, const std::vector<double> &cutsq, int n_types) -> beamheat::DeviceGraph * {
+      try {
+        return new beamheat::TorchDeviceGraph(device, cutsq, n_types);
+      } catch (const c10::Error &e) {
+        throw beamheat::ModelError("device graph on " + device + ": " + beamheat::first_line(e.what_without_backtrace()));
+      }
+    };
     static const std::string version = std::to_string(TORCH_VERSION_MAJOR) + "." +
                                        std::to_string(TORCH_VERSION_MINOR) + "." + std::to_string(TORCH_VERSION_PATCH);
     b.torch_version = version.c_str();

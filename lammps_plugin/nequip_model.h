@@ -41,7 +41,10 @@ struct ModelInfo {
   std::string describe() const;              // one line for the LAMMPS log
 };
 
-// One graph: n nodes (atoms), e directed edges (full, both directions), all arrays host-side.
+class DeviceGraph;
+
+// One graph: n nodes (atoms), e directed edges (full, both directions), all arrays host-side, or (on_device set)
+// the graph a DeviceGraph holds on the model's device, with pos, the hop tables and the counts host-side.
 struct Graph {
   int64_t n_nodes = 0;
   int64_t n_edges = 0;
@@ -56,6 +59,23 @@ struct Graph {
   int n_hops = 0;
   const int64_t *hop_nodes = nullptr;
   const int64_t *hop_edges = nullptr;
+  const DeviceGraph *on_device = nullptr;  // set by DeviceGraph::update: nodes, types and edges are its tensors
+};
+
+// A graph kept on the models' device between neighbour-list rebuilds. At a rebuild the caller hands over the
+// candidate edges (every pair within the cutoff + skin, with its integer cell shift) and the node types; each step
+// it hands over the node positions and the cell, and the device keeps the candidates whose length is within the
+// cutoff of their type pair (strictly less, as on the host), in candidate order.
+class DeviceGraph {
+ public:
+  virtual ~DeviceGraph() = default;
+  // c: n_nodes, atom_types, n_edges candidates (edge_index, edge_shift); with c.n_hops = H >= 1, candidates sorted
+  // by their centre's hop count, c.hop_nodes[0..H] and c.hop_edges[0..H-1] as in Graph (counting candidates)
+  virtual void set_candidates(const Graph &c) = 0;
+  // pos (n_nodes,3) and cell (rows are lattice vectors): fills g (n_nodes, n_edges, pos, cell, hop tables counting
+  // the edges kept, on_device = this); pos must stay valid while g is used
+  virtual void update(const double *pos, const double cell[9], Graph &g) = 0;
+  virtual int64_t n_candidates() const = 0;
 };
 
 struct Result {
@@ -106,8 +126,8 @@ class Model {
 
 // The torch side's entry points. libnequip_torch.so exports one C function, beamheat_nequip_backend(), that
 // returns this table; abi must equal kBackendAbi (both sides are built together, the check catches stale files).
-constexpr int kBackendAbi = 5;  // 2: compute_local returns the cell-shift part of the virial; 3: layer-wise pruning;
-                                // 4: compute_exchange; 5: Model::pruning_off
+constexpr int kBackendAbi = 6;  // 2: compute_local returns the cell-shift part of the virial; 3: layer-wise pruning;
+                                // 4: compute_exchange; 5: Model::pruning_off; 6: DeviceGraph
 struct Backend {
   int abi = 0;
   // device: "auto" (CUDA if torch sees one, else CPU), "cpu", "cuda" or "cuda:N"; local_rank picks the GPU
@@ -115,6 +135,9 @@ struct Backend {
   Model *(*load)(const std::string &path, const std::string &device, int local_rank) = nullptr;
   void (*set_threads)(int n) = nullptr;  // torch's intra-op threads for this process (n >= 1)
   int (*threads)() = nullptr;
+  // a DeviceGraph on `device` (a model's info().device) whose edges of centre type a and neighbour type b are
+  // kept while shorter than sqrt(cutsq[a * n_types + b]); throws ModelError
+  DeviceGraph *(*graph)(const std::string &device, const std::vector<double> &cutsq, int n_types) = nullptr;
   const char *torch_version = "";
   std::string library;  // the file it came from (filled in by the loader)
 };

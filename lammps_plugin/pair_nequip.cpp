@@ -58,7 +58,8 @@ void PairNequIP::allocate() {
 }
 
 /* pair_style nequip [device ...] [ensemble mean|first] [sigma_every N] [interaction_blocks L]
-                     [graph auto|images|ghosts|exchange] [malloc keep|system] [mass_check yes|no] */
+                     [graph auto|images|ghosts|exchange] [graph_build auto|host|device] [malloc keep|system]
+                     [mass_check yes|no] */
 void PairNequIP::settings(int narg, char **arg) {
   int iarg = 0;
   auto value = [&](const char *key) -> const char * {
@@ -103,6 +104,13 @@ void PairNequIP::settings(int narg, char **arg) {
       else
         error->all(FLERR, "pair_style nequip: graph must be 'auto', 'images', 'ghosts' or 'exchange', not '{}'", v);
       iarg += 2;
+    } else if (strcmp(arg[iarg], "graph_build") == 0) {
+      const std::string v = value("graph_build");
+      if (v == "auto") build_request_ = BUILD_AUTO;
+      else if (v == "host") build_request_ = BUILD_HOST;
+      else if (v == "device") build_request_ = BUILD_DEVICE;
+      else error->all(FLERR, "pair_style nequip: graph_build must be 'auto', 'host' or 'device', not '{}'", v);
+      iarg += 2;
     } else if (strcmp(arg[iarg], "malloc") == 0) {
       const std::string v = value("malloc");
       if (v != "keep" && v != "system")
@@ -118,7 +126,7 @@ void PairNequIP::settings(int narg, char **arg) {
     } else {
       error->all(FLERR,
                  "pair_style nequip: unknown keyword '{}' (keywords: device, ensemble, sigma_every, "
-                 "interaction_blocks, graph, malloc, mass_check)",
+                 "interaction_blocks, graph, graph_build, malloc, mass_check)",
                  arg[iarg]);
     }
   }
@@ -363,9 +371,18 @@ void PairNequIP::init_style() {
     error->all(FLERR,
                "pair_style nequip: units {} are not supported; NequIP models work in eV and Å, so use 'units metal'",
                update->unit_style);
+  // the device graph's candidates: pairs within the type pair's cutoff + skin at the neighbour-list build
+  cutsq_candidate_.resize(cutsq_model_.size());
+  for (size_t k = 0; k < cutsq_model_.size(); k++) {
+    const double c = std::sqrt(cutsq_model_[k]) + neighbor->skin;
+    cutsq_candidate_[k] = c * c;
+  }
+  device_graph_.reset();
+  candidates_build_ = -1;
   if (!ghost_mode_) {
     comm_forward = comm_reverse = comm_reverse_off = 0;
     neighbor->add_request(this, NeighConst::REQ_FULL);
+    log_graph_build();
     return;
   }
   // domain decomposition: ghost atoms out to L * r_max, the model's energy module differentiated here
@@ -450,6 +467,35 @@ void PairNequIP::init_style() {
                                        : "L from " + models_.front()->info().blocks_source,
                    blocks_ >= 2 && !no_exchange.empty() ? "; no feature exchange: " + no_exchange : std::string());
   neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_GHOST);
+  log_graph_build();
+}
+
+/* graph_build auto: on the device, except for ghost graphs of 2 or more hops, whose device graph holds every edge
+   within L - 1 hops of cutoff + skin (fixed between rebuilds) where the host's holds those within L - 1 hops of
+   the cutoff */
+/* graph_build auto: the device route where the models run on a GPU (on the CPU the host's loop, which skips the
+   pairs beyond the cutoff in place, is faster than tensor ops over every candidate within cutoff + skin), except for
+   ghost graphs of L >= 2 hops */
+bool PairNequIP::use_device_graph() const {
+  if (build_request_ != BUILD_AUTO) return build_request_ == BUILD_DEVICE;
+  return models_.front()->info().device.rfind("cuda", 0) == 0 && !(ghost_mode_ && hops_ >= 2);
+}
+
+void PairNequIP::log_graph_build() {
+  if (comm->me != 0) return;
+  const char *how = build_request_ == BUILD_AUTO ? "graph_build auto" : (build_request_ == BUILD_HOST ? "graph_build host" : "graph_build device");
+  if (use_device_graph())
+    utils::logmesg(lmp,
+                   "pair nequip: graph on the model's device ({}) ({}): edges within cutoff + skin {} A copied from "
+                   "the neighbour list at each rebuild, then each step only positions in and forces out; the "
+                   "device keeps the edges within the cutoff\n",
+                   models_.front()->info().device, how, neighbor->skin);
+  else
+    utils::logmesg(lmp, "pair nequip: graph built on the host every step ({}{})\n", how,
+                   build_request_ != BUILD_AUTO ? std::string()
+                   : models_.front()->info().device.rfind("cuda", 0) != 0
+                       ? std::string(": the models run on the CPU, where the host's graph is faster")
+                       : fmt::format(": ghost graphs of {} hops stay on the host", hops_));
 }
 
 double PairNequIP::init_one(int i, int j) {
@@ -583,15 +629,19 @@ void PairNequIP::finish() {
   if (n_calls_ == 0 || comm->me != 0) {
     t_graph_ = t_model_ = 0.0;
     n_calls_ = n_edges_total_ = 0;
+    n_rebuilds_ = 0;
     stats_.clear();
     natoms_calls_ = 0;
     return;
   }
   utils::logmesg(lmp,
                  "pair nequip: {} calls, model {:.4g} s ({:.4g} ms/call), graph {:.4g} s ({:.4g} ms/call), "
-                 "{:.0f} edges/call\n",
+                 "{:.0f} edges/call; graph {}\n",
                  n_calls_, t_model_, 1e3 * t_model_ / n_calls_, t_graph_, 1e3 * t_graph_ / n_calls_,
-                 double(n_edges_total_) / n_calls_);
+                 double(n_edges_total_) / n_calls_,
+                 use_device_graph() ? fmt::format("on the device, edges copied at {} neighbour-list rebuild(s)",
+                                                  n_rebuilds_)
+                                    : std::string("built on the host every call"));
   if (ghost_mode_ && !stats_.empty() && stats_[0] > 0) {
     utils::logmesg(lmp,
                    "pair nequip: ghost graphs over {} rank(s): {:.0f} nodes and {:.0f} edges per step for {:.0f} "
@@ -636,6 +686,7 @@ void PairNequIP::finish() {
   }
   t_graph_ = t_model_ = 0.0;
   n_calls_ = n_edges_total_ = 0;
+  n_rebuilds_ = 0;
   stats_.clear();
   natoms_calls_ = 0;
 }
@@ -661,7 +712,7 @@ static void cell_shift(const double *x_image, const double *x_atom, const double
 }
 
 /* Nodes = local atoms; edge i -> owner(j) with integer cell shift s so that x_j = x_owner + s . cell. */
-void PairNequIP::build_graph() {
+void PairNequIP::build_graph(const std::vector<double> &cutsq) {
   const int nlocal = atom->nlocal;
   double **x = atom->x;
   const int *type = atom->type;
@@ -701,7 +752,7 @@ void PairNequIP::build_graph() {
       const int tj_l = type[j];
       const int tj = type_map_[tj_l];
       if (tj < 0) continue;  // ghost of a NULL-typed atom: the local one raises the error above
-      if (rsq >= cutsq_model_[ti * nt + tj]) continue;
+      if (rsq >= cutsq[ti * nt + tj]) continue;
       int owner = j;
       double s[3] = {0.0, 0.0, 0.0};
       if (j >= nlocal) {
@@ -728,7 +779,7 @@ void PairNequIP::build_graph() {
    edge with an integer cell shift, as on one rank. This is exact: an atom's features do not depend on which image
    carries them, and the first image reached has the most complete neighbourhood. It removes the images of a rank's
    own atoms across the periodic sides it does not share (on one rank, every ghost), and ghosts seen twice. */
-void PairNequIP::build_graph_ghosts() {
+void PairNequIP::build_graph_ghosts(const std::vector<double> &cutsq) {
   const int nlocal = atom->nlocal, nall = nlocal + atom->nghost;
   double **x = atom->x;
   const int *type = atom->type;
@@ -765,7 +816,7 @@ void PairNequIP::build_graph_ghosts() {
         const int tj = type_map_[type[j]];
         if (tj < 0) continue;
         const double dx = x[j][0] - x[c][0], dy = x[j][1] - x[c][1], dz = x[j][2] - x[c][2];
-        if (dx * dx + dy * dy + dz * dz >= cutsq_model_[tc * nt + tj]) continue;
+        if (dx * dx + dy * dy + dz * dz >= cutsq[tc * nt + tj]) continue;
         int nj = node_of_[j];
         if (nj < 0) {
           const auto found = node_of_tag_.find(tag[j]);
@@ -805,6 +856,69 @@ void PairNequIP::build_graph_ghosts() {
   graph_counts_[1] = static_cast<double>(ne);
   graph_counts_[2] = static_cast<double>(hop_edges_.front());  // the edges out of own atoms
   graph_counts_.insert(graph_counts_.end(), hop_edges_.begin(), hop_edges_.end());
+}
+
+/* The graph on the models' device. After a neighbour-list build (or a change of the ghost graph's depth): the
+   candidate edges, built as the host graph but with cutoff + skin, copied there with the node types. Every step:
+   the node positions (an own atom's or a ghost's current x) in, the edges within the cutoff kept there. */
+void PairNequIP::device_graph_step(beamheat::Graph &g) {
+  const int nlocal = atom->nlocal, nall = nlocal + atom->nghost;
+  if (!device_graph_) {
+    try {
+      device_graph_.reset(beamheat::backend().graph(models_.front()->info().device, cutsq_model_, n_model_types_));
+    } catch (const std::exception &e) {
+      error->one(FLERR, "pair nequip: {}", e.what());
+    }
+    candidates_build_ = -1;
+  }
+  if (neighbor->ncalls != candidates_build_ || hops_ != candidates_hops_ || nall != candidates_nall_) {
+    if (ghost_mode_) build_graph_ghosts(cutsq_candidate_);
+    else build_graph(cutsq_candidate_);
+    beamheat::Graph c;
+    c.n_nodes = ghost_mode_ ? static_cast<int64_t>(node_atom_.size()) : nlocal;
+    c.n_edges = static_cast<int64_t>(edge_src_.size());
+    c.atom_types = types_.data();
+    c.edge_index = edge_index_.data();
+    c.edge_shift = shift_.data();
+    if (ghost_mode_) {
+      c.n_hops = hops_;
+      c.hop_nodes = hop_nodes_.data();
+      c.hop_edges = hop_edges_.data();
+    }
+    try {
+      device_graph_->set_candidates(c);
+    } catch (const std::exception &e) {
+      error->one(FLERR, "pair nequip: copying the graph to the device failed at step {}: {}", update->ntimestep,
+                 e.what());
+    }
+    candidates_build_ = neighbor->ncalls;
+    candidates_hops_ = hops_;
+    candidates_nall_ = nall;
+    n_rebuilds_++;
+  } else {
+    double **x = atom->x;
+    if (ghost_mode_) {
+      for (size_t k = 0; k < node_atom_.size(); k++)
+        for (int d = 0; d < 3; d++) pos_[3 * k + d] = x[node_atom_[k]][d];
+    } else {
+      for (int i = 0; i < nlocal; i++)
+        for (int d = 0; d < 3; d++) pos_[3 * i + d] = x[i][d];
+    }
+  }
+  const double *h = domain->h;  // rows: a = (xx,0,0), b = (xy,yy,0), c = (xz,yz,zz)
+  const double cell[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
+  try {
+    device_graph_->update(pos_.data(), cell, g);
+  } catch (const std::exception &e) {
+    error->one(FLERR, "pair nequip: the graph on the device failed at step {}: {}", update->ntimestep, e.what());
+  }
+  if (ghost_mode_) {  // this step's counts, as build_graph_ghosts gives them for the host's graph
+    graph_counts_.assign(4, 0.0);
+    graph_counts_[0] = static_cast<double>(g.n_nodes);
+    graph_counts_[1] = static_cast<double>(g.n_edges);
+    graph_counts_[2] = g.n_hops > 0 ? static_cast<double>(g.hop_edges[0]) : 0.0;
+    for (int d = 0; d < g.n_hops; d++) graph_counts_.push_back(static_cast<double>(g.hop_edges[d]));
+  }
 }
 
 /* after the models ran on the ghost graph: per-model virial from node positions, the partial forces on ghosts
@@ -915,26 +1029,29 @@ class NodeExchange final : public beamheat::Exchange {
 void PairNequIP::run_models() {
   using clock = std::chrono::steady_clock;
   const auto t0 = clock::now();
-  if (ghost_mode_) build_graph_ghosts();
-  else build_graph();
-  const auto t1 = clock::now();
   const int nlocal = atom->nlocal;
-
   beamheat::Graph g;
-  g.n_nodes = ghost_mode_ ? static_cast<int64_t>(node_atom_.size()) : nlocal;
-  g.n_edges = static_cast<int64_t>(edge_src_.size());
-  g.pos = pos_.data();
-  g.atom_types = types_.data();
-  g.edge_index = edge_index_.data();
-  g.edge_shift = shift_.data();
-  if (ghost_mode_) {
-    g.n_hops = hops_;
-    g.hop_nodes = hop_nodes_.data();
-    g.hop_edges = hop_edges_.data();
+  if (use_device_graph()) {
+    device_graph_step(g);
+  } else {
+    if (ghost_mode_) build_graph_ghosts(cutsq_model_);
+    else build_graph(cutsq_model_);
+    g.n_nodes = ghost_mode_ ? static_cast<int64_t>(node_atom_.size()) : nlocal;
+    g.n_edges = static_cast<int64_t>(edge_src_.size());
+    g.pos = pos_.data();
+    g.atom_types = types_.data();
+    g.edge_index = edge_index_.data();
+    g.edge_shift = shift_.data();
+    if (ghost_mode_) {
+      g.n_hops = hops_;
+      g.hop_nodes = hop_nodes_.data();
+      g.hop_edges = hop_edges_.data();
+    }
+    const double *h = domain->h;  // rows: a = (xx,0,0), b = (xy,yy,0), c = (xz,yz,zz)
+    const double cell[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
+    std::memcpy(g.cell, cell, sizeof(cell));
   }
-  const double *h = domain->h;  // rows: a = (xx,0,0), b = (xy,yy,0), c = (xz,yz,zz)
-  const double cell[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
-  std::memcpy(g.cell, cell, sizeof(cell));
+  const auto t1 = clock::now();
 
   for (int m = 0; m < n_eval_; m++) {
     try {
@@ -1009,8 +1126,8 @@ void PairNequIP::check_exchange() {
     exchange_note_ = fmt::format("exchanged features changed the forces or per-atom energies by {:.3g} (eV/A, eV) "
                                  "on a first check against the ghost graph", global[0]);
     if (comm->me == 0)
-      error->warning(FLERR, "pair nequip: layer-wise feature exchange off: {}; ghost graphs of {} hops from now on",
-                     exchange_note_, blocks_);
+      error->warning(FLERR, "pair nequip: layer-wise feature exchange off: {}; ghost graphs of {} hops from now on{}",
+                     exchange_note_, blocks_, use_device_graph() ? "" : ", built on the host");
   } else if (comm->me == 0) {
     utils::logmesg(lmp,
                    "pair nequip: layer-wise feature exchange checked on its first call against the ghost graph of "

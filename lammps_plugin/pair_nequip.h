@@ -1,7 +1,8 @@
 // beamheat: pair_style nequip — compiled NequIP models (one, or an ensemble) inside LAMMPS.
 //
 //   pair_style nequip [device auto|cpu|cuda|cuda:N] [ensemble mean|first] [sigma_every N] [interaction_blocks L]
-//                     [graph auto|images|ghosts|exchange] [malloc keep|system] [mass_check yes|no]
+//                     [graph auto|images|ghosts|exchange] [graph_build auto|host|device] [malloc keep|system]
+//                     [mass_check yes|no]
 //   pair_coeff * * model1.nequip.pth [model2 ...] Au B N   (one model type name, or NULL, per LAMMPS atom type)
 //
 // With M > 1 models (same type names and cutoffs) every model runs on the same graph; the dynamics use the
@@ -36,6 +37,15 @@
 //    cutoff stays L*r_max for it) turn it off, with the reason in the log, for a model whose layers share more
 //    than their node features.
 //    Needs a nequip >= 0.7 TorchScript file (the energy module inside it is differentiated here).
+// Where the graph is built (graph_build): `host` builds it from LAMMPS's neighbour list every step. `device` keeps
+// it on the models' device between neighbour-list rebuilds: at a rebuild the candidate edges (the list's pairs
+// within the type pair's cutoff + skin, in the node numbering and with the cell shifts above) and the node types
+// are copied there once; each step only the node positions go in (and forces, energies, virial come back), and the
+// device keeps the candidates within the cutoff. The edges, their order and so the model's inputs are the host's.
+// Ghost graphs are then grown breadth-first at the rebuild through the pairs within cutoff + skin, a superset of
+// every later step's nodes and edges within L hops, so own atoms' energies and forces stay exact; more edges
+// reach the model (L - 1 hops of cutoff + skin). `auto` (the default): device, except for ghost graphs of more
+// than one hop (graph ghosts), where those extra edges cost more than the host's graph.
 // Memory on CPU (malloc keep, the default): glibc is told to keep freed memory for reuse instead of returning
 // each large tensor to the kernel, which re-faulted every page of every activation on every call (half the step
 // in sys time for the paper architecture; bench/results/routes_cpu2.md). `malloc system` leaves glibc as it is.
@@ -53,6 +63,7 @@
 
 namespace beamheat {
 class Model;
+class DeviceGraph;
 struct Graph;
 struct Result;
 }  // namespace beamheat
@@ -83,9 +94,12 @@ class PairNequIP : public Pair {
   void load_models(const std::vector<std::string> &files);
   void keep_freed_memory();
   void map_types(char **names);
-  void build_graph();
+  void build_graph(const std::vector<double> &cutsq);
   int model_type_of_local(int i) const;
-  void build_graph_ghosts();
+  void build_graph_ghosts(const std::vector<double> &cutsq);
+  bool use_device_graph() const;
+  void log_graph_build();
+  void device_graph_step(beamheat::Graph &g);
   void compute_ghosts();
   void run_models();
   void check_exchange();
@@ -117,6 +131,13 @@ class PairNequIP : public Pair {
   int blocks_keyword_ = 0;              // interaction_blocks from pair_style (0: from the models)
   int blocks_ = 0;                      // L used for the ghost shell
   enum { GRAPH_AUTO, GRAPH_IMAGES, GRAPH_GHOSTS, GRAPH_EXCHANGE } graph_request_ = GRAPH_AUTO;
+  enum { BUILD_AUTO, BUILD_HOST, BUILD_DEVICE } build_request_ = BUILD_AUTO;
+  std::unique_ptr<beamheat::DeviceGraph> device_graph_;  // the graph on the models' device (graph_build device)
+  std::vector<double> cutsq_candidate_;  // model type pair -> (cutoff + skin)^2: candidate edges of the device graph
+  bigint candidates_build_ = -1;         // neighbor->ncalls when the device graph's candidates were copied
+  int candidates_hops_ = -1;             // hops_ then
+  int candidates_nall_ = -1;             // local + ghost atoms then
+  long n_rebuilds_ = 0;                  // candidate copies since the last finish()
   bool ghost_mode_ = false;
   bool exchange_ = false;               // ghost graphs of r_max, node features exchanged between layers
   std::string exchange_note_;           // why the first-call check turned exchange off (kept for later runs)

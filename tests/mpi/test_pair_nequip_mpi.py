@@ -282,9 +282,10 @@ def test_ghost_graph_has_one_node_per_atom_id_on_2_ranks(tmp_path, model_ts):
 def test_exchange_graph_holds_own_edges_and_one_hop_on_2_ranks(tmp_path, model_ts):
     """With feature exchange (the default), each rank's graph is its own atoms plus, once each, the other rank's
     atoms within one hop of r_max = 4 A, and only the edges out of its own atoms: both layers see exactly the
-    one-rank edge set between them, nothing twice. Counts from the log against the ASE neighbour list."""
+    one-rank edge set between them, nothing twice. Counts from the log against the ASE neighbour list, for the
+    graph built on the host at every step."""
     boundary = write_system(tmp_path, "slab_ppf")
-    pair = f"nequip\npair_coeff * * {model_ts} {' '.join(TYPE_NAMES)}"
+    pair = f"nequip graph_build host\npair_coeff * * {model_ts} {' '.join(TYPE_NAMES)}"
     d, proc = run_on(tmp_path, 2, single_point_input(boundary, pair, processors="processors 2 1 1"), "x")
     m = re.search(r"ghost graphs over 2 rank\(s\): (\d+) nodes and (\d+) edges per step for (\d+) atoms; redundant "
                   r"work ([\d.]+)% of nodes, ([\d.]+)% of edges \(ghost shell 4 A\)", proc.stdout)
@@ -301,6 +302,71 @@ def test_exchange_graph_holds_own_edges_and_one_hop_on_2_ranks(tmp_path, model_t
     assert work and int(work.group(1)) == 2 * own_edges, proc.stdout[-2000:]
 
 
+def hop_edges_of_device_graph(r_max=4.0, skin=2.0, hops=2):
+    """slab_ppf split as `processors 2 1 1` does it, per rank: the edges (within r_max) of the graph kept on the
+    device, whose nodes are grown breadth-first through the pairs within r_max + skin: those centred on the nodes
+    first reached at 0..hops-1 such hops ("edges"), and the nodes within 1 hop ("nodes1")."""
+    from ase.neighborlist import neighbor_list
+
+    a, wide = slab_hops_2_ranks_along_x(r_max + skin, hops)
+    i, j = neighbor_list("ij", a, r_max + skin)
+    reach = [j[i == k] for k in range(len(a))]
+    i, j = neighbor_list("ij", a, r_max)
+    edges_of = np.bincount(i, minlength=len(a))
+    rank = (a.get_scaled_positions(wrap=True)[:, 0] >= 0.5).astype(int)
+    out = []
+    for r in (0, 1):
+        seen, frontier = set(np.flatnonzero(rank == r)), list(np.flatnonzero(rank == r))
+        h = {"edges": [], "nodes1": None}
+        for d in range(hops):
+            h["edges"].append(int(sum(edges_of[c] for c in frontier)))
+            frontier = sorted({int(n) for c in frontier for n in reach[c]} - seen)
+            seen |= set(frontier)
+            if d == 0:
+                h["nodes1"] = len(seen)
+        out.append(h)
+    return out
+
+
+@pytest.mark.parametrize("graph", ["ghosts", "exchange"])
+def test_device_graph_counts_on_2_ranks(tmp_path, model_ts, graph):
+    """The graph kept on the device holds, per rank, the nodes reached at the neighbour-list build through pairs
+    within r_max + skin (2 A), and each step the edges within r_max of the nodes it centres edges on: ghost graphs
+    (2 hops) the edges of the nodes first reached within 1 such hop (more than the host's, which stops at r_max),
+    feature exchange the own atoms' edges only (the host's count), with the ghosts within r_max + skin as nodes.
+    Counts from the log against ASE's neighbour lists (the host's 2-hop ghost graph of this small slab already
+    holds nearly every atom, so there the extra work shows in the edges); forces and per-atom energies of the own atoms equal the host graph's (the extra nodes and edges do not
+    reach them)."""
+    boundary = write_system(tmp_path, "slab_ppf")
+    got = {}
+    for route in ("host", "device"):
+        pair = f"nequip graph {graph} graph_build {route}\npair_coeff * * {model_ts} {' '.join(TYPE_NAMES)}"
+        d, proc = run_on(tmp_path, 2, single_point_input(boundary, pair, processors="processors 2 1 1"),
+                         f"{graph}{route}")
+        m = re.search(r"ghost graphs over 2 rank\(s\): (\d+) nodes and (\d+) edges per step for (\d+) atoms",
+                      proc.stdout)
+        assert m, proc.stdout[-2000:]
+        got[route] = {"nodes": int(m.group(1)), "edges": int(m.group(2)), "log": proc.stdout,
+                      **single_point(d, proc)}
+    assert f"graph on the model's device ({auto_device()}) (graph_build device)" in got["device"]["log"]
+    dev = hop_edges_of_device_graph()
+    a, host_hops = slab_hops_2_ranks_along_x()
+    own_edges = sum(h["edges"][0] for h in host_hops)
+    if graph == "ghosts":
+        edges = sum(sum(h["edges"]) for h in dev)
+        hops = re.search(r"edges per step centred within 0\.\.1 hops of own atoms: (\d+), (\d+);",
+                         got["device"]["log"])
+        assert hops and (int(hops.group(1)), int(hops.group(2))) == (own_edges, edges), got["device"]["log"][-2000:]
+    else:
+        edges = own_edges
+        assert got["device"]["nodes"] == sum(h["nodes1"] for h in dev)
+    print(f"graph {graph}, 2 ranks along x: host {got['host']['nodes']} nodes / {got['host']['edges']} edges, "
+          f"device {got['device']['nodes']} nodes / {got['device']['edges']} edges (expected edges {edges})")
+    assert got["device"]["edges"] == edges
+    assert got["device"]["nodes"] >= got["host"]["nodes"]
+    assert_one_rank_physics(got["device"], got["host"], f"graph {graph} 2 ranks device vs host")
+
+
 @pytest.mark.parametrize("mode,why", [
     ("scale", r"pruned layers changed the forces by ([0-9.eE+-]+) eV/A on a first check"),
     ("raise", r"pruned layers failed on a first check: (.*shrink_probe.*)")])
@@ -313,7 +379,9 @@ def test_pruning_turns_itself_off_for_a_model_that_reads_the_whole_graph(tmp_pat
     energies (1e-10 eV/A) at every call, not only at the checked one.
     The same model defeats feature exchange (its graph, within 1 hop, has fewer than K nodes too): `scale` passes
     the exchange probe at load (a chain of 8 atoms, under K either way) but not the first call's check against the
-    ghost graph, which turns exchange off with a warning; `raise` fails the probe, so exchange is never on."""
+    ghost graph, which turns exchange off with a warning; `raise` fails the probe, so exchange is never on.
+    The graph is the host's (graph_build host): the device's is grown at the neighbour-list build through the pairs
+    within r_max + skin, whose node counts K is not chosen between."""
     boundary = write_system(tmp_path, "slab_ppf")
     a, hops = slab_hops_2_ranks_along_x()
     counts = [h["nodes"] for h in hops]
@@ -322,7 +390,7 @@ def test_pruning_turns_itself_off_for_a_model_that_reads_the_whole_graph(tmp_pat
     model = tmp_path / "probe.nequip.pth"
     subprocess.run([sys.executable, str(TESTS / "probe_model.py"), str(checkpoint), str(model),
                     str(k), mode], check=True, capture_output=True)
-    pair = f"nequip\npair_coeff * * {model} {' '.join(TYPE_NAMES)}"
+    pair = f"nequip graph_build host\npair_coeff * * {model} {' '.join(TYPE_NAMES)}"
     got = {}
     for n in (1, 2):
         text = single_point_input(boundary, pair, processors="processors 2 1 1" if n == 2 else "") + "run 2\n"
