@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from ase.build import bulk
 
-from helpers import TYPE_NAMES, rattled, run_lmp
+from helpers import TYPE_NAMES, rattled, run_lmp, thermo_rows
 
 DUMP_COLUMNS = "id x y z ix iy iz fx fy fz c_pea"
 REBUILDS = re.compile(r"graph on the device, edges copied at (\d+) neighbour-list rebuild")
@@ -61,23 +61,6 @@ dump d all custom {every} traj.dump {DUMP_COLUMNS}
 dump_modify d sort id format float %.17g
 run {steps}
 """
-
-
-def thermo_rows(log: str) -> np.ndarray:
-    rows, cols = [], None
-    for line in log.splitlines():
-        w = line.split()
-        if w[:1] == ["Step"]:
-            cols = w
-            continue
-        if cols and len(w) == len(cols):
-            try:
-                rows.append([float(x) for x in w])
-                continue
-            except ValueError:
-                pass
-        cols = None
-    return np.array(rows)
 
 
 def frames(path: Path) -> list[np.ndarray]:

@@ -155,3 +155,21 @@ def h2_molecule(d):
     from ase import Atoms
 
     return Atoms("H2", positions=[[0, 0, 0], [d, 0, 0]])
+
+
+def thermo_rows(log: str) -> np.ndarray:
+    """The numeric rows of every thermo block (after a `Step ...` header) of a LAMMPS log text."""
+    rows, cols = [], None
+    for line in log.splitlines():
+        w = line.split()
+        if w[:1] == ["Step"]:
+            cols = w
+            continue
+        if cols and len(w) == len(cols):
+            try:
+                rows.append([float(x) for x in w])
+                continue
+            except ValueError:
+                pass
+        cols = None
+    return np.array(rows)

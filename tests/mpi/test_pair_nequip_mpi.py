@@ -26,7 +26,7 @@ from ase.io import read, write
 
 from beamheat.lammps_command import lmp_command
 from beamheat.markers import HALT_RE, HALT_TEXT
-from helpers import TESTS, TYPE_NAMES, auto_device, rattled, run_lmp
+from helpers import TESTS, TYPE_NAMES, auto_device, rattled, run_lmp, thermo_rows
 from models.demo_data import au_cluster_on_slab
 
 F_TOL = 1e-10   # eV/A, against one rank, float64 model
@@ -74,23 +74,6 @@ dump d all custom 1 forces.dump id fx fy fz c_pea
 dump_modify d sort id format float %.17g
 run 0
 """
-
-
-def thermo_rows(log: str):
-    rows, cols = [], None
-    for line in log.splitlines():
-        w = line.split()
-        if w[:1] == ["Step"]:
-            cols = w
-            continue
-        if cols and len(w) == len(cols):
-            try:
-                rows.append([float(v) for v in w])
-            except ValueError:
-                cols = None
-        elif cols:
-            cols = None
-    return np.array(rows)
 
 
 def dump_last(path: Path, ncol: int) -> np.ndarray:
