@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 from bench.lib.jobs import loop_time
-from bench.lib.systems import ARCH, TYPES, build_model, write_system
+from bench.lib.systems import ARCH, TYPES, build_model, md_input, write_system
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import write_json
@@ -35,21 +35,6 @@ from beamheat.lammps_command import lmp_command
 ROUTES = ("host", "device")
 TIMING = re.compile(r"pair nequip: (\d+) calls, model [0-9.eE+-]+ s \(([0-9.eE+-]+) ms/call\), graph [0-9.eE+-]+ s "
                     r"\(([0-9.eE+-]+) ms/call\), (\d+) edges/call; graph (.*)")
-
-
-def md_input(data: str, pair: str, steps: int) -> str:
-    return f"""units metal
-atom_style atomic
-boundary p p f
-read_data {data}
-pair_style {pair}
-velocity all create 300 12345 mom yes rot yes loop geom
-timestep 0.002
-fix nve all nve
-thermo 1000
-run 2
-run {steps}
-"""
 
 
 def lmp(workdir: Path, text: str, threads: int, timeout=1800) -> str:

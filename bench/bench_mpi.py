@@ -39,7 +39,7 @@ import tempfile
 from pathlib import Path
 
 from bench.lib.jobs import ROOT, loop_time
-from bench.lib.systems import TYPES, write_system
+from bench.lib.systems import TYPES, md_input, write_system
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import read_json, write_json
@@ -128,22 +128,6 @@ def parse_configs(text: str) -> list[tuple[int, int, str]]:
                             f"one of {', '.join(GRAPHS)}, e.g. 2x1 or 2x1:ghosts") from None
         out.append((r, t, graph))
     return out
-
-
-def md_input(data: str, pair: str, steps: int) -> str:
-    return f"""units metal
-atom_style atomic
-boundary p p f
-processors * * 1
-read_data {data}
-pair_style {pair}
-velocity all create 300 12345 mom yes rot yes loop geom
-timestep 0.002
-fix nve all nve
-thermo 1000
-run 2
-run {steps}
-"""
 
 
 HALF_ALONE = "half the atoms, 1 rank x 1 thread, alone"

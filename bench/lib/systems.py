@@ -55,3 +55,21 @@ def write_system(path: Path, repeat) -> int:
     atoms.cell[2, 2] = atoms.positions[:, 2].max() + 15.0
     write(path, atoms, format="lammps-data", specorder=TYPES, masses=True, atom_style="atomic")
     return len(atoms)
+
+
+def md_input(data: str, pair: str, steps: int) -> str:
+    """A timed NVE run of the data file DATA (write_system's) with the pair style PAIR: 2 steps to set up, then
+    STEPS; `processors * * 1` splits a slab across ranks in x and y only."""
+    return f"""units metal
+atom_style atomic
+boundary p p f
+processors * * 1
+read_data {data}
+pair_style {pair}
+velocity all create 300 12345 mom yes rot yes loop geom
+timestep 0.002
+fix nve all nve
+thermo 1000
+run 2
+run {steps}
+"""
