@@ -30,14 +30,27 @@ from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import atomic_write, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
-TYPES = ["Au", "B", "N"]
 
 
-def teacher_curve(curve: dict, potential: Path) -> list[float]:
-    from beamheat.lammps_run import potential_commands, single_point
+def type_names_of(frames, source) -> list[str]:
+    """The LAMMPS types of the classical references (beamheat.build's order): Au, then the support's elements."""
+    from beamheat.build import SUPPORT_ELEMENTS
 
-    style, coeffs = potential_commands(potential)
-    return binding_of(curve, lambda a: single_point(a, style, coeffs, TYPES)["energy_eV"])
+    present = set().union(*(a.get_chemical_symbols() for a in frames))
+    for elements in dict.fromkeys(SUPPORT_ELEMENTS.values()):
+        if present <= {"Au", *elements}:
+            return ["Au", *elements]
+    raise UserError(f"{source}: elements {', '.join(sorted(present))} are not Au on one of beamheat.build's supports")
+
+
+def teacher_curve(curve: dict, potential: Path, type_names) -> list[float]:
+    """The teacher's E_b along CURVE: single points of the potential file run as the inputs run it (the loop's
+    lammps labeller: charges, kspace, a slab's fixed z boundary)."""
+    from models.loop.labellers import LammpsLabeller
+
+    lab = LammpsLabeller(str(potential), list(type_names), None)
+    lab.check_types()
+    return binding_of(curve, lambda a: lab.energy_forces(a)[0])
 
 
 def deviations(frames_a, frames_b) -> dict:
@@ -112,7 +125,7 @@ def main(argv=None) -> int:
         r = {k: x for k, x in c.items() if not k.startswith("_")}
         r["contact_area_A2"] = area
         if teacher is not None:
-            r["E_b_teacher_eV"] = teacher_curve(c, teacher)
+            r["E_b_teacher_eV"] = teacher_curve(c, teacher, type_names_of(frames, labels))
         if s in compared:
             cc = compared[s]
             common = sorted(set(cc["frames"]) & set(c["frames"]))

@@ -1,5 +1,5 @@
 """bench.d3_lammps_vs_labeller.binding_left_out: what a shorter D3 cutoff leaves out of the particle's binding,
-E_b = E(scan) - E(particle) - E(support), on synthetic frames (no LAMMPS)."""
+E_b = E(scan) - E(particle) - E(support), on synthetic frames (no LAMMPS); bench.dft_binding's teacher types."""
 
 from __future__ import annotations
 
@@ -34,3 +34,16 @@ def test_binding_left_out_is_the_scan_minus_the_bodies():
 def test_no_scan_with_both_bodies_gives_none():
     frames = [_frame("particle", -10.0, -1.0), _frame("scan", -31.5, -4.5, gap=3.2)]
     assert binding_left_out(frames, [{"energy_d3_lammps_eV": -1.0}, {"energy_d3_lammps_eV": -4.5}]) is None
+
+
+def test_the_teachers_types_follow_the_support():
+    from beamheat.cli import UserError
+    from bench.dft_binding import type_names_of
+
+    def frame(symbols):
+        return Atoms(symbols)
+
+    assert type_names_of([frame("Au2"), frame("BN")], "x") == ["Au", "B", "N"]
+    assert type_names_of([frame("AuTiO2")], "x") == ["Au", "O", "Ti"]
+    with pytest.raises(UserError, match="x: elements Au, Cu are not Au on one of"):
+        type_names_of([frame("AuCu")], "x")
