@@ -858,6 +858,24 @@ void PairNequIP::build_graph_ghosts(const std::vector<double> &cutsq) {
   graph_counts_.insert(graph_counts_.end(), hop_edges_.begin(), hop_edges_.end());
 }
 
+/* the graph of edges shorter than sqrt(cutsq) of their type pair, built on the host (the one-rank graph or the ghost
+   graph) into the member arrays, and G pointing at them */
+void PairNequIP::host_graph(const std::vector<double> &cutsq, beamheat::Graph &g) {
+  if (ghost_mode_) build_graph_ghosts(cutsq);
+  else build_graph(cutsq);
+  g.n_nodes = ghost_mode_ ? static_cast<int64_t>(node_atom_.size()) : atom->nlocal;
+  g.n_edges = static_cast<int64_t>(edge_src_.size());
+  g.pos = pos_.data();
+  g.atom_types = types_.data();
+  g.edge_index = edge_index_.data();
+  g.edge_shift = shift_.data();
+  if (ghost_mode_) {
+    g.n_hops = hops_;
+    g.hop_nodes = hop_nodes_.data();
+    g.hop_edges = hop_edges_.data();
+  }
+}
+
 /* The graph on the models' device. After a neighbour-list build (or a change of the ghost graph's depth): the
    candidate edges, built as the host graph but with cutoff + skin, copied there with the node types. Every step:
    the node positions (an own atom's or a ghost's current x) in, the edges within the cutoff kept there. */
@@ -872,19 +890,8 @@ void PairNequIP::device_graph_step(beamheat::Graph &g) {
     candidates_build_ = -1;
   }
   if (neighbor->ncalls != candidates_build_ || hops_ != candidates_hops_ || nall != candidates_nall_) {
-    if (ghost_mode_) build_graph_ghosts(cutsq_candidate_);
-    else build_graph(cutsq_candidate_);
     beamheat::Graph c;
-    c.n_nodes = ghost_mode_ ? static_cast<int64_t>(node_atom_.size()) : nlocal;
-    c.n_edges = static_cast<int64_t>(edge_src_.size());
-    c.atom_types = types_.data();
-    c.edge_index = edge_index_.data();
-    c.edge_shift = shift_.data();
-    if (ghost_mode_) {
-      c.n_hops = hops_;
-      c.hop_nodes = hop_nodes_.data();
-      c.hop_edges = hop_edges_.data();
-    }
+    host_graph(cutsq_candidate_, c);
     try {
       device_graph_->set_candidates(c);
     } catch (const std::exception &e) {
@@ -1034,19 +1041,7 @@ void PairNequIP::run_models() {
   if (use_device_graph()) {
     device_graph_step(g);
   } else {
-    if (ghost_mode_) build_graph_ghosts(cutsq_model_);
-    else build_graph(cutsq_model_);
-    g.n_nodes = ghost_mode_ ? static_cast<int64_t>(node_atom_.size()) : nlocal;
-    g.n_edges = static_cast<int64_t>(edge_src_.size());
-    g.pos = pos_.data();
-    g.atom_types = types_.data();
-    g.edge_index = edge_index_.data();
-    g.edge_shift = shift_.data();
-    if (ghost_mode_) {
-      g.n_hops = hops_;
-      g.hop_nodes = hop_nodes_.data();
-      g.hop_edges = hop_edges_.data();
-    }
+    host_graph(cutsq_model_, g);
     const double *h = domain->h;  // rows: a = (xx,0,0), b = (xy,yy,0), c = (xz,yz,zz)
     const double cell[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
     std::memcpy(g.cell, cell, sizeof(cell));

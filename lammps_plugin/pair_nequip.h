@@ -100,6 +100,7 @@ class PairNequIP : public Pair {
   bool use_device_graph() const;
   void log_graph_build();
   void device_graph_step(beamheat::Graph &g);
+  void host_graph(const std::vector<double> &cutsq, beamheat::Graph &g);
   void compute_ghosts();
   void run_models();
   void check_exchange();
