@@ -85,6 +85,7 @@ def one_line_error(stderr: str) -> str:
     lines = [ln for ln in stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, stderr
     assert lines[0].startswith("error: ") and "Traceback" not in stderr, stderr
+    assert not lines[0].startswith("error: unexpected "), f"not caught by the validation layer: {lines[0]}"
     return lines[0]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -156,6 +157,11 @@ def _writable_dir(d: Path, name: str, target: Path) -> None:
         raise UserError(f"{target}: cannot write ({anc} is not a directory) ({name})")
     if not os.access(anc, os.W_OK | os.X_OK):
         raise UserError(f"{target}: cannot write (directory {anc} is not writable) ({name})")
+    if anc != d:  # the tool will create directories in anc: permissions can say yes where the file system says no
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=".beamheat-probe-", dir=anc))
+        except OSError as e:
+            raise UserError(f"{target}: cannot create directories in {anc} ({e.strerror or e}) ({name})") from None
 
 
 def output_file(path, name: str, *, force: bool = False, inputs: Sequence = (), what: str = "output",
