@@ -56,6 +56,20 @@ def held_out(frames, trained) -> list:
     return [a for a in frames if a.info["uid"] not in seen]
 
 
+def trained_bodies(frames, kept) -> list:
+    """The particle and support alone (from FRAMES) of every system with a held-out scan in KEPT whose bodies were
+    left out as training labels: a held-out scan's binding needs them, and they are not what is validated."""
+    have = {(a.info.get("system"), a.info.get("kind")) for a in kept}
+    systems = {a.info.get("system") for a in kept if a.info.get("kind") == "scan"}
+    out = []
+    for a in frames:
+        key = (a.info.get("system"), a.info.get("kind"))
+        if key[0] in systems and key[1] in ("particle", "support") and key not in have:
+            out.append(a)
+            have.add(key)
+    return out
+
+
 def predict(frames, members, baseline, type_names) -> list[dict]:
     """Per frame: every member's total energy (M,) and forces (M, N, 3), the network plus the baseline."""
     from models.baseline import baseline_values
@@ -207,6 +221,9 @@ def markdown(result: dict, command: str) -> str:
            "## Binding of the particle on the support", ""]
     if not result["binding"]:
         md += ["No system has a scan and both bodies among these frames.", ""]
+    elif result.get("n_binding_bodies_from_training"):
+        md += [f"The scans are held out; {result['n_binding_bodies_from_training']} of the bodies alone (particle, "
+               "support) are training labels, taken for E_b = E(scan) - E(particle) - E(support).", ""]
     for name, b in result["binding"].items():
         verdict = {True: "within", False: "NOT within", None: "not judged (no DFT well)"}[b["within_tolerance"]]
         md += [f"### {name} (contact area {b['contact_area_A2']:.1f} Å²)", "",
@@ -274,13 +291,18 @@ def main(argv=None) -> int:
         raise UserError(f"{labels}: every frame is in the --exclude labels; nothing left to validate on")
     print(f"{len(kept)} frames ({len(frames) - len(kept)} left out as training labels); "
           f"{len(members)} members; baseline {baseline or 'none'}", flush=True)
-    preds = predict(kept, members, baseline, types)
+    bodies = trained_bodies(frames, kept)
+    if bodies:
+        print(f"{len(bodies)} bodies alone from the training labels, for the binding of held-out scans", flush=True)
+    preds = predict(kept + bodies, members, baseline, types)
+    body_preds, preds = preds[len(kept):], preds[:len(kept)]
     forces, arrays = force_metrics(kept, preds, types[0])
     result = {"what": a.what or (Path(a.bundle).name if a.bundle else Path(members[0]).parent.name),
               "labels": repo_path(labels), "n_frames": len(kept), "n_excluded": len(frames) - len(kept),
               "members": [repo_path(m) for m in members], "baseline": repo_path(baseline) if baseline else "none",
               "machine": machine_info(), "forces": forces, "energy": energy_metrics(kept, preds),
-              "sigma_f": sigma_metrics(arrays), "binding": binding_metrics(kept, preds),
+              "sigma_f": sigma_metrics(arrays), "binding": binding_metrics(kept + bodies, preds + body_preds),
+              "n_binding_bodies_from_training": len(bodies),
               "figure": repo_path(a.results) + ".png"}
     result["figure_files"] = [repo_path(x) for x in figure(result, arrays, Path(a.results))]
     command = "python -m bench.dft_validation " + shlex.join(argv if argv is not None else sys.argv[1:])

@@ -57,9 +57,18 @@ class Initial:
     rattle_support_A: float = setting(0.03, "Gaussian displacement of the support atoms", "Å")
     kinds: list[str] = setting(INITIAL_KINDS, "structure kinds, taken in turn: bulk, surface, particle, support, "
                                               "particle_on_support")
+    hold_out: list[dict] = setting([], "frames of initial.data whose info matches all the keys of one of these maps "
+                                       "are never trained on (kept for bench.dft_validation), e.g. "
+                                       "[{kind: scan, copy: 1}]")
 
     @staticmethod
     def check(d: dict, type_names: list, path: Path) -> None:
+        for m in d["hold_out"]:
+            if not isinstance(m, dict) or not m or not all(isinstance(x, (str, int, float)) for x in m.values()):
+                raise LoopError(f"{path}: initial.hold_out: each entry must be a map of info keys to values, "
+                                f"e.g. {{kind: scan, copy: 1}}, not {m!r}")
+        if d["hold_out"] and not d["data"]:
+            raise LoopError(f"{path}: initial.hold_out needs initial.data (it selects frames of that data set)")
         if d["data"]:
             d["data"] = str(resolve_path(d["data"], path.resolve().parent))
             if not Path(d["data"]).exists():

@@ -69,6 +69,16 @@ def stage_select(cfg, gen: Generation, progress=print) -> dict:
             "candidates_hash": file_hash(gen.dir / "candidates.extxyz")}
 
 
+def held_out(info: dict, hold_out: list[dict]) -> bool:
+    """Whether a frame's INFO matches all the keys of one of the HOLD_OUT maps (numbers compared as numbers)."""
+    def same(x, y) -> bool:
+        try:
+            return float(x) == float(y)
+        except (TypeError, ValueError):
+            return str(x) == str(y)
+    return any(all(k in info and same(info[k], v) for k, v in m.items()) for m in hold_out)
+
+
 def stage_label(cfg, gen: Generation, progress=print, world=None) -> dict:
     """Generation 0: the given data set, or builder structures labelled; later: the candidates labelled. Into
     labels.db (one row per frame) and labels.extxyz; all frames failing is an error."""
@@ -77,10 +87,13 @@ def stage_label(cfg, gen: Generation, progress=print, world=None) -> dict:
     out = gen.dir / "labels.extxyz"
     if gen.g == 0 and cfg["initial"]["data"]:
         frames = read_labelled(cfg["initial"]["data"])
-        for f in frames:  # the data set's own info (a candidate's kind, system, gap) stays with the frame
+        kept = [f for f in frames if not held_out(f.info, cfg["initial"]["hold_out"])]
+        for f in kept:  # the data set's own info (a candidate's kind, system, gap) stays with the frame
             f.info.pop("uid", None)
             f.info.update({"source": "initial:data", "generation": 0})
-        progress(f"  generation 0 from the given data set: {len(frames)} labelled frames")
+        progress(f"  generation 0 from the given data set: {len(kept)} labelled frames"
+                 + (f" ({len(frames) - len(kept)} held out: initial.hold_out)" if len(kept) < len(frames) else ""))
+        frames = kept
     else:
         if gen.g == 0:
             cands = initial_structures(cfg)
@@ -217,8 +230,9 @@ def select_inputs(cfg: dict, explore_outputs: dict) -> dict:
 
 
 def label_inputs(cfg: dict, g: int, candidates_hash: str | None = None) -> dict:
-    out = {"candidates_hash": candidates_hash} if g > 0 else {"initial": cfg["initial"],
-                                                               "type_names": cfg["type_names"]}
+    # an empty hold_out is left out: the hashes of run folders made before the key existed stay valid
+    initial = {k: v for k, v in cfg["initial"].items() if k != "hold_out" or v}
+    out = {"candidates_hash": candidates_hash} if g > 0 else {"initial": initial, "type_names": cfg["type_names"]}
     out["labeller"] = cfg["labeller"] if not cfg["initial"]["data"] or g > 0 else None
     return out
 

@@ -106,3 +106,20 @@ def test_each_lateral_position_is_its_own_curve(frames):
     b = binding_metrics(allf, _preds(allf, [[0] * 7, [0] * 7]))
     assert set(b) == {"s (scan 0)", "s (scan 1)"}
     assert b["s (scan 1)"]["E_b_dft_eV"] == pytest.approx([-1.2, -0.9])
+
+
+def test_held_out_scans_take_their_bodies_from_the_training_labels(frames):
+    from bench.dft_validation import trained_bodies
+
+    scan1 = [_frame("scan", -31.2, gap=3.0, seed=6), _frame("scan", -30.9, gap=3.5, seed=7)]
+    for a in scan1:
+        a.info["copy"] = 1
+    labels = frames + scan1
+    kept = scan1                                   # the bodies and the copy-0 scan were trained on
+    bodies = trained_bodies(labels, kept)
+    assert sorted(a.info["kind"] for a in bodies) == ["particle", "support"]
+    assert trained_bodies(labels, kept + bodies) == []
+    assert trained_bodies(labels, [frames[0]]) == []  # no held-out scan: no binding, no bodies
+    b = binding_metrics(kept + bodies, _preds(kept + bodies, [[0] * 4, [0] * 4]))
+    assert set(b) == {"s (scan 1)"}
+    assert b["s (scan 1)"]["E_b_dft_eV"] == pytest.approx([-1.2, -0.9])

@@ -95,7 +95,7 @@ def test_generation_0_from_a_data_set_keeps_each_frames_info(tmp_path):
         frames.append(a)
     data = tmp_path / "labels.extxyz"
     write(data, frames)
-    cfg = {"initial": {"data": str(data)}}
+    cfg = {"initial": {"data": str(data), "hold_out": []}}
     gen = Generation(tmp_path / "w", 0)
     gen.dir.mkdir(parents=True)
     r = stage_label(cfg, gen, progress=lambda *_: None)
@@ -105,3 +105,42 @@ def test_generation_0_from_a_data_set_keeps_each_frames_info(tmp_path):
     assert all(f.info["kind"] == "scan" and f.info["source"] == "initial:data" and f.info["generation"] == 0
                and "uid" not in f.info for f in out)
     assert [f.get_potential_energy() for f in out] == [-1.0, -2.0]
+
+
+def test_generation_0_leaves_the_held_out_frames_untrained(tmp_path):
+    """initial.hold_out: frames of the data set whose info matches one of the maps (numbers as numbers) never reach
+    generation 0's labels, so bench.dft_validation can use them as frames never trained on."""
+    import numpy as np
+    from ase import Atoms
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import read, write
+
+    from models.loop.manifest import Generation
+    from models.loop.stages import held_out, label_inputs, stage_label
+
+    frames = []
+    for k, (kind, copy) in enumerate([("scan", 0), ("scan", 1), ("md", None), ("scan", 1), ("particle", 1)]):
+        a = Atoms("AuB", positions=[[0, 0, 0], [0, 0, 3 + k]], cell=[8, 8, 12], pbc=True)
+        a.info.update({"kind": kind, "frame": k})
+        if copy is not None:
+            a.info["copy"] = copy
+        a.calc = SinglePointCalculator(a, energy=-1.0 - k, forces=np.zeros((2, 3)))
+        frames.append(a)
+    data = tmp_path / "labels.extxyz"
+    write(data, frames)
+    hold = [{"kind": "scan", "copy": 1}]
+    assert [held_out(a.info, hold) for a in frames] == [False, True, False, True, False]
+    assert held_out({"copy": np.int64(1), "kind": "scan"}, [{"copy": 1.0, "kind": "scan"}])
+    assert not held_out({"kind": "scan"}, hold)                        # a missing key does not match
+    assert not held_out({"kind": "scan", "copy": 1}, [])
+    cfg = {"initial": {"data": str(data), "hold_out": hold}}
+    gen = Generation(tmp_path / "w", 0)
+    gen.dir.mkdir(parents=True)
+    r = stage_label(cfg, gen, progress=lambda *_: None)
+    assert [f.info["frame"] for f in read(r["labels"], index=":")] == [0, 2, 4]
+    # an empty hold_out hashes as before the key existed; a given one is part of generation 0's inputs
+    base = {"initial": {"data": "x", "n_frames": 30}, "type_names": ["Au"], "labeller": {}}
+    empty = dict(base, initial=dict(base["initial"], hold_out=[]))
+    given = dict(base, initial=dict(base["initial"], hold_out=hold))
+    assert label_inputs(empty, 0) == label_inputs(base, 0)
+    assert label_inputs(given, 0)["initial"]["hold_out"] == hold
