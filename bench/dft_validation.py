@@ -57,8 +57,9 @@ def held_out(frames, trained) -> list:
 
 
 def trained_bodies(frames, kept) -> list:
-    """The particle and support alone (from FRAMES) of every system with a held-out scan in KEPT whose bodies were
-    left out as training labels: a held-out scan's binding needs them, and they are not what is validated."""
+    """The particle and support alone (from FRAMES: the labels and the training labels) of every system with a
+    held-out scan in KEPT whose bodies are not in KEPT: a held-out scan's binding needs them, and they are not what
+    is validated."""
     have = {(a.info.get("system"), a.info.get("kind")) for a in kept}
     systems = {a.info.get("system") for a in kept if a.info.get("kind") == "scan"}
     out = []
@@ -286,12 +287,13 @@ def main(argv=None) -> int:
     frames = read_labelled(labels)
     for k, a_ in enumerate(frames):
         a_.info.setdefault("frame", k)
-    kept = held_out(frames, read_labelled(excludes) if excludes else [])
+    trained = read_labelled(excludes) if excludes else []
+    kept = held_out(frames, trained)
     if not kept:
         raise UserError(f"{labels}: every frame is in the --exclude labels; nothing left to validate on")
     print(f"{len(kept)} frames ({len(frames) - len(kept)} left out as training labels); "
           f"{len(members)} members; baseline {baseline or 'none'}", flush=True)
-    bodies = trained_bodies(frames, kept)
+    bodies = trained_bodies(frames + trained, kept)
     if bodies:
         print(f"{len(bodies)} bodies alone from the training labels, for the binding of held-out scans", flush=True)
     preds = predict(kept + bodies, members, baseline, types)

@@ -6,6 +6,8 @@
 #                                            # starts from, candidates_pw500.extxyz -> labels_pw500.db
 #   bash dft/au_hbn/label.sh                 # LCAO dzp + D3(BJ) (lcao.yaml): candidates.extxyz -> labels.db, for
 #                                            # the comparison of the modes (LCAO overbinds the interface: README)
+#   SETTINGS=pw500 PART=heldout bash ...     # the frames kept for validation only (each scan's second lateral
+#                                            # position): candidates_pw500_heldout.extxyz -> labels_pw500_heldout.db
 #   NP=2 bash dft/au_hbn/label.sh            # under mpirun -np 2 (dft.label splits the ranks)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,8 +16,9 @@ settings="${SETTINGS:-lcao}"
 if [ "$settings" = lcao ]; then
   cands=dft/au_hbn/candidates.extxyz; db=dft/au_hbn/labels.db; out=dft/au_hbn/labels.extxyz
 else
-  cands="dft/au_hbn/candidates_${settings}.extxyz"; db="dft/au_hbn/labels_${settings}.db"
-  out="dft/au_hbn/labels_${settings}.extxyz"
+  part="${settings}${PART:+_$PART}"
+  cands="dft/au_hbn/candidates_${part}.extxyz"; db="dft/au_hbn/labels_${part}.db"
+  out="dft/au_hbn/labels_${part}.extxyz"
 fi
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 launch=(); if [ "${NP:-1}" -gt 1 ]; then launch=(mpirun -np "$NP"); fi
