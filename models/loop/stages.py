@@ -234,6 +234,8 @@ def label_inputs(cfg: dict, g: int, candidates_hash: str | None = None) -> dict:
     initial = {k: v for k, v in cfg["initial"].items() if k != "hold_out" or v}
     out = {"candidates_hash": candidates_hash} if g > 0 else {"initial": initial, "type_names": cfg["type_names"]}
     out["labeller"] = cfg["labeller"] if not cfg["initial"]["data"] or g > 0 else None
+    if g == 0 and cfg["initial"]["data"]:  # a data set that grew is a changed input, not a finished stage
+        out["data_hash"] = file_hash(cfg["initial"]["data"])
     return out
 
 

@@ -139,8 +139,11 @@ def test_generation_0_leaves_the_held_out_frames_untrained(tmp_path):
     r = stage_label(cfg, gen, progress=lambda *_: None)
     assert [f.info["frame"] for f in read(r["labels"], index=":")] == [0, 2, 4]
     # an empty hold_out hashes as before the key existed; a given one is part of generation 0's inputs
-    base = {"initial": {"data": "x", "n_frames": 30}, "type_names": ["Au"], "labeller": {}}
+    base = {"initial": {"data": str(data), "n_frames": 30}, "type_names": ["Au"], "labeller": {}}
     empty = dict(base, initial=dict(base["initial"], hold_out=[]))
     given = dict(base, initial=dict(base["initial"], hold_out=hold))
     assert label_inputs(empty, 0) == label_inputs(base, 0)
     assert label_inputs(given, 0)["initial"]["hold_out"] == hold
+    before = label_inputs(base, 0)["data_hash"]
+    write(data, frames[:2])                                             # the data set changed: a changed input
+    assert label_inputs(base, 0)["data_hash"] != before
