@@ -11,6 +11,8 @@
 //                stress, virial.
 #include "nequip_model.h"
 
+#include "custom_ops.h"
+
 #include <torch/script.h>
 #include <torch/torch.h>
 
@@ -542,7 +544,8 @@ void Impl::load_aoti(const std::string &path, const std::string &device_req, int
 
 class TorchModel final : public Model {
  public:
-  TorchModel(const std::string &path, const std::string &device_req, int local_rank);
+  TorchModel(const std::string &path, const std::string &device_req, int local_rank,
+             const std::vector<std::string> &custom_ops);
   const ModelInfo &info() const override { return impl_->info; }
   std::string pruning_off() const override { return impl_->pruning_off; }
   void compute(const Graph &g, Result &out) override;
@@ -553,12 +556,16 @@ class TorchModel final : public Model {
   std::unique_ptr<Impl> impl_;
 };
 
-TorchModel::TorchModel(const std::string &path, const std::string &device_req, int local_rank) : impl_(new Impl) {
+TorchModel::TorchModel(const std::string &path, const std::string &device_req, int local_rank,
+                       const std::vector<std::string> &custom_ops)
+    : impl_(new Impl) {
   std::ifstream probe(path, std::ios::binary);
   if (!probe.good()) throw ModelError(path + ": cannot open model file");
   probe.close();
   if (!is_zip(path)) throw ModelError(path + ": not a compiled NequIP model (not a zip/TorchScript archive)");
   impl_->info.path = path;
+  // the ops the compiled code calls must be registered before torch reads the file
+  impl_->info.custom_ops = load_custom_ops(path, custom_ops_names(path), custom_ops);
   const bool pt2 = path.size() >= 4 && path.compare(path.size() - 4, 4, ".pt2") == 0;
   if (pt2)
     impl_->load_aoti(path, device_req, local_rank);
@@ -904,8 +911,9 @@ extern "C" __attribute__((visibility("default"))) const beamheat::Backend *beamh
   static const beamheat::Backend table = [] {
     beamheat::Backend b;
     b.abi = beamheat::kBackendAbi;
-    b.load = [](const std::string &path, const std::string &device, int local_rank) -> beamheat::Model * {
-      return new beamheat::TorchModel(path, device, local_rank);
+    b.load = [](const std::string &path, const std::string &device, int local_rank,
+                const std::vector<std::string> &custom_ops) -> beamheat::Model * {
+      return new beamheat::TorchModel(path, device, local_rank, custom_ops);
     };
     b.set_threads = [](int n) {
       if (n >= 1) torch::set_num_threads(n);

@@ -38,6 +38,8 @@ struct ModelInfo {
   // passed into layer k + 1 (k = 0..L-2). Empty: not available (exchange_note says why)
   std::vector<int> exchange_widths;
   std::string exchange_note;
+  // custom-op libraries loaded for this model (custom_ops.h): one log line each, empty when the file names none
+  std::vector<std::string> custom_ops;
   std::string describe() const;              // one line for the LAMMPS log
 };
 
@@ -126,13 +128,16 @@ class Model {
 
 // The torch side's entry points. libnequip_torch.so exports one C function, beamheat_nequip_backend(), that
 // returns this table; abi must equal kBackendAbi (both sides are built together, the check catches stale files).
-constexpr int kBackendAbi = 6;  // 2: compute_local returns the cell-shift part of the virial; 3: layer-wise pruning;
-                                // 4: compute_exchange; 5: Model::pruning_off; 6: DeviceGraph
+constexpr int kBackendAbi = 7;  // 2: compute_local returns the cell-shift part of the virial; 3: layer-wise pruning;
+                                // 4: compute_exchange; 5: Model::pruning_off; 6: DeviceGraph; 7: custom-op libraries
 struct Backend {
   int abi = 0;
   // device: "auto" (CUDA if torch sees one, else CPU), "cpu", "cuda" or "cuda:N"; local_rank picks the GPU
-  // (local_rank % device count) for "auto" and "cuda". Throws ModelError with a one-line message.
-  Model *(*load)(const std::string &path, const std::string &device, int local_rank) = nullptr;
+  // (local_rank % device count) for "auto" and "cuda", for TorchScript and AOTInductor files alike. custom_ops:
+  // shared libraries to open before the model (pair_style nequip custom_ops), else those the file names are looked
+  // up (custom_ops.h). Throws ModelError with a one-line message.
+  Model *(*load)(const std::string &path, const std::string &device, int local_rank,
+                 const std::vector<std::string> &custom_ops) = nullptr;
   void (*set_threads)(int n) = nullptr;  // torch's intra-op threads for this process (n >= 1)
   int (*threads)() = nullptr;
   // a DeviceGraph on `device` (a model's info().device) whose edges of centre type a and neighbour type b are

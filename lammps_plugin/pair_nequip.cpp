@@ -59,7 +59,7 @@ void PairNequIP::allocate() {
 
 /* pair_style nequip [device ...] [ensemble mean|first] [sigma_every N] [interaction_blocks L]
                      [graph auto|images|ghosts|exchange] [graph_build auto|host|device] [malloc keep|system]
-                     [mass_check yes|no] */
+                     [mass_check yes|no] [custom_ops FILE.so[:FILE.so ...]] */
 void PairNequIP::settings(int narg, char **arg) {
   int iarg = 0;
   auto value = [&](const char *key) -> const char * {
@@ -117,6 +117,17 @@ void PairNequIP::settings(int narg, char **arg) {
         error->all(FLERR, "pair_style nequip: malloc must be 'keep' or 'system', not '{}'", v);
       malloc_keep_ = v == "keep";
       iarg += 2;
+    } else if (strcmp(arg[iarg], "custom_ops") == 0) {
+      const std::string v = value("custom_ops");
+      custom_ops_.clear();
+      size_t start = 0;
+      for (size_t colon; start <= v.size(); start = colon + 1) {
+        colon = std::min(v.find(':', start), v.size());
+        if (colon == start)
+          error->all(FLERR, "pair_style nequip: custom_ops '{}' has an empty entry (FILE.so[:FILE.so ...])", v);
+        custom_ops_.push_back(v.substr(start, colon - start));
+      }
+      iarg += 2;
     } else if (strcmp(arg[iarg], "device") == 0) {
       if (iarg + 1 >= narg) error->all(FLERR, "pair_style nequip: 'device' needs a value (auto, cpu, cuda, cuda:N)");
       device_request_ = arg[iarg + 1];
@@ -126,7 +137,7 @@ void PairNequIP::settings(int narg, char **arg) {
     } else {
       error->all(FLERR,
                  "pair_style nequip: unknown keyword '{}' (keywords: device, ensemble, sigma_every, "
-                 "interaction_blocks, graph, graph_build, malloc, mass_check)",
+                 "interaction_blocks, graph, graph_build, malloc, mass_check, custom_ops)",
                  arg[iarg]);
     }
   }
@@ -289,11 +300,15 @@ void PairNequIP::load_models(const std::vector<std::string> &files) {
                    torch_side->torch_version, torch_side->library, torch_side->threads(), comm->nprocs);
   for (const std::string &file : files) {
     try {
-      models_.emplace_back(torch_side->load(file, device_request_, rank));
+      models_.emplace_back(torch_side->load(file, device_request_, rank, custom_ops_));
     } catch (const std::exception &e) {
       error->all(FLERR, "pair nequip: {}", e.what());
     }
-    if (comm->me == 0) utils::logmesg(lmp, "pair nequip: loaded {}\n", models_.back()->info().describe());
+    if (comm->me == 0) {
+      for (const std::string &lib : models_.back()->info().custom_ops)
+        utils::logmesg(lmp, "pair nequip: custom ops for {}: {}\n", file, lib);
+      utils::logmesg(lmp, "pair nequip: loaded {}\n", models_.back()->info().describe());
+    }
     const auto &a = models_.front()->info(), &b = models_.back()->info();
     if (b.type_names != a.type_names || b.r_max != a.r_max || b.per_edge_type_cutoff != a.per_edge_type_cutoff)
       error->all(FLERR,

@@ -116,6 +116,7 @@ class PairNequIP : public Pair {
   static constexpr double MASS_TOLERANCE = 1.0;  // amu: isotopes and rounded masses pass, another element does not
 
   std::string device_request_ = "auto";
+  std::vector<std::string> custom_ops_;  // pair_style custom_ops: libraries opened before each model (else the file's)
   bool malloc_keep_ = true;  // keep freed heap memory for reuse on CPU (see coeff)
   bool mass_check_ = true;   // a type's mass must be that of the element pair_coeff maps it to (see init_style)
   std::vector<std::unique_ptr<beamheat::Model>> models_;
