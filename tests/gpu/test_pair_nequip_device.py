@@ -118,3 +118,52 @@ def test_graph_kept_on_device_equals_host_graph_over_md(device, model_ts, tmp_pa
     assert device_rebuilds(runs["device"]["log"]) >= 4 and crossed_periodic_sides(runs["device"]) > 0
     assert_same_run(runs["device"], runs["host"], f"{device}: device graph vs host graph", f_tol=1e-8,
                     rel_tol=1e-10)
+
+
+def _per_rank_devices() -> list[str]:
+    """The devices two node-local ranks must take (local rank mod GPUs): two GPUs, or the CPU where
+    BEAMHEAT_TEST_DEVICES names it (the machinery itself, on a machine without a GPU)."""
+    import torch
+
+    if torch.cuda.device_count() >= 2:
+        return ["cuda:0", "cuda:1"]
+    return ["cpu", "cpu"] if "cpu" in DEVICES else []
+
+
+@pytest.mark.skipif(not _per_rank_devices(), reason="needs 2 CUDA devices on one node (or BEAMHEAT_TEST_DEVICES=cpu)")
+def test_aoti_package_loads_on_each_ranks_own_device(model_dir, checkpoint, tmp_path):
+    """Two LAMMPS instances of one rank each on one node (`lmp -partition 2x1`, as independent replicas run): each
+    loads the AOTInductor package on its own device, local rank mod GPUs, the rule TorchScript files follow."""
+    import subprocess
+    import sys
+
+    from beamheat.lammps_command import lmp_command
+    from helpers import ROOT, write_data
+
+    expected = _per_rank_devices()
+    kind = expected[0].split(":")[0]
+    pt2 = model_dir / f"tiny_{kind}.nequip.pt2"
+    if not pt2.exists():
+        proc = subprocess.run([sys.executable, "-m", "models.deploy", str(checkpoint), str(pt2), "--format",
+                               "aotinductor", "--device", kind], cwd=ROOT, capture_output=True, text=True)
+        if proc.returncode < 0:
+            pytest.skip(f"AOTInductor compile for {kind} died by signal {-proc.returncode} (issue: AOTI on CUDA)")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    atoms = rattled(au_cluster_on_slab(), seed=14)
+    atoms.center(vacuum=6.0, axis=2)  # inside the box for read_data with p p f
+    write_data(tmp_path / "au.data", atoms, specorder=TYPE_NAMES)
+    (tmp_path / "in.t").write_text(f"""units metal
+atom_style atomic
+boundary p p f
+read_data au.data
+pair_style nequip device {'cuda' if kind == 'cuda' else 'cpu'}
+pair_coeff * * {pt2} {' '.join(TYPE_NAMES)}
+run 0
+""")
+    proc = subprocess.run(lmp_command("in.t", nprocs=2, log="log.t", extra=["-partition", "2x1"]), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    for r, dev in enumerate(expected):
+        log = (tmp_path / f"log.t.{r}").read_text()
+        assert f"pair nequip: loaded aotinductor model {pt2}" in log and f"device = {dev}" in log, log[-2000:]
+        assert f"pair nequip: device {dev} on 1 rank(s)" in log
