@@ -1,6 +1,7 @@
 """Compile a trained NequIP checkpoint into a file that `pair_style nequip` (and models.rerun) loads.
 
     python -m models.deploy CHECKPOINT OUT [--format torchscript|aotinductor|package] [--device cpu|cuda]
+                            [--modifiers enable_OpenEquivariance|enable_CuEquivariance ...]
     python -m models.deploy ENSEMBLE_DIR OUT_DIR [--format ...]     # every member_J/model.ckpt -> OUT_DIR/member_J.*
 
 An ensemble directory (from `python -m models.train --ensemble`) is compiled in one call: OUT_DIR/member_J.nequip.pth
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from beamheat import validate as v
@@ -65,8 +67,10 @@ def interaction_blocks(model) -> int | None:
     return n or None
 
 
-def deploy_torchscript(checkpoint: Path, out: Path, device: str = "cpu", tf32: bool = False) -> dict[str, str]:
+def deploy_torchscript(checkpoint: Path, out: Path, device: str = "cpu", tf32: bool = False,
+                       modifiers: Sequence[str] = ()) -> dict[str, str]:
     import torch
+    from nequip.model.modify_utils import modify
     from nequip.model.saved_models.load_utils import load_saved_model
     from nequip.model.utils import _EAGER_MODEL_KEY
     from nequip.model.inference_models.torchscript import save_torchscript_model
@@ -83,6 +87,14 @@ def deploy_torchscript(checkpoint: Path, out: Path, device: str = "cpu", tf32: b
             text = str(e).splitlines()[0][:120] if str(e) else ""
             raise DeployError(f"{checkpoint}: cannot load as a nequip checkpoint or package "
                               f"({e.__class__.__name__}: {text})") from None
+        # as nequip-compile applies them; the metadata then names the modifiers' custom-op modules
+        try:
+            model = modify(model, [{"modifier": m} for m in modifiers])
+        except (ImportError, RuntimeError) as e:
+            err = modifier_error(e, modifiers)
+            if err is None:
+                raise
+            raise err from None
         metadata = _model_metadata(model)
         tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
         try:
@@ -95,7 +107,8 @@ def deploy_torchscript(checkpoint: Path, out: Path, device: str = "cpu", tf32: b
     return metadata
 
 
-def deploy_aotinductor(checkpoint: Path, out: Path, device: str = "cpu", tf32: bool = False) -> None:
+def deploy_aotinductor(checkpoint: Path, out: Path, device: str = "cpu", tf32: bool = False,
+                       modifiers: Sequence[str] = ()) -> None:
     import tempfile
 
     from nequip.scripts.compile import main as nequip_compile
@@ -107,7 +120,15 @@ def deploy_aotinductor(checkpoint: Path, out: Path, device: str = "cpu", tf32: b
         args = [str(checkpoint), str(tmp), "--mode", "aotinductor", "--device", device, "--target", "pair_nequip"]
         if tf32:
             args.append("--tf32")
-        nequip_compile(args)
+        if modifiers:
+            args += ["--modifiers", *modifiers]
+        try:
+            nequip_compile(args)
+        except (ImportError, RuntimeError) as e:
+            err = modifier_error(e, modifiers)
+            if err is None:
+                raise
+            raise err from None
         os.replace(tmp, out)
 
 
@@ -122,6 +143,19 @@ def deploy_package(checkpoint: Path, out: Path) -> None:
         tmp = Path(scratch) / out.name
         nequip_package(["build", str(checkpoint), str(tmp)])
         os.replace(tmp, out)
+
+
+def modifier_error(e: Exception, modifiers: Sequence[str]) -> DeployError | None:
+    """The one-line error for modifiers nequip does not know or cannot apply here (their package is missing)."""
+    if not modifiers:
+        return None
+    if isinstance(e, ImportError):
+        return DeployError(f"--modifiers {' '.join(modifiers)}: needs the Python package {e.name!r}, which is not "
+                           "installed (enable_OpenEquivariance: pip install openequivariance; enable_CuEquivariance: "
+                           "pip install cuequivariance-torch cuequivariance-ops-torch-cu12)")
+    if isinstance(e, RuntimeError) and "is not a registered model modifier" in str(e):
+        return DeployError(f"--modifiers {' '.join(modifiers)}: {str(e).splitlines()[0]}")
+    return None
 
 
 def check_device(device: str) -> str:
@@ -141,7 +175,7 @@ def check_device(device: str) -> str:
 
 
 def deploy(checkpoint: str | Path, out: str | Path, fmt: str = "torchscript", device: str = "cpu",
-           tf32: bool = False) -> Path:
+           tf32: bool = False, modifiers: Sequence[str] = ()) -> Path:
     checkpoint, out = Path(checkpoint), Path(out)
     check_device(device)
     if fmt not in FORMATS:
@@ -151,12 +185,15 @@ def deploy(checkpoint: str | Path, out: str | Path, fmt: str = "torchscript", de
     if not out.name.endswith(FORMATS[fmt]):
         raise DeployError(f"{out}: a {fmt} model file must end in {FORMATS[fmt]}")
     out.parent.mkdir(parents=True, exist_ok=True)
+    if modifiers and fmt == "package":
+        raise DeployError("--modifiers: a package holds the unmodified model; give them when compiling it "
+                          "(torchscript or aotinductor)")
     if fmt == "torchscript":
-        deploy_torchscript(checkpoint, out, device, tf32)
+        deploy_torchscript(checkpoint, out, device, tf32, modifiers)
     elif fmt == "package":
         deploy_package(checkpoint, out)
     else:
-        deploy_aotinductor(checkpoint, out, device, tf32)
+        deploy_aotinductor(checkpoint, out, device, tf32, modifiers)
     return out
 
 
@@ -236,6 +273,10 @@ def main(argv=None) -> int:
                    help="default: from OUT's suffix, else torchscript")
     p.add_argument("--device", default="cpu", help="device to compile for: cpu or cuda (default cpu)")
     p.add_argument("--tf32", action="store_true", help="allow TF32 matmuls on Ampere+ GPUs (default off)")
+    p.add_argument("--modifiers", nargs="+", default=[], metavar="MODIFIER",
+                   help="nequip model modifiers applied before compiling, as nequip-compile --modifiers (kernel "
+                   "accelerations: enable_OpenEquivariance, enable_CuEquivariance; need those packages and a GPU); "
+                   "single files only (default: none)")
     p.add_argument("--force", action="store_true", help="overwrite an existing OUT; ensemble: recompile members "
                    "already compiled (default: refuse / skip them)")
     a = p.parse_args(argv)
@@ -246,6 +287,8 @@ def main(argv=None) -> int:
         v.input_file(a.checkpoint, "CHECKPOINT", "checkpoint")
         v.output_file(a.out, "OUT", force=a.force, inputs=[a.checkpoint], mkdir=True)
     if Path(a.checkpoint).is_dir():
+        if a.modifiers:
+            raise DeployError(f"{a.checkpoint}: --modifiers applies to single checkpoints, not ensemble directories")
         fmt = a.format or "torchscript"
         if fmt not in FORMATS:
             raise DeployError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -253,7 +296,7 @@ def main(argv=None) -> int:
         print(f"wrote {len(files)} {fmt} models to {a.out}")
         return 0
     fmt = a.format or next((f for f, suffix in FORMATS.items() if a.out.endswith(suffix)), "torchscript")
-    out = deploy(a.checkpoint, a.out, fmt, a.device, a.tf32)
+    out = deploy(a.checkpoint, a.out, fmt, a.device, a.tf32, a.modifiers)
     print(f"wrote {fmt} model {out}")
     return 0
 
