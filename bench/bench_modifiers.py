@@ -3,10 +3,10 @@
     python -m bench.bench_modifiers --checkpoint CKPT [--modifiers enable_OpenEquivariance enable_CuEquivariance]
                                     [--formats aotinductor torchscript] [--device cpu|cuda|cuda:N]
                                     [--repeat 10,10,5] [--rounds 3] [--steps 20] [--threads 2]
-                                    [--workdir DIR] [--json OUT]
+                                    [--jobs 1] [--workdir DIR] [--json OUT]
 
 For each format, CKPT is compiled once unmodified and once per modifier (`python -m models.deploy --modifiers M`,
-each in its own interpreter, compile time recorded), for DEVICE. Each file then runs in `lmp` (one rank,
+each in its own interpreter, JOBS at a time, compile time recorded), for DEVICE. Each file then runs in `lmp` (one rank,
 `pair_style nequip device DEVICE`), which loads the custom-op libraries the file names without Python:
   forces  `run 0` on the Au octahedron on a B2 CuPd slab of REPEAT cells (p p f), forces and energy printed to 17
           digits and compared with the unmodified file of the same format: max |dF| (eV/A), max |dF| / max |F|,
@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -106,10 +107,11 @@ def compare(ref: dict, got: dict) -> dict:
 
 def bench_format(a, fmt: str, tmp: Path) -> dict:
     names = ["none", *a.modifiers]
-    rows = {}
+    with ThreadPoolExecutor(a.jobs) as pool:  # each compile is its own interpreter
+        done = pool.map(lambda m: compile_model(a.checkpoint, tmp / f"{m}{SUFFIX[fmt]}", fmt, a.device,
+                                                None if m == "none" else m), names)
+        rows = dict(zip(names, done))
     for m in names:
-        out = tmp / f"{m}{SUFFIX[fmt]}"
-        rows[m] = compile_model(a.checkpoint, out, fmt, a.device, None if m == "none" else m)
         print(f"{fmt} {m}: " + (f"compile failed: {rows[m]['error']}" if "error" in rows[m]
                                 else f"compiled in {rows[m]['compile_s']} s"), flush=True)
     ran = [m for m in names if "error" not in rows[m]]
@@ -169,6 +171,7 @@ def parser() -> ArgumentParser:
     p.add_argument("--rounds", type=int, default=3, help="alternating timing rounds (default 3)")
     p.add_argument("--steps", type=int, default=20, help="timed MD steps per run (default 20)")
     p.add_argument("--threads", type=int, default=2, help="OMP_NUM_THREADS of each lmp process (default 2)")
+    p.add_argument("--jobs", type=int, default=1, help="compiles run at the same time (default 1)")
     p.add_argument("--workdir", help="keep the compiled files and runs here (default: a temporary folder)")
     p.add_argument("--json", help="write the results here (an existing file is refused)")
     return p
@@ -176,7 +179,7 @@ def parser() -> ArgumentParser:
 
 def main(argv=None) -> int:
     a = parser().parse_args(argv)
-    for name in ("rounds", "steps", "threads"):
+    for name in ("rounds", "steps", "threads", "jobs"):
         v.integer(f"--{name}", getattr(a, name), lo=1)
     a.repeat = tuple(v.csv_numbers("--repeat", a.repeat, kind=int, count=3))
     for n in a.repeat:

@@ -16,7 +16,8 @@ shift || true
 tests=(tests/gpu/test_pair_nequip_device.py tests/integration/test_pair_nequip_lammps.py
        tests/mpi/test_pair_nequip_lammps.py tests/integration/test_pair_nequip_physics.py tests/unit/test_ensemble.py
        tests/integration/test_ensemble.py tests/mpi/test_pair_nequip_mpi.py
-       tests/integration/test_pair_nequip_graph_build.py tests/mpi/test_pair_nequip_graph_build_mpi.py)
+       tests/integration/test_pair_nequip_graph_build.py tests/mpi/test_pair_nequip_graph_build_mpi.py
+       tests/integration/test_pair_nequip_custom_ops.py)
 cmd=("$PY" -m pytest -q -rs "${tests[@]}" "$@")
 {
   echo "# scripts/test_gpu.sh on $(hostname), $(date -u +%Y-%m-%dT%H:%MZ)"

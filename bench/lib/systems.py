@@ -18,15 +18,20 @@ ARCH = {
 }
 
 
-def build_model(workdir: Path, arch: str) -> Path:
-    """A model of architecture ARCH[arch] trained one epoch on 24 demo frames and compiled (models.deploy), in
-    workdir."""
+def train_checkpoint(workdir: Path, arch: str, out: Path | None = None) -> Path:
+    """A model of architecture ARCH[arch] trained one epoch on 24 demo frames (in workdir): its checkpoint,
+    OUT/model.ckpt (default workdir/train_ARCH)."""
     from models.demo_data import write_dataset
     from models.train import train
 
     data = write_dataset(workdir / "frames.extxyz", n_frames=24, seed=0)
-    ckpt = train(ROOT / "models/configs/tiny.yaml", data, workdir / f"train_{arch}",
+    return train(ROOT / "models/configs/tiny.yaml", data, out or workdir / f"train_{arch}",
                  ["cutoff_radius=5.0", "trainer.max_epochs=1", "n_train=18", "n_val=6", *ARCH[arch]])
+
+
+def build_model(workdir: Path, arch: str) -> Path:
+    """train_checkpoint's model compiled (models.deploy), in workdir."""
+    ckpt = train_checkpoint(workdir, arch)
     out = workdir / f"{arch}_arch.nequip.pth"
     subprocess.run([sys.executable, "-m", "models.deploy", str(ckpt), str(out)], check=True, cwd=ROOT,
                    capture_output=True)
