@@ -29,3 +29,19 @@ def test_deploy_writes_loadable_torchscript_with_metadata(checkpoint, tmp_path):
     torch.jit.load(str(out), _extra_files=extra)
     assert extra == {"r_max": b"4.0", "type_names": b"Au Cu Pd", "num_types": b"3", "model_dtype": b"float64"}
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_deploy_refuses_unknown_or_uninstalled_modifiers_in_one_line(checkpoint, tmp_path):
+    import importlib.util
+
+    out = tmp_path / "m.nequip.pth"
+    proc = run("models.deploy", str(checkpoint), str(out), "--modifiers", "enable_Nothing")
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "error: --modifiers enable_Nothing: `enable_Nothing` is not a registered model modifier" in proc.stderr
+    assert "enable_OpenEquivariance" in proc.stderr  # nequip's list of the registered ones
+    if importlib.util.find_spec("openequivariance") is None:
+        proc = run("models.deploy", str(checkpoint), str(out), "--modifiers", "enable_OpenEquivariance")
+        assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert ("error: --modifiers enable_OpenEquivariance: needs the Python package 'openequivariance', which is "
+                "not installed") in proc.stderr
+    assert not out.exists() and not list(tmp_path.glob("*.part"))
