@@ -134,8 +134,8 @@ struct Backend {
   int abi = 0;
   // device: "auto" (CUDA if torch sees one, else CPU), "cpu", "cuda" or "cuda:N"; local_rank picks the GPU
   // (local_rank % device count) for "auto" and "cuda", for TorchScript and AOTInductor files alike. custom_ops:
-  // shared libraries to open before the model (pair_style nequip custom_ops), else those the file names are looked
-  // up (custom_ops.h). Throws ModelError with a one-line message.
+  // shared libraries to open before the model (pair_style nequip custom_ops); when empty, the libraries of the
+  // modules the file names are looked up (custom_ops.h). Throws ModelError with a one-line message.
   Model *(*load)(const std::string &path, const std::string &device, int local_rank,
                  const std::vector<std::string> &custom_ops) = nullptr;
   void (*set_threads)(int n) = nullptr;  // torch's intra-op threads for this process (n >= 1)
