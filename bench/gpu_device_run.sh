@@ -17,7 +17,8 @@
 # Options (environment): ONLY (the steps to run, by name: install compile modifiers tests graph ranks mpi pair;
 # default all), MPI_CPU_CONFIGS / MPI_GPU_CONFIGS (bench_mpi.py --configs for step 6; defaults 1x1,2x1,4x1,8x1,1x2
 # and 1x1,2x1), PAIR_DEVICES (step 7's devices, default "cuda cpu"), GRAPH_REPEATS, GRAPH_ROUNDS, GRAPH_STEPS (step
-# 4), MOD_ARCHS, MOD_FORMATS, MOD_MODIFIERS, MOD_REPEAT, MOD_STEPS, MOD_CAP (step 2b), TESTS_K, XDIST, TEST_CAP.
+# 4), MOD_ARCHS, MOD_FORMATS, MOD_MODIFIERS, MOD_REPEAT, MOD_STEPS, MOD_JOBS, MOD_CAP (step 2b), PAIR_CAP (step 7),
+# TESTS_K, XDIST, TEST_CAP.
 # Steps, each logged to $OUT/device_log.txt and cut short by a shared time budget (BUDGET_S, default 520 s):
 #   1. install the wheels and build the package + plugin against this machine's CUDA torch; then openequivariance
 #      from its sdist against the same torch (its CMake would download libtorch: pointed at the installed one), and
@@ -39,12 +40,14 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 tag=${1:-h100}
 DEV=cuda
+devname=cuda  # in result file names: the GPU run's device
 if [ -n "${DRY_RUN:-}" ]; then  # small sizes on the CPU; every default below can still be set from outside
   DEV=cpu
+  devname=dry_cpu  # apart from the CPU reference runs' files
   : "${PYTHON:=.venv/bin/python}" "${SKIP_INSTALL:=1}" "${BUDGET_S:=3600}" "${ROUNDS:=1}" "${PAIR_THREADS:=1}"
   : "${GRAPH_REPEATS:=4,4,3}" "${GRAPH_ROUNDS:=1}" "${GRAPH_STEPS:=5}" "${RANK_STEPS:=20}" "${MPI_STEPS:=2}"
   : "${MPI_CPU_CONFIGS:=1x1,2x1}" "${MPI_GPU_CONFIGS:=1x1}" "${MPI_GPU_STEPS:=2}" "${PAIR_DEVICES:=cpu}"
-  : "${PAPER_CPU_STEPS:=1}" "${MOD_ARCHS:=tiny}" "${MOD_REPEAT:=4,4,3}" "${MOD_STEPS:=3}" "${MOD_JOBS:=1}"
+  : "${PAPER_CPU_STEPS:=1}" "${PAIR_CAP:=300}" "${MOD_ARCHS:=tiny}" "${MOD_REPEAT:=4,4,3}" "${MOD_STEPS:=3}" "${MOD_JOBS:=1}"
   : "${TESTS_K:=custom_ops or aoti_package_loads or float64_model_on_device}" "${XDIST:=1}"
   export BEAMHEAT_TEST_DEVICES=${BEAMHEAT_TEST_DEVICES:-cpu}
 fi
@@ -126,7 +129,7 @@ for arch in ${MOD_ARCHS:-paper tiny}; do
     --device "$DEV" --modifiers ${MOD_MODIFIERS:-enable_OpenEquivariance enable_CuEquivariance} \
     --formats ${MOD_FORMATS:-torchscript aotinductor} --repeat "${MOD_REPEAT:-10,10,5}" --rounds "$rounds" \
     --steps "${MOD_STEPS:-20}" --threads "${PAIR_THREADS:-16}" --jobs "${MOD_JOBS:-6}" \
-    --workdir "$OUT/modifiers_$arch" --json "$OUT/modifiers_${arch}_${DEV}_$tag.json" 2>&1 | grep -v -i warn \
+    --workdir "$OUT/modifiers_$arch" --json "$OUT/modifiers_${arch}_${devname}_$tag.json" 2>&1 | grep -v -i warn \
     | tee -a "$log"
 done
 
@@ -144,7 +147,7 @@ for rep in ${GRAPH_REPEATS:-10,10,5 22,22,10}; do
   step "bench_graph_build paper on $DEV, slab $rep: graph_build host vs device"
   timeout "$(cap 100)" "$PY" -m bench.bench_graph_build --model "$CACHE/paper_arch.nequip.pth" --device "$DEV" \
     --repeat "$rep" --rounds "${GRAPH_ROUNDS:-3}" --steps "${GRAPH_STEPS:-50}" --threads "${PAIR_THREADS:-16}" \
-    --json "$OUT/graph_build_paper_${DEV}_${rep//,/x}_$tag.json" 2>&1 | grep -v -i warn | tee -a "$log"
+    --json "$OUT/graph_build_paper_${devname}_${rep//,/x}_$tag.json" 2>&1 | grep -v -i warn | tee -a "$log"
 done
 
 if want ranks; then
@@ -162,7 +165,7 @@ if want mpi; then
   step "bench_mpi on $DEV: 1 rank, 2 ranks sharing it"
   timeout "$(cap 70)" "$PY" -m bench.bench_mpi --model "$CACHE/tiny.nequip.pth" --device "$DEV" \
     --configs "${MPI_GPU_CONFIGS:-1x1,2x1}" --rounds "$rounds" --steps "${MPI_GPU_STEPS:-20}" --no-table \
-    --json "$OUT/mpi_speed_tiny_${DEV}_$tag.json" 2>&1 | tee -a "$log"
+    --json "$OUT/mpi_speed_tiny_${devname}_$tag.json" 2>&1 | tee -a "$log"
 fi
 
 for dev in ${PAIR_DEVICES:-cuda cpu}; do
@@ -171,7 +174,7 @@ for dev in ${PAIR_DEVICES:-cuda cpu}; do
     steps=10
     [[ $arch == paper && $dev == cpu ]] && steps=${PAPER_CPU_STEPS:-3}
     step "bench_pair_nequip $arch on $dev"
-    timeout "$(cap 70)" "$PY" -m bench.bench_pair_nequip --arch "$arch" --model "$CACHE/${arch}_arch.nequip.pth" \
+    timeout "$(cap "${PAIR_CAP:-70}")" "$PY" -m bench.bench_pair_nequip --arch "$arch" --model "$CACHE/${arch}_arch.nequip.pth" \
       --device "$dev" --threads "${PAIR_THREADS:-16}" --rounds "$rounds" --steps "$steps" \
       --json "$OUT/pair_nequip_${arch}_${dev}_$tag.json" 2>&1 | grep -v -i warn | tee -a "$log"
   done
