@@ -258,7 +258,7 @@ def main(argv=None) -> int:
             if py is not None and not py.get("within_tolerance", True):
                 bad.append(f"{fmt} {m} (from Python)")
             if "error" in r:
-                print(f"  {fmt:11s} {m:24s} not run: {r["error"]}")
+                print(f"  {fmt:11s} {m:24s} not run: {r['error']}")
             else:
                 if not r["within_tolerance"]:
                     bad.append(f"{fmt} {m}")
