@@ -122,7 +122,7 @@ done
 wait
 [ -f "$CACHE/tiny_legacy.pth" ] || ! want compile || "$PY" -c "import sys; sys.path.insert(0, 'tests')
 from legacy_model import write_legacy_model; write_legacy_model('$CACHE/tiny.nequip.pth', '$CACHE/tiny_legacy.pth')"
-ls -la "$CACHE"/*.pth 2>&1 | tee -a "$log"
+want compile && ls -la "$CACHE"/*.pth 2>&1 | tee -a "$log"
 
 for arch in ${MOD_ARCHS:-paper tiny}; do
   want modifiers || break
