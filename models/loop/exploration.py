@@ -17,7 +17,7 @@ from beamheat.io import write_json
 
 from models.data import read_labelled, write_frames
 from models.loop.config import LoopError, Protocol, entry_defaults, train_for_generation
-from models.loop.manifest import Generation
+from models.loop.manifest import Generation, content_hash
 from models.loop.paths import EXPLORE_IN
 from models.loop.structures import scan_frames, system_atoms
 
@@ -69,10 +69,10 @@ def explore_jobs(cfg, work: Path, gen_dir: Path, g: int, models: list[Path]) -> 
         seed = int(ex["seed"]) + 1000 * g + k + 1
         if pr.get("kind") == "scan":
             scan = {key: pr[key] for key in ("gaps_A", "shifts", "rattle_A", "rattle_support_A")}
+            spec = dict(scan, seed=seed, data=str(data), models=[str(m) for m in models])
             jobs.append({"index": k, "n_jobs": len(runs), "name": r["name"], "system": r["system"], "T_K": None,
-                         "dir": str(rdir), "scan": dict(scan, seed=seed, data=str(data),
-                                                        models=[str(m) for m in models]),
-                         "type_names": list(cfg["type_names"]), "done": (rdir / "result.json").exists()})
+                         "dir": str(rdir), "scan": spec, "type_names": list(cfg["type_names"]),
+                         "spec_hash": content_hash(spec), "done": finished(rdir, content_hash(spec))})
             continue
         if pr.get("ensemble") == "first" and best is None:
             best = members_best_first(work, g - 1, models)
@@ -90,11 +90,21 @@ def explore_jobs(cfg, work: Path, gen_dir: Path, g: int, models: list[Path]) -> 
         if baseline:
             var["baseline"] = baseline
         var["inputs"] = EXPLORE_IN.parent
+        var = {key: str(v) for key, v in var.items()}
         jobs.append({"index": k, "n_jobs": len(runs), "name": r["name"], "system": r["system"], "T_K": r["T_K"],
-                     "dir": str(rdir), "var": {key: str(v) for key, v in var.items()},
-                     "type_names": list(cfg["type_names"]), "timeout_s": ex["timeout_s"],
-                     "done": (rdir / "result.json").exists()})
+                     "dir": str(rdir), "var": var, "type_names": list(cfg["type_names"]),
+                     "timeout_s": ex["timeout_s"], "spec_hash": content_hash(var),
+                     "done": finished(rdir, content_hash(var))})
     return jobs
+
+
+def finished(rdir: Path, spec_hash: str) -> bool:
+    """A run folder holds the result of this very run: its result.json, made with the same settings (a result
+    recorded without its settings' hash is taken as it is)."""
+    import json
+
+    f = rdir / "result.json"
+    return f.exists() and json.loads(f.read_text()).get("spec_hash", spec_hash) == spec_hash
 
 
 def validation_errors(gen_dir: Path, manifest: dict, models: list[Path]) -> list[float] | None:
@@ -157,7 +167,7 @@ def run_scan(job: dict, progress=print) -> dict:
            "reason": None, "crashed": False, "n_frames": len(frames),
            "frame_max_sigma_f": [float(a.arrays["sigma_f"].max()) for a in frames],
            "binding_spread_eV": float(spread.max()), "wall_s": time.perf_counter() - t0, "dump": None,
-           "halt_file": None, "scan": str(rdir / "scan.extxyz")}
+           "halt_file": None, "scan": str(rdir / "scan.extxyz"), "spec_hash": job.get("spec_hash")}
     write_json(rdir / "result.json", res)
     progress(f"    {job['name']}: {len(frames)} frames, max sigma_F {max(res['frame_max_sigma_f']):.3g} eV/Å, "
              f"members' binding energies spread up to {res['binding_spread_eV']:.3g} eV ({res['wall_s']:.1f} s)")
@@ -244,7 +254,8 @@ def _explore_result(job: dict, rc, text: str, wall_s: float) -> dict:
     res = {"name": job["name"], "system": job["system"], "protocol": job["var"]["protocol"], "T_K": job["T_K"],
            "halted": reason is not None, "reason": reason, "crashed": crashed, "n_frames": len(frames),
            "frame_max_sigma_f": max_sig, "wall_s": wall_s,
-           "dump": str(rdir / "explore.dump"), "halt_file": str(halt) if halt.exists() else None}
+           "dump": str(rdir / "explore.dump"), "halt_file": str(halt) if halt.exists() else None,
+           "spec_hash": job.get("spec_hash")}
     if crashed and not frames and reason and "halt" not in reason:
         res["fatal"] = (f"exploration run {job['name']} failed before its first step ({reason}); see "
                         f"{rdir / 'lammps.out'}")

@@ -147,3 +147,20 @@ def test_generation_0_leaves_the_held_out_frames_untrained(tmp_path):
     before = label_inputs(base, 0)["data_hash"]
     write(data, frames[:2])                                             # the data set changed: a changed input
     assert label_inputs(base, 0)["data_hash"] != before
+
+
+def test_a_run_folder_is_finished_only_for_the_settings_it_ran_with(tmp_path):
+    """A protocol changed in the YAML (a scan's gaps, a temperature's steps) reruns that run instead of keeping the
+    old result; a result recorded without its settings' hash is kept as it is."""
+    from beamheat.io import write_json
+    from models.loop.exploration import finished
+    from models.loop.manifest import content_hash
+
+    spec = {"gaps_A": [3.0, 3.4, 6.5], "shifts": 1, "seed": 1002}
+    h = content_hash(spec)
+    assert not finished(tmp_path, h)                                  # nothing ran
+    write_json(tmp_path / "result.json", {"name": "x", "spec_hash": h})
+    assert finished(tmp_path, h)
+    assert not finished(tmp_path, content_hash(dict(spec, gaps_A=[2.6, 2.9])))
+    write_json(tmp_path / "result.json", {"name": "x"})
+    assert finished(tmp_path, content_hash(dict(spec, gaps_A=[2.6, 2.9])))
