@@ -20,33 +20,20 @@ from __future__ import annotations
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from bench.lib.jobs import loop_time
+from bench.lib.lmp import check_timing_args, lmp_output
 from bench.lib.systems import ARCH, TYPES, build_model, md_input, write_system
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import write_json
-from beamheat.lammps_command import lmp_command
 
 ROUTES = ("host", "device")
 TIMING = re.compile(r"pair nequip: (\d+) calls, model [0-9.eE+-]+ s \(([0-9.eE+-]+) ms/call\), graph [0-9.eE+-]+ s "
                     r"\(([0-9.eE+-]+) ms/call\), (\d+) edges/call; graph (.*)")
-
-
-def lmp(workdir: Path, text: str, threads: int, timeout=1800) -> str:
-    """`lmp -in in.bench` (the venv's, one rank) in workdir; its output, or a one-line error (LAMMPS's ERROR line)."""
-    (workdir / "in.bench").write_text(text)
-    p = subprocess.run(lmp_command("in.bench", nprocs=1, log="none"), cwd=workdir, capture_output=True, text=True,
-                       env=dict(os.environ, OMP_NUM_THREADS=str(threads)), timeout=timeout)
-    if p.returncode != 0:
-        lines = (p.stdout + p.stderr).strip().splitlines()
-        why = next((ln for ln in reversed(lines) if ln.startswith("ERROR")), lines[-1] if lines else "no output")
-        raise UserError(f"{workdir / 'in.bench'}: lmp exit {p.returncode}: {why.strip()[:300]}")
-    return p.stdout
 
 
 def timing(out: str) -> dict:
@@ -68,7 +55,7 @@ def bench(a, model: Path, tmp: Path) -> dict:
     for k in range(a.rounds):
         for route in ROUTES:
             pair = (f"nequip device {a.device} graph_build {route}\npair_coeff * * {model} {' '.join(TYPES)}")
-            out = lmp(tmp, md_input("sys.data", pair, a.steps), a.threads)
+            out = lmp_output(tmp, md_input("sys.data", pair, a.steps), a.threads)
             row = {"step_ms": 1e3 * loop_time(out) / a.steps, **timing(out)}
             rows[route].append(row)
         print(f"round {k + 1}: " + ", ".join(
@@ -129,13 +116,7 @@ def parser() -> ArgumentParser:
 
 def main(argv=None) -> int:
     a = parser().parse_args(argv)
-    for name in ("rounds", "steps", "threads"):
-        v.integer(f"--{name}", getattr(a, name), lo=1)
-    a.repeat = tuple(v.csv_numbers("--repeat", a.repeat, kind=int, count=3))
-    for n in a.repeat:
-        v.integer("--repeat", n, lo=1)
-    if a.device != "cpu" and not a.device.startswith("cuda"):
-        raise UserError(f"--device {a.device!r}: expected cpu, cuda or cuda:N")
+    check_timing_args(a, ("rounds", "steps", "threads"))
     out = v.output_file(a.json, "--json")
     model = v.input_file(a.model, "--model", "model file").resolve() if a.model else None
     with tempfile.TemporaryDirectory(prefix="bench_graph_build_") as d:

@@ -37,26 +37,14 @@ from pathlib import Path
 import numpy as np
 
 from bench.lib.jobs import loop_time
+from bench.lib.lmp import check_timing_args, run_lmp
 from bench.lib.systems import ROOT, TYPES, md_input, write_system
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import write_json
-from beamheat.lammps_command import lmp_command
 
 SUFFIX = {"aotinductor": ".nequip.pt2", "torchscript": ".nequip.pth"}
 MODEL_MS = re.compile(r"pair nequip: \d+ calls, model [0-9.eE+-]+ s \(([0-9.eE+-]+) ms/call\)")
-
-
-def lmp(workdir: Path, text: str, threads: int, timeout=900) -> tuple[int, str]:
-    """`lmp -in in.bench` (the venv's, one rank) in workdir: exit status, and the output or the ERROR line."""
-    (workdir / "in.bench").write_text(text)
-    p = subprocess.run(lmp_command("in.bench", nprocs=1, log="none"), cwd=workdir, capture_output=True, text=True,
-                       env=dict(os.environ, OMP_NUM_THREADS=str(threads)), timeout=timeout)
-    if p.returncode != 0:
-        lines = (p.stdout + p.stderr).strip().splitlines()
-        why = next((ln for ln in reversed(lines) if ln.startswith("ERROR")), lines[-1] if lines else "no output")
-        return p.returncode, why.strip()[:600]
-    return 0, p.stdout
 
 
 def compile_model(ckpt: Path, out: Path, fmt: str, device: str, modifier: str | None) -> dict:
@@ -118,7 +106,7 @@ def read_run(workdir: Path, out: str) -> dict:
 
 def forces(workdir: Path, model: Path, a) -> dict:
     """run_input in `lmp` (no Python in the process): read_run's fields, or the ERROR line."""
-    rc, out = lmp(workdir, run_input(model, a), a.threads)
+    rc, out = run_lmp(workdir, run_input(model, a), a.threads, timeout=900)
     return {"error": out} if rc else read_run(workdir, out)
 
 
@@ -184,7 +172,7 @@ def bench_format(a, fmt: str, tmp: Path) -> dict:
     for k in range(a.rounds):
         for m in list(timed):
             pair = f"nequip device {a.device}\npair_coeff * * {rows[m]['file']} {' '.join(TYPES)}"
-            rc, out = lmp(tmp, md_input("sys.data", pair, a.steps), a.threads)
+            rc, out = run_lmp(tmp, md_input("sys.data", pair, a.steps), a.threads, timeout=900)
             if rc:
                 rows[m]["error"] = out
                 del timed[m]
@@ -229,13 +217,7 @@ def parser() -> ArgumentParser:
 
 def main(argv=None) -> int:
     a = parser().parse_args(argv)
-    for name in ("rounds", "steps", "threads", "jobs"):
-        v.integer(f"--{name}", getattr(a, name), lo=1)
-    a.repeat = tuple(v.csv_numbers("--repeat", a.repeat, kind=int, count=3))
-    for n in a.repeat:
-        v.integer("--repeat", n, lo=1)
-    if a.device != "cpu" and not a.device.startswith("cuda"):
-        raise UserError(f"--device {a.device!r}: expected cpu, cuda or cuda:N")
+    check_timing_args(a, ("rounds", "steps", "threads", "jobs"))
     a.checkpoint = v.input_file(a.checkpoint, "--checkpoint", "checkpoint").resolve()
     out = v.output_file(a.json, "--json")
     with tempfile.TemporaryDirectory(prefix="bench_modifiers_") as scratch:
