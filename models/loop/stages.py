@@ -69,7 +69,7 @@ def stage_select(cfg, gen: Generation, progress=print) -> dict:
             "candidates_hash": file_hash(gen.dir / "candidates.extxyz")}
 
 
-def held_out(info: dict, hold_out: list[dict]) -> bool:
+def in_hold_out(info: dict, hold_out: list[dict]) -> bool:
     """Whether a frame's INFO matches all the keys of one of the HOLD_OUT maps (numbers compared as numbers)."""
     def same(x, y) -> bool:
         try:
@@ -87,7 +87,7 @@ def stage_label(cfg, gen: Generation, progress=print, world=None) -> dict:
     out = gen.dir / "labels.extxyz"
     if gen.g == 0 and cfg["initial"]["data"]:
         frames = read_labelled(cfg["initial"]["data"])
-        kept = [f for f in frames if not held_out(f.info, cfg["initial"]["hold_out"])]
+        kept = [f for f in frames if not in_hold_out(f.info, cfg["initial"]["hold_out"])]
         for f in kept:  # the data set's own info (a candidate's kind, system, gap) stays with the frame
             f.info.pop("uid", None)
             f.info.update({"source": "initial:data", "generation": 0})

@@ -116,7 +116,7 @@ def test_generation_0_leaves_the_held_out_frames_untrained(tmp_path):
     from ase.io import read, write
 
     from models.loop.manifest import Generation
-    from models.loop.stages import held_out, label_inputs, stage_label
+    from models.loop.stages import in_hold_out, label_inputs, stage_label
 
     frames = []
     for k, (kind, copy) in enumerate([("scan", 0), ("scan", 1), ("md", None), ("scan", 1), ("particle", 1)]):
@@ -129,10 +129,10 @@ def test_generation_0_leaves_the_held_out_frames_untrained(tmp_path):
     data = tmp_path / "labels.extxyz"
     write(data, frames)
     hold = [{"kind": "scan", "copy": 1}]
-    assert [held_out(a.info, hold) for a in frames] == [False, True, False, True, False]
-    assert held_out({"copy": np.int64(1), "kind": "scan"}, [{"copy": 1.0, "kind": "scan"}])
-    assert not held_out({"kind": "scan"}, hold)                        # a missing key does not match
-    assert not held_out({"kind": "scan", "copy": 1}, [])
+    assert [in_hold_out(a.info, hold) for a in frames] == [False, True, False, True, False]
+    assert in_hold_out({"copy": np.int64(1), "kind": "scan"}, [{"copy": 1.0, "kind": "scan"}])
+    assert not in_hold_out({"kind": "scan"}, hold)                        # a missing key does not match
+    assert not in_hold_out({"kind": "scan", "copy": 1}, [])
     cfg = {"initial": {"data": str(data), "hold_out": hold}}
     gen = Generation(tmp_path / "w", 0)
     gen.dir.mkdir(parents=True)
