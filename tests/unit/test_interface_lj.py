@@ -8,7 +8,7 @@ import pytest
 
 from beamheat.cli import UserError
 from models import interface_lj as lj
-from synthetic_binding import KNOWN, UFF, direct_sums, labelled, tio2_frames
+from synthetic_binding import KNOWN, UFF, direct_grads, direct_sums, labelled, lj_forces, tio2_frames
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +20,9 @@ def points_of(frames, params=KNOWN):
     pts = lj.binding_points(labelled(frames, params))
     for p in pts:
         p.s12, p.s6 = direct_sums(p.atoms)
+        g12, g6 = direct_grads(p.atoms)
+        p.g12 = {x: g[p.particle] for x, g in g12.items()}
+        p.g6 = {x: g[p.particle] for x, g in g6.items()}
     return pts
 
 
@@ -86,6 +89,53 @@ def test_noisy_labels_fit_within_noise(frames):
     assert 0.002 < r["rmse_eV"] < 0.008
     well_fit = lj.predict(pts, r["params"]).min()
     assert well_fit == pytest.approx(lj.predict(pts, KNOWN).min(), rel=0.05)
+
+
+def test_interaction_forces_are_frame_minus_particle_alone(frames):
+    pts = points_of(frames)
+    for p in pts:
+        au = [i for i, e in enumerate(p.atoms.get_chemical_symbols()) if e == "Au"]
+        assert list(p.particle) == au and p.f_dft.shape == (len(au), 3)
+        assert np.allclose(p.f_dft, lj_forces(p.atoms)[au], atol=1e-12)
+        assert np.allclose(lj.predict_forces(p, KNOWN), p.f_dft, atol=1e-10)
+    # the particle pulled down onto the slab at the middle gaps, pushed off at the closest
+    fz = {p.gap_A: p.f_dft[:, 2].sum() for p in pts if (p.system, p.copy) == ("Au6_anatase101", 0)}
+    assert fz[3.2] < 0 < fz[1.9]
+    # a particle alone with the wrong atoms is refused
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    bad = labelled(frames)
+    k = next(i for i, a in enumerate(bad) if a.info["kind"] == "particle")
+    short = bad[k][1:]
+    short.calc = SinglePointCalculator(short, energy=-15.0, forces=np.zeros((len(short), 3)))
+    bad[k] = short
+    with pytest.raises(UserError, match=r"l.extxyz: Au6_anatase101 copy 0: the particle alone \(frame \d+\) is not "
+                                        r"the 6 Au atoms of scan frame 0"):
+        lj.binding_points(bad, source="l.extxyz")
+
+
+def test_forces_join_the_fit(frames):
+    one_scan = [p for p in points_of(frames) if (p.system, p.copy) == ("Au6_anatase101", 0)]
+    rng = np.random.default_rng(5)
+    for p in one_scan:
+        p.E_b_dft_eV += rng.normal(0.0, 0.02)
+    energies_only = lj.fit(one_scan, UFF, "eps-sigma")
+    both = lj.fit(one_scan, UFF, "eps-sigma", force_weight_A2=10.0)
+    assert energies_only["n_force_points"] == both["n_force_points"] == 8 and both["n_starts"] == 1 + 4 ** 2
+    # one noisy scan's energies leave the split between the pairs loose: Au-Ti's sigma wanders off
+    assert abs(energies_only["params"]["Ti"][1] - KNOWN["Ti"][1]) > 0.5
+    assert energies_only["rmse_eV"] < 0.02
+    # the exact forces pin both pairs
+    for x in KNOWN:
+        assert both["params"][x][0] == pytest.approx(KNOWN[x][0], rel=0.05)
+        assert both["params"][x][1] == pytest.approx(KNOWN[x][1], rel=0.01)
+    assert both["force_rmse_eV_per_A"] < 2e-3 < 0.1 < energies_only["force_rmse_eV_per_A"]
+    assert both["rmse_eV"] == pytest.approx(0.015, rel=0.5)
+    # labels without forces: energies alone, whatever the weight
+    for p in one_scan:
+        p.f_dft = None
+    r = lj.fit(one_scan, UFF, "eps-sigma", force_weight_A2=1.0)
+    assert r["n_force_points"] == 0 and r["force_rmse_eV_per_A"] is None
 
 
 def test_missing_body_is_refused(frames):
