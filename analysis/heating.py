@@ -354,7 +354,7 @@ def main(argv=None) -> int:
                         formatter_class=HelpFormatter,
                         description="dT of the particle of --geometry on each support, from that support's fit_k "
                                     "JSON: against dose rate at 300 keV and against beam energy at --dose-rate, "
-                                    "with 68 %% intervals (analysis.supports). Writes PREFIX.png/.pdf/.csv/.json and "
+                                    "with 68 % intervals (analysis.supports). Writes PREFIX.png/.pdf/.csv/.json and "
                                     "prints each support's dT over the first one's, beside the paper's k ratio.")
     co.add_argument("--k-json", nargs="+", required=True, metavar="SUPPORT=FILE",
                     help="fit_k JSON per support, e.g. hbn=runs/demo/k.json anatase101=runs/tio2/k.json (the paper's "

@@ -471,7 +471,11 @@ def main(argv=None) -> int:
     if src is not None and Path(a.db).exists() and Path(a.db).resolve() == src.resolve():
         raise UserError(f"{a.db}: --db names the candidates file")
 
-    from gpaw.mpi import world
+    try:
+        from gpaw.mpi import world
+    except ImportError:
+        raise UserError("GPAW is not installed in this Python environment: bash scripts/setup.sh installs it "
+                        "(docs/install.md)") from None
 
     db = open_db(a.db)
     if a.candidates:

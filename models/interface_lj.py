@@ -295,27 +295,31 @@ def relax_on_support(atoms, potential: str | Path, types: dict, params: dict, el
     return out, e_lj
 
 
-RELAXED_COPY_OFFSET = 10  # relaxed_candidates' frames: copy = this + the copy of the scan they were relaxed from
+RELAXED_COPY_OFFSET = 10  # relaxed_candidates' frames take copies from here up: the rigid scans' are below
 
 
 def relaxed_candidates(points: list[Point], potential: str | Path, types: dict, params: dict, element: str = "Au",
                        first_frame: int = 0) -> list:
-    """Frames to label next for the fit: for each scan (system, copy) of POINTS, its frame where PARAMS bind most,
-    the particle relaxed over the fixed support with PARAMS (relax_on_support), and that relaxed particle alone.
-    A pair potential fitted to rigid scans may bind a relaxed particle far more than DFT does: these frames test
-    it there. Each pair gets copy RELAXED_COPY_OFFSET + the scan's copy; the support alone is the scan's own (by
-    content, binding_points). Frames are numbered from FIRST_FRAME."""
+    """Frames to label next for the fit: for each rigid scan (system, copy < RELAXED_COPY_OFFSET) of POINTS, its
+    frame where PARAMS bind most, the particle relaxed over the fixed support with PARAMS (relax_on_support), and
+    that relaxed particle alone. A pair potential fitted to rigid scans may bind a relaxed particle far more than
+    DFT does: these frames test it there. Each pair gets the next copy of its system not in POINTS, from
+    RELAXED_COPY_OFFSET up; the support alone is the scan's own (by content, binding_points). Frames are numbered
+    from FIRST_FRAME."""
     from ase import Atoms
 
     out = []
-    for key in sorted({(p.system, p.copy) for p in points}):
+    for key in sorted({(p.system, p.copy) for p in points if p.copy < RELAXED_COPY_OFFSET}):
         scan = [p for p in points if (p.system, p.copy) == key]
         start = scan[int(np.argmin(predict(scan, params)))]
         relaxed, e_lj = relax_on_support(start.atoms, potential, types, params, element)
         sym = np.array(relaxed.get_chemical_symbols())
         gap = float(relaxed.positions[sym == element, 2].min() - relaxed.positions[sym != element, 2].max())
-        info = {"system": key[0], "copy": RELAXED_COPY_OFFSET + key[1], "source": "fit_interface:relaxed",
-                "relaxed_from_frame": start.frame, "E_b_fitted_eV": e_lj, "gap_A": round(gap, 4)}
+        taken = [p.copy for p in points if p.system == key[0]] + [a.info["copy"] for a in out
+                                                                   if a.info["system"] == key[0]]
+        info = {"system": key[0], "copy": max([RELAXED_COPY_OFFSET - 1] + taken) + 1,
+                "source": "fit_interface:relaxed", "relaxed_from_frame": start.frame, "E_b_fitted_eV": e_lj,
+                "gap_A": round(gap, 4)}
         relaxed.info = dict(info, kind="scan", frame=first_frame + len(out))
         alone = Atoms(relaxed.numbers[sym == element], relaxed.positions[sym == element], cell=relaxed.cell,
                       pbc=relaxed.pbc)

@@ -131,3 +131,13 @@ def test_relaxed_candidates_bind_more_and_pair_with_the_scans_slab(frames):
         [q for q in lj.binding_points(labelled(copy0) + labelled(relaxed)) if q.copy == lj.RELAXED_COPY_OFFSET])
     assert p.E_b_dft_eV == pytest.approx(lj_binding(scan), abs=1e-9)
     assert p.gap_A == scan.info["gap_A"] < min(q.gap_A for q in pts)
+
+
+def test_relaxed_candidates_take_new_copies_and_start_from_rigid_scans(frames):
+    copy0 = [a for a in frames if a.info["copy"] == 0 and a.info["system"] == "Au6_anatase101"]
+    li = lj.LammpsInterface(POTENTIAL, TYPES)
+    first = lj.relaxed_candidates(li.fill(lj.binding_points(labelled(copy0))), POTENTIAL, TYPES, KNOWN)
+    again = lj.relaxed_candidates(li.fill(lj.binding_points(labelled(copy0) + labelled(first))), POTENTIAL, TYPES,
+                                  UFF, first_frame=2)
+    assert [a.info["copy"] for a in first] == [10, 10] and [a.info["copy"] for a in again] == [11, 11]
+    assert again[0].info["relaxed_from_frame"] in {a.info["frame"] for a in copy0 if a.info["kind"] == "scan"}

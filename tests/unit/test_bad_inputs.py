@@ -203,6 +203,7 @@ CASES = [
     ("models.fit_interface", ["{d}/plain.extxyz", "--out", "{d}/fit"]),  # no energies
     ("models.fit_interface", ["{d}/plain.extxyz", "--out", "{d}/fit", "--fit", "sigma"]),
     ("models.fit_interface", ["{d}/plain.extxyz", "--out", "{d}/fit", "--max-binding-eV", "nan"]),
+    ("models.fit_interface", ["{d}/plain.extxyz", "--out", "{d}/fit", "--force-weight-A2", "-1"]),
     ("models.fit_interface", ["{d}/plain.extxyz", "--out", "{d}/fit", "--potential", "{d}/empty.txt"]),
     # ---- models.deploy / models.rerun (torch is imported, nothing is compiled)
     ("models.deploy", ["{d}/garbage.bin", "{d}/m.nequip.pth"]),
