@@ -40,22 +40,14 @@ nve_ps="${1:-$default_nve_ps}"
 seeds="${2:-2}"
 therm_ps="${3:-5}"
 jobs="${BEAMHEAT_JOBS:-$(nproc)}"
-for x in "$nve_ps" "$therm_ps"; do
-  [[ "$x" =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] && [[ ! "$x" =~ ^0*\.?0*$ ]] || {
-    echo "error: scripts/demo.sh: NVE_PS and THERM_PS must be positive numbers of ps, not '$x'" >&2; exit 2; }
-done
-[[ "$seeds" =~ ^[1-9][0-9]*$ ]] || { echo "error: scripts/demo.sh: SEEDS must be a whole number >= 1, not '$seeds'" >&2; exit 2; }
-[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "error: scripts/demo.sh: BEAMHEAT_JOBS must be a whole number >= 1, not '$jobs'" >&2; exit 2; }
+SCRIPT=scripts/demo.sh; . scripts/lib.sh
+for x in "$nve_ps" "$therm_ps"; do need_positive "NVE_PS and THERM_PS" "$x"; done
+need_whole SEEDS "$seeds"
+need_whole BEAMHEAT_JOBS "$jobs"
 root="$PWD"
-out="${BEAMHEAT_DEMO_OUT:-runs/demo}"
-if [ -e "$out" ]; then  # never overwrite an earlier result: keep it as a numbered backup
-  n=1; while [ -e "$out.$n" ]; do n=$((n + 1)); done
-  mv "$out" "$out.$n"; echo "== earlier results moved to $out.$n"
-fi
-mkdir -p "$out"
-out="$(cd "$out" && pwd)"
-start=$(date +%s)
-stamp() { echo "   ($(( $(date +%s) - start )) s)"; }
+fresh_out "${BEAMHEAT_DEMO_OUT:-runs/demo}"
+out="$OUT"
+START=$(date +%s)
 
 echo "== 1/5 system: Au45 on monolayer hBN (beamheat.build; the particle of the bundled ensemble's training systems)"
 python -m beamheat.build --out "$out" --support hbn --diameter-nm 1.0 --height-ratio 0.7 --margin-A 6 | tail -2

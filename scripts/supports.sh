@@ -24,23 +24,15 @@ seeds="${3:-2}"
 therm_ps=5
 kspace="${KSPACE:-1e-4}"
 jobs="${BEAMHEAT_JOBS:-$(nproc)}"
-for x in "$nve_tio2" "$nve_hbn"; do
-  [[ "$x" =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] && [[ ! "$x" =~ ^0*\.?0*$ ]] || {
-    echo "error: scripts/supports.sh: NVE_PS_TIO2 and NVE_PS_HBN must be positive numbers of ps, not '$x'" >&2; exit 2; }
-done
-[[ "$seeds" =~ ^[1-9][0-9]*$ ]] || { echo "error: scripts/supports.sh: SEEDS must be a whole number >= 1, not '$seeds'" >&2; exit 2; }
-[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "error: scripts/supports.sh: BEAMHEAT_JOBS must be a whole number >= 1, not '$jobs'" >&2; exit 2; }
-[[ "$kspace" =~ ^[0-9.]+[eE]-[0-9]+$ ]] || { echo "error: scripts/supports.sh: KSPACE must be a relative accuracy like 1e-4, not '$kspace'" >&2; exit 2; }
+SCRIPT=scripts/supports.sh; . scripts/lib.sh
+for x in "$nve_tio2" "$nve_hbn"; do need_positive "NVE_PS_TIO2 and NVE_PS_HBN" "$x"; done
+need_whole SEEDS "$seeds"
+need_whole BEAMHEAT_JOBS "$jobs"
+[[ "$kspace" =~ ^[0-9.]+[eE]-[0-9]+$ ]] || { echo "error: $SCRIPT: KSPACE must be a relative accuracy like 1e-4, not '$kspace'" >&2; exit 2; }
 root="$PWD"
-out="${BEAMHEAT_SUPPORTS_OUT:-runs/supports}"
-if [ -e "$out" ]; then  # never overwrite an earlier result: keep it as a numbered backup
-  n=1; while [ -e "$out.$n" ]; do n=$((n + 1)); done
-  mv "$out" "$out.$n"; echo "== earlier results moved to $out.$n"
-fi
-mkdir -p "$out"
-out="$(cd "$out" && pwd)"
-start=$(date +%s)
-stamp() { echo "   ($(( $(date +%s) - start )) s)"; }
+fresh_out "${BEAMHEAT_SUPPORTS_OUT:-runs/supports}"
+out="$OUT"
+START=$(date +%s)
 supports=(hbn anatase101 rutile101)
 
 echo "== 1/4 systems: Au45 on monolayer hBN, anatase (101) and rutile (101) (beamheat.build)"
