@@ -14,16 +14,16 @@ scans leave the split between Au-O and Au-Ti loose, the forces on atoms over dif
 minimises
     sum over points [ (E_b^classical - E_b^DFT)^2 + w <(F^classical - F^DFT)^2> ]
 (<> the mean over the Au atoms' force components, w = --force-weight-A2 in Å^2; 0 fits energies alone) by scipy
-least_squares, eps in 0-1 eV, sigma in 1.5-5 Å, started from the file's own parameters: --fit eps-sigma fits eps
-and sigma of every Au-X pair, --fit eps only the eps (sigmas kept). Points whose E_b^DFT is above --max-binding-eV (the steep repulsive wall a 12-6 form cannot
-follow) are listed but not fitted. It refuses labels without both bodies of a scan, and fewer than 2 points per
-free parameter.
+least_squares, eps in 0-1 eV, sigma in 1.5-5 Å, from the file's own parameters and 16 other starts (the best one
+kept): --fit eps-sigma fits eps and sigma of every Au-X pair, --fit eps only the eps (sigmas kept). Points whose
+E_b^DFT is above --max-binding-eV (the steep repulsive wall a 12-6 form cannot follow) are listed but not fitted.
+It refuses labels without both bodies of a scan, and fewer than 2 points per free parameter.
 Writes into --out: fit.json (parameters, the file's own, every point), fit.md (the per-point table DFT / fitted /
-file with the Au force errors, and per scan the deepest point of each), binding.png and binding.pdf (E_b against the gap), pair_coeff.in
-(the fitted lines, to replace those of the potential file) and, with --relaxed-candidates, relaxed.extxyz: per
-scan, the particle relaxed over the fixed slab with the fitted pairs and that particle alone, to label with
-dft.label and fit again (a pair fitted to rigid scans can bind a relaxed particle far more than DFT does; those
-frames show it and teach the fit). Existing files are not overwritten without --force.
+file with the Au force errors, and per scan the deepest point of each), binding.png and binding.pdf (E_b against
+the gap), pair_coeff.in (the fitted lines, to replace those of the potential file) and, with --relaxed-candidates,
+relaxed.extxyz: per rigid scan, the particle relaxed over the fixed slab with the fitted pairs and that particle
+alone, to label with dft.label and fit again (a pair fitted to rigid scans can bind a relaxed particle far more
+than DFT does; those frames show it and teach the fit). Existing files are not overwritten without --force.
 """
 
 from __future__ import annotations
