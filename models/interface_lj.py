@@ -60,8 +60,8 @@ def lj_energy(s12, s6, eps_eV, sigma_A):
 
 
 def lj_forces(g12, g6, eps_eV, sigma_A):
-    """4 eps (sigma^12 G12 - sigma^6 G6), eV/Å."""
-    return 4.0 * eps_eV * (sigma_A ** 12 * np.asarray(g12) - sigma_A ** 6 * np.asarray(g6))
+    """4 eps (sigma^12 G12 - sigma^6 G6), eV/Å: lj_energy's linear form on the gradients G_n = -grad S_n."""
+    return lj_energy(g12, g6, eps_eV, sigma_A)
 
 
 def _forces(atoms):
@@ -132,19 +132,27 @@ class LammpsInterface:
         self.partners = [e for e in sorted(self.types, key=self.types.get) if e != "Au"]
         self.kspace_accuracy = kspace_accuracy
 
+    def open(self, atoms):
+        """(lmp, prism): LAMMPS with ATOMS set up, the include file run and `compute bh_lj` (the lj/cut energy)."""
+        from beamheat.lammps_run import open_lammps, setup_system
+
+        lmp = open_lammps()
+        try:
+            prism = setup_system(lmp, atoms, sorted(self.types, key=self.types.get))
+            lmp.commands_list([f"variable kspace_accuracy index {self.kspace_accuracy!r}",
+                               f"include {self.potential}", "compute bh_lj all pair lj/cut"])
+        except BaseException:
+            lmp.close()
+            raise
+        return lmp, prism
+
     def evaluate(self, atoms, coeff_sets: list[dict]) -> list[dict]:
         """For each {X: (eps, sigma)} of COEFF_SETS (pairs not named are switched off): the frame's lj/cut energy,
         its total potential energy (eV) and the forces on every atom (eV/Å, ASE's frame and order)."""
-        from beamheat.lammps_run import open_lammps, setup_system
-
-        names = sorted(self.types, key=self.types.get)
-        lmp = open_lammps()
+        lmp, prism = self.open(atoms)
         out = []
         try:
-            prism = setup_system(lmp, atoms, names)
-            lmp.commands_list([f"variable kspace_accuracy index {self.kspace_accuracy!r}",
-                               f"include {self.potential}", "compute bh_lj all pair lj/cut",
-                               "thermo_style custom step pe c_bh_lj", "thermo_modify format float %.17g"])
+            lmp.commands_list(["thermo_style custom step pe c_bh_lj", "thermo_modify format float %.17g"])
             for coeffs in coeff_sets:
                 full = {x: coeffs.get(x, (0.0, 1.0)) for x in self.partners}
                 lmp.commands_list(_override(full, self.types) + ["run 0 post no"])
@@ -270,16 +278,10 @@ def relax_on_support(atoms, potential: str | Path, types: dict, params: dict, el
     """ATOMS with the particle (the ELEMENT atoms) relaxed over the fixed support by the potential include file
     with Au-X lj/cut at PARAMS {X: (eps, sigma)} (FIRE, as relax.in: PPPM's forces are not its energy's exact
     gradient). Returns (relaxed copy, its lj/cut binding energy in eV)."""
-    from beamheat.lammps_run import open_lammps, setup_system
-
-    names = sorted(types, key=types.get)
-    partners = [e for e in names if e != element]
-    lmp = open_lammps()
+    partners = [e for e in sorted(types, key=types.get) if e != element]
+    lmp, prism = LammpsInterface(potential, types, kspace_accuracy).open(atoms)
     try:
-        prism = setup_system(lmp, atoms, names)
-        lmp.commands_list([f"variable kspace_accuracy index {kspace_accuracy!r}", f"include {potential}",
-                           "compute bh_lj all pair lj/cut"]
-                          + _override({x: params.get(x, (0.0, 1.0)) for x in partners}, types)
+        lmp.commands_list(_override({x: params.get(x, (0.0, 1.0)) for x in partners}, types)
                           + [f"group bh_support type {' '.join(str(types[x]) for x in partners)}",
                              "fix bh_fixed bh_support setforce 0.0 0.0 0.0", "min_style fire",
                              f"minimize 0.0 {fmax_eV_per_A!r} {max_iter} {10 * max_iter}"])
