@@ -116,7 +116,8 @@ def main(argv=None) -> int:
     compared = binding_curves(other_frames) if other else {}
     md = ["# Binding curve of the particle on its support: DFT labels and the classical teacher", "",
           f"`python -m bench.dft_binding --labels {repo_path(a.labels)}"
-          + (f" --compare {repo_path(a.compare)}" if a.compare else "") + "`", ""]
+          + (f" --compare {repo_path(a.compare)}" if a.compare else "")
+          + (" --teacher none" if teacher is None else f" --teacher {repo_path(a.teacher)}") + "`", ""]
     result = {"labels": repo_path(a.labels), "compare": a.compare and repo_path(a.compare),
               "teacher": None if teacher is None else repo_path(a.teacher),
               "systems": {}}

@@ -14,7 +14,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.neighborlist import neighbor_list
 
 KNOWN = {"O": (0.045, 2.45), "Ti": (0.012, 3.3)}     # eps (eV), sigma (Å): binds Au6 by about 1 eV
-UFF = {"O": (0.0020977, 3.0259), "Ti": (0.0011166, 2.8812)}  # lammps_inputs/potentials/classical_au_tio2.in
+UFF = {"O": (0.0020977, 3.0259), "Ti": (0.0011166, 2.8812)}  # UFF, Lorentz-Berthelot: a start far from KNOWN
 CUTOFF_A = 10.0
 BODY_ENERGY_EV = {"particle": -17.5, "support": -250.0}
 _SUMS: dict = {}

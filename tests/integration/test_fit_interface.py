@@ -61,7 +61,7 @@ def test_fit_cli_recovers_a_known_lj(frames, tmp_path, capsys):
     for x in KNOWN:
         assert res["fitted"][x][0] == pytest.approx(KNOWN[x][0], rel=1e-3)
         assert res["fitted"][x][1] == pytest.approx(KNOWN[x][1], rel=1e-4)
-        assert res["file_params"][x] == list(UFF[x])
+        assert res["file_params"][x] == list(lj.read_pair_coeffs(POTENTIAL, TYPES)[x])
     assert res["n_points"] == res["n_fitted"] == res["n_force_points"] == 16 and res["force_weight_A2"] == 1.0
     assert res["rmse_eV"] < 1e-5 < res["rmse_file_eV"]
     assert res["force_rmse_eV_per_A"] < 1e-4 < 0.01 < res["force_rmse_file_eV_per_A"]
@@ -69,7 +69,7 @@ def test_fit_cli_recovers_a_known_lj(frames, tmp_path, capsys):
         assert row["E_b_fitted_eV"] == pytest.approx(row["E_b_dft_eV"], abs=1e-4)
         assert row["F_err_fitted_eV_per_A"] < 1e-4 and row["F_rms_dft_eV_per_A"] > 0
     assert {(w["system"], w["copy"]) for w in res["wells"]} == {("Au6_anatase101", 0), ("Au6_rutile101", 0)}
-    assert all(w["dft_over_file"] > 5 for w in res["wells"])  # UFF binds far less than this LJ
+    assert all(w["dft_over_fitted"] == pytest.approx(1, rel=1e-3) for w in res["wells"])
     md = (out / "fit.md").read_text()
     assert md.count("| Au6_anatase101 | 0 | ") == 8 + 1 and "| Au-O |" in md
     assert (out / "binding.png").stat().st_size > 1000
@@ -107,7 +107,8 @@ def test_fit_cli_refuses_too_few_points(frames, tmp_path, capsys):
     assert run(main, [str(labels), "--out", str(tmp_path / "fit"), "--fit", "eps"]) == 0
     res = json.loads((tmp_path / "fit" / "fit.json").read_text())
     assert res["n_points"] == 4 and res["fit"] == "eps"
-    assert np.isclose(res["fitted"]["O"][1], UFF["O"][1]) and np.isclose(res["fitted"]["Ti"][1], UFF["Ti"][1])
+    kept = lj.read_pair_coeffs(POTENTIAL, TYPES)  # --fit eps keeps the file's sigmas
+    assert np.isclose(res["fitted"]["O"][1], kept["O"][1]) and np.isclose(res["fitted"]["Ti"][1], kept["Ti"][1])
 
 
 def test_relaxed_candidates_bind_more_and_pair_with_the_scans_slab(frames):

@@ -52,7 +52,9 @@ def test_tio2_support_relaxes_and_its_heat_transfer_log_is_read_by_fit_k(tmp_pat
     assert -1.0 < float(apart.group(2)) / faces_A2 * 16.02 < 0  # J/m² per face: below a surface energy
     adhesion = re.search(r"relaxed in contact: adhesion (\S+) eV at the relaxed-apart geometry, (\S+) eV relaxed, "
                          r"fmax (\S+) eV/A", proc.stdout)
-    assert adhesion and -5.0 < float(adhesion.group(2)) < min(float(adhesion.group(1)), 0)
+    # the DFT-fitted Au-Ti pairs bind Au45 by several eV (-9.5 eV on an 8 Å anatase (101) slab:
+    # bench/results/tio2_reference.md), more once relaxed than at the relaxed-apart geometry
+    assert adhesion and -20.0 < float(adhesion.group(2)) < min(float(adhesion.group(1)), -2.0)
     assert float(adhesion.group(3)) < 0.3  # capped at RELAX_ITER steps: still reshaping
     check_heat_transfer_log(tmp_path / "log.lammps", n_atoms=geo["n_atoms"], t_therm_ps=T_THERM, t_nve_ps=T_NVE)
     dump = (tmp_path / "ht.dump").read_text().splitlines()

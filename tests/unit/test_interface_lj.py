@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from beamheat.cli import UserError
+from helpers import ROOT
 from models import interface_lj as lj
 from synthetic_binding import KNOWN, UFF, direct_grads, direct_sums, labelled, lj_forces, tio2_frames
 
@@ -155,8 +156,11 @@ def test_too_few_points_are_refused(frames):
 def test_pair_coeffs_of_the_reference():
     from beamheat.lammps_plugin import inputs_dir
 
-    got = lj.read_pair_coeffs(inputs_dir() / "potentials" / "classical_au_tio2.in", {"Au": 1, "O": 2, "Ti": 3})
-    assert got == UFF
+    types = {"Au": 1, "O": 2, "Ti": 3}
+    got = lj.read_pair_coeffs(inputs_dir() / "potentials" / "classical_au_tio2.in", types)
+    # the installed lines are those models.fit_interface wrote for the committed fit
+    assert got == lj.read_pair_coeffs(ROOT / "bench" / "results" / "fit_au_tio2" / "pair_coeff.in", types)
+    assert set(got) == {"O", "Ti"} and all(eps > 0 and sigma > 0 for eps, sigma in got.values())
 
 
 def test_wells_and_table():

@@ -1,8 +1,9 @@
 """TiO2 supports as beamheat.build cuts them (clean, stoichiometric faces; O vacancies on the faces asked for) and
-the classical Au/TiO2 reference's parameters against their published forms."""
+the classical Au/TiO2 reference's parameters against their published forms and the committed DFT fit."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -14,7 +15,6 @@ from beamheat.build import remove_surface_oxygens, support
 from helpers import ROOT
 
 POTENTIAL = ROOT / "lammps_inputs" / "potentials" / "classical_au_tio2.in"
-KCAL_EV = 0.0433641
 
 
 def ti_o_neighbours(slab):
@@ -79,10 +79,16 @@ def test_matsui_akaogi_buckingham_terms_are_the_papers_functional_form():
     assert "set             type 2 charge -1.098" in text and "1.098*count(bh_o)" in text
 
 
-def test_au_o_ti_lennard_jones_is_uff_lorentz_berthelot():
-    uff = {1: (0.039, 3.293), 2: (0.060, 3.500), 3: (0.017, 3.175)}  # D (kcal/mol), x (A): Au, O_3, Ti6+4
+def test_au_o_ti_lennard_jones_is_the_committed_dft_fit():
+    """The Au-O and Au-Ti lines are models.fit_interface's fit to the committed GPAW labels, as its record says."""
+    fit = json.loads((ROOT / "bench" / "results" / "fit_au_tio2" / "fit.json").read_text())
+    assert fit["labels"] == ["dft/au_tio2/labels_pw500.extxyz", "dft/au_tio2/relaxed_pw500.extxyz"]
+    assert all((ROOT / x).is_file() for x in fit["labels"])
     coeffs = _coeffs("lj/cut")
     assert set(coeffs) == {(1, 2), (1, 3)}
     for (i, j), (eps, sigma) in coeffs.items():
-        assert eps == pytest.approx(math.sqrt(uff[i][0] * uff[j][0]) * KCAL_EV, rel=1e-4)
-        assert sigma == pytest.approx((uff[i][1] + uff[j][1]) / 2 / 2 ** (1 / 6), rel=1e-4)
+        want_eps, want_sigma = fit["fitted"][{2: "O", 3: "Ti"}[j]]
+        assert (i, eps, sigma) == (1, pytest.approx(want_eps, rel=1e-5), pytest.approx(want_sigma, rel=1e-4))
+    # the fitted pairs bind the DFT-labelled relaxed Au6 within 15 % of DFT (fit.md)
+    relaxed = [w for w in fit["wells"] if w["copy"] >= 10 and w["dft_eV"] < 0]
+    assert len(relaxed) == 3 and all(0.85 < w["dft_over_fitted"] < 1.15 for w in relaxed)
