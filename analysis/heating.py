@@ -463,7 +463,7 @@ def _compare(a) -> int:
         print(f"{c.support}: k = {c.k_eV_per_nm2_ps_K:.3g} eV/(nm² ps K); ΔT = {c.dT_at_dose_rate_K[i300]:.3g} K "
               f"(68 % {lo:.3g}–{upper} K) at {a.dose_rate:g} e⁻/(Å² s), {c.beam_keV[i300]:g} keV; "
               f"ΔT / ΔT({first}) = {r.dT_ratio_to_first[c.support]:.3g}"
-              + (f" (paper's k: {paper:.3g})" if paper else "") + ("" if c.reliable else "  [NOT reliable]"))
+              + (f" (from the paper's k: {paper:.3g})" if paper else "") + ("" if c.reliable else "  [NOT reliable]"))
     print(f"wrote {', '.join(files + [str(paths[-1])])}")
     return 0
 

@@ -11,16 +11,18 @@
 #   3. k per support (analysis.fit_k), and the table of all runs (k_table.md);
 #   4. dT of the particle on each support against dose rate at 300 keV and against beam energy
 #      (python -m analysis.heating compare), beside the paper's k ratios.
-# The hBN interface conducts about 30x less than the TiO2 ones, so it gets a longer NVE.
+# The hBN interface conducts 13-24x less than the TiO2 ones, so it gets a longer NVE. 8 seeds tell anatase
+# from rutile (k within 11-13 %, about 30 min on 2 cores); 2 are a 12-minute look. Then
+# python -m bench.supports_k OUT compares k with the paper's.
 #
-#   scripts/supports.sh [NVE_PS_TIO2] [NVE_PS_HBN] [SEEDS]   (after scripts/setup.sh; defaults 40 200 2)
+#   scripts/supports.sh [NVE_PS_TIO2] [NVE_PS_HBN] [SEEDS]   (after scripts/setup.sh; defaults 40 200 8)
 #   BEAMHEAT_SUPPORTS_OUT=dir KSPACE=1e-5 scripts/supports.sh ...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${VIRTUAL_ENV:-}" ]; then . .venv/bin/activate; fi
 nve_tio2="${1:-40}"
 nve_hbn="${2:-200}"
-seeds="${3:-2}"
+seeds="${3:-8}"
 therm_ps=5
 kspace="${KSPACE:-1e-4}"
 jobs="${BEAMHEAT_JOBS:-$(nproc)}"

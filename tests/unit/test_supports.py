@@ -57,7 +57,7 @@ def test_cli_writes_figure_csv_json_and_prints_the_ratio(inputs, tmp_path, capsy
             "--geometry", str(inputs["geometry"]), "--out", str(out)]
     assert run(heating_main, args) == 0
     printed = capsys.readouterr().out
-    assert "anatase101: k = 0.00051" in printed and "ΔT / ΔT(hbn) = 0.725 (paper's k: 0.725)" in printed
+    assert "anatase101: k = 0.00051" in printed and "ΔT / ΔT(hbn) = 0.725 (from the paper's k: 0.725)" in printed
     for ext in (".png", ".pdf", ".csv", ".json"):
         assert out.with_name(out.name + ext).stat().st_size > 0
     rows = list(csv.DictReader(out.with_name("supports.csv").open()))

@@ -1,11 +1,12 @@
-"""The pure pieces of bench.tio2_reference: displacements from ideal sites, the dump reader, coordination counts."""
+"""The pure pieces of bench.tio2_reference: displacements from ideal sites, the dump reader, coordination counts,
+the closest Au-O and Au-Ti distances in contact."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from bench.tio2_reference import read_dump, scaled_rmsd, ti_o_coordination
+from bench.tio2_reference import closest_au_distances, read_dump, scaled_rmsd, ti_o_coordination
 
 
 def test_scaled_rmsd_removes_drift_and_takes_the_nearest_image():
@@ -36,3 +37,13 @@ def test_coordination_counts_unlike_neighbours_only():
     pos = np.array([[5, 5, 5], [6.95, 5, 5], [3.05, 5, 5], [5, 7, 5.0]])
     cn = ti_o_coordination(pos, ["Ti", "O", "O", "Ti"], np.diag([20.0, 20.0, 20.0]))
     assert cn == {"Ti0": 1, "Ti2": 1, "O1": 2}
+
+
+def test_closest_au_distances_take_the_nearest_image_in_the_periodic_directions_only(tmp_path):
+    # Au at x = 0.5 sees the O at x = 9.5 through the periodic x boundary (1 Å), not the Ti 9.5 Å below it in the
+    # fixed z direction; the other Ti is 2.5 Å above
+    (tmp_path / "c.dump").write_text(
+        "ITEM: TIMESTEP\n0\nITEM: NUMBER OF ATOMS\n4\nITEM: BOX BOUNDS pp pp ff\n0 10\n0 10\n0 10\n"
+        "ITEM: ATOMS id type x y z\n1 1 0.5 5 9.8\n2 2 9.5 5 9.8\n3 3 0.5 5 0.3\n4 3 0.5 7.5 9.8\n")
+    d = closest_au_distances(tmp_path / "c.dump")
+    assert d == {"closest_Au_O_A": pytest.approx(1.0), "closest_Au_Ti_A": pytest.approx(2.5)}
