@@ -126,9 +126,8 @@ def markdown(res: dict) -> str:
 
 
 def main(argv=None) -> int:
-    from bench.lib.records import machine_info, repo_path, results_files
+    from bench.lib.records import machine_info, repo_path, results_files, write_results
     from beamheat import validate as v
-    from beamheat.io import atomic_write, write_json
 
     p = ArgumentParser(prog="python -m bench.supports_k", description=__doc__.split("\n\n")[0],
                        epilog=__doc__.split("\n\n", 1)[1], formatter_class=HelpFormatter)
@@ -147,10 +146,7 @@ def main(argv=None) -> int:
     res = {"command": "python -m bench.supports_k " + " ".join(sys.argv[1:] if argv is None else argv),
            "machine": machine_info(), "supports_out": repo_path(folder),
            "supports": records, "pairs": comparisons(records)}
-    write_json(res_json, res)
-    text = markdown(res)
-    atomic_write(res_md, lambda f: f.write(text))
-    print(text)
+    print(write_results(res_json, res_md, res, markdown))
     return 0
 
 

@@ -442,9 +442,8 @@ def cached(folder: Path, settings: dict, compute, reuse: bool) -> dict:
 
 
 def main(argv=None) -> int:
-    from bench.lib.records import machine_info, repo_path, results_files
+    from bench.lib.records import machine_info, repo_path, results_files, write_results
     from beamheat import validate as v
-    from beamheat.io import atomic_write, write_json
 
     a = parse_args(argv)
     v.in_range("--T-K", a.T_K, 1.0, 2000.0, "K")
@@ -479,10 +478,7 @@ def main(argv=None) -> int:
                          "The classical reference has no O-vacancy trapping (Au carries no charge).")
     res["dft_labels"] = [repo_path(x) for x in DFT_LABELS]
     res["dft_au6"] = against_dft_labels(list(DFT_LABELS))
-    write_json(res_json, res)
-    text = markdown(res)
-    atomic_write(res_md, lambda f: f.write(text))
-    print(text)
+    print(write_results(res_json, res_md, res, markdown))
     return 0
 
 

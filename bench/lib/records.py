@@ -41,6 +41,16 @@ def results_files(prefix: str, force: bool) -> tuple[Path, Path]:
     return res_json, res_md
 
 
+def write_results(res_json: Path, res_md: Path, res: dict, markdown) -> str:
+    """RES into RES_JSON and markdown(RES) into RES_MD, both atomically; the markdown is returned to print."""
+    from beamheat.io import atomic_write, write_json
+
+    write_json(res_json, res)
+    text = markdown(res)
+    atomic_write(res_md, text)
+    return text
+
+
 def machine_info() -> dict:
     from importlib import metadata
 
