@@ -157,7 +157,7 @@ def figure(rows: list[dict], prefix: Path) -> list[str]:
         c = f"C{k % 10}"
         ax.plot(g, [r["E_b_dft_eV"] for r in rs], "o", color=c, label=f"{key[0]} copy {key[1]}: DFT")
         ax.plot(g, [r["E_b_fitted_eV"] for r in rs], "-", color=c, label="fitted LJ")
-        ax.plot(g, [r["E_b_file_eV"] for r in rs], ":", color=c, label="file's LJ (UFF)")
+        ax.plot(g, [r["E_b_file_eV"] for r in rs], ":", color=c, label="the file's own LJ")
     ax.axhline(0.0, color="0.6", lw=0.8)
     lo = min(min(r["E_b_dft_eV"], r["E_b_fitted_eV"]) for r in rows)
     ax.set_ylim(1.3 * lo if lo < 0 else -0.1, max(0.5, -0.6 * lo))
