@@ -122,11 +122,15 @@ def markdown(res: dict) -> str:
         paper = "–" if c["paper_ordering"] is None else f"{c['paper_ordering']} ({c['paper_ratio']:.2f})"
         lines.append(f"| {c['a']} / {c['b']} | {c['k_ratio']:.2f} | {c['z']:+.1f} | "
                      f"{'yes' if c['separated'] else 'no'} | {c['ordering']} | {paper} | {agree} |")
+    if res.get("figure"):
+        lines += ["", "ΔT of the particle on each support (`analysis.heating compare`, in the supports.sh folder):", "",
+                  f"![ΔT against dose rate at 300 keV and against beam energy]({res['figure']})"]
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
     from bench.lib.records import machine_info, repo_path, results_files, write_results
+    from beamheat.io import atomic_write
     from beamheat import validate as v
 
     p = ArgumentParser(prog="python -m bench.supports_k", description=__doc__.split("\n\n")[0],
@@ -146,6 +150,10 @@ def main(argv=None) -> int:
     res = {"command": "python -m bench.supports_k " + " ".join(sys.argv[1:] if argv is None else argv),
            "machine": machine_info(), "supports_out": repo_path(folder),
            "supports": records, "pairs": comparisons(records)}
+    figure = folder / "supports.png"                  # analysis.heating compare's ΔT figure (Fig. 3/4)
+    if figure.is_file():
+        res["figure"] = res_md.with_suffix(".png").name
+        atomic_write(res_md.with_suffix(".png"), figure.read_bytes())
     print(write_results(res_json, res_md, res, markdown))
     return 0
 

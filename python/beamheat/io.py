@@ -37,13 +37,13 @@ def json_safe(x: Any) -> Any:
     return x
 
 
-def atomic_write(path: str | Path, content: str | Callable, newline: str | None = None) -> Path:
-    """Write text (a str, or a callable given the open file) to a hidden temporary file next to `path`, then
-    rename it into place: readers never see a half-written file, and a failure leaves nothing behind."""
+def atomic_write(path: str | Path, content: str | bytes | Callable, newline: str | None = None) -> Path:
+    """Write text (a str, or a callable given the open file) or bytes to a hidden temporary file next to `path`,
+    then rename it into place: readers never see a half-written file, and a failure leaves nothing behind."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
-        with open(tmp, "w", newline=newline) as f:
+        with (open(tmp, "wb") if isinstance(content, bytes) else open(tmp, "w", newline=newline)) as f:
             content(f) if callable(content) else f.write(content)
         tmp.replace(path)
     except OSError as e:

@@ -61,9 +61,13 @@ def test_pairs_are_separated_at_two_standard_errors_and_ordered_against_the_pape
 def test_cli_writes_the_table_and_refuses_in_one_line(tmp_path, capsys):
     fake_support(tmp_path / "s", "anatase101", 8e-4, 1e-4, [3e-4, 2.8e-4])
     fake_support(tmp_path / "s", "rutile101", 3e-4, 5e-5, [2.9e-4, 3.1e-4])
+    png = bytes(range(256)) * 4                         # analysis.heating compare's figure, copied byte for byte
+    (tmp_path / "s" / "supports.png").write_bytes(png)
     res = tmp_path / "res"
     assert run(main, [str(tmp_path / "s"), "--results", str(res)]) == 0
+    assert (tmp_path / "res.png").read_bytes() == png and not list(tmp_path.glob(".*part"))
     md = (tmp_path / "res.md").read_text()
+    assert "![ΔT against dose rate at 300 keV and against beam energy](res.png)" in md
     assert "| anatase101 / rutile101 | 2.67 | +4.5 | yes | anatase101 > rutile101 |" in md and "**no**" in md
     assert json.loads((tmp_path / "res.json").read_text())["pairs"][0]["separated"] is True
     capsys.readouterr()
