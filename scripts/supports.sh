@@ -12,7 +12,7 @@
 #   4. dT of the particle on each support against dose rate at 300 keV and against beam energy
 #      (python -m analysis.heating compare), beside the paper's k ratios.
 # The hBN interface conducts 13-24x less than the TiO2 ones, so it gets a longer NVE. 8 seeds tell anatase
-# from rutile (k within 11-13 %, about 30 min on 2 cores); 2 are a 12-minute look. Then
+# from rutile (k within 11-13 %, about 30 min on 2 cores); 3 took 12 minutes and did not. Then
 # python -m bench.supports_k OUT compares k with the paper's.
 #
 #   scripts/supports.sh [NVE_PS_TIO2] [NVE_PS_HBN] [SEEDS]   (after scripts/setup.sh; defaults 40 200 8)
