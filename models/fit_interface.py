@@ -211,7 +211,7 @@ def main(argv=None) -> int:
     rows = table_rows(points, fitted, before, used, result["params"], start)
     target = np.array([pt.E_b_dft_eV for pt in fitted_points])
     res = {"command": "python -m models.fit_interface " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "labels": [str(x) for x in labels], "potential": shown(potential), "fit": a.fit,
+           "labels": [shown(x) for x in labels], "potential": shown(potential), "fit": a.fit,
            "max_binding_eV": a.max_binding_eV, "force_weight_A2": a.force_weight_A2, "n_points": len(points),
            "n_fitted": int(used.sum()), "n_force_points": result["n_force_points"],
            "fitted": result["params"], "file_params": start, "rmse_eV": result["rmse_eV"],
