@@ -3,7 +3,7 @@
     bash scripts/supports.sh 40 200 8                                   # BEAMHEAT_SUPPORTS_OUT=... to move it
     python -m bench.supports_k runs/supports [--results bench/results/supports_au45] [--force]
 
-From each support's k.json and k_table.csv (analysis.fit_k): the combined k with its 68 % interval, the runs that
+From each support's k.json (analysis.fit_k): the combined k with its 68 % interval, the runs that
 went into it and those refused (lost contact, undetermined), the particle's heat capacity c_p (dE/dT of the
 particle's energy against its temperature over each run's NVE, fit_k's own; mean and standard error over the
 runs, against the classical 3 k_B per atom), k over the paper's k (its Table 3: hBN 3.7e-4, anatase (101) 5.1e-4,
@@ -15,13 +15,14 @@ without --force) and prints the table.
 
 from __future__ import annotations
 
-import csv
 import itertools
 import json
 import math
 import re
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 
@@ -40,18 +41,15 @@ def potential_of(logs: list[Path]) -> str | None:
 
 
 def support_record(folder: Path) -> dict:
-    """One support's combined k (k.json) and per-run c_p (k_table.csv), as analysis.fit_k wrote them."""
+    """One support's combined k and its runs' c_p and τ, from the k.json analysis.fit_k wrote."""
     from analysis.heating import REFERENCE_K
     from beamheat.units import K_B_EV_PER_K
 
-    k_json, table = folder / "k.json", folder / "k_table.csv"
-    for f in (k_json, table):
-        if not f.is_file():
-            raise UserError(f"{f}: missing: not a scripts/supports.sh support folder (run analysis.fit_k there)")
+    k_json = folder / "k.json"
+    if not k_json.is_file():
+        raise UserError(f"{k_json}: missing: not a scripts/supports.sh support folder (run analysis.fit_k there)")
     k = json.loads(k_json.read_text())
-    with table.open() as f:
-        rows = list(csv.DictReader(f))
-    cp = [float(r["cp_eV_per_K"]) for r in rows if r.get("cp_eV_per_K")]
+    cp = np.array([r["cp_eV_per_K"] for r in k["runs"] if r.get("cp_eV_per_K") is not None], float)
     support = k.get("support") or folder.name
     paper = REFERENCE_K.get(support)
     rec = {"support": support, "label": k.get("label"), "n_runs": k["n_runs"], "n_runs_combined": k["n_runs_combined"],
@@ -62,10 +60,9 @@ def support_record(folder: Path) -> dict:
            "potential": potential_of([Path(x) for r in k["runs"] for x in r.get("logs", [])]),
            "k_eV_per_nm2_ps_K": k["k_eV_per_nm2_ps_K"], "k_err_eV_per_nm2_ps_K": k["k_err_eV_per_nm2_ps_K"],
            "k_interval_eV_per_nm2_ps_K": k["k_interval_eV_per_nm2_ps_K"], "k_err_source": k.get("k_err_source"),
-           "reliable": k["reliable"], "tau_ps": [float(r["tau_ps"]) for r in rows],
-           "cp_eV_per_K_per_atom": sum(cp) / len(cp) if cp else None,
-           "cp_sem_eV_per_K_per_atom": (math.sqrt(sum((x - sum(cp) / len(cp)) ** 2 for x in cp) / (len(cp) - 1)
-                                        / len(cp)) if len(cp) > 1 else None),
+           "reliable": k["reliable"], "tau_ps": [r["tau_ps"] for r in k["runs"]],
+           "cp_eV_per_K_per_atom": float(cp.mean()) if cp.size else None,
+           "cp_sem_eV_per_K_per_atom": float(cp.std(ddof=1) / np.sqrt(cp.size)) if cp.size > 1 else None,
            "cp_3kB_eV_per_K_per_atom": 3 * K_B_EV_PER_K, "n_atoms_np": k.get("n_atoms_np"), "A_nm2": k.get("A_nm2"),
            "paper_k_eV_per_nm2_ps_K": paper}
     rec["k_over_paper"] = rec["k_eV_per_nm2_ps_K"] / paper if paper else None

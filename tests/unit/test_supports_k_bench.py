@@ -24,16 +24,14 @@ def fake_support(root, support, k, err, cps, reliable=(True,)):
         log = d / f"heat_transfer_{i}" / "log.lammps"
         log.write_text(f"beamheat: support {support[:3]}, elements Au O Ti, potential /x/potentials/pot_{support}.in\n")
         logs.append(log)
-    runs = [{"logs": [str(x)], "t_planned_ps": 40.0, "reliable": r,
+    runs = [{"logs": [str(x)], "t_planned_ps": 40.0, "reliable": r, "cp_eV_per_K": c, "tau_ps": 20.0 + i,
              "unreliable_reasons": None if r else ["lost contact: the bodies separated"]}
-            for x, r in zip(logs, list(reliable) + [True] * (len(cps) - len(reliable)))]
+            for i, (x, c, r) in enumerate(zip(logs, cps, list(reliable) + [True] * (len(cps) - len(reliable))))]
     (d / "k.json").write_text(json.dumps({
         "support": support, "label": f"Au45/{support}", "n_runs": len(cps), "n_runs_combined": len(cps),
         "runs": runs, "k_eV_per_nm2_ps_K": k, "k_err_eV_per_nm2_ps_K": err,
         "k_interval_eV_per_nm2_ps_K": [k - err, k + err], "k_err_source": "propagated", "reliable": True,
         "n_atoms_np": 45, "A_nm2": 0.818}))
-    (d / "k_table.csv").write_text("run,cp_eV_per_K,tau_ps\n" + "".join(f"{x},{c},{20 + i}\n"
-                                                                       for i, (x, c) in enumerate(zip(logs, cps))))
     return d
 
 
