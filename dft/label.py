@@ -195,24 +195,47 @@ def write_row(db, atoms, uid, status, settings, info, result=None, error=None, i
             db.write(atoms, key_value_pairs=kvp, data=data)
 
 
+def reuse_finished(db, uids, sources) -> int:
+    """Rows of the ASE databases SOURCES (dft.label's) that finished one of UIDS, copied into DB where it has no row
+    of that uid: a uid hashes the atoms and the settings, so the copy is the label this run would compute. The
+    number copied."""
+    from ase.db import connect
+
+    have = {r.uid for r in db.select(columns=["key_value_pairs"])} if len(db) else set()
+    want = set(uids) - have
+    n = 0
+    for src in sources:
+        if not want:
+            break
+        for row in connect(str(src), serial=True).select(status="done"):
+            if row.uid in want:
+                db.write(row.toatoms(), key_value_pairs=dict(row.key_value_pairs), data=dict(row.data))
+                want.discard(row.uid)
+                n += 1
+    return n
+
+
 def label_configurations(frames, db, settings: dict, comm=None, *, ranks_per_calc: int | None = None,
                          retry_failed: bool = False, log_dir: str | None = None, db_name: str = "",
-                         info_keys=("source", "frame"), timeout_s: float | None = None) -> dict:
+                         info_keys=("source", "frame"), timeout_s: float | None = None, reuse=()) -> dict:
     """Label `frames` with GPAW into the ASE database `db` (connected with serial=True), skipping finished ones.
 
     Every rank of COMM (a GPAW communicator; default gpaw.mpi.world) calls this; COMM is split into groups of
     `ranks_per_calc` ranks (default: all). Each result is one database transaction. `info_keys` are copied from
-    each frame's info into its row. Returns the counts {"done", "failed", "skipped"} (on COMM's rank 0) and the
-    uids of the frames, in order.
+    each frame's info into its row. REUSE: databases whose finished rows of the same configurations and settings
+    are copied (reuse_finished) instead of computed. Returns the counts {"done", "failed", "skipped", "reused"}
+    (on COMM's rank 0) and the uids of the frames, in order.
     """
     if comm is None:
         from gpaw.mpi import world as comm
     world = comm
+    uids = [config_id(f, settings) for f in frames]
+    n_reused = 0
     if world.rank == 0:
         len(db)  # creates the SQLite schema once, before several group masters could race to do it
+        n_reused = reuse_finished(db, uids, reuse) if reuse else 0
     world.barrier()
 
-    uids = [config_id(f, settings) for f in frames]
     finished = {r.uid: r.status for r in db.select(columns=["key_value_pairs"])} if len(db) else {}
     todo = [k for k, u in enumerate(uids)
             if u not in finished or (retry_failed and finished[u] == "failed")]
@@ -235,7 +258,8 @@ def label_configurations(frames, db, settings: dict, comm=None, *, ranks_per_cal
     mine = todo[group::n_groups]
     master = comm.rank == 0
     if world.rank == 0:
-        print(f"{len(frames)} configurations: {skipped} already finished, {len(todo)} to compute on "
+        print(f"{len(frames)} configurations: {skipped} already finished"
+              + (f" ({n_reused} of them copied from --reuse)" if n_reused else "") + f", {len(todo)} to compute on "
               f"{n_groups} group(s) of {G} rank(s); settings {settings_hash(settings)} ({describe(settings)})",
               flush=True)
     t_start, n_ok, n_fail = time.perf_counter(), 0, 0
@@ -273,7 +297,7 @@ def label_configurations(frames, db, settings: dict, comm=None, *, ranks_per_cal
     if world.rank == 0:
         print(f"summary: {int(totals[0])} done, {int(totals[1])} failed, {skipped} skipped "
               f"({time.perf_counter() - t_start:.1f} s); database {db_name}", flush=True)
-    return {"done": int(totals[0]), "failed": int(totals[1]), "skipped": skipped, "uids": uids}
+    return {"done": int(totals[0]), "failed": int(totals[1]), "skipped": skipped, "reused": n_reused, "uids": uids}
 
 
 def check_settings(s: dict, where: str = "settings") -> dict:
@@ -415,6 +439,14 @@ def export(db, path: Path) -> int:
     return len(frames)
 
 
+def check_label_db(path: Path, what: str) -> Path:
+    """PATH must be an SQLite file (an ASE database): one-line error naming WHAT otherwise."""
+    with open(path, "rb") as f:
+        if f.read(16) != b"SQLite format 3\x00":
+            raise UserError(f"{path}: not an SQLite database ({what})")
+    return path
+
+
 def open_db(name: str):
     """The ASE database (SQLite file or URL), checked to be one before anything is computed."""
     from ase.db import connect
@@ -425,9 +457,7 @@ def open_db(name: str):
         if p.is_dir():
             raise UserError(f"{p}: is a directory, expected a database file (--db)")
         if p.exists() and p.stat().st_size:
-            with open(p, "rb") as f:
-                if f.read(16) != b"SQLite format 3\x00":
-                    raise UserError(f"{p}: not an SQLite database (--db); give a new file name or an ASE .db")
+            check_label_db(p, "--db; give a new file name or an ASE .db")
         if not p.exists():
             v.output_file(p, "--db")
     try:
@@ -452,6 +482,9 @@ def main(argv=None) -> int:
     p.add_argument("--maxiter", type=int, help="SCF iteration limit (default 333)")
     p.add_argument("--d3", action="store_true", help="add D3(BJ) dispersion (hBN systems)")
     p.add_argument("--ranks-per-calc", type=int, help="MPI ranks per calculation (default: all)")
+    p.add_argument("--reuse", nargs="+", metavar="DB", default=[],
+                   help="label databases of earlier runs: their finished labels of the same configurations and "
+                        "settings are copied, not computed again (default: none)")
     p.add_argument("--retry-failed", action="store_true", help="compute failed configurations again")
     p.add_argument("--log-dir", help="GPAW text output per configuration here (default: none)")
     p.add_argument("--export", help="write finished labels as extxyz for nequip training (default: none)")
@@ -470,6 +503,9 @@ def main(argv=None) -> int:
         v.output_file(a.export, "--export", force=a.force, inputs=[x for x in (src, a.db) if x], mkdir=True)
     if src is not None and Path(a.db).exists() and Path(a.db).resolve() == src.resolve():
         raise UserError(f"{a.db}: --db names the candidates file")
+    reuse = [check_label_db(v.input_file(r, "--reuse", "database"), "--reuse") for r in a.reuse]
+    if any(Path(a.db).exists() and r.resolve() == Path(a.db).resolve() for r in reuse):
+        raise UserError(f"{a.db}: --reuse names the --db database itself")
 
     try:
         from gpaw.mpi import world
@@ -485,7 +521,7 @@ def main(argv=None) -> int:
                                    if isinstance(x, (int, float, str, np.generic)) and k not in RESERVED_KEYS))
         counts = label_configurations(frames, db, settings, ranks_per_calc=a.ranks_per_calc,
                                       retry_failed=a.retry_failed, log_dir=a.log_dir, db_name=a.db,
-                                      timeout_s=a.timeout_s, info_keys=keys)
+                                      timeout_s=a.timeout_s, info_keys=keys, reuse=reuse)
         if counts["failed"] and not counts["done"]:
             first = next((r.get("error", "") for r in db.select(status="failed")), "")
             raise UserError(f"{a.db}: all {counts['failed']} configuration(s) of this run failed, e.g. "

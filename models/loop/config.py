@@ -46,8 +46,9 @@ SCAN_DEFAULTS = {"shifts": 4, "rattle_A": 0.05, "rattle_support_A": 0.02}
 @dataclass
 class Initial:
     """Generation 0: a labelled data set, or builder structures (beamheat.build) that the labeller labels."""
-    data: str | None = setting(None, "labelled frames (extxyz) taken as generation 0 instead of builder structures; "
-                                     "path relative to the YAML's folder")
+    data: str | list[str] | None = setting(None, "labelled frames (extxyz) taken as generation 0 instead of builder "
+                                                 "structures: a file or a list of files (for example the labels of "
+                                                 "earlier run folders), paths relative to the YAML's folder")
     n_frames: int = setting(30, "builder structures labelled in generation 0")
     seed: int = setting(0, "random seed of the builder structures")
     support: str | None = setting(None, "support of the support and particle_on_support kinds: hbn, anatase101, "
@@ -70,9 +71,14 @@ class Initial:
         if d["hold_out"] and not d["data"]:
             raise LoopError(f"{path}: initial.hold_out needs initial.data (it selects frames of that data set)")
         if d["data"]:
-            d["data"] = str(resolve_path(d["data"], path.resolve().parent))
-            if not Path(d["data"]).exists():
-                raise LoopError(f"{path}: initial.data {d['data']}: file not found")
+            files = d["data"] if isinstance(d["data"], list) else [d["data"]]
+            if not all(isinstance(f, str) and f for f in files):
+                raise LoopError(f"{path}: initial.data must be a file or a list of files, not {d['data']!r}")
+            files = [str(resolve_path(f, path.resolve().parent)) for f in files]
+            for f in files:
+                if not Path(f).exists():
+                    raise LoopError(f"{path}: initial.data {f}: file not found")
+            d["data"] = files if isinstance(d["data"], list) else files[0]
             return
         check_elements(d["support"], d["element"] or type_names[0], type_names, "initial", path)
 
@@ -206,11 +212,22 @@ class Labeller:
     type_names: list[str] | None = setting(None, "lammps: the potential's type names (default: type_names)")
     settings: dict = setting({}, "gpaw: dft.label settings (e.g. {d3: true})")
     ranks_per_calc: int | None = setting(None, "gpaw under mpirun: ranks per calculation (default: all)")
+    reuse: list[str] = setting([], "gpaw: label databases (dft.label's) whose finished labels of the same frames and "
+                                   "settings are copied, not computed again (an earlier run folder's, archived); "
+                                   "paths relative to the YAML's folder")
 
     @staticmethod
     def check(d: dict, path: Path) -> None:
         if d["kind"] not in LABELLER_KINDS:
             raise LoopError(f"{path}: labeller.kind {d['kind']!r}: choose emt, lammps or gpaw")
+        if not isinstance(d["reuse"], list) or not all(isinstance(f, str) and f for f in d["reuse"]):
+            raise LoopError(f"{path}: labeller.reuse must be a list of label databases, not {d['reuse']!r}")
+        if d["reuse"] and d["kind"] != "gpaw":
+            raise LoopError(f"{path}: labeller.reuse is for the gpaw labeller (dft.label's databases)")
+        d["reuse"] = [str(resolve_path(f, path.resolve().parent)) for f in d["reuse"]]
+        for f in d["reuse"]:
+            if not Path(f).is_file():
+                raise LoopError(f"{path}: labeller.reuse {f}: file not found")
         if d["kind"] == "lammps":
             if not d["potential"]:
                 raise LoopError(f"{path}: labeller.potential is required for the lammps labeller")

@@ -283,7 +283,7 @@ def gpaw_label(frames, lab: dict, db_path: Path) -> list[str]:
     settings = dict(DEFAULT_SETTINGS, **(lab.get("settings") or {}))
     db = connect(str(db_path), serial=True)
     return label_configurations(frames, db, settings, ranks_per_calc=lab.get("ranks_per_calc"), info_keys=LABEL_KEYS,
-                                db_name=str(db_path))["uids"]
+                                db_name=str(db_path), reuse=lab.get("reuse") or ())["uids"]
 
 
 @dataclass

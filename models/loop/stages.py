@@ -233,9 +233,12 @@ def label_inputs(cfg: dict, g: int, candidates_hash: str | None = None) -> dict:
     # an empty hold_out is left out: the hashes of run folders made before the key existed stay valid
     initial = {k: v for k, v in cfg["initial"].items() if k != "hold_out" or v}
     out = {"candidates_hash": candidates_hash} if g > 0 else {"initial": initial, "type_names": cfg["type_names"]}
-    out["labeller"] = cfg["labeller"] if not cfg["initial"]["data"] or g > 0 else None
+    # labeller.reuse copies labels that the labeller would compute: not an input of the labels
+    lab = {k: v for k, v in cfg["labeller"].items() if k != "reuse"}
+    out["labeller"] = lab if not cfg["initial"]["data"] or g > 0 else None
     if g == 0 and cfg["initial"]["data"]:  # a data set that grew is a changed input, not a finished stage
-        out["data_hash"] = file_hash(cfg["initial"]["data"])
+        data = cfg["initial"]["data"]
+        out["data_hash"] = file_hash(data) if isinstance(data, str) else [file_hash(f) for f in data]
     return out
 
 

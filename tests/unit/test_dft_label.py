@@ -23,3 +23,40 @@ def test_a_batch_in_which_every_configuration_failed_is_an_error(tmp_path):
     assert proc.returncode == 1 and len(err) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert "l.db: all 2 configuration(s) of this run failed, e.g. overlapping atoms" in err[0]
     assert "summary: 0 done, 2 failed" in proc.stdout
+
+
+def test_reuse_copies_a_finished_label_instead_of_computing_it(tmp_path):
+    """--reuse: a configuration that another database finished with the same settings (same uid) is copied with its
+    energy, forces and D3 share, and nothing is computed; another configuration is not taken from it."""
+    import numpy as np
+    from ase.db import connect
+
+    from dft.label import DEFAULT_SETTINGS, config_id, write_row
+
+    settings = dict(DEFAULT_SETTINGS, d3=True)
+    done, other = h2_molecule(0.74), h2_molecule(0.1)  # the second overlaps: refused if it were computed
+    forces = np.array([[0.5, 0.0, 0.0], [-0.5, 0.0, 0.0]])
+    result = {"energy": -6.5, "forces": forces, "stress": None, "converged": True, "wall_time_s": 60.0,
+              "d3": {"energy": -0.01, "forces": 0.1 * forces}}
+    src = connect(str(tmp_path / "old.db"), serial=True)
+    write_row(src, done, config_id(done, settings), "done", settings, {"source": "old"}, result)
+    write(tmp_path / "c.extxyz", [done])
+    proc = dft_label(tmp_path / "c.extxyz", "--db", tmp_path / "new.db", "--d3", "--reuse", tmp_path / "old.db")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 already finished (1 of them copied from --reuse), 0 to compute" in proc.stdout
+    row = next(connect(str(tmp_path / "new.db")).select())
+    assert row.energy == -6.5 and np.array_equal(row.forces, forces) and row.energy_d3 == -0.01
+    assert np.array_equal(row.data["forces_d3"], 0.1 * forces) and row.source == "old"
+    # a different configuration is computed (here: refused as overlapping), not copied
+    write(tmp_path / "d.extxyz", [other])
+    proc = dft_label(tmp_path / "d.extxyz", "--db", tmp_path / "new2.db", "--d3", "--reuse", tmp_path / "old.db")
+    assert proc.returncode == 1 and "overlapping atoms" in proc.stderr
+
+
+def test_reuse_errors(tmp_path):
+    write(tmp_path / "c.extxyz", [h2_molecule(0.74)])
+    (tmp_path / "x.db").write_text("not a database")
+    proc = dft_label(tmp_path / "c.extxyz", "--db", tmp_path / "l.db", "--reuse", tmp_path / "x.db")
+    assert proc.returncode == 1 and proc.stderr.strip() == f"error: {tmp_path / 'x.db'}: not an SQLite database (--reuse)"
+    proc = dft_label(tmp_path / "c.extxyz", "--db", tmp_path / "l.db", "--reuse", tmp_path / "nope.db")
+    assert proc.returncode == 1 and "nope.db: database not found (--reuse)" in proc.stderr

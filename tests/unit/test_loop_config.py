@@ -57,7 +57,8 @@ def test_defaults_are_those_the_recorded_stage_hashes_were_made_with():
         "explore": {"dump_every": 20, "halt_fmax": 100.0, "halt_sigma": None, "halt_frames": 3, "seed": 1,
                     "dt_ps": 0.002, "damp_ps": 0.2, "timeout_s": 3600, "ranks_per_run": 1},
         "select": {"lo": 0.05, "hi": 0.5, "budget": 20, "top_k": None, "last_n": 3, "min_gap": 1},
-        "labeller": {"kind": "emt", "potential": None, "type_names": None, "settings": {}, "ranks_per_calc": None},
+        "labeller": {"kind": "emt", "potential": None, "type_names": None, "settings": {}, "ranks_per_calc": None,
+                     "reuse": []},
         "train": {"config": "models/configs/tiny.yaml", "ensemble": 3, "overrides": [], "seed": 1,
                   "test_fraction": 0.2, "val_fraction": 0.15, "finetune": False, "baseline": None},
         "stop": {"generations": 3, "accurate_fraction": None},
@@ -113,6 +114,11 @@ def test_by_generation_is_sorted_and_applied_in_order(tmp_path):
     ("type_names: [Au]\ntrain: {baseline: classical_au_hbn}\n", "classical_au_hbn.in: not a baseline file"),
     ("type_names: [Au]\ninitial: {data: nope.extxyz}\n", "initial.data"),
     ("type_names: [Au]\ninitial: {hold_out: [{kind: scan}]}\n", "initial.hold_out needs initial.data"),
+    ("type_names: [Au]\ninitial: {data: [loop.yaml, nope.extxyz]}\n", "initial.data"),
+    ("type_names: [Au]\ninitial: {data: [3]}\n", "initial.data must be a file or a list of files, not [3]"),
+    ("type_names: [Au]\nlabeller: {kind: gpaw, reuse: old.db}\n", "labeller.reuse must be a list of label databases"),
+    ("type_names: [Au]\nlabeller: {kind: emt, reuse: [loop.yaml]}\n", "labeller.reuse is for the gpaw labeller"),
+    ("type_names: [Au]\nlabeller: {kind: gpaw, reuse: [nope.db]}\n", "labeller.reuse"),
     ("type_names: [Au]\ninitial: {hold_out: [scan]}\n", "initial.hold_out: each entry must be a map"),
     ("type_names: [Au]\nsystems: [{support: hbn}]\n", "systems[0] needs a name"),
     ("type_names: [Au]\nsystems: [{name: a, diameter: 1}]\n", "loop.yaml.systems[0]: unknown key 'diameter'"),
@@ -158,3 +164,23 @@ def test_the_shipped_loop_yamls_load(path):
 
         assert lab["kind"] == "gpaw" and check_settings(dict(DEFAULT_SETTINGS, **lab["settings"]))["d3"]
         assert "dispersion/d3" in Path(cfg["train"]["baseline"]).read_text()
+
+
+def test_initial_data_may_list_files_and_reuse_is_not_an_input_of_the_labels(tmp_path):
+    """initial.data: one file or a list (earlier run folders' archived labels), each resolved from the YAML's
+    folder; generation 0's inputs hash each file. labeller.reuse copies labels the labeller would compute, so it
+    leaves the label stage's inputs as they were."""
+    from models.loop.stages import label_inputs
+
+    (tmp_path / "a.extxyz").write_text("a")
+    (tmp_path / "b.extxyz").write_text("b")
+    (tmp_path / "old.db").write_text("")
+    cfg = _load(tmp_path, GOOD + "initial: {data: [a.extxyz, b.extxyz]}\n")
+    assert cfg["initial"]["data"] == [str(tmp_path / "a.extxyz"), str(tmp_path / "b.extxyz")]
+    assert len(label_inputs(cfg, 0)["data_hash"]) == 2
+    one = _load(tmp_path, GOOD + "initial: {data: a.extxyz}\n")
+    assert one["initial"]["data"] == str(tmp_path / "a.extxyz")
+    gpaw = GOOD + "labeller: {kind: gpaw, settings: {d3: true}}\n"
+    plain, reusing = _load(tmp_path, gpaw), _load(tmp_path, gpaw.replace("}}", "}, reuse: [old.db]}"))
+    assert reusing["labeller"]["reuse"] == [str(tmp_path / "old.db")]
+    assert label_inputs(plain, 1, "h") == label_inputs(reusing, 1, "h")

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The DFT loop's labels, kept in the repository: its run folder (runs/loop_au_hbn_dft) is scratch, lost with the
+# machine, and each of its frames took 30-80 minutes of GPAW.
+#
+#   bash dft/au_hbn/archive_loop.sh G N   # the run folder's generation G -> dft/au_hbn/loop_pw500/gen_NNN.db and
+#                                         # .extxyz (its finished labels) and gen_NNN_candidates.extxyz (what it
+#                                         # selected); then commit them
+#
+# Safe while the loop runs: the database is copied with SQLite's online backup. N counts the project's
+# generations: gen_NNN was selected by an ensemble trained on labels_pw500 and every gen_00K with K < N, which is
+# what generation 0 of a new run folder holds (initial.data in models/configs/loop_au_hbn_dft.yaml); its
+# labeller.reuse lists the archived databases, so that a frame labelled before is copied, not computed again.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+if [ $# -ne 2 ]; then sed -n 2,12p "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; fi
+if [ -z "${VIRTUAL_ENV:-}" ]; then . .venv/bin/activate; fi
+run="${BEAMHEAT_LOOP_OUT:-runs/loop_au_hbn_dft}/$(printf 'gen_%03d' "$1")"
+arch="dft/au_hbn/loop_pw500/$(printf 'gen_%03d' "$2")"
+if [ ! -f "$run/labels.db" ]; then echo "archive_loop: $run/labels.db: not found (has the label stage started?)" >&2; exit 1; fi
+mkdir -p "$(dirname "$arch")"
+python - "$run/labels.db" "$arch.db" <<'PY'
+import os, sqlite3, sys
+src, dst = sys.argv[1:]
+tmp = dst + ".part"
+with sqlite3.connect(f"file:{src}?mode=ro", uri=True) as a, sqlite3.connect(tmp) as b:
+    a.backup(b)
+os.replace(tmp, dst)
+PY
+python -m dft.label --db "$arch.db" --export "$arch.extxyz" --force
+if [ -f "$run/candidates.extxyz" ]; then
+  cp "$run/candidates.extxyz" "$arch.candidates.part" && mv "$arch.candidates.part" "${arch}_candidates.extxyz"
+fi
+echo "archive_loop: $run -> $arch.db, $arch.extxyz"
