@@ -83,9 +83,27 @@ def train(config: str | Path, data: str | Path, out: str | Path, overrides: list
     return final
 
 
+ENERGY_SHIFTS = ("config", "lstsq")
+
+
+def per_type_energy_shifts(frames, type_names) -> dict[str, float]:
+    """Per-type energies e_t (eV) that minimise sum over FRAMES of (E - sum_t n_t e_t)^2, n_t the frame's count of
+    type t: the share of the energy that the composition explains, by numpy's least squares. Types that always
+    come in the same proportion (B and N in hBN) get equal shares, the minimum-norm solution; a type absent from
+    the frames gets 0."""
+    import numpy as np
+
+    names = list(type_names)
+    counts = np.array([[sym.count(t) for t in names] for sym in (f.get_chemical_symbols() for f in frames)], float)
+    energies = np.array([f.get_potential_energy() for f in frames], float)
+    e, *_ = np.linalg.lstsq(counts, energies, rcond=None)
+    return {t: float(x) for t, x in zip(names, e)}
+
+
 def _config_for_member(base: dict, train_file: Path, val_file: Path, seed: int, type_names=None,
-                       finetune_ckpt: Path | None = None) -> dict:
-    """The base Hydra config with explicit train/validation files (the shared split) and this member's seed."""
+                       finetune_ckpt: Path | None = None, energy_shifts: dict | None = None) -> dict:
+    """The base Hydra config with explicit train/validation files (the shared split), this member's seed and, when
+    given, its per-type energy shifts (per_type_energy_shifts)."""
     import copy
 
     cfg = copy.deepcopy(base)
@@ -105,6 +123,12 @@ def _config_for_member(base: dict, train_file: Path, val_file: Path, seed: int, 
     cfg["seed"] = int(seed)
     if type_names:
         cfg["model_type_names"] = list(type_names)
+    if energy_shifts is not None:
+        model = (cfg.get("training_module") or {}).get("model") or {}
+        if "per_type_energy_shifts" not in model:
+            raise TrainError("config: energy shifts by least squares need training_module.model.per_type_energy_shifts "
+                             "(see models/configs/tiny.yaml)")
+        model["per_type_energy_shifts"] = dict(energy_shifts)
     if finetune_ckpt is not None:
         cfg["training_module"]["model"] = {"_target_": "nequip.model.ModelFromCheckpoint",
                                            "checkpoint_path": str(finetune_ckpt)}
@@ -115,9 +139,11 @@ def train_ensemble(config: str | Path, data: str | Path | Sequence[str | Path], 
                    overrides: Sequence[str] = (), seed: int = 1, test_fraction: float = 0.1,
                    val_fraction: float = 0.1, split: str | Path | None = None, type_names=None,
                    finetune: str | Path | None = None, evaluate: bool = True, force: bool = False,
-                   progress=print) -> dict:
-    """Train an ensemble in OUT (layout in the module doc); finished members are skipped. Returns a summary dict
-    with the member checkpoints, the split counts and (evaluate=True) the metrics also written to metrics.json."""
+                   energy_shifts: str = "config", progress=print) -> dict:
+    """Train an ensemble in OUT (layout in the module doc); finished members are skipped. ENERGY_SHIFTS: the
+    members' per-type energy shifts as the config gives them ("config"), or per_type_energy_shifts of the train
+    split ("lstsq"; not with FINETUNE, whose members keep their own). Returns a summary dict with the member
+    checkpoints, the split counts and (evaluate=True) the metrics also written to metrics.json."""
     import yaml
 
     from beamheat.io import write_json
@@ -139,8 +165,22 @@ def train_ensemble(config: str | Path, data: str | Path | Sequence[str | Path], 
         fixed_test = json.loads(split.read_text())["test"]
     parts = make_split(frames, test_fraction, val_fraction, fixed_test)
     by_uid = {f.info["uid"]: f for f in frames}
+    if energy_shifts not in ENERGY_SHIFTS:
+        raise TrainError(f"energy shifts {energy_shifts!r}: choose {' or '.join(ENERGY_SHIFTS)}")
+    shifts = None
+    if energy_shifts == "lstsq":
+        if finetune:
+            raise TrainError("energy shifts lstsq: fine-tuned members keep their checkpoint's shifts; use config")
+        if not parts["train"]:
+            raise TrainError("energy shifts lstsq: the train split is empty")
+        shifts = per_type_energy_shifts([by_uid[u] for u in parts["train"]],
+                                        type_names or base.get("model_type_names") or [])
+        progress("  per-type energy shifts (least squares on the train split): "
+                 + ", ".join(f"{t} {x:.4f}" for t, x in shifts.items()) + " eV")
 
-    inputs = stable_hash([base, list(overrides), seed, members, parts, str(finetune), type_names])
+    # shifts: None leaves the hash of ensembles trained before the option as it was
+    inputs = stable_hash([base, list(overrides), seed, members, parts, str(finetune), type_names]
+                         + ([shifts] if shifts is not None else []))
     stamp = out / "ensemble.json"
     if stamp.exists() and not force:
         old = json.loads(stamp.read_text())
@@ -163,6 +203,7 @@ def train_ensemble(config: str | Path, data: str | Path | Sequence[str | Path], 
             f.info["uid"] = u
     write_json(stamp, {"inputs_hash": inputs, "config": str(config), "members": members, "seed": seed,
                        "overrides": list(overrides), "finetune": str(finetune) if finetune else None,
+                       "energy_shifts": shifts or energy_shifts,
                        "n_train": len(parts["train"]), "n_val": len(parts["val"]), "n_test": len(parts["test"])})
     try:
         import torch
@@ -190,7 +231,7 @@ def train_ensemble(config: str | Path, data: str | Path | Sequence[str | Path], 
         if mdir.exists():
             shutil.rmtree(mdir)  # a member killed while training: start it again
         mdir.mkdir(parents=True)
-        cfg = _config_for_member(base, files["train"], files["val"], seed + j, type_names, prev)
+        cfg = _config_for_member(base, files["train"], files["val"], seed + j, type_names, prev, shifts)
         (mdir / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
         t0 = time.perf_counter()
         progress(f"  member {j + 1}/{members}: training (seed {seed + j}{', fine-tuned' if prev else ''}) ...")
@@ -244,6 +285,10 @@ def main(argv=None) -> int:
     p.add_argument("--split", help="ensemble: an earlier split.json whose test split is kept fixed")
     p.add_argument("--type-names", help="ensemble: model type names, comma separated (default: the config's)")
     p.add_argument("--finetune", metavar="PREV_DIR", help="ensemble: start member J from PREV_DIR/member_J")
+    p.add_argument("--energy-shifts", choices=ENERGY_SHIFTS, default="config",
+                   help="ensemble: the members' per-type energy shifts (eV): the config's, or fitted by least squares "
+                        "to the train split's energies and compositions (lstsq: for types whose energies per atom "
+                        "differ by eV, as Au and B/N) (default config)")
     p.add_argument("--force", action="store_true", help="replace OUT/model.ckpt (single model), or an ensemble OUT "
                    "trained from other inputs")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="Hydra overrides, passed to nequip-train")
@@ -255,6 +300,8 @@ def main(argv=None) -> int:
     overrides = [d for d in a.data if "=" in d and not Path(d).exists()] + a.overrides + rest
     data = [d for d in a.data if d not in overrides]
     if a.ensemble is None:
+        if a.energy_shifts != "config":
+            raise TrainError("--energy-shifts is an ensemble option (--ensemble)")
         if len(data) != 1:
             raise TrainError("one --data file for a single model (several need --ensemble)")
         if (Path(a.out) / "model.ckpt").exists() and not a.force:
@@ -266,7 +313,8 @@ def main(argv=None) -> int:
         if not 0 <= frac < 1:
             raise TrainError(f"{name} {frac}: must be in [0, 1)")
     r = train_ensemble(a.config, data, a.out, a.ensemble, overrides, a.seed, a.test_fraction, a.val_fraction,
-                       a.split, a.type_names.split(",") if a.type_names else None, a.finetune, force=a.force)
+                       a.split, a.type_names.split(",") if a.type_names else None, a.finetune, force=a.force,
+                       energy_shifts=a.energy_shifts)
     ens = r["metrics"].get("test", {}).get("ensemble") or r["metrics"].get("val", {}).get("ensemble", {})
     print(f"{len(r['members'])} members in {a.out}; ensemble force RMSE {ens.get('force_rmse_eV_per_A', float('nan')):.4g} "
           f"eV/Å, |dF| RMSE {ens.get('force_error_rmse_eV_per_A', float('nan')):.4g} eV/Å, Spearman(sigma_F, dF) "

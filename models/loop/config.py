@@ -247,6 +247,10 @@ class Train:
     finetune: bool = setting(False, "start from the previous generation's members instead of from scratch")
     baseline: str | None = setting(None, "a LAMMPS overlay template (name in lammps_inputs/potentials, or a path): "
                                          "the members learn the labels minus it and run overlaid on it")
+    energy_shifts: str = setting("config", "the members' per-type energy shifts: config (the nequip config's, e.g. "
+                                           "the mean energy per atom) or lstsq (least squares on the train split's "
+                                           "compositions: for types whose energies per atom differ by eV, as Au and "
+                                           "B/N in DFT labels)")
     by_generation: list[dict] = setting([], "later generations' train settings: entries with from_generation and "
                                             "any keys above, each applied from its generation on, in order")
 
@@ -257,6 +261,14 @@ class Train:
             d["baseline"] = baseline_path(d["baseline"], path, "train.baseline")
         if not Path(d["config"]).is_file():
             raise LoopError(f"{path}: train.config {d['config']}: file not found")
+        Train.check_shifts(d.get("energy_shifts", "config"), "train.energy_shifts", path)
+
+    @staticmethod
+    def check_shifts(v, key: str, path: Path) -> None:
+        from models.train import ENERGY_SHIFTS
+
+        if v not in ENERGY_SHIFTS:
+            raise LoopError(f"{path}: {key} {v!r}: choose {' or '.join(ENERGY_SHIFTS)}")
 
     @staticmethod
     def check_by_generation(later, path: Path) -> list[dict]:
@@ -279,6 +291,8 @@ class Train:
                     raise LoopError(f"{path}: train.by_generation[{k}].config {entry['config']}: file not found")
             if entry.get("baseline"):
                 entry["baseline"] = baseline_path(entry["baseline"], path, f"train.by_generation[{k}].baseline")
+            if "energy_shifts" in entry:
+                Train.check_shifts(entry["energy_shifts"], f"train.by_generation[{k}].energy_shifts", path)
         return sorted(later, key=lambda e: e["from_generation"])
 
 

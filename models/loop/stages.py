@@ -136,7 +136,8 @@ def stage_train(cfg, work: Path, gen: Generation, force: bool = False, progress=
     r = train_ensemble(config=t["config"], data=files, out=gen.dir / "train", members=int(t["ensemble"]),
                        overrides=list(t["overrides"]), seed=int(t["seed"]), test_fraction=float(t["test_fraction"]),
                        val_fraction=float(t["val_fraction"]), split=split, type_names=cfg["type_names"],
-                       finetune=prev, evaluate=False, force=force, progress=progress)
+                       finetune=prev, evaluate=False, force=force, energy_shifts=t["energy_shifts"],
+                       progress=progress)
     out = {"n_train": r["n_train"], "n_val": r["n_val"], "n_test": r["n_test"],
            "checkpoints_hash": files_hash(r["members"])}
     if t["baseline"]:
@@ -247,8 +248,10 @@ def train_inputs(cfg: dict, work: Path, g: int) -> dict:
     the manifests of generations 0..g."""
     t = train_for_generation(cfg, g)
     labels_hash = [Generation(work, k).stage("label")["outputs"]["labels_hash"] for k in range(g + 1)]
-    # baseline: null is left out, so that the inputs of loops without one keep their hash
-    out = {"labels_hash": labels_hash, "train": {k: v for k, v in t.items() if k != "baseline" or v},
+    # baseline: null and energy_shifts: config are left out, so that the inputs of loops without them keep their hash
+    out = {"labels_hash": labels_hash,
+           "train": {k: v for k, v in t.items() if not (k == "baseline" and not v)
+                     and not (k == "energy_shifts" and v == "config")},
            "config_hash": yaml_hash(t["config"]), "type_names": cfg["type_names"]}
     if t["baseline"]:
         out["baseline_hash"] = file_hash(t["baseline"])

@@ -60,7 +60,8 @@ def test_defaults_are_those_the_recorded_stage_hashes_were_made_with():
         "labeller": {"kind": "emt", "potential": None, "type_names": None, "settings": {}, "ranks_per_calc": None,
                      "reuse": []},
         "train": {"config": "models/configs/tiny.yaml", "ensemble": 3, "overrides": [], "seed": 1,
-                  "test_fraction": 0.2, "val_fraction": 0.15, "finetune": False, "baseline": None},
+                  "test_fraction": 0.2, "val_fraction": 0.15, "finetune": False, "baseline": None,
+                  "energy_shifts": "config"},
         "stop": {"generations": 3, "accurate_fraction": None},
     }
     a, b = defaults(LoopConfig), defaults(LoopConfig)
@@ -119,6 +120,9 @@ def test_by_generation_is_sorted_and_applied_in_order(tmp_path):
     ("type_names: [Au]\nlabeller: {kind: gpaw, reuse: old.db}\n", "labeller.reuse must be a list of label databases"),
     ("type_names: [Au]\nlabeller: {kind: emt, reuse: [loop.yaml]}\n", "labeller.reuse is for the gpaw labeller"),
     ("type_names: [Au]\nlabeller: {kind: gpaw, reuse: [nope.db]}\n", "labeller.reuse"),
+    ("type_names: [Au]\ntrain: {energy_shifts: mean}\n", "train.energy_shifts 'mean': choose config or lstsq"),
+    ("type_names: [Au]\ntrain: {by_generation: [{from_generation: 2, energy_shifts: x}]}\n",
+     "train.by_generation[0].energy_shifts 'x': choose config or lstsq"),
     ("type_names: [Au]\ninitial: {hold_out: [scan]}\n", "initial.hold_out: each entry must be a map"),
     ("type_names: [Au]\nsystems: [{support: hbn}]\n", "systems[0] needs a name"),
     ("type_names: [Au]\nsystems: [{name: a, diameter: 1}]\n", "loop.yaml.systems[0]: unknown key 'diameter'"),
@@ -184,3 +188,19 @@ def test_initial_data_may_list_files_and_reuse_is_not_an_input_of_the_labels(tmp
     plain, reusing = _load(tmp_path, gpaw), _load(tmp_path, gpaw.replace("}}", "}, reuse: [old.db]}"))
     assert reusing["labeller"]["reuse"] == [str(tmp_path / "old.db")]
     assert label_inputs(plain, 1, "h") == label_inputs(reusing, 1, "h")
+
+
+def test_energy_shifts_config_leaves_the_train_inputs_as_they_were(tmp_path):
+    """The default (config) is left out of the train stage's inputs, so run folders made before the option
+    resume; lstsq is an input."""
+    from models.loop.manifest import Generation
+    from models.loop.stages import train_inputs
+
+    work = tmp_path / "w"
+    gen = Generation(work, 0)
+    gen.m["stages"]["label"] = {"state": "done", "outputs": {"labels_hash": "x"}}
+    gen.save()
+    plain = _load(tmp_path, GOOD)
+    fitted = _load(tmp_path, GOOD + "train: {energy_shifts: lstsq}\n")
+    assert "energy_shifts" not in train_inputs(plain, work, 0)["train"]
+    assert train_inputs(fitted, work, 0)["train"]["energy_shifts"] == "lstsq"

@@ -44,6 +44,8 @@ def test_train_ensemble_argument_errors(tmp_path):
     assert proc.returncode == 1 and proc.stderr.startswith("error: --ensemble 0")
     proc = run("models.train", "models/configs/tiny.yaml", "--data", "a", "b", "--out", "e")
     assert proc.returncode == 1 and "several need --ensemble" in proc.stderr
+    proc = run("models.train", "models/configs/tiny.yaml", "--data", "a", "--out", "e", "--energy-shifts", "lstsq")
+    assert proc.returncode == 1 and "--energy-shifts is an ensemble option" in proc.stderr
 
 
 def test_loop_help_documents_units_and_status(tmp_path):
