@@ -114,3 +114,28 @@ def test_deploy_compiles_all_members_in_one_call(ensemble, tmp_path):
     assert proc.returncode == 0 and proc.stdout.count("up to date, kept") == 2
     proc = run("models.deploy", tmp_path, tmp_path / "x")
     assert proc.returncode == 1 and "no member_*/model.ckpt" in proc.stderr
+
+
+def test_least_squares_energy_shifts_train_and_are_recorded(dataset, tmp_path):
+    """--energy-shifts lstsq: nequip-train takes the fitted per-type shifts (the member's config and ensemble.json
+    carry them) and a member trains with them; fine-tuning with them is refused in one line."""
+    from models.data import read_labelled
+    from models.train import per_type_energy_shifts
+
+    out = tmp_path / "ens"
+    proc = run("models.train", "models/configs/tiny.yaml", "--data", dataset, "--out", out, "--ensemble", "1",
+               "--test-fraction", "0.2", "--energy-shifts", "lstsq", "trainer.max_epochs=2")
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
+    stamp = json.loads((out / "ensemble.json").read_text())
+    split = json.loads((out / "split.json").read_text())
+    frames = {f.info["uid"]: f for f in read_labelled(dataset)}
+    types = yaml.safe_load((ROOT / "models/configs/tiny.yaml").read_text())["model_type_names"]
+    expected = per_type_energy_shifts([frames[u] for u in split["train"]], types)
+    assert stamp["energy_shifts"] == pytest.approx(expected)
+    cfg = yaml.safe_load((out / "member_0" / "config.yaml").read_text())
+    assert cfg["training_module"]["model"]["per_type_energy_shifts"] == pytest.approx(expected)
+    assert (out / "member_0" / "model.ckpt").is_file() and "per-type energy shifts (least squares" in proc.stdout
+    proc = run("models.train", "models/configs/tiny.yaml", "--data", dataset, "--out", tmp_path / "ft", "--ensemble",
+               "1", "--energy-shifts", "lstsq", "--finetune", out, "trainer.max_epochs=1")
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1].startswith("error: energy shifts lstsq: "
+                                                                                   "fine-tuned members keep")
