@@ -363,6 +363,16 @@ def test_gpaw_labeller_loop_step_on_two_atom_cells(tmp_path):
     assert all(r.settings_hash for r in rows)  # dft.label's schema
     again = stage_label(cfg, gen, progress=lambda *a: None)  # resumed: nothing recomputed
     assert again["labels_hash"] == out["labels_hash"] and connect(str(gen.dir / "labels.db")).count() == 2
+    # a new run folder whose labeller reuses this database: the same candidates are copied, not computed
+    # (wall_time_s is the original calculation's)
+    other = Generation(tmp_path / "new", 1)
+    other.save()
+    write_frames(other.dir / "candidates.extxyz", cands)
+    cfg_reuse = dict(cfg, labeller=dict(cfg["labeller"], reuse=[str(gen.dir / "labels.db")]))
+    copied = stage_label(cfg_reuse, other, progress=lambda *a: None)
+    assert copied["labels_hash"] == out["labels_hash"]
+    old = {r.uid: r.wall_time_s for r in connect(str(gen.dir / "labels.db")).select()}
+    assert {r.uid: r.wall_time_s for r in connect(str(other.dir / "labels.db")).select()} == old
 
 
 def test_scan_protocol_labels_every_rigid_gap(tmp_path):
