@@ -133,7 +133,10 @@ def input_file(path, name: str, what: str = "file", *, allow_empty: bool = False
 
 
 def input_dir(path, name: str, what: str = "directory") -> Path:
+    """An existing directory."""
     p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise UserError(f"{p}: is a file, expected a {what} ({name})")
     if not p.is_dir():
         raise UserError(f"{p}: {what} not found ({name})")
     return p

@@ -78,3 +78,6 @@ def test_cli_writes_the_table_and_refuses_in_one_line(tmp_path, capsys):
     fake_support(tmp_path / "one", "hbn", 4e-5, 1e-5, [2.4e-4])
     assert run(main, [str(tmp_path / "one"), "--results", str(tmp_path / "r2")]) != 0
     assert "fewer than two support folders" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    assert run(main, [str(tmp_path / "file"), "--results", str(tmp_path / "r3")]) != 0
+    assert "file: is a file, expected a supports.sh output folder (SUPPORTS_OUT)" in capsys.readouterr().err
