@@ -204,3 +204,14 @@ def test_energy_shifts_config_leaves_the_train_inputs_as_they_were(tmp_path):
     fitted = _load(tmp_path, GOOD + "train: {energy_shifts: lstsq}\n")
     assert "energy_shifts" not in train_inputs(plain, work, 0)["train"]
     assert train_inputs(fitted, work, 0)["train"]["energy_shifts"] == "lstsq"
+
+
+def test_the_dft_loop_starts_from_every_archived_generation():
+    """loop_au_hbn_dft.yaml: the archived generations that generation 0 trains on are those whose databases its
+    labeller reuses, in the same order (dft/au_hbn/README.md: a generation is added to both lists at once)."""
+    cfg = load_config(ROOT / "models" / "configs" / "loop_au_hbn_dft.yaml")
+    data = [Path(p) for p in cfg["initial"]["data"]]
+    reuse = [Path(p) for p in cfg["labeller"]["reuse"]]
+    archived = [p for p in data if p.parent.name == "loop_pw500"]
+    assert archived and [p.with_suffix(".db") for p in archived] == reuse
+    assert cfg["train"]["energy_shifts"] == "lstsq"
