@@ -274,7 +274,8 @@ def _import_gpaw_under_mpi4py() -> None:
 
 def gpaw_label(frames, lab: dict, db_path: Path) -> list[str]:
     """dft.label's library on every rank of GPAW's world (under mpirun: all ranks, in groups of
-    labeller.ranks_per_calc); rows go to DB_PATH. The frames' uids, in order."""
+    labeller.ranks_per_calc); rows go to DB_PATH, each calculation's GPAW text output to gpaw/UID.txt beside it
+    (its SCF progress, while it runs). The frames' uids, in order."""
     from ase.db import connect
 
     _import_gpaw_under_mpi4py()
@@ -283,7 +284,8 @@ def gpaw_label(frames, lab: dict, db_path: Path) -> list[str]:
     settings = dict(DEFAULT_SETTINGS, **(lab.get("settings") or {}))
     db = connect(str(db_path), serial=True)
     return label_configurations(frames, db, settings, ranks_per_calc=lab.get("ranks_per_calc"), info_keys=LABEL_KEYS,
-                                db_name=str(db_path), reuse=lab.get("reuse") or ())["uids"]
+                                db_name=str(db_path), reuse=lab.get("reuse") or (),
+                                log_dir=str(Path(db_path).parent / "gpaw"))["uids"]
 
 
 @dataclass

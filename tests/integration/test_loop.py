@@ -361,6 +361,7 @@ def test_gpaw_labeller_loop_step_on_two_atom_cells(tmp_path):
     rows = list(connect(str(gen.dir / "labels.db")).select())
     assert {r.status for r in rows} == {"done"} and {r.generation for r in rows} == {1}
     assert all(r.settings_hash for r in rows)  # dft.label's schema
+    assert sorted(p.stem for p in (gen.dir / "gpaw").glob("*.txt")) == sorted(r.uid for r in rows)  # GPAW's output
     again = stage_label(cfg, gen, progress=lambda *a: None)  # resumed: nothing recomputed
     assert again["labels_hash"] == out["labels_hash"] and connect(str(gen.dir / "labels.db")).count() == 2
     # a new run folder whose labeller reuses this database: the same candidates are copied, not computed
