@@ -74,10 +74,7 @@ class Initial:
             files = d["data"] if isinstance(d["data"], list) else [d["data"]]
             if not all(isinstance(f, str) and f for f in files):
                 raise LoopError(f"{path}: initial.data must be a file or a list of files, not {d['data']!r}")
-            files = [str(resolve_path(f, path.resolve().parent)) for f in files]
-            for f in files:
-                if not Path(f).exists():
-                    raise LoopError(f"{path}: initial.data {f}: file not found")
+            files = existing_files(files, path, "initial.data")
             d["data"] = files if isinstance(d["data"], list) else files[0]
             return
         check_elements(d["support"], d["element"] or type_names[0], type_names, "initial", path)
@@ -224,10 +221,7 @@ class Labeller:
             raise LoopError(f"{path}: labeller.reuse must be a list of label databases, not {d['reuse']!r}")
         if d["reuse"] and d["kind"] != "gpaw":
             raise LoopError(f"{path}: labeller.reuse is for the gpaw labeller (dft.label's databases)")
-        d["reuse"] = [str(resolve_path(f, path.resolve().parent)) for f in d["reuse"]]
-        for f in d["reuse"]:
-            if not Path(f).is_file():
-                raise LoopError(f"{path}: labeller.reuse {f}: file not found")
+        d["reuse"] = existing_files(d["reuse"], path, "labeller.reuse")
         if d["kind"] == "lammps":
             if not d["potential"]:
                 raise LoopError(f"{path}: labeller.potential is required for the lammps labeller")
@@ -364,6 +358,16 @@ def merge(base: dict, user: dict, where: str) -> dict:
 
 def _whole(v, lo: int = 1) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= lo
+
+
+def existing_files(files: list[str], path: Path, key: str) -> list[str]:
+    """FILES resolved from the YAML's folder (resolve_path), each an existing file; KEY names the YAML key in the
+    error."""
+    out = [str(resolve_path(f, path.resolve().parent)) for f in files]
+    for f in out:
+        if not Path(f).is_file():
+            raise LoopError(f"{path}: {key} {f}: file not found")
+    return out
 
 
 def potential_file(name, path: Path, key: str) -> str:
