@@ -178,7 +178,7 @@ def train_ensemble(config: str | Path, data: str | Path | Sequence[str | Path], 
         progress("  per-type energy shifts (least squares on the train split): "
                  + ", ".join(f"{t} {x:.4f}" for t, x in shifts.items()) + " eV")
 
-    # shifts: None leaves the hash of ensembles trained before the option as it was
+    # shifts: None adds nothing, so that ensembles trained with the config's shifts keep their hash
     inputs = stable_hash([base, list(overrides), seed, members, parts, str(finetune), type_names]
                          + ([shifts] if shifts is not None else []))
     stamp = out / "ensemble.json"

@@ -191,8 +191,8 @@ def test_initial_data_may_list_files_and_reuse_is_not_an_input_of_the_labels(tmp
 
 
 def test_energy_shifts_config_leaves_the_train_inputs_as_they_were(tmp_path):
-    """The default (config) is left out of the train stage's inputs, so run folders made before the option
-    resume; lstsq is an input."""
+    """The default (config) is left out of the train stage's inputs, so run folders trained with the config's
+    shifts keep their hash and resume; lstsq is an input."""
     from models.loop.manifest import Generation
     from models.loop.stages import train_inputs
 
