@@ -98,6 +98,8 @@ class System:
     vacuum_A: float = setting(10.0, "vacuum above and below", "Å")
     from_generation: int = setting(1, "explored from this generation on (entries added to a running loop leave "
                                       "finished generations as they were)")
+    until_generation: int | None = setting(None, "explored up to this generation (default: every one; not an input of "
+                                                 "the generations that explore it)")
 
     @staticmethod
     def check(entry: dict, k: int, type_names: list, path: Path) -> None:
@@ -131,6 +133,8 @@ class Protocol:
     ensemble: str = setting("mean", "mean: the ensemble mean drives the MD; first: the member with the smallest "
                                     "validation error does (as in the main job), sigma_F from all")
     from_generation: int = setting(1, "used from this generation on")
+    until_generation: int | None = setting(None, "used up to this generation (default: every one; not an input of the "
+                                                 "generations that use it)")
     gaps_A: list[float] = setting(list(SCAN_GAPS_A), "scan: particle-support gaps, at least two", "Å")
     shifts: int = setting(SCAN_DEFAULTS["shifts"], "scan: rattled, laterally shifted copies of the system")
     rattle_A: float = setting(SCAN_DEFAULTS["rattle_A"], "scan: Gaussian displacement of the particle atoms", "Å")
@@ -456,16 +460,24 @@ def load_config(path: Path, out: str | None = None) -> dict:
             fg = entry.get("from_generation", 1)
             if not _whole(fg):
                 raise LoopError(f"{path}: {key}[{k}].from_generation must be a whole number >= 1, not {fg!r}")
+            ug = entry.get("until_generation")
+            if ug is not None and not (_whole(ug) and ug >= fg):
+                raise LoopError(f"{path}: {key}[{k}].until_generation must be a whole number >= from_generation "
+                                f"({fg}), not {ug!r}")
     Stop.check(cfg["stop"], path)
     return cfg
 
 
 # ------------------------------------------------------------------------------------------------ by generation
 def for_generation(cfg: dict, g: int) -> dict:
-    """The configuration generation g explores: systems and protocols with from_generation <= g (default 1), so
-    that entries added to a running loop leave the finished generations' inputs as they were."""
-    return {**cfg, "systems": [s for s in cfg["systems"] if s.get("from_generation", 1) <= g],
-            "protocols": [p for p in cfg["protocols"] if p.get("from_generation", 1) <= g]}
+    """The configuration generation g explores: systems and protocols with from_generation <= g (default 1) <=
+    until_generation (default: none), so that entries added to a running loop leave the finished generations'
+    inputs as they were. until_generation is left out of the entries: ending an entry does not change what the
+    generations before its end explore."""
+    def active(entries):
+        return [{k: v for k, v in e.items() if k != "until_generation"} for e in entries
+                if e.get("from_generation", 1) <= g and (e.get("until_generation") is None or g <= e["until_generation"])]
+    return {**cfg, "systems": active(cfg["systems"]), "protocols": active(cfg["protocols"])}
 
 
 def train_for_generation(cfg: dict, g: int) -> dict:

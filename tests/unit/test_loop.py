@@ -21,11 +21,31 @@ def test_for_generation_and_its_checks(tmp_path):
     assert len(for_generation(cfg, 3)["systems"]) == 2
     for bad, msg in (("from_generation: 0", "from_generation must be a whole number >= 1"),
                      ("from_generation: x", "from_generation must be a whole number >= 1"),
+                     ("from_generation: 2, until_generation: 1", r"until_generation must be a whole number >= "
+                                                                 r"from_generation \(2\), not 1"),
+                     ("until_generation: 1.5", "until_generation must be a whole number"),
                      ("relax: maybe", "relax must be true or false")):
         y = tmp_path / "bad.yaml"
         y.write_text(YAML.format(out=tmp_path / "w").replace("steps: 200}", f"steps: 200, {bad}}}"))
         with pytest.raises(LoopError, match=msg):
             load_config(y)
+
+
+def test_an_ended_entry_leaves_the_generations_before_its_end_as_they_were():
+    """until_generation: a rigid scan labelled in generation 1 only. Generations up to its end explore the entry as
+    it was before it had an end (the same explore inputs, so a running loop may be given one); later ones drop it."""
+    from models.loop import for_generation
+    from models.loop.stages import explore_inputs
+
+    scan = {"kind": "scan", "gaps_A": [3.0, 6.5]}
+    cfg = {"systems": [{"name": "a"}], "protocols": [{"kind": "anneal"}, scan],
+           "explore": {"dump_every": 20}, "select": {"lo": 0.05}, "type_names": ["Au"], "train": {"baseline": None}}
+    ended = {**cfg, "protocols": [{"kind": "anneal"}, {**scan, "until_generation": 1}]}
+    assert for_generation(ended, 1)["protocols"] == for_generation(cfg, 1)["protocols"] == [{"kind": "anneal"}, scan]
+    assert explore_inputs(ended, 1, []) == explore_inputs(cfg, 1, [])
+    assert for_generation(ended, 2)["protocols"] == [{"kind": "anneal"}]
+    assert for_generation(cfg, 2)["protocols"] == [{"kind": "anneal"}, scan]
+    assert ended["protocols"][1]["until_generation"] == 1          # the configuration itself keeps it
 
 
 def test_train_by_generation_and_its_checks(tmp_path):
