@@ -11,7 +11,8 @@ Results go to an ASE database (a file name gives SQLite; a postgresql:// URL wor
 fully periodic cells, the settings and their hash, the GPAW version, wall time and a convergence flag.
 Never losing work: every configuration has an id hashed from its atoms and settings; a finished one (done or
 failed) is skipped on a re-run, each result is written in one database transaction the moment it is finished, so
-a killed run loses only the calculations in flight and never writes a duplicate. A calculation that fails (SCF not
+a killed run loses only the calculations in flight (with --log-dir, only their SCF iterations since the last
+checkpoint: they resume from it) and never writes a duplicate. A calculation that fails (SCF not
 converged, no PAW setup, overlapping atoms, a periodic direction without a cell vector) is recorded with its reason
 and the batch goes on; --retry-failed computes those again.
 Parallel: under mpirun the world is split into groups of --ranks-per-calc ranks (default: all ranks on each
@@ -58,7 +59,7 @@ OVERRIDES = ("charge", "magmom", "ecut_eV")  # per-frame keys in atoms.info
 RESERVED_KEYS = ("uid", "status", "settings_hash", "gpaw_version", "converged", "wall_time_s", "error", "energy_d3",
                  "energy", "forces", "stress", "id", "natoms", "calculator", "magmom", "charge", "ctime", "mtime",
                  "user", "unique_id", "numbers", "positions", "cell", "pbc", "free_energy", "fmax", "smax", "volume",
-                 "mass")
+                 "mass", "resumed_at_iteration")
 
 
 def settings_hash(settings: dict) -> str:
@@ -119,10 +120,14 @@ def d3_calculator(xc: str):
     return DFTD3(method=xc, damping="d3bj", params_tweaks={"method": xc.lower(), "atm": False})
 
 
-def make_calculator(atoms, settings: dict, communicator, txt):
-    """GPAW for SETTINGS, plus D3 when asked: (calculator, the D3 part or None)."""
+def make_calculator(atoms, settings: dict, communicator, txt, restart=None):
+    """GPAW for SETTINGS (or read from the checkpoint RESTART, a .gpw file written mid-SCF), plus D3 when asked:
+    (calculator, the GPAW part, the D3 part or None)."""
     from gpaw import GPAW, PW
 
+    if restart is not None:
+        calc = GPAW(str(restart), txt=txt, communicator=communicator)
+        return _with_d3(calc, settings)
     if settings["mode"] == "pw":
         mode = dict(mode=PW(float(atoms.info.get("ecut_eV", settings["ecut_eV"]))))
     else:
@@ -137,36 +142,93 @@ def make_calculator(atoms, settings: dict, communicator, txt):
         moms = np.zeros(len(atoms))
         moms[:] = float(atoms.info["magmom"]) / len(atoms)
         atoms.set_initial_magnetic_moments(moms)
-    calc = GPAW(**kwargs)
+    return _with_d3(GPAW(**kwargs), settings)
+
+
+def _with_d3(calc, settings: dict):
     if not settings["d3"]:
-        return calc, None
+        return calc, calc, None
     from ase.calculators.mixing import SumCalculator
 
     d3 = d3_calculator(settings["xc"])
-    return SumCalculator([calc, d3]), d3
+    return SumCalculator([calc, d3]), calc, d3
 
 
-def compute(atoms, settings: dict, communicator, txt) -> dict:
-    """One DFT calculation: energy, forces, stress (fully periodic), convergence, wall time."""
+class Checkpoint:
+    """A calculation's SCF state, kept so that a killed run resumes it rather than starting again: every EVERY SCF
+    iterations the density and wave functions go to PATH (GPAW's .gpw, mode all; written to a temporary file and
+    renamed) and PATH + ".json" records the iteration and the wall time spent so far. The group's rank 0 renames
+    and removes the files; every rank of the group writes the .gpw (GPAW's collective write)."""
+
+    def __init__(self, path, every: int, communicator):
+        self.path, self.every, self.comm = Path(path), int(every), communicator
+        self.meta = Path(str(self.path) + ".json")
+
+    def state(self) -> dict | None:
+        """{"niter", "wall_time_s"} of a complete checkpoint, or None."""
+        if not (self.path.is_file() and self.meta.is_file()):
+            return None
+        try:
+            return json.loads(self.meta.read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def hook(self, calc, t0: float, before: dict | None):
+        niter_before = int(before["niter"]) if before else 0
+        wall_before = float(before["wall_time_s"]) if before else 0.0
+
+        def save(ctx):
+            if ctx.niter % self.every:
+                return
+            part = self.path.with_name(self.path.name + ".part")
+            calc.write(part, mode="all")
+            if self.comm.rank == 0:
+                part.replace(self.path)
+                tmp = self.meta.with_name(self.meta.name + ".part")
+                tmp.write_text(json.dumps({"niter": niter_before + int(ctx.niter),
+                                           "wall_time_s": wall_before + time.perf_counter() - t0}))
+                tmp.replace(self.meta)
+            self.comm.barrier()
+        return save
+
+    def remove(self):
+        if self.comm.rank == 0:
+            for f in (self.meta, self.path):
+                f.unlink(missing_ok=True)
+                f.with_name(f.name + ".part").unlink(missing_ok=True)
+
+
+def compute(atoms, settings: dict, communicator, txt, checkpoint: Checkpoint | None = None) -> dict:
+    """One DFT calculation: energy, forces, stress (fully periodic), convergence, wall time. With a CHECKPOINT,
+    its SCF state is saved as it goes, and a checkpoint left by a killed run is resumed (then "resumed_at_iteration"
+    says from which SCF iteration, and the wall time includes the killed run's)."""
     from gpaw import KohnShamConvergenceError
 
     atoms = atoms.copy()
     if not atoms.pbc.any() and np.linalg.matrix_rank(np.asarray(atoms.cell)) < 3:
         atoms.center(vacuum=settings["vacuum_A"])
     t0 = time.perf_counter()
-    atoms.calc, d3 = make_calculator(atoms, settings, communicator, txt)
+    state = checkpoint.state() if checkpoint else None
+    if state and txt and communicator.rank == 0 and Path(txt).is_file():  # the killed run's log, kept
+        Path(txt).replace(Path(txt).with_suffix(".interrupted.txt"))
+    atoms.calc, dft, d3 = make_calculator(atoms, settings, communicator, txt,
+                                          restart=checkpoint.path if state else None)
+    wall_before = float(state["wall_time_s"]) if state else 0.0
+    if checkpoint:
+        dft.hooks["scf_step"] = checkpoint.hook(dft, t0, state)
+    resumed = {"resumed_at_iteration": int(state["niter"])} if state else {}
     try:
         energy = atoms.get_potential_energy()
         forces = atoms.get_forces()
         stress = atoms.get_stress() if atoms.pbc.all() else None
         out = {"atoms": atoms, "energy": energy, "forces": forces, "stress": stress, "converged": True,
-               "wall_time_s": time.perf_counter() - t0}
+               "wall_time_s": wall_before + time.perf_counter() - t0, **resumed}
         if d3 is not None:  # the dispersion part alone, so that training can take it off exactly
             out["d3"] = {"energy": float(d3.get_potential_energy(atoms)), "forces": d3.get_forces(atoms)}
         return out
     except KohnShamConvergenceError as e:
         return {"atoms": atoms, "error": f"SCF did not converge in {settings['maxiter']} iterations ({e})",
-                "converged": False, "wall_time_s": time.perf_counter() - t0}
+                "converged": False, "wall_time_s": wall_before + time.perf_counter() - t0, **resumed}
 
 
 def write_row(db, atoms, uid, status, settings, info, result=None, error=None, info_keys=("source", "frame")):
@@ -184,6 +246,8 @@ def write_row(db, atoms, uid, status, settings, info, result=None, error=None, i
         if key in info:
             v = info[key].item() if isinstance(info[key], np.generic) else info[key]  # extxyz gives numpy scalars
             kvp[key] = v if isinstance(v, (int, float, str)) else str(v)
+    if result and "resumed_at_iteration" in result:
+        kvp["resumed_at_iteration"] = result["resumed_at_iteration"]
     if error:
         kvp["error"] = error[:500]
     data = {"settings": settings}
@@ -217,11 +281,14 @@ def reuse_finished(db, uids, sources) -> int:
 
 def label_configurations(frames, db, settings: dict, comm=None, *, ranks_per_calc: int | None = None,
                          retry_failed: bool = False, log_dir: str | None = None, db_name: str = "",
-                         info_keys=("source", "frame"), timeout_s: float | None = None, reuse=()) -> dict:
+                         info_keys=("source", "frame"), timeout_s: float | None = None, reuse=(),
+                         checkpoint_every: int = 5) -> dict:
     """Label `frames` with GPAW into the ASE database `db` (connected with serial=True), skipping finished ones.
 
     Every rank of COMM (a GPAW communicator; default gpaw.mpi.world) calls this; COMM is split into groups of
-    `ranks_per_calc` ranks (default: all). Each result is one database transaction. `info_keys` are copied from
+    `ranks_per_calc` ranks (default: all). Each result is one database transaction. With LOG_DIR, each
+    calculation's GPAW text goes there (UID.txt), and every CHECKPOINT_EVERY SCF iterations (0: never) its SCF
+    state (UID.gpw, Checkpoint), which a later run resumes; removed once the label is done. `info_keys` are copied from
     each frame's info into its row. REUSE: databases whose finished rows of the same configurations and settings
     are copied (reuse_finished) instead of computed. Returns the counts {"done", "failed", "skipped", "reused"}
     (on COMM's rank 0) and the uids of the frames, in order.
@@ -266,14 +333,16 @@ def label_configurations(frames, db, settings: dict, comm=None, *, ranks_per_cal
     for n, k in enumerate(mine):
         atoms, uid = frames[k], uids[k]
         reason = check_configuration(atoms, settings)
-        result = None
+        result = checkpoint = None
         if reason is None:
             txt = None
             if log_dir:
                 Path(log_dir).mkdir(parents=True, exist_ok=True)
                 txt = str(Path(log_dir) / f"{uid}.txt")
+                if checkpoint_every > 0:
+                    checkpoint = Checkpoint(Path(log_dir) / f"{uid}.gpw", checkpoint_every, comm)
             try:
-                result = _with_timeout(lambda: compute(atoms, settings, comm, txt), timeout_s)
+                result = _with_timeout(lambda: compute(atoms, settings, comm, txt, checkpoint), timeout_s)
                 reason = result.get("error")
             except CalculationTimeout as e:
                 result, reason = None, str(e)
@@ -284,6 +353,9 @@ def label_configurations(frames, db, settings: dict, comm=None, *, ranks_per_cal
         if master:
             write_row(db, atoms, uid, "failed" if reason else "done", settings, atoms.info, result, reason,
                       info_keys)
+        if checkpoint and reason is None:
+            comm.barrier()
+            checkpoint.remove()
         n_ok += reason is None
         n_fail += reason is not None
         if master and group == 0:
@@ -486,7 +558,12 @@ def main(argv=None) -> int:
                    help="label databases of earlier runs: their finished labels of the same configurations and "
                         "settings are copied, not computed again (default: none)")
     p.add_argument("--retry-failed", action="store_true", help="compute failed configurations again")
-    p.add_argument("--log-dir", help="GPAW text output per configuration here (default: none)")
+    p.add_argument("--log-dir", help="GPAW text output per configuration here (UID.txt), and its SCF checkpoints "
+                   "(UID.gpw, below) (default: none)")
+    p.add_argument("--checkpoint-every", type=int, default=5, metavar="N",
+                   help="with --log-dir: every N SCF iterations each calculation's density and wave functions go "
+                        "to UID.gpw there, from which a killed run resumes (removed once the label is done; "
+                        "about the wave functions' size in GPAW's text); 0: never (default 5)")
     p.add_argument("--export", help="write finished labels as extxyz for nequip training (default: none)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --export file")
     p.add_argument("--timeout-s", type=float, help="wall-time limit per configuration, s: a calculation running "
@@ -496,6 +573,7 @@ def main(argv=None) -> int:
                              maxiter=a.maxiter, d3=a.d3, mode=a.mode, basis=a.basis)
     v.positive("--timeout-s", a.timeout_s, "s")
     v.integer("--ranks-per-calc", a.ranks_per_calc, 1)
+    v.integer("--checkpoint-every", a.checkpoint_every, 0)
     if not a.candidates and not a.export:
         raise UserError("nothing to do: give CANDIDATES to label and/or --export")
     src = v.input_file(a.candidates, "CANDIDATES", "file") if a.candidates else None
@@ -521,7 +599,8 @@ def main(argv=None) -> int:
                                    if isinstance(x, (int, float, str, np.generic)) and k not in RESERVED_KEYS))
         counts = label_configurations(frames, db, settings, ranks_per_calc=a.ranks_per_calc,
                                       retry_failed=a.retry_failed, log_dir=a.log_dir, db_name=a.db,
-                                      timeout_s=a.timeout_s, info_keys=keys, reuse=reuse)
+                                      timeout_s=a.timeout_s, info_keys=keys, reuse=reuse,
+                                      checkpoint_every=a.checkpoint_every)
         if counts["failed"] and not counts["done"]:
             first = next((r.get("error", "") for r in db.select(status="failed")), "")
             raise UserError(f"{a.db}: all {counts['failed']} configuration(s) of this run failed, e.g. "

@@ -82,3 +82,35 @@ def test_kill_and_resume_loses_nothing(tmp_path):
     rows = list(connect(tmp_path / "l.db").select())
     assert len(rows) == 4 and len({r.uid for r in rows}) == 4 and all(r.status == "done" for r in rows)
     assert all({r.uid: r.id for r in rows}[u] == i for u, i in first.items())  # finished rows untouched
+
+
+def test_a_killed_calculation_resumes_from_its_scf_checkpoint(tmp_path):
+    """--log-dir with --checkpoint-every N: the SCF state goes to UID.gpw every N iterations; a run killed mid-SCF
+    resumes from it, and the label equals an uninterrupted calculation's (to the SCF tolerance). The row says from
+    which iteration; the checkpoint goes once the label is done; the killed run's GPAW text is kept."""
+    import numpy as np
+
+    bn = Atoms("BN", positions=[(0, 0, 0), (1.45, 0, 0.1)], cell=[4, 4, 5], pbc=True)
+    write(tmp_path / "c.extxyz", [bn])
+    ref = dft_label(tmp_path / "c.extxyz", "--db", tmp_path / "ref.db", *FAST)
+    assert ref.returncode == 0, ref.stderr[-2000:]
+    logs = tmp_path / "gpaw"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "dft.label", str(tmp_path / "c.extxyz"), "--db",
+                             str(tmp_path / "l.db"), "--log-dir", str(logs), "--checkpoint-every", "2", *FAST],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(logs.glob("*.gpw.json")) and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # killed mid-SCF, after a checkpoint
+    proc.wait()
+    assert list(logs.glob("*.gpw")) and len(connect(tmp_path / "l.db")) == 0
+    again = dft_label(tmp_path / "c.extxyz", "--db", tmp_path / "l.db", "--log-dir", logs, *FAST)
+    assert again.returncode == 0, again.stderr[-2000:]
+    row, want = connect(tmp_path / "l.db").get(), connect(tmp_path / "ref.db").get()
+    assert row.status == "done" and row.resumed_at_iteration >= 2 and "resumed_at_iteration" not in want
+    assert abs(row.energy - want.energy) < 1e-3
+    assert np.abs(row.forces - want.forces).max() < 1e-2
+    assert "Reading from" in (logs / f"{row.uid}.txt").read_text()
+    assert (logs / f"{row.uid}.interrupted.txt").is_file()
+    assert not list(logs.glob("*.gpw*"))  # the checkpoint went with the label

@@ -29,3 +29,19 @@ def test_two_ranks_give_the_serial_energies(tmp_path):
         for r in rows:
             assert abs(r.energy - ref[r.uid].energy) < 1e-6
             np.testing.assert_allclose(r.forces, ref[r.uid].forces, atol=1e-5)
+
+
+@pytest.mark.parametrize("ranks_per_calc", [2, 1])
+def test_scf_checkpoints_on_two_ranks(tmp_path, ranks_per_calc):
+    """Every SCF iteration's checkpoint (GPAW's collective .gpw write, renamed by the group's rank 0) on one
+    calculation of two ranks, or two calculations of one: the serial energies, and no checkpoint left."""
+    write(tmp_path / "c.extxyz", [Atoms("Au2", positions=[[0, 0, 0], [2.5, 0, 0]]), h2_molecule(0.74)])
+    serial = dft_label(tmp_path / "c.extxyz", "--db", tmp_path / "s.db", *FAST)
+    proc = dft_label(tmp_path / "c.extxyz", "--db", tmp_path / "p.db", "--ranks-per-calc", ranks_per_calc,
+                     "--log-dir", tmp_path / "gpaw", "--checkpoint-every", "1", *FAST, nprocs=2)
+    for p in (serial, proc):
+        assert p.returncode == 0, p.stdout[-1500:] + p.stderr[-1500:]
+    ref = {r.uid: r.energy for r in connect(tmp_path / "s.db").select()}
+    rows = list(connect(tmp_path / "p.db").select())
+    assert len(rows) == 2 and all(abs(r.energy - ref[r.uid]) < 1e-6 for r in rows)
+    assert len(list((tmp_path / "gpaw").glob("*.txt"))) == 2 and not list((tmp_path / "gpaw").glob("*.gpw*"))
