@@ -476,7 +476,7 @@ def for_generation(cfg: dict, g: int) -> dict:
     generations before its end explore."""
     def active(entries):
         return [{k: v for k, v in e.items() if k != "until_generation"} for e in entries
-                if e.get("from_generation", 1) <= g and (e.get("until_generation") is None or g <= e["until_generation"])]
+                if e.get("from_generation", 1) <= g <= (e.get("until_generation") or g)]
     return {**cfg, "systems": active(cfg["systems"]), "protocols": active(cfg["protocols"])}
 
 
