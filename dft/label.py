@@ -8,7 +8,8 @@ dispersion (dftd3 package; two-body terms, as LAMMPS's dispersion/d3 computes th
 share (energy_d3, forces_d3) beside the total. --mode lcao (basis dzp) is the cheaper alternative to plane waves. Settings come from YAML (keys as in DEFAULT_SETTINGS) and the command
 line; a frame's info may override charge, magmom (total initial moment, switches spin polarisation on) and ecut_eV.
 Results go to an ASE database (a file name gives SQLite; a postgresql:// URL works too): energy, forces, stress for
-fully periodic cells, the settings and their hash, the GPAW version, wall time and a convergence flag.
+bulk cells (fully periodic, no empty slab wider than BULK_MAX_GAP_A = 5 Å), the settings and their hash, the GPAW
+version, wall time and a convergence flag.
 Never losing work: every configuration has an id hashed from its atoms and settings; a finished one (done or
 failed) is skipped on a re-run, each result is written in one database transaction the moment it is finished, so
 a killed run loses only the calculations in flight (with --log-dir, only their SCF iterations since the last
@@ -55,6 +56,9 @@ DEFAULT_SETTINGS = {
     "min_distance_A": 0.5,    # closer atoms are refused as overlapping
 }
 OVERRIDES = ("charge", "magmom", "ecut_eV")  # per-frame keys in atoms.info
+# a fully periodic cell with an empty slab wider than this (Å) holds a slab or a molecule in vacuum: its stress is
+# not a property of a material, and GPAW's plane-wave stress costs several force evaluations, so it is not computed
+BULK_MAX_GAP_A = 5.0
 # row keys of dft.label's own, and names ASE's database keeps for itself: never copied from a frame's info
 RESERVED_KEYS = ("uid", "status", "settings_hash", "gpaw_version", "converged", "wall_time_s", "error", "energy_d3",
                  "energy", "forces", "stress", "id", "natoms", "calculator", "magmom", "charge", "ctime", "mtime",
@@ -75,6 +79,17 @@ def config_id(atoms, settings: dict) -> str:
     h.update(json.dumps({k: atoms.info.get(k) for k in OVERRIDES}, sort_keys=True).encode())
     h.update(settings_hash(settings).encode())
     return h.hexdigest()[:24]
+
+
+def widest_gap_A(atoms) -> float:
+    """The widest empty slab of a periodic cell, Å: along each cell vector, the largest spacing of consecutive
+    atoms' fractional coordinates (wrapped), times the spacing of the cell's lattice planes; the largest of the
+    three."""
+    cell = np.asarray(atoms.cell)
+    planes = abs(np.linalg.det(cell)) / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+    f = np.sort(atoms.get_scaled_positions(wrap=True), axis=0)
+    gaps = np.diff(np.vstack([f, f[:1] + 1.0]), axis=0).max(axis=0)
+    return float((gaps * planes).max())
 
 
 def check_configuration(atoms, settings: dict) -> str | None:
@@ -199,7 +214,7 @@ class Checkpoint:
 
 
 def compute(atoms, settings: dict, communicator, txt, checkpoint: Checkpoint | None = None) -> dict:
-    """One DFT calculation: energy, forces, stress (fully periodic), convergence, wall time. With a CHECKPOINT,
+    """One DFT calculation: energy, forces, stress (bulk cells), convergence, wall time. With a CHECKPOINT,
     its SCF state is saved as it goes, and a checkpoint left by a killed run is resumed (then "resumed_at_iteration"
     says from which SCF iteration, and the wall time includes the killed run's)."""
     from gpaw import KohnShamConvergenceError
@@ -220,7 +235,8 @@ def compute(atoms, settings: dict, communicator, txt, checkpoint: Checkpoint | N
     try:
         energy = atoms.get_potential_energy()
         forces = atoms.get_forces()
-        stress = atoms.get_stress() if atoms.pbc.all() else None
+        bulk = atoms.pbc.all() and widest_gap_A(atoms) <= BULK_MAX_GAP_A
+        stress = atoms.get_stress() if bulk else None
         out = {"atoms": atoms, "energy": energy, "forces": forces, "stress": stress, "converged": True,
                "wall_time_s": wall_before + time.perf_counter() - t0, **resumed}
         if d3 is not None:  # the dispersion part alone, so that training can take it off exactly

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ase.io import write
 
-from helpers import dft_label, h2_molecule
+from helpers import ROOT, dft_label, h2_molecule
 
 
 def test_settings_file_errors(tmp_path):
@@ -60,3 +60,23 @@ def test_reuse_errors(tmp_path):
     assert proc.returncode == 1 and proc.stderr.strip() == f"error: {tmp_path / 'x.db'}: not an SQLite database (--reuse)"
     proc = dft_label(tmp_path / "c.extxyz", "--db", tmp_path / "l.db", "--reuse", tmp_path / "nope.db")
     assert proc.returncode == 1 and "nope.db: database not found (--reuse)" in proc.stderr
+
+
+def test_stress_only_for_bulk_cells():
+    """A fully periodic cell with an empty slab wider than 5 Å (a slab, a sheet or a molecule in vacuum) is not
+    bulk: GPAW's stress is not computed for it. The widest gap is measured normal to the lattice planes, so a
+    skewed cell counts its true spacing."""
+    from ase.build import bulk, fcc111
+    from ase.io import read
+
+    from dft.label import BULK_MAX_GAP_A, widest_gap_A
+
+    assert BULK_MAX_GAP_A == 5.0
+    li = bulk("Li", "bcc", a=3.45)
+    assert widest_gap_A(li) < 3.0                                  # one atom: the lattice-plane spacing
+    au = bulk("Au", "fcc", a=4.08, cubic=True)
+    assert abs(widest_gap_A(au) - 2.04) < 1e-9                     # (100) planes 2.04 Å apart
+    slab = fcc111("Au", (2, 2, 3), a=4.08, vacuum=4.0, periodic=True)  # 8 Å of vacuum between images
+    assert abs(widest_gap_A(slab) - 8.0) < 1e-6
+    hbn = read(ROOT / "dft" / "au_hbn" / "loop_pw500" / "gen_002_candidates.extxyz", index="0")
+    assert widest_gap_A(hbn) > BULK_MAX_GAP_A                      # Au/hBN frames: slabs
