@@ -24,7 +24,10 @@ def history(work: Path, upto: int | None = None) -> list[dict]:
         new = (m.get("new_frames_previous_ensemble") or {}).get("ensemble") or {}
         tr = gen.m["stages"]["train"].get("outputs") or {}
         lab = gen.m["stages"]["label"].get("outputs") or {}
+        sel = gen.m["stages"].get("select", {}).get("outputs") or {}
         rows.append({"generation": g, "n_train": tr.get("n_train"), "n_new": lab.get("n_labelled"),
+                     "labelling": labelling(gen.dir, sel.get("n_selected"))
+                     if gen.m["stages"]["label"]["state"] == "running" else None,
                      "test_force_rmse": test.get("force_rmse_eV_per_A"),
                      "test_force_error_rmse": test.get("force_error_rmse_eV_per_A"),
                      "halted_fraction": ex.get("halted_fraction"), "accurate_fraction": ex.get("accurate_fraction"),
@@ -34,6 +37,17 @@ def history(work: Path, upto: int | None = None) -> list[dict]:
                      "wall_s": {s: v.get("wall_s") for s, v in gen.m["stages"].items()}})
         g += 1
     return rows
+
+
+def labelling(gen_dir: Path, n_selected: int | None) -> str | None:
+    """"K/N" while a generation's label stage runs (or was interrupted): the frames finished in its labels.db (done
+    or failed) against the frames selected; None before the database exists."""
+    db_path = gen_dir / "labels.db"
+    if n_selected is None or not db_path.is_file():
+        return None
+    from ase.db import connect
+
+    return f"{connect(str(db_path), serial=True).count()}/{n_selected}"
 
 
 def status_table(work: Path) -> str:
@@ -50,11 +64,12 @@ def status_table(work: Path) -> str:
     lines = [f"{work}: stages E explore, S select, L label, T train, D deploy, V evaluate (letter done, * running "
              f"or interrupted, . pending); F RMSE on the fixed test split (eV/Å); halted/accur. from the exploration "
              f"with the previous generation's ensemble; rho: Spearman(sigma_F, dF) on the new frames, per atom and "
-             f"per frame (max over its atoms)", head]
+             f"per frame (max over its atoms); new: frames labelled (K/N while labelling)", head]
     for r in rows:
         st = "".join(LETTER[s] if v == "done" else "*" if v == "running" else "." for s, v in r["states"].items())
         wall = sum(v for v in r["wall_s"].values() if v)
-        lines.append(f"{r['generation']:>3}  {st:<7} {f(r['n_new'], 'd'):>5} {f(r['n_train'], 'd'):>5} "
+        new = r["labelling"] or f(r["n_new"], "d")
+        lines.append(f"{r['generation']:>3}  {st:<7} {new:>5} {f(r['n_train'], 'd'):>5} "
                      f"{f(r['test_force_rmse'], '.4f'):>8} {f(r['test_force_error_rmse'], '.4f'):>9} "
                      f"{f(r['halted_fraction'], '.2f'):>6} {f(r['accurate_fraction'], '.2f'):>6} "
                      f"{f(r['spearman_new'], '.3f'):>8} {f(r['spearman_new_frames'], '.3f'):>9} {wall:>7.1f}")

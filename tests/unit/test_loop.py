@@ -184,3 +184,29 @@ def test_a_run_folder_is_finished_only_for_the_settings_it_ran_with(tmp_path):
     assert not finished(tmp_path, content_hash(dict(spec, gaps_A=[2.6, 2.9])))
     write_json(tmp_path / "result.json", {"name": "x"})
     assert finished(tmp_path, content_hash(dict(spec, gaps_A=[2.6, 2.9])))
+
+
+def test_status_counts_the_labels_of_a_generation_being_labelled(tmp_path):
+    """--status while a (DFT) label stage runs for hours: "K/N", the frames finished in labels.db out of the frames
+    selected; the count of the labelled set once the stage is done."""
+    from ase import Atoms
+    from ase.db import connect
+
+    from models.loop.manifest import Generation
+    from models.loop.status import status_table
+
+    g0 = Generation(tmp_path, 0)
+    for name in g0.m["stages"]:
+        g0.m["stages"][name] = {"state": "done", "outputs": {"n_labelled": 35} if name == "label" else {}}
+    g0.save()
+    g1 = Generation(tmp_path, 1)
+    g1.m["stages"]["explore"] = {"state": "done", "outputs": {}}
+    g1.m["stages"]["select"] = {"state": "done", "outputs": {"n_selected": 12}}
+    g1.m["stages"]["label"] = {"state": "running"}
+    g1.save()
+    rows = lambda: {ln.split()[0]: ln.split() for ln in status_table(tmp_path).splitlines()[2:]}  # noqa: E731
+    assert rows()["1"][1:3] == ["ES*...", "-"]                    # no database yet
+    db = connect(str(g1.dir / "labels.db"), serial=True)
+    for k in range(6):
+        db.write(Atoms("H", positions=[[0, 0, k]]), status="done")
+    assert rows()["1"][1:3] == ["ES*...", "6/12"] and rows()["0"][1:3] == ["LTDV", "35"]
