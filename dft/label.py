@@ -579,7 +579,7 @@ def main(argv=None) -> int:
     p.add_argument("--checkpoint-every", type=int, default=5, metavar="N",
                    help="with --log-dir: every N SCF iterations each calculation's density and wave functions go "
                         "to UID.gpw there, from which a killed run resumes (removed once the label is done; "
-                        "about the wave functions' size in GPAW's text); 0: never (default 5)")
+                        "0.13 GB for a 70-atom Au/hBN frame at PW 500 eV); 0: never (default 5)")
     p.add_argument("--export", help="write finished labels as extxyz for nequip training (default: none)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --export file")
     p.add_argument("--timeout-s", type=float, help="wall-time limit per configuration, s: a calculation running "
