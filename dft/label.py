@@ -226,8 +226,16 @@ def compute(atoms, settings: dict, communicator, txt, checkpoint: Checkpoint | N
     state = checkpoint.state() if checkpoint else None
     if state and txt and communicator.rank == 0 and Path(txt).is_file():  # the killed run's log, kept
         Path(txt).replace(Path(txt).with_suffix(".interrupted.txt"))
-    atoms.calc, dft, d3 = make_calculator(atoms, settings, communicator, txt,
-                                          restart=checkpoint.path if state else None)
+    try:
+        atoms.calc, dft, d3 = make_calculator(atoms, settings, communicator, txt,
+                                              restart=checkpoint.path if state else None)
+    except Exception:
+        if not state:
+            raise
+        checkpoint.remove()  # unreadable (another GPAW version, a damaged file): computed from the start
+        communicator.barrier()
+        state = None
+        atoms.calc, dft, d3 = make_calculator(atoms, settings, communicator, txt)
     wall_before = float(state["wall_time_s"]) if state else 0.0
     if checkpoint:
         dft.hooks["scf_step"] = checkpoint.hook(dft, t0, state)

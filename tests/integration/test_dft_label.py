@@ -114,3 +114,21 @@ def test_a_killed_calculation_resumes_from_its_scf_checkpoint(tmp_path):
     assert "Reading from" in (logs / f"{row.uid}.txt").read_text()
     assert (logs / f"{row.uid}.interrupted.txt").is_file()
     assert not list(logs.glob("*.gpw*"))  # the checkpoint went with the label
+
+
+def test_an_unreadable_checkpoint_is_computed_from_the_start(tmp_path):
+    """A checkpoint that GPAW cannot read (a damaged file, another GPAW version) is removed and the configuration
+    computed from the start, not recorded as failed."""
+    write(tmp_path / "c.extxyz", [h2_molecule(0.74)])
+    from dft.label import DEFAULT_SETTINGS, config_id
+
+    uid = config_id(h2_molecule(0.74), dict(DEFAULT_SETTINGS, ecut_eV=250.0))
+    logs = tmp_path / "gpaw"
+    logs.mkdir()
+    (logs / f"{uid}.gpw").write_text("not a gpw file")
+    (logs / f"{uid}.gpw.json").write_text('{"niter": 5, "wall_time_s": 10.0}')
+    proc = dft_label(tmp_path / "c.extxyz", "--db", tmp_path / "l.db", "--log-dir", logs, *FAST)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    row = connect(tmp_path / "l.db").get()
+    assert row.uid == uid and row.status == "done" and "resumed_at_iteration" not in row
+    assert not list(logs.glob("*.gpw*"))
