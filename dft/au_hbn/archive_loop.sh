@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The DFT loop's labels, kept in the repository: its run folder (runs/loop_au_hbn_dft) is scratch, lost with the
-# machine, and each of its frames took 30-80 minutes of GPAW.
+# machine, and each of its frames took 10-80 minutes of GPAW.
 #
 #   bash dft/au_hbn/archive_loop.sh G N [--force]  # the run folder's generation G -> dft/au_hbn/loop_pw500/
 #                                         # gen_NNN.db and .extxyz (its finished labels) and gen_NNN_candidates.extxyz
@@ -44,8 +44,17 @@ with sqlite3.connect(f"file:{src}?mode=ro", uri=True) as a, sqlite3.connect(tmp)
     a.backup(b)
 os.replace(tmp, dst)
 PY
-python -m dft.label --db "$arch.db" --export "$arch.extxyz" --force
 if [ -f "$run/candidates.extxyz" ]; then
   cp "$run/candidates.extxyz" "$arch.candidates.part" && mv "$arch.candidates.part" "${arch}_candidates.extxyz"
 fi
-echo "archive_loop: $run -> $arch.db, $arch.extxyz"
+done="$(python - "$arch.db" <<'PY'
+import sqlite3, sys
+with sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True) as c:
+    print(c.execute("select count(*) from text_key_values where key = 'status' and value = 'done'").fetchone()[0])
+PY
+)"
+if [ "$done" -eq 0 ]; then  # a generation that has just started labelling: its candidates, for a fresh checkout
+  echo "archive_loop: $run -> $arch.db (no finished label yet), ${arch}_candidates.extxyz"; exit 0
+fi
+python -m dft.label --db "$arch.db" --export "$arch.extxyz" --force
+echo "archive_loop: $run -> $arch.db, $arch.extxyz ($done labels)"

@@ -56,6 +56,22 @@ def test_the_archive_grows_with_the_run_folder_and_never_loses_a_label(tmp_path)
     assert connect(str(tmp_path / "arch" / "gen_002.db")).count() == 1
 
 
+def test_a_generation_with_no_finished_label_yet_archives_its_candidates(tmp_path):
+    """A generation that has just started labelling: its candidates and its (empty) database, so that a fresh
+    checkout can label them with dft.label; no export, and no error."""
+    gen = tmp_path / "run" / "gen_002"
+    gen.mkdir(parents=True)
+    connect(str(gen / "labels.db")).count()                  # the label stage's database, no row yet
+    write(gen / "candidates.extxyz", [Atoms("H2", positions=[[0, 0, 0], [0.7, 0, 0]])])
+    proc = archive(tmp_path, 2, 4)
+    assert proc.returncode == 0 and "no finished label yet" in proc.stdout, proc.stderr
+    assert len(read(tmp_path / "arch" / "gen_004_candidates.extxyz", ":")) == 1
+    assert (tmp_path / "arch" / "gen_004.db").is_file() and not (tmp_path / "arch" / "gen_004.extxyz").exists()
+    add_label(gen / "labels.db", 0.7)                       # the first label: exported
+    proc = archive(tmp_path, 2, 4)
+    assert proc.returncode == 0 and "(1 labels)" in proc.stdout and (tmp_path / "arch" / "gen_004.extxyz").is_file()
+
+
 @pytest.mark.parametrize("args, says", [
     (["x", "2"], "generation x: must be a whole number >= 1"),
     (["0", "2"], "generation 0: must be a whole number >= 1"),
