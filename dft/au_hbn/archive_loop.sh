@@ -28,7 +28,7 @@ run="${BEAMHEAT_LOOP_OUT:-runs/loop_au_hbn_dft}/$(printf 'gen_%03d' "$((10#$1))"
 arch="${BEAMHEAT_LOOP_ARCHIVE:-dft/au_hbn/loop_pw500}/$(printf 'gen_%03d' "$((10#$2))")"
 if [ ! -f "$run/labels.db" ]; then echo "archive_loop: $run/labels.db: not found (has the label stage started?)" >&2; exit 1; fi
 mkdir -p "$(dirname "$arch")"
-python - "$run/labels.db" "$arch.db" "$force" <<'PY'
+done="$(python - "$run/labels.db" "$arch.db" "$force" <<'PY'
 import os, sqlite3, sys
 src, dst, force = sys.argv[1:]
 def uids(path):  # dft.label's rows: the uid is a key-value pair
@@ -43,16 +43,13 @@ tmp = dst + ".part"
 with sqlite3.connect(f"file:{src}?mode=ro", uri=True) as a, sqlite3.connect(tmp) as b:
     a.backup(b)
 os.replace(tmp, dst)
-PY
-if [ -f "$run/candidates.extxyz" ]; then
-  cp "$run/candidates.extxyz" "$arch.candidates.part" && mv "$arch.candidates.part" "${arch}_candidates.extxyz"
-fi
-done="$(python - "$arch.db" <<'PY'
-import sqlite3, sys
-with sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True) as c:
+with sqlite3.connect(f"file:{dst}?mode=ro", uri=True) as c:  # the finished labels archived
     print(c.execute("select count(*) from text_key_values where key = 'status' and value = 'done'").fetchone()[0])
 PY
 )"
+if [ -f "$run/candidates.extxyz" ]; then
+  cp "$run/candidates.extxyz" "$arch.candidates.part" && mv "$arch.candidates.part" "${arch}_candidates.extxyz"
+fi
 if [ "$done" -eq 0 ]; then  # a generation that has just started labelling: its candidates, for a fresh checkout
   echo "archive_loop: $run -> $arch.db (no finished label yet), ${arch}_candidates.extxyz"; exit 0
 fi
