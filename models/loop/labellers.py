@@ -256,8 +256,8 @@ def check_potential_types(potential: str, type_names) -> None:
 
 def _import_gpaw_under_mpi4py() -> None:
     """GPAW checks at import that ASE's world has its size; mpi_world() gave ASE a serial world (every rank does
-    its own file I/O). Under mpirun, import GPAW (its own MPI, GPAW_MPI_BACKEND=cgpaw, set by dft.label) with ASE's
-    world briefly the real one, then serial again."""
+    its own file I/O). Under mpirun, import GPAW (its own MPI, GPAW_MPI_BACKEND=cgpaw, which the dft package
+    selects) with ASE's world briefly the real one, then serial again."""
     mpi = sys.modules.get("mpi4py.MPI")
     if mpi is None or mpi.COMM_WORLD.size == 1 or "gpaw.mpi" in sys.modules:
         return
@@ -266,7 +266,7 @@ def _import_gpaw_under_mpi4py() -> None:
     saved = ase.parallel.world.comm
     ase.parallel.world.comm = ase.parallel.MPI4PY(mpi.COMM_WORLD)
     try:
-        import dft.label  # noqa: F401  (sets GPAW_MPI_BACKEND before gpaw is imported)
+        import dft  # noqa: F401  (selects GPAW_MPI_BACKEND before gpaw is imported)
         import gpaw.mpi  # noqa: F401
     finally:
         ase.parallel.world.comm = saved
@@ -279,7 +279,8 @@ def gpaw_label(frames, lab: dict, db_path: Path) -> list[str]:
     from ase.db import connect
 
     _import_gpaw_under_mpi4py()
-    from dft.label import DEFAULT_SETTINGS, label_configurations
+    from dft.label import label_configurations
+    from dft.settings import DEFAULT_SETTINGS
 
     settings = dict(DEFAULT_SETTINGS, **(lab.get("settings") or {}))
     db = connect(str(db_path), serial=True)

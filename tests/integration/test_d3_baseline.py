@@ -30,7 +30,7 @@ def _frames():
 
 
 def _dftd3(atoms):
-    from dft.label import d3_calculator
+    from dft.calculation import d3_calculator
 
     b = atoms.copy()
     b.calc = d3_calculator("PBE")

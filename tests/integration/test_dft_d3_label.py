@@ -37,7 +37,7 @@ def _n2_pair():
 
 
 def test_d3_label_is_pbe_plus_dftd3(tmp_path):
-    from dft.label import d3_calculator
+    from dft.calculation import d3_calculator
 
     write(tmp_path / "c.extxyz", [_n2_pair()])
     out = _label(tmp_path / "c.extxyz", "--db", tmp_path / "d3.db", "--ecut-ev", "250", "--d3",

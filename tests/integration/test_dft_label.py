@@ -120,7 +120,7 @@ def test_an_unreadable_checkpoint_is_computed_from_the_start(tmp_path):
     """A checkpoint that GPAW cannot read (a damaged file, another GPAW version) is removed and the configuration
     computed from the start, not recorded as failed."""
     write(tmp_path / "c.extxyz", [h2_molecule(0.74)])
-    from dft.label import DEFAULT_SETTINGS, config_id
+    from dft.settings import DEFAULT_SETTINGS, config_id
 
     uid = config_id(h2_molecule(0.74), dict(DEFAULT_SETTINGS, ecut_eV=250.0))
     logs = tmp_path / "gpaw"

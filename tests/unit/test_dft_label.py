@@ -31,7 +31,8 @@ def test_reuse_copies_a_finished_label_instead_of_computing_it(tmp_path):
     import numpy as np
     from ase.db import connect
 
-    from dft.label import DEFAULT_SETTINGS, config_id, write_row
+    from dft.database import write_row
+    from dft.settings import DEFAULT_SETTINGS, config_id
 
     settings = dict(DEFAULT_SETTINGS, d3=True)
     done, other = h2_molecule(0.74), h2_molecule(0.1)  # the second overlaps: refused if it were computed
@@ -69,7 +70,7 @@ def test_stress_only_for_bulk_cells():
     from ase.build import bulk, fcc111
     from ase.io import read
 
-    from dft.label import BULK_MAX_GAP_A, widest_gap_A
+    from dft.calculation import BULK_MAX_GAP_A, widest_gap_A
 
     assert BULK_MAX_GAP_A == 5.0
     li = bulk("Li", "bcc", a=3.45)

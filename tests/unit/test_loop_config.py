@@ -164,7 +164,7 @@ def test_the_shipped_loop_yamls_load(path):
     if lab["kind"] == "lammps":
         assert Path(lab["potential"]).is_file()
     else:  # DFT: settings dft.label accepts, D3 labels under a D3 baseline
-        from dft.label import DEFAULT_SETTINGS, check_settings
+        from dft.settings import DEFAULT_SETTINGS, check_settings
 
         assert lab["kind"] == "gpaw" and check_settings(dict(DEFAULT_SETTINGS, **lab["settings"]))["d3"]
         assert "dispersion/d3" in Path(cfg["train"]["baseline"]).read_text()
