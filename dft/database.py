@@ -5,6 +5,7 @@ candidates read and finished labels exported as extxyz for training.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,15 @@ def write_row(db, atoms, uid, status, settings, info, result=None, error=None, i
     with db:  # one transaction: the row is there completely or not at all
         if db.count(uid=uid) == 0:
             db.write(atoms, key_value_pairs=kvp, data=data)
+
+
+def wait_for_rows(db, uids, poll_s: float = 5.0) -> None:
+    """Return once DB holds a row (done or failed) of every uid in UIDS, checking every POLL_S seconds: a rank group
+    that has finished its share waits here, asleep, for the others, where MPI's collectives would spin a core
+    (MPICH polls with sched_yield) that the groups still computing need."""
+    want = set(uids)
+    while want - {r.uid for r in db.select(columns=["key_value_pairs"])}:
+        time.sleep(poll_s)
 
 
 def reuse_finished(db, uids, sources) -> int:

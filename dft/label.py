@@ -33,7 +33,8 @@ import numpy as np
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from dft.calculation import CalculationTimeout, Checkpoint, check_configuration, compute, with_timeout
-from dft.database import RESERVED_KEYS, check_label_db, export, open_db, read_candidates, reuse_finished, write_row
+from dft.database import (RESERVED_KEYS, check_label_db, export, open_db, read_candidates, reuse_finished,
+                          wait_for_rows, write_row)
 from dft.settings import DEFAULT_SETTINGS, config_id, describe, load_settings, settings_hash
 
 
@@ -122,6 +123,8 @@ def label_configurations(frames, db, settings: dict, comm=None, *, ranks_per_cal
             status = "done" if reason is None else f"FAILED ({reason})"
             print(f"  [{n + 1}/{len(mine)} of group 0] {atoms.get_chemical_formula()} frame {atoms.info['frame']}: "
                   f"{status}; ETA {eta:.0f} s", flush=True)
+    if n_groups > 1:  # the other groups may still compute: wait asleep, not in the collective
+        wait_for_rows(db, [uids[k] for k in todo])
     totals = np.array([n_ok if master else 0, n_fail if master else 0], float)
     world.sum(totals)
     if world.rank == 0:

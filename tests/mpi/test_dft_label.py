@@ -45,3 +45,24 @@ def test_scf_checkpoints_on_two_ranks(tmp_path, ranks_per_calc):
     rows = list(connect(tmp_path / "p.db").select())
     assert len(rows) == 2 and all(abs(r.energy - ref[r.uid]) < 1e-6 for r in rows)
     assert len(list((tmp_path / "gpaw").glob("*.txt"))) == 2 and not list((tmp_path / "gpaw").glob("*.gpw*"))
+
+
+def test_an_idle_group_waits_asleep(tmp_path):
+    """Two one-rank groups and one frame: the group without a frame waits for the other's row asleep
+    (dft.database.wait_for_rows), not in MPI's collective, which would spin its core for the whole calculation.
+    The two ranks together then use about the CPU time of the serial run."""
+    import resource
+
+    write(tmp_path / "c.extxyz", [Atoms("Au2", positions=[[0, 0, 0], [2.5, 0, 0]])])
+
+    def cpu_s(*args, **kw):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        proc = dft_label(tmp_path / "c.extxyz", *args, *FAST, **kw)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        assert proc.returncode == 0, proc.stdout[-1500:] + proc.stderr[-1500:]
+        return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+    serial = cpu_s("--db", tmp_path / "s.db")
+    groups = cpu_s("--db", tmp_path / "g.db", "--ranks-per-calc", "1", nprocs=2)
+    print(f"CPU time: serial {serial:.1f} s, two groups {groups:.1f} s")
+    assert groups < 1.5 * serial, f"two groups used {groups:.1f} s of CPU for a {serial:.1f} s calculation"
