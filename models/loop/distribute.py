@@ -91,11 +91,21 @@ def explore_groups(jobs: list[dict], world, ranks_per_run: int, progress=print) 
             if sub.rank == 0:
                 local.append(res)
         sub.Free()
+    wait_asleep(world)  # groups finish at different times
     gathered = world.gather(local, root=0)
     if world.rank != 0:
         return []
     by_name = {r["name"]: r for part in gathered for r in part}
     return [by_name[j["name"]] for j in jobs]
+
+
+def wait_asleep(world, poll_s: float = 0.2) -> None:
+    """A barrier that sleeps: every rank of WORLD returns once all have called it, polling a non-blocking barrier
+    every POLL_S seconds. MPICH's blocking collectives spin (sched_yield), and a rank that waits in one takes a core
+    from the ranks still running."""
+    req = world.Ibarrier()
+    while not req.Test():
+        time.sleep(poll_s)
 
 
 def explore_worker(world, progress=print) -> None:
