@@ -6,8 +6,9 @@ Copies the deployed members (member_*.nequip.pth, portable TorchScript) of the l
 evaluate stages are done (or --generation N), best first: member_0 is the member with the smallest force error
 (RMSE of |F - F_ref|) on that generation's validation split (GEN/train/data/val.extxyz, frames of every
 generation), because `pair_style nequip ensemble first` lets member_0 alone drive the dynamics (--keep-order copies
-them in the loop's order). It writes every labelled frame the loop made (all generations'
-labels.extxyz, teacher energies and forces) to labels.extxyz.gz, and metrics.json: per generation the counts, the
+them in the loop's order). It writes every configuration the loop labelled, once (all generations'
+labels.extxyz, teacher energies and forces; a frame a later generation copied is not repeated) to labels.extxyz.gz,
+and metrics.json: per generation the counts, the
 fixed-test-split errors of each member and of the ensemble, the exploration's halted fraction, the file hashes,
 and under "order" where each member came from with its validation error. When that generation was trained on labels
 minus a long-range baseline (the loop's train.baseline), the baseline goes beside the members as baseline.in, which
@@ -22,6 +23,7 @@ replaced only with --force.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import shutil
 from pathlib import Path
@@ -29,9 +31,27 @@ from pathlib import Path
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import write_json
 
-from models.data import file_hash
+from models.data import file_hash, frame_uid
 from models.loop import validation_errors
 
+
+
+def distinct_labels(paths) -> list:
+    """The labelled frames of PATHS (the generations' labels.extxyz, in generation order), each configuration once
+    (models.data.frame_uid): a generation's labeller may copy a frame an earlier generation labelled
+    (labeller.reuse), and training counts it once too."""
+    from ase.io import read
+
+    out, seen = [], set()
+    for path in paths:
+        if not Path(path).is_file():
+            continue
+        for a in read(path, index=":", format="extxyz"):
+            uid = frame_uid(a)
+            if uid not in seen:
+                seen.add(uid)
+                out.append(a)
+    return out
 
 def generations(loop_dir: Path) -> list[dict]:
     out = []
@@ -117,18 +137,14 @@ def bundle(loop_dir: Path, dest: Path, generation: int | None = None, force: boo
         package(checkpoints[j], dest / f"member_{k}.nequip.zip")
     if not baseline:
         (dest / "baseline.in").unlink(missing_ok=True)  # members without one must not run overlaid on a stale one
-    # every labelled frame of every generation up to the chosen one, in generation order
-    chunks, n_frames = [], 0
-    for m in gens:
-        if m["generation"] > chosen["generation"]:
-            break
-        lab = m["dir"] / "labels.extxyz"
-        if lab.is_file():
-            text = lab.read_text()
-            chunks.append(text)
-            n_frames += sum(1 for line in text.splitlines() if "Properties=" in line)
+    from ase.io import write
+
+    labels = distinct_labels(m["dir"] / "labels.extxyz" for m in gens if m["generation"] <= chosen["generation"])
+    n_frames = len(labels)
+    text = io.StringIO()
+    write(text, labels, format="extxyz")
     tmp = dest / ".labels.extxyz.gz.tmp"
-    tmp.write_bytes(gzip.compress("".join(chunks).encode(), mtime=0))
+    tmp.write_bytes(gzip.compress(text.getvalue().encode(), mtime=0))
     tmp.replace(dest / "labels.extxyz.gz")
     metrics = {
         "loop": str(loop_dir), "generation": chosen["generation"], "n_members": len(models),

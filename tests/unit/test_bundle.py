@@ -35,7 +35,7 @@ def fake_loop(root, n_gen=2, finished_last=True):
             (d / "train" / f"member_{k}" / "model.ckpt").write_bytes(f"checkpoint {g} {k}".encode())
         frames = []
         for i in range(2 + g):
-            a = bulk("Cu", "fcc", a=3.6 + 0.01 * i, cubic=True)
+            a = bulk("Cu", "fcc", a=3.6 + 0.01 * i + 0.1 * g, cubic=True)
             a.calc = EMT()
             a.get_forces()
             frames.append(a)
@@ -120,3 +120,15 @@ def test_bundle_puts_the_member_with_the_smallest_validation_error_first(tmp_pat
     assert run(bundle_main, [str(loop), str(dest), "--force", "--keep-order"]) == 0
     assert (dest / "member_0.nequip.pth").read_bytes() == b"model 1 0"
     assert json.loads((dest / "metrics.json").read_text())["order_rule"] == "the loop's order"
+
+
+def test_bundle_holds_each_labelled_configuration_once(tmp_path):
+    """A frame that a later generation's labeller copied (labeller.reuse) is bundled, and counted, once."""
+    loop = fake_loop(tmp_path / "loop")
+    again = read(loop / "gen_000" / "labels.extxyz", index="0")
+    write(loop / "gen_001" / "labels.extxyz", [again, *read(loop / "gen_001" / "labels.extxyz", index=":")])
+    dest = tmp_path / "bundle"
+    assert run(bundle_main, [str(loop), str(dest)]) == 0
+    frames = read(gzip.open(dest / "labels.extxyz.gz", "rt"), index=":", format="extxyz")
+    assert len(frames) == 5 and json.loads((dest / "metrics.json").read_text())["n_labelled_frames"] == 5
+    assert frames[0].get_potential_energy() == pytest.approx(again.get_potential_energy())
