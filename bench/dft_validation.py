@@ -59,16 +59,30 @@ def held_out(frames, trained) -> list:
 def trained_bodies(frames, kept) -> list:
     """The particle and support alone (from FRAMES: the labels and the training labels) of every system with a
     held-out scan in KEPT whose bodies are not in KEPT: a held-out scan's binding needs them, and they are not what
-    is validated."""
+    is validated. A body from a loop's training split (labels minus the baseline) comes with its labels restored."""
     have = {(a.info.get("system"), a.info.get("kind")) for a in kept}
     systems = {a.info.get("system") for a in kept if a.info.get("kind") == "scan"}
     out = []
     for a in frames:
         key = (a.info.get("system"), a.info.get("kind"))
         if key[0] in systems and key[1] in ("particle", "support") and key not in have:
-            out.append(a)
+            out.append(with_labels(a))
             have.add(key)
     return out
+
+
+def with_labels(a):
+    """A frame of a loop's training split (models.baseline.residual_frames: energy and forces minus the baseline's,
+    which info['baseline_energy_eV'] and arrays['baseline_forces'] keep) with the labels restored; any other frame
+    as it is."""
+    if "baseline_energy_eV" not in a.info:
+        return a
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    b = a.copy()
+    b.calc = SinglePointCalculator(b, energy=a.get_potential_energy() + float(b.info.pop("baseline_energy_eV")),
+                                   forces=a.get_forces() + b.arrays.pop("baseline_forces"))
+    return b
 
 
 def predict(frames, members, baseline, type_names) -> list[dict]:

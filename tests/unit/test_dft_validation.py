@@ -123,3 +123,27 @@ def test_held_out_scans_take_their_bodies_from_the_training_labels(frames):
     b = binding_metrics(kept + bodies, _preds(kept + bodies, [[0] * 4, [0] * 4]))
     assert set(b) == {"s (scan 1)"}
     assert b["s (scan 1)"]["E_b_dft_eV"] == pytest.approx([-1.2, -0.9])
+
+
+def test_bodies_from_a_loop_training_split_get_their_labels_back(frames):
+    """The loop's training splits hold labels minus the baseline (models.baseline.residual_frames): a body taken
+    from one counts with its full label, so E_b is the DFT binding, not the binding minus the baseline's."""
+    from bench.dft_validation import trained_bodies
+
+    scan1 = [_frame("scan", -31.2, gap=3.0, seed=6), _frame("scan", -30.9, gap=3.5, seed=7)]
+    for a in scan1:
+        a.info["copy"] = 1
+    residual = []
+    for a, eb in zip(frames[:2], (-1.5, -4.5)):      # particle and support as a training split holds them
+        r = a.copy()
+        fb = np.full((len(a), 3), 0.25)
+        r.info["baseline_energy_eV"] = eb
+        r.arrays["baseline_forces"] = fb
+        r.calc = SinglePointCalculator(r, energy=a.get_potential_energy() - eb, forces=a.get_forces() - fb)
+        residual.append(r)
+    bodies = trained_bodies(scan1 + residual, scan1)
+    assert [a.get_potential_energy() for a in bodies] == pytest.approx([-10.0, -20.0])
+    np.testing.assert_allclose(bodies[0].get_forces(), frames[0].get_forces())
+    assert "baseline_energy_eV" not in bodies[0].info and "baseline_forces" not in bodies[0].arrays
+    b = binding_metrics(scan1 + bodies, _preds(scan1 + bodies, [[0] * 4, [0] * 4]))
+    assert b["s (scan 1)"]["E_b_dft_eV"] == pytest.approx([-1.2, -0.9])
