@@ -43,6 +43,7 @@ from bench.lib.records import g, machine_info, repo_path, results_files
 from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import atomic_write, write_json
+from models.baseline import with_labels
 from models.data import read_labelled
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,20 +70,6 @@ def trained_bodies(frames, kept) -> list:
             out.append(with_labels(a))
             have.add(key)
     return out
-
-
-def with_labels(a):
-    """A frame of a loop's training split (models.baseline.residual_frames: energy and forces minus the baseline's,
-    which info['baseline_energy_eV'] and arrays['baseline_forces'] keep) with the labels restored; any other frame
-    as it is."""
-    if "baseline_energy_eV" not in a.info:
-        return a
-    from ase.calculators.singlepoint import SinglePointCalculator
-
-    b = a.copy()
-    b.calc = SinglePointCalculator(b, energy=a.get_potential_energy() + float(b.info.pop("baseline_energy_eV")),
-                                   forces=a.get_forces() + b.arrays.pop("baseline_forces"))
-    return b
 
 
 def predict(frames, members, baseline, type_names) -> list[dict]:

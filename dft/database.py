@@ -49,12 +49,17 @@ def write_row(db, atoms, uid, status, settings, info, result=None, error=None, i
             db.write(atoms, key_value_pairs=kvp, data=data)
 
 
+def row_statuses(db) -> dict[str, str]:
+    """{uid: status ("done" or "failed")} of every row of DB (none when it is empty)."""
+    return {r.uid: r.get("status") for r in db.select(columns=["key_value_pairs"])} if len(db) else {}
+
+
 def wait_for_rows(db, uids, poll_s: float = 5.0) -> None:
     """Return once DB holds a row (done or failed) of every uid in UIDS, checking every POLL_S seconds: a rank group
     that has finished its share waits here, asleep, for the others, where MPI's collectives would spin a core
     (MPICH polls with sched_yield) that the groups still computing need."""
     want = set(uids)
-    while want - {r.uid for r in db.select(columns=["key_value_pairs"])}:
+    while want - row_statuses(db).keys():
         time.sleep(poll_s)
 
 
@@ -64,8 +69,7 @@ def reuse_finished(db, uids, sources) -> int:
     number copied."""
     from ase.db import connect
 
-    have = {r.uid for r in db.select(columns=["key_value_pairs"])} if len(db) else set()
-    want = set(uids) - have
+    want = set(uids) - row_statuses(db).keys()
     n = 0
     for src in sources:
         if not want:

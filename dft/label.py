@@ -34,7 +34,7 @@ from beamheat import validate as v
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from dft.calculation import CalculationTimeout, Checkpoint, check_configuration, compute, with_timeout
 from dft.database import (RESERVED_KEYS, check_label_db, export, open_db, read_candidates, reuse_finished,
-                          wait_for_rows, write_row)
+                          row_statuses, wait_for_rows, write_row)
 from dft.settings import DEFAULT_SETTINGS, config_id, describe, load_settings, settings_hash
 
 
@@ -62,7 +62,7 @@ def label_configurations(frames, db, settings: dict, comm=None, *, ranks_per_cal
         n_reused = reuse_finished(db, uids, reuse) if reuse else 0
     world.barrier()
 
-    finished = {r.uid: r.status for r in db.select(columns=["key_value_pairs"])} if len(db) else {}
+    finished = row_statuses(db)
     todo = [k for k, u in enumerate(uids)
             if u not in finished or (retry_failed and finished[u] == "failed")]
     if retry_failed and world.rank == 0:

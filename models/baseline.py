@@ -30,6 +30,20 @@ def baseline_values(frames, baseline: str | Path, type_names: Sequence[str], com
     return out
 
 
+def with_labels(a):
+    """A residual frame (residual_frames: labels minus the baseline, whose own values info['baseline_energy_eV'] and
+    arrays['baseline_forces'] keep) as a copy with its labels restored and those keys gone; any other frame as it
+    is."""
+    if "baseline_energy_eV" not in a.info:
+        return a
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    b = a.copy()
+    b.calc = SinglePointCalculator(b, energy=a.get_potential_energy() + float(b.info.pop("baseline_energy_eV")),
+                                   forces=a.get_forces() + b.arrays.pop("baseline_forces"))
+    return b
+
+
 def residual_frames(frames, baseline: str | Path, type_names: Sequence[str], comm=None) -> list:
     """Copies of labelled FRAMES with energy and forces minus the baseline's (the model's training targets). The
     baseline's own values are kept in info['baseline_energy_eV'] and arrays['baseline_forces']. Frames that are
@@ -39,9 +53,8 @@ def residual_frames(frames, baseline: str | Path, type_names: Sequence[str], com
 
     out = []
     for a, (eb, fb) in zip(frames, baseline_values(frames, baseline, type_names, comm)):
+        a = with_labels(a)
         e, f = a.get_potential_energy(), a.get_forces()
-        if "baseline_energy_eV" in a.info:
-            e, f = e + float(a.info["baseline_energy_eV"]), f + a.arrays["baseline_forces"]
         b = a.copy()
         b.calc = None
         b.info["baseline_energy_eV"] = eb

@@ -31,27 +31,9 @@ from pathlib import Path
 from beamheat.cli import ArgumentParser, HelpFormatter, UserError, run
 from beamheat.io import write_json
 
-from models.data import file_hash, frame_uid
+from models.data import file_hash, read_labelled
 from models.loop import validation_errors
 
-
-
-def distinct_labels(paths) -> list:
-    """The labelled frames of PATHS (the generations' labels.extxyz, in generation order), each configuration once
-    (models.data.frame_uid): a generation's labeller may copy a frame an earlier generation labelled
-    (labeller.reuse), and training counts it once too."""
-    from ase.io import read
-
-    out, seen = [], set()
-    for path in paths:
-        if not Path(path).is_file():
-            continue
-        for a in read(path, index=":", format="extxyz"):
-            uid = frame_uid(a)
-            if uid not in seen:
-                seen.add(uid)
-                out.append(a)
-    return out
 
 def generations(loop_dir: Path) -> list[dict]:
     out = []
@@ -139,7 +121,11 @@ def bundle(loop_dir: Path, dest: Path, generation: int | None = None, force: boo
         (dest / "baseline.in").unlink(missing_ok=True)  # members without one must not run overlaid on a stale one
     from ase.io import write
 
-    labels = distinct_labels(m["dir"] / "labels.extxyz" for m in gens if m["generation"] <= chosen["generation"])
+    # each configuration once (models.data.read_labelled): a generation's labeller may copy a frame an earlier
+    # generation labelled (labeller.reuse), and training counts it once too
+    files = [m["dir"] / "labels.extxyz" for m in gens if m["generation"] <= chosen["generation"]]
+    files = [f for f in files if f.is_file()]
+    labels = read_labelled(files) if files else []
     n_frames = len(labels)
     text = io.StringIO()
     write(text, labels, format="extxyz")
