@@ -285,6 +285,8 @@ def main(argv=None) -> int:
     excludes = [v.input_file(x, "--exclude", "labels file") for x in a.exclude]
     res_json, res_md = results_files(a.results, a.force)
     types = [t for t in a.types.split(",") if t]
+    if not types:
+        raise UserError(f"--types {a.types!r}: give the baseline's type names in order, e.g. Au,B,N")
     frames = read_labelled(labels)
     for k, a_ in enumerate(frames):
         a_.info.setdefault("frame", k)

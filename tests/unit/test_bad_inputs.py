@@ -214,6 +214,9 @@ CASES = [
     ("models.rerun", ["{d}/plain.extxyz", "{d}/nope.nequip.pth", "{d}/nope.nequip.pth", "--out", "{d}/rr"]),
     ("models.rerun", ["{d}/plain.extxyz", "{d}/garbage.bin", "{d}/truncated.json", "--interface-A", "0", "--out",
                       "{d}/rr"]),
+    # ---- bench.dft_validation
+    ("bench.dft_validation", ["--bundle", str(ROOT / "models" / "bundled" / "au_hbn"), "--types", ",",
+                              "--results", "{d}/v"]),
 ]
 
 
