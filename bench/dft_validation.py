@@ -49,6 +49,7 @@ from models.data import read_labelled
 ROOT = Path(__file__).resolve().parents[1]
 WELL_TOLERANCE = 0.15       # |well_model / well_DFT - 1| allowed
 SPEARMAN_MIN = 0.5          # per-atom Spearman(σF, dF) wanted
+SAME_GEOMETRY_A = 1e-3      # bodies alone further from a scan's atoms than this are another geometry
 
 
 def held_out(frames, trained) -> list:
@@ -166,8 +167,14 @@ def binding_metrics(frames, preds) -> dict:
                   "well_dft_eV": dft_well, "well_dft_gap_A": c["gap_A"][int(np.argmin(c["E_b_eV"]))],
                   "well_model_eV": float(wells.mean()), "well_model_std_eV": float(wells.std()),
                   "well_ratio": ratio, "contact_area_A2": contact_area_A2(c),
+                  "bodies_mismatch_A": c["bodies_mismatch_A"],
                   "within_tolerance": None if ratio is None else bool(abs(ratio - 1) <= WELL_TOLERANCE)}
     return out
+
+
+def other_geometry(b: dict) -> str:
+    return (f"the bodies alone are not this scan's geometry (atoms up to {b['bodies_mismatch_A']:.3f} Å apart): "
+            "E_b also holds their deformation energy")
 
 
 def figure(result: dict, arrays: dict, prefix: Path) -> list[str]:
@@ -233,6 +240,8 @@ def markdown(result: dict, command: str) -> str:
                f"{b['well_model_eV']:.3f} ± {b['well_model_std_eV']:.3f} eV (members' mean ± std): ratio "
                f"{g(b['well_ratio'], 3)}, {verdict} {100 * WELL_TOLERANCE:.0f} %.", "",
                "| gap (Å) | E_b DFT (eV) | E_b ensemble (eV) | members' std (eV) |", "|---|---|---|---|"]
+        if b["bodies_mismatch_A"] > SAME_GEOMETRY_A:
+            md[-2:-2] = [f"WARNING: {other_geometry(b)}.", ""]
         md += [f"| {gap:g} | {d:.4f} | {m:.4f} | {sd:.4f} |"
                for gap, d, m, sd in zip(b["gap_A"], b["E_b_dft_eV"], b["E_b_mean_eV"], b["E_b_std_eV"])]
         md.append("")
@@ -310,6 +319,9 @@ def main(argv=None) -> int:
               "n_binding_bodies_from_training": len(bodies),
               "figure": repo_path(a.results) + ".png"}
     result["figure_files"] = [repo_path(x) for x in figure(result, arrays, Path(a.results))]
+    for name, b in result["binding"].items():
+        if b["bodies_mismatch_A"] > SAME_GEOMETRY_A:
+            print(f"WARNING: {name}: {other_geometry(b)}", file=sys.stderr)
     command = "python -m bench.dft_validation " + shlex.join(argv if argv is not None else sys.argv[1:])
     write_json(res_json, result)
     atomic_write(res_md, markdown(result, command))

@@ -10,8 +10,8 @@ For each particle size, a particle (beamheat.build, (111) facet down) is put on 
            in `--shifts` copies (the first at the built lateral position, the others shifted at random), so
            that DFT energy differences along a copy are the binding curve itself;
   bodies   the particle alone and the support alone, each in the same cell as the scan frames: with them a DFT
-           database gives the binding energy E_b = E(particle on support) - E(particle) - E(support) (on TiO2,
-           the bodies of every scan copy, each copy being rattled on its own);
+           database gives the binding energy E_b = E(particle on support) - E(particle) - E(support): the bodies
+           of every scan copy, each copy being rattled on its own;
   md       snapshots of the teacher's MD (a classical LAMMPS potential, by default the Au/hBN reference
            lammps_inputs/potentials/classical_au_hbn.in) at each temperature: Langevin, one snapshot every
            `--md-interval-ps` after `--md-equilibrate-ps`.
@@ -162,7 +162,7 @@ def candidates(*, element: str = "Au", support_kind: str = "hbn", diameters_nm=(
         first += scans[:n_gaps] + bodies(scans[0], mask)
         for c in range(1, shifts):
             copy = scans[c * n_gaps:(c + 1) * n_gaps]
-            rest += (bodies(copy[0], mask) if support_kind in TIO2_SUPPORTS else []) + copy
+            rest += bodies(copy[0], mask) + copy
         types = list(type_map(system, element))
         for j, T in enumerate(temperatures_K if md_frames else ()):
             md += teacher_md(system, teacher, types, T, n_frames=md_frames, interval_ps=md_interval_ps,

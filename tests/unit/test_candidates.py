@@ -38,3 +38,19 @@ def test_no_md_no_bodies():
     assert md_bodies([]) == []
     only = _md(0, 300.0)[:2]  # the particle alone: nothing to split
     assert md_bodies([only]) == []
+
+
+def test_every_scan_copy_has_its_own_bodies():
+    """Each lateral position is rattled on its own, so its E_b needs its own particle and support alone: on hBN as
+    on TiO2, the bodies of a copy are that copy's atoms (particle up to the scan's translation)."""
+    from bench.lib.binding import body_mismatch_A
+    from models.candidates import candidates
+
+    frames = candidates(diameters_nm=(0.6,), gaps_A=(3.0, 5.0), shifts=2, md_frames=0)
+    for copy in (0, 1):
+        scans = [a for a in frames if a.info["kind"] == "scan" and a.info["copy"] == copy]
+        bodies = [a for a in frames if a.info["kind"] in ("particle", "support") and a.info["copy"] == copy]
+        assert len(scans) == 2 and sorted(b.info["kind"] for b in bodies) == ["particle", "support"]
+        assert all(body_mismatch_A(a, b) < 1e-9 for a in scans for b in bodies)
+        others = [a for a in frames if a.info["kind"] == "support" and a.info["copy"] != copy]
+        assert body_mismatch_A(scans[0], others[0]) > 1e-3

@@ -147,3 +147,30 @@ def test_bodies_from_a_loop_training_split_get_their_labels_back(frames):
     assert "baseline_energy_eV" not in bodies[0].info and "baseline_forces" not in bodies[0].arrays
     b = binding_metrics(scan1 + bodies, _preds(scan1 + bodies, [[0] * 4, [0] * 4]))
     assert b["s (scan 1)"]["E_b_dft_eV"] == pytest.approx([-1.2, -0.9])
+
+
+def test_the_bodies_of_the_scans_own_geometry_are_taken(frames):
+    """E_b needs the bodies at the scan's geometry: of two supports alone, the one whose atoms are the scan's is
+    taken, whatever the order; with only another geometry, E_b is computed and the mismatch reported."""
+    from bench.dft_validation import SAME_GEOMETRY_A, markdown
+
+    other = _frame("support", -19.0, seed=8)
+    forces = other.get_forces()
+    other.positions[-1, 2] += 0.05                 # the sheet of another lateral position: deformed
+    other.calc = SinglePointCalculator(other, energy=-19.0, forces=forces)
+    for allf in ([other] + frames, frames + [other]):
+        b = binding_metrics(allf, _preds(allf, [[0] * 6, [0] * 6]))["s (scan 0)"]
+        assert b["E_b_dft_eV"] == pytest.approx([-1.0, -1.5, -0.2])
+        assert b["bodies_mismatch_A"] == pytest.approx(0.0)
+    only_other = [frames[0], other] + frames[2:]
+    b = binding_metrics(only_other, _preds(only_other, [[0] * 5, [0] * 5]))["s (scan 0)"]
+    assert b["E_b_dft_eV"] == pytest.approx([-2.0, -2.5, -1.2])
+    assert b["bodies_mismatch_A"] == pytest.approx(0.05) and b["bodies_mismatch_A"] > SAME_GEOMETRY_A
+    result = {"what": "t", "machine": {}, "labels": "l", "n_frames": 5, "n_excluded": 0, "members": ["a", "b"],
+              "baseline": "none", "figure": "f.png", "n_binding_bodies_from_training": 0,
+              "forces": {"n_atoms": 1, "rmse_all": 0.1, "rmse_by_element": {}, "n_interface": 0,
+                         "rmse_interface": None, "rmse_not_interface": None, "rmse_members": [], "rms_reference": 1},
+              "energy": {"rmse_eV_per_atom": 0.0, "rmse_after_element_constants_eV_per_atom": 0.0,
+                         "element_constants_eV": {}, "note": ""},
+              "sigma_f": {"mean_sigma_all_eV_per_A": 0.1}, "binding": {"s (scan 0)": b}}
+    assert "WARNING: the bodies alone are not this scan's geometry (atoms up to 0.050 Å apart)" in markdown(result, "c")
