@@ -18,20 +18,24 @@
 #
 #   scripts/demo.sh [NVE_PS] [SEEDS] [THERM_PS]     (after scripts/setup.sh; defaults 90 2 5 with the compiled members, 50 2 5 without)
 #   BEAMHEAT_DEMO_OUT=dir scripts/demo.sh ...        another output folder (an existing one is moved aside)
+#   BEAMHEAT_BUNDLE=dir scripts/demo.sh ...          another bundle (python -m models.bundle) in place of the default
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${VIRTUAL_ENV:-}" ]; then . .venv/bin/activate; fi
 # the members compiled for this CPU (python -m models.accelerate, run by scripts/setup.sh) when they are up to date:
 # the same forces (checked to 1e-6 eV/A when compiled), 1.7x faster (bench/bench_accelerate.py); else the
 # portable TorchScript members. The default length fills about 15 minutes on 2 cores either way.
-bundle="$PWD/models/bundled/au_hbn"
+bundle="${BEAMHEAT_BUNDLE:-models/bundled/au_hbn}"
+[ -f "$bundle/member_0.nequip.pth" ] || { echo "error: scripts/demo.sh: BEAMHEAT_BUNDLE=$bundle is not a bundle (no member_0.nequip.pth)" >&2; exit 2; }
+bundle="$(cd "$bundle" && pwd)"
+baseline_vars=(); if [ -f "$bundle/baseline.in" ]; then baseline_vars=(-var baseline "$bundle/baseline.in"); fi
 check_err="$(mktemp)"
 if compiled="$(python -m models.accelerate "$bundle" --check 2>"$check_err")"; then
-  model_vars=(-var model "$compiled" -var baseline "$bundle/baseline.in")
+  model_vars=(-var model "$compiled" "${baseline_vars[@]}")
   members="compiled for this CPU (AOTInductor, $bundle/aoti_cpu)"
   default_nve_ps=90
 else
-  model_vars=()
+  model_vars=(-var model "$(echo "$bundle"/member_*.nequip.pth)" "${baseline_vars[@]}")
   members="TorchScript ($(sed 's/^error: //' "$check_err"))"
   default_nve_ps=50
 fi
